@@ -1,0 +1,30 @@
+import type { NodeInfoResult, NodeStats } from '../protocol/index.js';
+
+/** Connection state of one agent as the fleet client sees it. */
+export type NodeConn = 'connecting' | 'up' | 'unreachable' | 'unauthorized' | 'incompatible';
+
+/** Everything a view needs about one node: pure data, no sockets. */
+export interface FleetNode {
+  /** Inventory name (what the user typed in `fleetml cluster add`). */
+  name: string;
+  url: string;
+  conn: NodeConn;
+  /** Last connection error, shown in the UI when conn !== 'up'. */
+  error: string | null;
+  /** ms until the next reconnect attempt when unreachable. */
+  retryInMs: number | null;
+  info: NodeInfoResult | null;
+  stats: NodeStats | null;
+  /** Local time (ms) of the last sample received. */
+  lastSeen: number | null;
+  /** Short series for sparklines, newest last, keyed by metric ("host.cpu_util_pct", "gpu.<uuid>.gpu_util_pct", …). */
+  history: Record<string, (number | null)[]>;
+}
+
+/** A read-only, observable view of the fleet: what the TUI's views consume. */
+export interface FleetSource {
+  /** Current snapshot of every node, in inventory order. */
+  snapshot(): FleetNode[];
+  /** Called (throttled) whenever any node changes; returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import * as node from './node.js';
+import * as auth from './auth.js';
+import * as sub from './subscribe.js';
+import type { Role } from './auth.js';
+
+/** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
+export interface MethodSpec<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  params: P;
+  result: R;
+  role: Role;
+  mutates: boolean;
+  description: string;
+}
+function m<P extends z.ZodType, R extends z.ZodType>(s: MethodSpec<P, R>): MethodSpec<P, R> { return s; }
+
+/** Every JSON-RPC method of the agent. The single source of truth: the agent validates with it,
+ * the client is typed by it, docs/api.md is generated from it. */
+export const methods = {
+  'auth.whoami': m({ params: auth.WhoamiParams, result: auth.WhoamiResult, role: 'read', mutates: false,
+    description: 'The token name and role behind this connection.' }),
+  'node.info': m({ params: node.NodeInfoParams, result: node.NodeInfoResult, role: 'read', mutates: false,
+    description: 'Identity, labels, static host facts, GPU source and telemetry settings of the agent.' }),
+  'node.stats': m({ params: node.NodeStatsParams, result: node.NodeStatsResult, role: 'read', mutates: false,
+    description: 'The latest telemetry sample (host and GPUs).' }),
+  'node.history': m({ params: node.NodeHistoryParams, result: node.NodeHistoryResult, role: 'read', mutates: false,
+    description: 'Ring-buffered history per metric (default 15 min at 1 Hz), for sparklines.' }),
+  'subscribe': m({ params: sub.SubscribeParams, result: sub.SubscribeResult, role: 'read', mutates: false,
+    description: 'Subscribe to a topic: answers {subscriptionId, snapshot}; events follow as `subscription` notifications {subscriptionId, seq, data}. The topic may need a higher role.' }),
+  'unsubscribe': m({ params: sub.UnsubscribeParams, result: sub.UnsubscribeResult, role: 'read', mutates: false,
+    description: 'End a subscription. Closing the socket ends all of its subscriptions.' }),
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type ParamsOf<M extends MethodName> = z.input<Methods[M]['params']>;
+export type ResultOf<M extends MethodName> = z.infer<Methods[M]['result']>;

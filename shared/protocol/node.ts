@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { HostInfo, NodeStats, GpuState } from './telemetry.js';
+
+/** node.info — identity, labels, static host facts and the GPU source of this agent. */
+export const NodeInfoParams = z.object({}).strict();
+export const NodeInfoResult = z.object({
+  name: z.string(),
+  node_id: z.string(),
+  labels: z.record(z.string(), z.string()),
+  agent_version: z.string(),
+  protocol_version: z.string(),
+  started_at: z.number(),
+  url: z.string().nullable(),
+  host: HostInfo,
+  gpu: GpuState.pick({ status: true, reason: true, source: true, simulated: true, driver_version: true, cuda_version: true }).extend({
+    count: z.number().int(),
+  }),
+  telemetry: z.object({ interval_ms: z.number().int(), history_s: z.number().int() }),
+  peers: z.array(z.string()),
+});
+export type NodeInfoResult = z.infer<typeof NodeInfoResult>;
+
+/** node.stats — the latest telemetry sample. */
+export const NodeStatsParams = z.object({}).strict();
+export const NodeStatsResult = NodeStats;
+
+/** node.history — ring-buffered series per metric (default 15 min at 1 Hz). */
+export const NodeHistoryParams = z.object({
+  /** Metric keys to return (see docs/telemetry.md); all when omitted. */
+  metrics: z.array(z.string().max(200)).max(500).optional(),
+  /** Only points newer than this agent timestamp (ms). */
+  since: z.number().optional(),
+}).strict();
+export const HistorySeries = z.object({ ts: z.array(z.number()), values: z.array(z.number().nullable()) });
+export const NodeHistoryResult = z.object({
+  node: z.string(),
+  interval_ms: z.number().int(),
+  capacity: z.number().int(),
+  series: z.record(z.string(), HistorySeries),
+});
+export type NodeHistoryResult = z.infer<typeof NodeHistoryResult>;

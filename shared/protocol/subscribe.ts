@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { NodeStats } from './telemetry.js';
+
+/** Topics a client can subscribe to: params schema and the data each event carries. */
+export const topics = {
+  'node.stats': {
+    description: 'Telemetry samples at the agent interval. Conflated: a slow subscriber gets the latest sample, never a backlog.',
+    params: z.object({}).strict(),
+    data: NodeStats,
+    role: 'read' as const,
+  },
+} as const;
+export type TopicName = keyof typeof topics;
+export type TopicData<T extends TopicName> = z.infer<(typeof topics)[T]['data']>;
+export const TopicNameSchema = z.enum(Object.keys(topics) as [TopicName, ...TopicName[]]);
+
+/** subscribe — answers the current snapshot, then events arrive as `subscription` notifications. */
+export const SubscribeParams = z.object({
+  topic: z.string().min(1).max(128),
+  params: z.record(z.string(), z.unknown()).optional(),
+}).strict();
+export const SubscribeResult = z.object({ subscriptionId: z.string(), snapshot: z.unknown() });
+
+/** unsubscribe — ends one subscription of this connection. */
+export const UnsubscribeParams = z.object({ subscriptionId: z.string().min(1).max(64) }).strict();
+export const UnsubscribeResult = z.object({ ok: z.boolean() });
+
+/** Params of the `subscription` notification. */
+export const SubscriptionEvent = z.object({ subscriptionId: z.string(), seq: z.number().int(), data: z.unknown() });
