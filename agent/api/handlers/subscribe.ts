@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import { topics, roleAllows, RpcError } from '../../../shared/protocol/index.js';
+import type { TopicName } from '../../../shared/protocol/index.js';
+import type { HandlerMap } from '../rpc.js';
+import type { TopicProvider } from '../topics.js';
+import { describeIssues } from '../rpc.js';
+
+/** subscribe / unsubscribe: snapshot first, then events with a per-subscription seq. */
+export function subscribeHandlers(providers: Record<TopicName, TopicProvider>, maxPerConnection = 64): HandlerMap {
+  return {
+    'subscribe': (p, ctx) => {
+      if (!Object.hasOwn(topics, p.topic)) throw new RpcError('NOT_FOUND', `unknown topic: ${p.topic.slice(0, 64)} (known: ${Object.keys(topics).join(', ')})`);
+      const name = p.topic as TopicName;
+      const spec = topics[name];
+      if (!roleAllows(ctx.principal.role, spec.role)) throw new RpcError('FORBIDDEN', `topic ${name} needs role ${spec.role}`);
+      const parsed = spec.params.safeParse(p.params ?? {});
+      if (!parsed.success) throw new RpcError('INVALID_PARAMS', `invalid params for topic ${name}: ${describeIssues(parsed.error.issues)}`);
+      const conn = ctx.conn as import('../connection.js').Connection;
+      if (conn.subscriptionCount >= maxPerConnection) throw new RpcError('OVERLOADED', `at most ${maxPerConnection} subscriptions per connection`);
+      const provider = providers[name];
+      const subscriptionId = `s_${randomBytes(6).toString('hex')}`;
+      // Register before snapshotting so no event between the two is lost (the client de-duplicates by seq/ts).
+      const dispose = provider.subscribe(parsed.data, (data) => conn.sendEvent(subscriptionId, data, provider.conflate));
+      conn.addSubscription(subscriptionId, dispose);
+      return { subscriptionId, snapshot: provider.snapshot(parsed.data) ?? null };
+    },
+    'unsubscribe': (p, ctx) => ({ ok: ctx.conn.removeSubscription(p.subscriptionId) }),
+  };
+}

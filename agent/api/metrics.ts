@@ -1,0 +1,89 @@
+import client from 'prom-client';
+import type { NodeStats, GpuSample } from '../../shared/protocol/index.js';
+
+const MiB = 1024 * 1024;
+
+/** DCGM-exporter field names → how to read them from a sample. Units as dcgm-exporter reports them. */
+const DCGM: Array<[name: string, help: string, read: (g: GpuSample) => number | null]> = [
+  ['DCGM_FI_DEV_GPU_UTIL', 'GPU utilization (in %).', (g) => g.gpu_util_pct],
+  ['DCGM_FI_DEV_MEM_COPY_UTIL', 'Memory utilization (in %).', (g) => g.mem_copy_util_pct],
+  ['DCGM_FI_DEV_FB_USED', 'Framebuffer memory used (in MiB).', (g) => mib(g.fb_used_bytes)],
+  ['DCGM_FI_DEV_FB_FREE', 'Framebuffer memory free (in MiB).', (g) => mib(g.fb_free_bytes)],
+  ['DCGM_FI_DEV_FB_TOTAL', 'Framebuffer memory total (in MiB).', (g) => mib(g.fb_total_bytes)],
+  ['DCGM_FI_DEV_FB_RESERVED', 'Framebuffer memory reserved (in MiB).', (g) => mib(g.fb_reserved_bytes)],
+  ['DCGM_FI_DEV_GPU_TEMP', 'GPU temperature (in C).', (g) => g.gpu_temp_c],
+  ['DCGM_FI_DEV_MEMORY_TEMP', 'Memory temperature (in C).', (g) => g.memory_temp_c],
+  ['DCGM_FI_DEV_POWER_USAGE', 'Power draw (in W).', (g) => g.power_usage_w],
+  ['DCGM_FI_DEV_ENFORCED_POWER_LIMIT', 'Enforced power limit (in W).', (g) => g.power_limit_w],
+  ['DCGM_FI_DEV_SM_CLOCK', 'SM clock frequency (in MHz).', (g) => g.sm_clock_mhz],
+  ['DCGM_FI_DEV_MEM_CLOCK', 'Memory clock frequency (in MHz).', (g) => g.mem_clock_mhz],
+  ['DCGM_FI_DEV_FAN_SPEED', 'Fan speed (in %).', (g) => g.fan_speed_pct],
+  ['DCGM_FI_DEV_PCIE_LINK_GEN', 'PCIe link generation.', (g) => g.pcie_link_gen],
+  ['DCGM_FI_DEV_PCIE_LINK_WIDTH', 'PCIe link width.', (g) => g.pcie_link_width],
+  ['DCGM_FI_DEV_ECC_SBE_VOL_TOTAL', 'Total number of single-bit volatile ECC errors.', (g) => g.ecc_corrected_volatile],
+  ['DCGM_FI_DEV_ECC_DBE_VOL_TOTAL', 'Total number of double-bit volatile ECC errors.', (g) => g.ecc_uncorrected_volatile],
+];
+const mib = (b: number | null) => (b === null ? null : b / MiB);
+const GPU_LABELS = ['gpu', 'UUID', 'pci_bus_id', 'device', 'modelName', 'Hostname'] as const;
+
+/** Prometheus registry of one agent: DCGM-named GPU gauges, host gauges, agent counters, process metrics.
+ * Gauges read the latest sample at scrape time (collect), so telemetry ticks pay nothing for /metrics. */
+export class AgentMetrics {
+  readonly registry = new client.Registry();
+  readonly rpcCalls: client.Counter<'method' | 'outcome'>;
+  readonly authFailures: client.Counter<string>;
+  readonly connections: client.Gauge<string>;
+  readonly sampleSeconds: client.Histogram<string>;
+
+  constructor(private readonly hostname: string, latest: () => NodeStats | null, extra: { conflated: () => number; subscriptions: () => number }) {
+    const r = this.registry;
+    client.collectDefaultMetrics({ register: r, prefix: 'fleetml_agent_' });
+    for (const [name, help, read] of DCGM) {
+      new client.Gauge({ name, help, labelNames: GPU_LABELS, registers: [r], collect() {
+        this.reset();
+        const s = latest();
+        for (const g of s?.gpu.gpus ?? []) {
+          const v = read(g);
+          if (v === null || !Number.isFinite(v)) continue; // unknown values are absent, never 0
+          this.set({ gpu: String(g.index), UUID: g.uuid, pci_bus_id: g.pci_bus_id ?? '', device: `nvidia${g.index}`, modelName: g.name ?? '', Hostname: hostname }, v);
+        }
+      } });
+    }
+    new client.Gauge({ name: 'fleetml_gpu_info', help: 'GPU source state: 1 with labels status, source, simulated.', labelNames: ['status', 'source', 'simulated', 'Hostname'], registers: [r], collect() {
+      this.reset();
+      const s = latest();
+      if (s) this.set({ status: s.gpu.status, source: s.gpu.source, simulated: String(s.gpu.simulated), Hostname: hostname }, 1);
+    } });
+    new client.Gauge({ name: 'fleetml_gpu_process_memory_bytes', help: 'GPU memory used per process.', labelNames: ['gpu', 'UUID', 'pid', 'process_name', 'Hostname'], registers: [r], collect() {
+      this.reset();
+      for (const g of latest()?.gpu.gpus ?? []) for (const p of g.processes) {
+        if (p.used_gpu_memory_bytes !== null) this.set({ gpu: String(g.index), UUID: g.uuid, pid: String(p.pid), process_name: p.process_name ?? '', Hostname: hostname }, p.used_gpu_memory_bytes);
+      }
+    } });
+    const host = (name: string, help: string, read: (s: NodeStats) => number | null) => new client.Gauge({ name, help, registers: [r], collect() {
+      this.reset();
+      const s = latest(); const v = s ? read(s) : null;
+      if (v !== null && Number.isFinite(v)) this.set(v);
+    } });
+    host('fleetml_host_cpu_utilization_percent', 'Host CPU utilisation over the last interval (%).', (s) => s.host.cpu.util_pct);
+    host('fleetml_host_load1', 'Host 1-minute load average.', (s) => s.host.cpu.load1);
+    host('fleetml_host_memory_total_bytes', 'Host memory total.', (s) => s.host.memory.total_bytes);
+    host('fleetml_host_memory_used_bytes', 'Host memory used (total minus available).', (s) => s.host.memory.used_bytes);
+    host('fleetml_host_swap_used_bytes', 'Host swap used.', (s) => s.host.memory.swap_used_bytes);
+    host('fleetml_host_disk_read_bytes_per_second', 'Disk read rate.', (s) => s.host.disk_io.read_bytes_per_s);
+    host('fleetml_host_disk_write_bytes_per_second', 'Disk write rate.', (s) => s.host.disk_io.write_bytes_per_s);
+    new client.Gauge({ name: 'fleetml_host_network_bytes_per_second', help: 'Network rate per interface and direction.', labelNames: ['iface', 'direction'], registers: [r], collect() {
+      this.reset();
+      for (const n of latest()?.host.network ?? []) {
+        if (n.rx_bytes_per_s !== null) this.set({ iface: n.iface, direction: 'rx' }, n.rx_bytes_per_s);
+        if (n.tx_bytes_per_s !== null) this.set({ iface: n.iface, direction: 'tx' }, n.tx_bytes_per_s);
+      }
+    } });
+    this.rpcCalls = new client.Counter({ name: 'fleetml_rpc_calls_total', help: 'JSON-RPC calls by method and outcome.', labelNames: ['method', 'outcome'], registers: [r] });
+    this.authFailures = new client.Counter({ name: 'fleetml_auth_failures_total', help: 'Connections refused for a missing or bad token.', registers: [r] });
+    this.connections = new client.Gauge({ name: 'fleetml_ws_connections', help: 'Open WebSocket connections.', registers: [r] });
+    this.sampleSeconds = new client.Histogram({ name: 'fleetml_telemetry_sample_seconds', help: 'Time to take one telemetry sample.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [r] });
+    new client.Gauge({ name: 'fleetml_subscriptions', help: 'Active subscriptions.', registers: [r], collect() { this.set(extra.subscriptions()); } });
+    new client.Counter({ name: 'fleetml_events_conflated_total', help: 'Telemetry events replaced by a newer one for slow subscribers.', registers: [r], collect() { this.reset(); this.inc(extra.conflated()); } });
+  }
+}

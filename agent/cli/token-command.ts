@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { openStore } from '../store/db.js';
+import { TokenStore } from '../store/tokens.js';
+import { AuditLog } from '../store/audit.js';
+import { Role } from '../../shared/protocol/index.js';
+import { defaultDataDir } from '../../shared/util/paths.js';
+import { formatTable, parseOutput, printJson, UsageError } from '../../shared/cli/output.js';
+import { userInfo } from 'node:os';
+
+/** `fleetml token create|list|revoke`: works on the data dir directly, whether or not the agent runs (SQLite WAL). */
+export function registerTokenCommands(program: Command): void {
+  const token = program.command('token').description('manage API tokens of the agent on this machine (only hashes are stored)');
+  const dataDir = (o: { dataDir?: string }) => o.dataDir ?? process.env.FLEETML_DATA_DIR ?? defaultDataDir();
+  const withStore = <T>(o: { dataDir?: string }, f: (t: TokenStore, a: AuditLog) => T): T => {
+    const db = openStore(dataDir(o));
+    try { return f(new TokenStore(db), new AuditLog(db)); } finally { db.close(); }
+  };
+  const who = () => `cli:${userInfo().username}`;
+
+  token.command('create').description('create a token and print it once')
+    .requiredOption('--role <role>', 'read | operate | admin')
+    .option('--name <name>', 'token name (default: <role>-<time>)')
+    .option('--data-dir <dir>', 'agent data dir (default: FLEETML_DATA_DIR or ~/.local/share/fleetml)')
+    .option('-o, --output <fmt>', 'table or json', 'table')
+    .action((o) => {
+      const out = parseOutput(o.output);
+      const role = Role.safeParse(o.role);
+      if (!role.success) throw new UsageError(`unknown role "${o.role}": use read, operate or admin`);
+      const name = o.name ?? `${role.data}-${Date.now().toString(36)}`;
+      if (!/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,62}$/.test(name)) throw new UsageError('token names are 1-63 letters, digits, . _ @ : -');
+      const r = withStore(o, (t, a) => {
+        let created;
+        try { created = t.create(name, role.data); } catch (e) { throw new UsageError((e as Error).message); }
+        a.record({ token_name: who(), role: 'admin', method: 'token.create', params: { name, role: role.data }, outcome: 'ok', remote: 'local' });
+        return created;
+      });
+      if (out === 'json') return printJson({ token: r.token, id: r.row.id, name: r.row.name, role: r.row.role, created_at: r.row.created_at });
+      console.log(r.token);
+      console.error(`created token "${r.row.name}" (role ${r.row.role}); it is shown only once`);
+    });
+
+  token.command('list').description('list tokens (never the secrets)')
+    .option('--data-dir <dir>', 'agent data dir')
+    .option('-o, --output <fmt>', 'table or json', 'table')
+    .action((o) => {
+      const out = parseOutput(o.output);
+      const rows = withStore(o, (t) => t.list());
+      if (out === 'json') return printJson(rows);
+      const d = (v: number | null) => (v ? new Date(v).toISOString().replace(/\.\d+Z$/, 'Z') : '-');
+      console.log(formatTable(['NAME', 'ID', 'ROLE', 'CREATED', 'LAST USED', 'REVOKED'], rows.map((r) => [r.name, r.id, r.role, d(r.created_at), d(r.last_used_at), d(r.revoked_at)])));
+    });
+
+  token.command('revoke <nameOrId>').description('revoke a token; connections using it are refused from now on')
+    .option('--data-dir <dir>', 'agent data dir')
+    .option('-o, --output <fmt>', 'table or json', 'table')
+    .action((nameOrId: string, o) => {
+      const out = parseOutput(o.output);
+      const ok = withStore(o, (t, a) => {
+        const done = t.revoke(nameOrId);
+        a.record({ token_name: who(), role: 'admin', method: 'token.revoke', params: { token: nameOrId }, outcome: done ? 'ok' : 'NOT_FOUND', remote: 'local' });
+        return done;
+      });
+      if (!ok) throw new UsageError(`no active token named or with id "${nameOrId}"; see: fleetml token list`);
+      if (out === 'json') return printJson({ revoked: nameOrId });
+      console.log(`revoked ${nameOrId}`);
+    });
+}

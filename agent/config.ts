@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { defaultDataDir } from '../shared/util/paths.js';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+
+export { defaultDataDir };
+
+// Agent configuration: ONE place for every option and its default (docs/config.md is written from here).
+// Precedence, lowest to highest: defaults < config file (YAML) < FLEETML_* environment < command-line flags.
+
+const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:7070');
+const Peer = z.object({
+  name: z.string().min(1),
+  url: z.string().url(),
+  token: z.string().optional(),
+  token_file: z.string().optional(),
+}).strict();
+
+/** The agent config schema with every default. */
+export const AgentConfig = z.object({
+  /** Address of the WebSocket API and HTTP endpoints. Loopback unless configured. */
+  listen: HostPort.default('127.0.0.1:7070'),
+  /** State directory: SQLite database, first admin token, later artifacts and logs. */
+  data_dir: z.string().min(1).default(() => defaultDataDir()),
+  /** Node name shown in the cluster (default: the host name). */
+  name: z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(() => hostname().split('.')[0] || 'node'),
+  /** Free-form node labels used by placement selectors (later issues). */
+  labels: z.record(z.string().regex(/^[A-Za-z0-9._/-]+$/), z.string().max(200)).default({}),
+  /** TLS: both cert and key (PEM files) turn ws/http into wss/https. */
+  tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().nullable().default(null),
+  telemetry: z.object({
+    /** Sampling interval of host and GPU telemetry, ms. */
+    interval_ms: z.number().int().min(100).max(60_000).default(1000),
+    /** History kept per metric, seconds (ring buffer of history_s*1000/interval_ms points). */
+    history_s: z.number().int().min(10).max(86_400).default(900),
+  }).strict().prefault({}),
+  gpu: z.object({
+    /** auto: NVML, then nvidia-smi streams; sim: replay fixtures (marked simulated); none: no GPU telemetry. */
+    source: z.enum(['auto', 'nvml', 'smi', 'sim', 'none']).default('auto'),
+    /** Fixture files for the sim source (nvidia-smi -q -x XML or --query-gpu CSV). */
+    fixtures: z.array(z.string()).default([]),
+    /** Re-probe interval when no GPU is found, seconds. */
+    reprobe_s: z.number().int().min(1).default(60),
+  }).strict().prefault({}),
+  api: z.object({
+    /** Largest WebSocket frame accepted, bytes; a larger frame closes that connection with 1009. */
+    max_frame_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
+    /** Ping interval; a peer that misses one pong is dropped. */
+    ping_interval_ms: z.number().int().min(100).default(15_000),
+    /** Per-connection send buffer above which telemetry is conflated (latest wins). */
+    conflate_above_bytes: z.number().int().min(1024).default(256 * 1024),
+    /** Per-connection send buffer above which the connection is closed (a peer that does not read). */
+    max_buffer_bytes: z.number().int().min(4096).default(16 * 1024 * 1024),
+    /** Failed auth attempts from one address before responses are slowed down. */
+    auth_fail_free: z.number().int().min(0).default(5),
+    /** Longest delay before a 401, ms. */
+    auth_fail_max_delay_ms: z.number().int().min(0).default(5000),
+    /** Serve /metrics without a token (e.g. Prometheus on a trusted network). Default: needs a read token. */
+    metrics_public: z.boolean().default(false),
+  }).strict().prefault({}),
+  /** Other agents of the cluster, for later cluster operations (rollouts). */
+  peers: z.array(Peer).default([]),
+  /** Log level of the JSON lines on stderr. */
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+}).strict();
+export type AgentConfig = z.infer<typeof AgentConfig>;
+
+/** Flags of `fleetml agent` that override the config. */
+export interface AgentFlags {
+  config?: string; listen?: string; dataDir?: string; name?: string; label?: string[];
+  tlsCert?: string; tlsKey?: string; telemetryInterval?: string; history?: string;
+  gpuSource?: string; gpuFixture?: string[]; peer?: string[]; logLevel?: string;
+}
+
+/** A config error that names the offending key and the source it came from. */
+export class ConfigError extends Error {}
+
+function parseKv(list: string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new ConfigError(`${what}: expected k=v, got "${item}"`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+function parsePeers(list: string[]): Array<{ name: string; url: string }> {
+  return list.map((p) => {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new ConfigError(`peer: expected NAME=URL, got "${p}"`);
+    return { name: p.slice(0, i), url: p.slice(i + 1) };
+  });
+}
+function num(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ConfigError(`${what}: expected a number, got "${v}"`);
+  return n;
+}
+const split = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+type Raw = Record<string, any>;
+function set(obj: Raw, path: string[], v: unknown) {
+  let o = obj;
+  for (const k of path.slice(0, -1)) o = o[k] = typeof o[k] === 'object' && o[k] !== null ? { ...o[k] } : {};
+  o[path[path.length - 1]] = v;
+}
+
+/** Layer env variables (FLEETML_*) over a raw config object. */
+export function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): Raw {
+  const out: Raw = { ...raw };
+  const e = (k: string) => env[`FLEETML_${k}`];
+  if (e('LISTEN')) set(out, ['listen'], e('LISTEN'));
+  if (e('DATA_DIR')) set(out, ['data_dir'], e('DATA_DIR'));
+  if (e('NAME')) set(out, ['name'], e('NAME'));
+  if (e('LABELS')) set(out, ['labels'], { ...(out.labels ?? {}), ...parseKv(split(e('LABELS')!), 'FLEETML_LABELS') });
+  if (e('TLS_CERT') || e('TLS_KEY')) set(out, ['tls'], { cert: e('TLS_CERT'), key: e('TLS_KEY') });
+  if (e('TELEMETRY_INTERVAL_MS')) set(out, ['telemetry', 'interval_ms'], num(e('TELEMETRY_INTERVAL_MS')!, 'FLEETML_TELEMETRY_INTERVAL_MS'));
+  if (e('HISTORY_S')) set(out, ['telemetry', 'history_s'], num(e('HISTORY_S')!, 'FLEETML_HISTORY_S'));
+  if (e('GPU_SOURCE')) set(out, ['gpu', 'source'], e('GPU_SOURCE'));
+  if (e('GPU_FIXTURE')) set(out, ['gpu', 'fixtures'], split(e('GPU_FIXTURE')!));
+  if (e('MAX_FRAME_BYTES')) set(out, ['api', 'max_frame_bytes'], num(e('MAX_FRAME_BYTES')!, 'FLEETML_MAX_FRAME_BYTES'));
+  if (e('PEERS')) set(out, ['peers'], parsePeers(split(e('PEERS')!)));
+  if (e('LOG_LEVEL')) set(out, ['log_level'], e('LOG_LEVEL'));
+  return out;
+}
+
+/** Layer command-line flags over a raw config object. */
+export function applyFlags(raw: Raw, f: AgentFlags): Raw {
+  const out: Raw = { ...raw };
+  if (f.listen) set(out, ['listen'], f.listen);
+  if (f.dataDir) set(out, ['data_dir'], f.dataDir);
+  if (f.name) set(out, ['name'], f.name);
+  if (f.label?.length) set(out, ['labels'], { ...(out.labels ?? {}), ...parseKv(f.label, '--label') });
+  if (f.tlsCert || f.tlsKey) set(out, ['tls'], { cert: f.tlsCert, key: f.tlsKey });
+  if (f.telemetryInterval) set(out, ['telemetry', 'interval_ms'], num(f.telemetryInterval, '--telemetry-interval'));
+  if (f.history) set(out, ['telemetry', 'history_s'], num(f.history, '--history'));
+  if (f.gpuSource) set(out, ['gpu', 'source'], f.gpuSource);
+  if (f.gpuFixture?.length) set(out, ['gpu', 'fixtures'], f.gpuFixture);
+  if (f.peer?.length) set(out, ['peers'], parsePeers(f.peer));
+  if (f.logLevel) set(out, ['log_level'], f.logLevel);
+  return out;
+}
+
+/** Load and validate the agent config; throws ConfigError with every problem listed by key. */
+export function loadConfig(flags: AgentFlags = {}, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  let raw: Raw = {};
+  const file = flags.config ?? env.FLEETML_CONFIG;
+  if (file) {
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`); }
+    try { raw = (parseYaml(text) as Raw) ?? {}; } catch (e) { throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`); }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${file}: expected a mapping at the top level`);
+  }
+  raw = applyFlags(applyEnv(raw, env), flags);
+  const r = AgentConfig.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid agent config${file ? ` (${file})` : ''}:\n${lines.join('\n')}`);
+  }
+  const c = r.data;
+  // Impossible combinations fail at once with a precise message.
+  if (c.gpu.fixtures.length > 0 && c.gpu.source !== 'sim') throw new ConfigError(`gpu.fixtures is set but gpu.source is "${c.gpu.source}": fixtures are only replayed by --gpu-source sim`);
+  if (c.tls && (!c.tls.cert || !c.tls.key)) throw new ConfigError('tls needs both cert and key');
+  return c;
+}
+
+/** Split "HOST:PORT" (IPv6 in brackets) into parts. */
+export function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}

@@ -1,0 +1,118 @@
+import type { AgentConfig } from './config.js';
+import { splitListen } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { openStore, type Db } from './store/db.js';
+import { TokenStore } from './store/tokens.js';
+import { AuditLog } from './store/audit.js';
+import { nodeIdentity } from './store/identity.js';
+import { ensureAdminToken } from './bootstrap.js';
+import { HostSource } from './telemetry/host.js';
+import { Collector } from './telemetry/collector.js';
+import { createGpuSource } from './telemetry/gpu/index.js';
+import type { GpuSource } from './telemetry/gpu/source.js';
+import { Authenticator } from './api/auth.js';
+import { RpcDispatcher } from './api/rpc.js';
+import { AgentMetrics } from './api/metrics.js';
+import { ApiServer } from './api/server.js';
+import { createTopicProviders } from './api/topics.js';
+import { nodeHandlers } from './api/handlers/node.js';
+import { authHandlers } from './api/handlers/auth.js';
+import { subscribeHandlers } from './api/handlers/subscribe.js';
+import { packageVersion } from '../shared/util/package-root.js';
+import type { HostInfo } from '../shared/protocol/index.js';
+
+/** A running agent: its address and how to stop it. */
+export interface RunningAgent {
+  config: AgentConfig;
+  url: string;
+  port: number;
+  nodeId: string;
+  /** Path of the admin token written on first run, else null. */
+  adminTokenFile: string | null;
+  collector: Collector;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root. Start-up order: store (migrations) → identity/tokens → telemetry sources → first sample
+ * → API listening (so the agent never serves before it can answer). Shutdown is the reverse.
+ */
+export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.log_level)): Promise<RunningAgent> {
+  const startedAt = Date.now();
+  const version = packageVersion();
+  let db: Db | null = null;
+  let gpu: GpuSource | null = null;
+  let collector: Collector | null = null;
+  let api: ApiServer | null = null;
+  const cleanup = async () => {
+    await api?.close().catch(() => undefined);
+    await collector?.stop().catch(() => undefined);
+    await gpu?.dispose().catch(() => undefined);
+    db?.close();
+  };
+  try {
+    db = openStore(config.data_dir);
+    const tokens = new TokenStore(db);
+    const audit = new AuditLog(db);
+    const nodeId = nodeIdentity(db);
+    const adminTokenFile = ensureAdminToken(tokens, config.data_dir);
+    if (adminTokenFile) log.info({ path: adminTokenFile }, 'created the first admin token (readable only by this user)');
+
+    const host = new HostSource();
+    let hostInfo: HostInfo = await host.info();
+    await host.ready();
+    const g: GpuSource = createGpuSource({ choice: config.gpu.source, fixtures: config.gpu.fixtures, intervalMs: config.telemetry.interval_ms,
+      reprobeMs: config.gpu.reprobe_s * 1000, logger: log.child({ subsystem: 'gpu' }) });
+    gpu = g;
+    await g.start();
+
+    let metrics: AgentMetrics | null = null;
+    collector = new Collector(config.name, host, g, config.telemetry.interval_ms, config.telemetry.history_s,
+      (ms) => metrics?.sampleSeconds.observe(ms / 1000));
+    const c = collector;
+    let apiRef: ApiServer | null = null;
+    metrics = new AgentMetrics(config.name, () => c.latest, {
+      conflated: () => apiRef?.conflatedTotal ?? 0,
+      subscriptions: () => apiRef?.subscriptionTotal() ?? 0,
+    });
+    const m = metrics;
+    await collector.start();
+    log.info({ gpu_status: c.latest?.gpu.status, gpu_source: c.latest?.gpu.source, reason: c.latest?.gpu.reason, gpus: c.latest?.gpu.gpus.length }, 'telemetry started');
+
+    const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
+    const handlers = {
+      ...authHandlers(config.name),
+      ...nodeHandlers(facts, collector),
+      ...subscribeHandlers(createTopicProviders(collector)),
+    };
+    const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }));
+    api = new ApiServer({
+      config, dispatcher, metrics, log: log.child({ subsystem: 'api' }),
+      auth: new Authenticator(tokens, config.api.auth_fail_free, config.api.auth_fail_max_delay_ms),
+      identity: { node: config.name, nodeId, agentVersion: version },
+      ready: () => c.latest !== null,
+    });
+    apiRef = api;
+    const { host: h, port } = splitListen(config.listen);
+    const bound = await api.listen(h, port);
+    facts.url = bound.url;
+    // static host facts change rarely (hostname, kernel after live patch): refresh every 10 minutes
+    const infoTimer = setInterval(() => { host.info().then((i) => { hostInfo = i; }).catch(() => undefined); }, 600_000);
+    infoTimer.unref();
+    log.info({ url: bound.url, node: config.name, node_id: nodeId, data_dir: config.data_dir, version }, 'agent listening');
+    let stopped = false;
+    return {
+      config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        clearInterval(infoTimer);
+        await cleanup();
+        log.info({}, 'agent stopped');
+      },
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}

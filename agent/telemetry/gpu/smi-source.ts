@@ -1,0 +1,246 @@
+// GpuSource kind 'smi': two long-lived nvidia-smi children streaming CSV (never a spawn per tick).
+// State machine:  idle → probing → (ok: children running) | (absent/unavailable: re-probe timer)
+//   ok → child exits → restart with backoff (status stays ok while the last sample is fresh)
+//   ok → no first sample within firstSampleTimeoutMs → unavailable, children killed, re-probe.
+// Children run in their own process groups (detached) so dispose() kills nvidia-smi and anything
+// it spawned; netdata once left orphans by killing only the direct child (§3).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import type { GpuState } from '../../../shared/protocol/index.js';
+import type { GpuSource, GpuSourceOptions } from './source.js';
+import { AppsFramer, GpuSampleFramer, SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, SMI_QUERY_GPU_FIELDS_LEGACY } from './smi-csv.js';
+import { parseSmiXml } from './smi-xml.js';
+
+/** Result of `nvidia-smi -L`: ok with a GPU count, or absent/unavailable with a reason. */
+export type SmiProbe = { status: 'ok'; gpuCount: number } | { status: 'absent' | 'unavailable'; reason: string };
+
+/** nvidia-smi binary: explicit option, else env FLEETML_NVIDIA_SMI, else "nvidia-smi" on PATH. */
+export function resolveSmiPath(explicit?: string): string {
+  return explicit ?? process.env.FLEETML_NVIDIA_SMI ?? 'nvidia-smi';
+}
+
+const firstLine = (s: string): string => s.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
+
+/** Probe with `nvidia-smi -L` (cheapest call; research note §5 step 5). Never throws. */
+export function probeNvidiaSmi(smiPath: string, timeoutMs = 15_000): Promise<SmiProbe> {
+  return new Promise((resolveProbe) => {
+    execFile(smiPath, ['-L'], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const out = `${stdout}\n${stderr}`;
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return resolveProbe({ status: 'absent', reason: `nvidia-smi not found (${smiPath})` });
+      }
+      if (/No devices were found/i.test(out)) return resolveProbe({ status: 'absent', reason: 'nvidia-smi: No devices were found' });
+      if (err) {
+        if ((err as { killed?: boolean }).killed) {
+          return resolveProbe({ status: 'unavailable', reason: `nvidia-smi -L timed out after ${timeoutMs} ms` });
+        }
+        const line = firstLine(stderr) || firstLine(stdout) || err.message;
+        const code = typeof (err as { code?: unknown }).code === 'number' ? ` (exit ${(err as { code: number }).code})` : '';
+        return resolveProbe({ status: 'unavailable', reason: `nvidia-smi: ${line}${code}` });
+      }
+      const gpuCount = stdout.split(/\r?\n/).filter((l) => /^GPU \d+:/.test(l)).length;
+      resolveProbe(gpuCount > 0 ? { status: 'ok', gpuCount } : { status: 'absent', reason: 'nvidia-smi -L listed no GPUs' });
+    });
+  });
+}
+
+/** Extra knobs for the smi source (defaults in parentheses). */
+export interface SmiSourceExtra {
+  /** nvidia-smi binary (resolveSmiPath: env FLEETML_NVIDIA_SMI, then "nvidia-smi"). */
+  smiPath?: string;
+  /** Loop interval of the compute-apps child (max(2000, 2 × intervalMs)). */
+  appsIntervalMs?: number;
+  /** How long to wait for the first GPU sample after spawning (15000). */
+  firstSampleTimeoutMs?: number;
+  /** Timeout of the `-L` probe (15000). */
+  probeTimeoutMs?: number;
+  /** Run `nvidia-smi -q -x` once after start for cuda_version and MIG layout (true). */
+  inventory?: boolean;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+/** GpuSource kind 'smi' over streaming `--query-gpu` / `--query-compute-apps` children. */
+export class SmiGpuSource implements GpuSource {
+  readonly kind = 'smi' as const;
+  private readonly smiPath: string;
+  private readonly appsIntervalMs: number;
+  private readonly reprobeMs: number;
+  private status: GpuState['status'] = 'unavailable';
+  private reason: string | null = 'smi source not started';
+  private gpuCount = 0;
+  private fields: readonly string[] = SMI_QUERY_GPU_FIELDS;
+  private gpuFramer = new GpuSampleFramer();
+  private apps = new AppsFramer();
+  private children = new Map<'gpu' | 'apps', ChildProcess>();
+  private backoff = { gpu: 1000, apps: 1000 };
+  private timers = new Set<NodeJS.Timeout>();
+  private disposed = false;
+  private probing = false;
+  private lastSampleAt = 0;
+  private inventory: { cuda: string | null; mig: Map<string, GpuState['gpus'][number]['mig_instances']> } = { cuda: null, mig: new Map() };
+
+  constructor(private readonly opts: GpuSourceOptions, private readonly extra: SmiSourceExtra = {}) {
+    this.smiPath = resolveSmiPath(extra.smiPath);
+    this.appsIntervalMs = extra.appsIntervalMs ?? Math.max(2000, 2 * opts.intervalMs);
+    this.reprobeMs = opts.reprobeMs ?? 60_000;
+  }
+
+  /** Probe, spawn the streams and wait for the first sample; failures set status + re-probe. */
+  async start(): Promise<void> {
+    await this.tryStart();
+  }
+
+  private async tryStart(): Promise<void> {
+    if (this.probing || this.disposed) return;
+    this.probing = true;
+    try {
+      const probe = await probeNvidiaSmi(this.smiPath, this.extra.probeTimeoutMs ?? 15_000);
+      if (this.disposed) return;
+      if (probe.status !== 'ok') return this.notOk(probe.status, probe.reason);
+      this.gpuCount = probe.gpuCount;
+      this.gpuFramer = new GpuSampleFramer(this.fields, this.gpuCount);
+      this.spawnChild('gpu');
+      this.spawnChild('apps');
+      const got = await this.waitFirstSample(this.extra.firstSampleTimeoutMs ?? 15_000);
+      if (this.disposed) return;
+      if (!got) {
+        this.killChildren();
+        return this.notOk('unavailable', `no sample from nvidia-smi within ${this.extra.firstSampleTimeoutMs ?? 15_000} ms`);
+      }
+      this.status = 'ok';
+      this.reason = null;
+      this.opts.logger.info({ gpus: this.gpuCount, smi: this.smiPath }, 'gpu smi source streaming');
+      if (this.extra.inventory !== false) void this.readInventory();
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private notOk(status: 'absent' | 'unavailable', reason: string): void {
+    if (this.status !== status || this.reason !== reason) this.opts.logger.warn({ status, reason }, 'gpu smi source not available');
+    this.status = status;
+    this.reason = reason;
+    this.later(this.reprobeMs, () => void this.tryStart());
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (this.disposed) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  private waitFirstSample(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((done) => {
+      const check = (): void => {
+        if (this.disposed) return done(false);
+        if (this.gpuFramer.latest() !== null) return done(true);
+        if (Date.now() >= deadline) return done(false);
+        setTimeout(check, 50).unref();
+      };
+      check();
+    });
+  }
+
+  private args(which: 'gpu' | 'apps'): string[] {
+    return which === 'gpu'
+      ? [`--query-gpu=${this.fields.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.opts.intervalMs)]
+      : [`--query-compute-apps=${SMI_QUERY_APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.appsIntervalMs)];
+  }
+
+  private spawnChild(which: 'gpu' | 'apps'): void {
+    if (this.disposed) return;
+    // detached → own process group, so dispose() can signal the whole group.
+    const child = spawn(this.smiPath, this.args(which), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.set(which, child);
+    let lastErr = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      if (which === 'gpu') {
+        if (this.gpuFramer.push(chunk)) {
+          this.lastSampleAt = Date.now();
+          this.backoff.gpu = 1000;
+        }
+      } else {
+        this.apps.push(chunk, Date.now());
+        this.backoff.apps = 1000;
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => (lastErr = firstLine(chunk) || lastErr));
+    child.on('error', (err) => (lastErr = err.message));
+    child.on('close', (code, signal) => {
+      if (this.children.get(which) === child) this.children.delete(which);
+      if (this.disposed) return;
+      // Old drivers reject newer fields; fall back to the legacy list once.
+      if (which === 'gpu' && /not a valid field/i.test(lastErr) && this.fields !== SMI_QUERY_GPU_FIELDS_LEGACY) {
+        this.fields = SMI_QUERY_GPU_FIELDS_LEGACY;
+        this.gpuFramer = new GpuSampleFramer(this.fields, this.gpuCount);
+      }
+      const delay = this.backoff[which];
+      this.backoff[which] = Math.min(MAX_BACKOFF_MS, delay * 2);
+      this.opts.logger.warn({ which, code, signal, stderr: lastErr, restartInMs: delay }, 'nvidia-smi stream exited; restarting');
+      this.later(delay, () => this.spawnChild(which));
+    });
+  }
+
+  /** One-shot `-q -x` for what the CSV lacks (CUDA version, MIG instances). Best effort. */
+  private readInventory(): Promise<void> {
+    return new Promise((done) => {
+      execFile(this.smiPath, ['-q', '-x'], { timeout: 60_000, maxBuffer: 16 << 20, encoding: 'utf8' }, (err, stdout) => {
+        if (!err && !this.disposed) {
+          try {
+            const r = parseSmiXml(stdout);
+            this.inventory = { cuda: r.cuda_version, mig: new Map(r.gpus.map((g) => [g.uuid, g.mig_instances])) };
+          } catch (e) {
+            this.opts.logger.debug({ err: (e as Error).message }, 'nvidia-smi -q -x inventory unparseable');
+          }
+        }
+        done();
+      });
+    });
+  }
+
+  /** Latest streamed sample; status stays ok while samples are fresh (3 intervals + 5 s). */
+  async refresh(): Promise<GpuState> {
+    const base = { source: 'smi' as const, simulated: false, cuda_version: this.inventory.cuda };
+    const latest = this.gpuFramer.latest();
+    if (this.status !== 'ok' || latest === null) {
+      return { ...base, status: this.status, reason: this.reason, driver_version: null, gpus: [] };
+    }
+    const now = Date.now();
+    if (now - this.lastSampleAt > 3 * this.opts.intervalMs + 5000) {
+      return { ...base, status: 'unavailable', reason: 'nvidia-smi stream stalled (no recent sample)', driver_version: null, gpus: [] };
+    }
+    const procs = this.apps.latestAt(now, 2 * this.appsIntervalMs + 1000);
+    const gpus = latest.map((g) => ({
+      ...g,
+      mig_instances: this.inventory.mig.get(g.uuid) ?? g.mig_instances,
+      processes: procs.filter((p) => p.gpu_uuid === g.uuid),
+    }));
+    return { ...base, status: 'ok', reason: null, driver_version: this.gpuFramer.driverVersion(), gpus };
+  }
+
+  private killChildren(): void {
+    for (const child of this.children.values()) {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        child.kill('SIGTERM'); // group already gone or not a leader; fall back to the child itself
+      }
+    }
+    this.children.clear();
+  }
+
+  /** Kill both children (whole process groups) and clear every timer. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.killChildren();
+  }
+}

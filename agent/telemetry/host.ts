@@ -1,0 +1,102 @@
+import os from 'node:os';
+import si from 'systeminformation';
+import type { HostInfo, HostSample } from '../../shared/protocol/index.js';
+import { parseDiskStats, parseNetDev, RateMeter, readProc } from './proc-counters.js';
+
+const DISK_REFRESH_MS = 30_000;
+const PSEUDO_FS = /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|ramfs|autofs|efivarfs|shm)$/;
+
+/** Host telemetry through systeminformation (static facts, CPU, memory, filesystems) and /proc counters (rates). */
+export class HostSource {
+  private rates = new RateMeter<string>();
+  private disks: HostSample['disks'] = [];
+  private disksAt = 0;
+  private disksPending: Promise<void> | null = null;
+  private useProc = process.platform === 'linux';
+
+  /** Static host facts (called at start and rarely after). */
+  async info(): Promise<HostInfo> {
+    const [cpu, osInfo] = await Promise.all([si.cpu().catch(() => null), si.osInfo().catch(() => null)]);
+    return {
+      hostname: os.hostname(),
+      os: { platform: os.platform(), distro: osInfo?.distro || null, release: osInfo?.release || null, kernel: osInfo?.kernel || os.release() || null, arch: os.arch() },
+      cpu: {
+        model: cpu ? `${cpu.manufacturer} ${cpu.brand}`.trim() || null : os.cpus()[0]?.model ?? null,
+        cores: cpu?.cores || os.cpus().length,
+        physical_cores: cpu?.physicalCores || null,
+      },
+      memory_total_bytes: os.totalmem(),
+    };
+  }
+
+  /** One dynamic sample. Never throws: a failed part is null. */
+  async sample(now = Date.now()): Promise<HostSample> {
+    this.refreshDisks(now);
+    const [load, mem, net, disk] = await Promise.all([
+      si.currentLoad().catch(() => null),
+      si.mem().catch(() => null),
+      this.network(now),
+      this.diskIo(now),
+    ]);
+    const [l1, l5, l15] = os.loadavg();
+    return {
+      cpu: {
+        util_pct: load ? round(load.currentLoad) : null,
+        per_core_pct: load ? load.cpus.map((c) => round(c.load)) : [],
+        load1: l1, load5: l5, load15: l15,
+      },
+      memory: {
+        total_bytes: mem?.total ?? null,
+        // "used" as free(1) shows it: total minus available (page cache is not used memory)
+        used_bytes: mem ? mem.total - mem.available : null,
+        available_bytes: mem?.available ?? null,
+        swap_total_bytes: mem?.swaptotal ?? null,
+        swap_used_bytes: mem?.swapused ?? null,
+      },
+      disks: this.disks,
+      disk_io: disk,
+      network: net,
+      uptime_s: os.uptime(),
+    };
+  }
+
+  private refreshDisks(now: number) {
+    // df is spawned by systeminformation: only every 30 s, off the tick, never overlapping.
+    if (this.disksPending || now - this.disksAt < DISK_REFRESH_MS) return;
+    this.disksAt = now;
+    this.disksPending = si.fsSize().then((list) => {
+      this.disks = list.filter((d) => !PSEUDO_FS.test(d.type) && d.size > 0)
+        .map((d) => ({ mount: d.mount, fs: d.fs, type: d.type || null, size_bytes: d.size, used_bytes: d.used }));
+    }).catch(() => { /* keep the previous list */ }).finally(() => { this.disksPending = null; });
+  }
+
+  /** Resolves once the first filesystem listing is in (tests and start-up). */
+  async ready(): Promise<void> { this.refreshDisks(Date.now()); await this.disksPending; }
+
+  private async network(now: number): Promise<HostSample['network']> {
+    if (!this.useProc) {
+      const stats = await si.networkStats('*').catch(() => []);
+      return stats.map((s) => ({ iface: s.iface, rx_bytes_per_s: s.rx_sec ?? null, tx_bytes_per_s: s.tx_sec ?? null }));
+    }
+    const text = await readProc('/proc/net/dev');
+    if (text === null) return [];
+    return [...parseNetDev(text)].map(([iface, c]) => ({
+      iface,
+      rx_bytes_per_s: this.rates.rate(`rx:${iface}`, c.rx, now),
+      tx_bytes_per_s: this.rates.rate(`tx:${iface}`, c.tx, now),
+    }));
+  }
+
+  private async diskIo(now: number): Promise<HostSample['disk_io']> {
+    if (!this.useProc) {
+      const io = await si.disksIO().catch(() => null);
+      return { read_bytes_per_s: io?.rIO_sec ?? null, write_bytes_per_s: io?.wIO_sec ?? null };
+    }
+    const text = await readProc('/proc/diskstats');
+    if (text === null) return { read_bytes_per_s: null, write_bytes_per_s: null };
+    const c = parseDiskStats(text);
+    return { read_bytes_per_s: this.rates.rate('disk:r', c.read, now), write_bytes_per_s: this.rates.rate('disk:w', c.write, now) };
+  }
+}
+
+const round = (v: number) => Math.round(v * 10) / 10;

@@ -1,0 +1,51 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../shared/util/package-root.js';
+
+/** A `fleetml agent` child process started by a script or a test. */
+export interface AgentProcess { child: ChildProcess; url: string; httpUrl: string; port: number; dataDir: string; token: string; logFile: string; stop(signal?: NodeJS.Signals): Promise<number | null> }
+
+/** Options of spawnAgent. */
+export interface SpawnAgentOptions { dataDir: string; port: number; name?: string; args?: string[]; env?: NodeJS.ProcessEnv; host?: string; readyTimeoutMs?: number }
+
+/** Path of the built CLI (npm run build). */
+export function cliPath(): string {
+  const p = join(packageRoot(), 'dist', 'bin', 'fleetml.js');
+  if (!existsSync(p)) throw new Error(`${p} is missing: run npm run build`);
+  return p;
+}
+
+/** Start a real agent process on loopback, wait until /readyz answers, and read its first admin token.
+ * Its JSON log goes to <dataDir>/agent.log. */
+export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentProcess> {
+  mkdirSync(o.dataDir, { recursive: true });
+  const host = o.host ?? '127.0.0.1';
+  const logFile = join(o.dataDir, 'agent.log');
+  const fd = openSync(logFile, 'a');
+  const args = [cliPath(), 'agent', '--listen', `${host}:${o.port}`, '--data-dir', o.dataDir, ...(o.name ? ['--name', o.name] : []), ...(o.args ?? [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...o.env } });
+  const httpUrl = `http://${host}:${o.port}`;
+  const deadline = Date.now() + (o.readyTimeoutMs ?? 20_000);
+  let exited: number | null | undefined;
+  child.once('exit', (c) => { exited = c; });
+  for (;;) {
+    if (exited !== undefined) throw new Error(`agent exited with ${exited} before it was ready; log: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    try {
+      const r = await fetch(`${httpUrl}/readyz`);
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`agent on port ${o.port} not ready in time; log: ${readFileSync(logFile, 'utf8').slice(-2000)}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const tokenFile = join(o.dataDir, 'admin.token');
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
+  return {
+    child, url: `ws://${host}:${o.port}/rpc`, httpUrl, port: o.port, dataDir: o.dataDir, token, logFile,
+    stop: (signal = 'SIGTERM') => new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+      child.once('exit', (c) => resolve(c));
+      child.kill(signal);
+    }),
+  };
+}

@@ -1,0 +1,23 @@
+import { AgentClient } from '../client/agent-client.js';
+import type { Target } from '../client/inventory.js';
+import type { NodeInfoResult, NodeStats } from '../protocol/index.js';
+
+/** What `fleetml nodes` learns about one agent. */
+export interface NodeReport { name: string; url: string; state: 'up' | 'unreachable' | 'unauthorized' | 'incompatible' | 'error'; error: string | null; info: NodeInfoResult | null; stats: NodeStats | null }
+
+/** Ask every target for node.info and node.stats in parallel; an agent that is down is reported, not fatal. */
+export async function fetchNodes(targets: Target[], timeoutMs = 5000): Promise<NodeReport[]> {
+  return Promise.all(targets.map(async (t): Promise<NodeReport> => {
+    const c = new AgentClient({ url: t.url, token: t.token, ca: t.ca, reconnect: false, connectTimeoutMs: timeoutMs, callTimeoutMs: timeoutMs });
+    try {
+      await c.connect();
+      const [info, stats] = await Promise.all([c.call('node.info', {}), c.call('node.stats', {})]);
+      return { name: t.unnamed ? info.name : t.name, url: t.url, state: 'up', error: null, info, stats };
+    } catch (e) {
+      const st = c.state === 'unauthorized' || c.state === 'incompatible' ? c.state : c.state === 'open' ? 'error' : 'unreachable';
+      return { name: t.name, url: t.url, state: st, error: (e as Error).message, info: null, stats: null };
+    } finally {
+      await c.close();
+    }
+  }));
+}

@@ -1,0 +1,262 @@
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, errorNameOf, methods } from '../protocol/index.js';
+import type { MethodName, ParamsOf, ResultOf, TopicName, TopicData } from '../protocol/index.js';
+
+/** Options of an agent connection (defaults in brackets). */
+export interface AgentClientOptions {
+  url: string;
+  token: string;
+  /** Reconnect with backoff after a drop [true]. */
+  reconnect?: boolean;
+  /** Backoff bounds, ms [250, 30000]; jittered, doubled per failure, reset on success. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Client-side ping; a missed pong drops the connection [10000]. */
+  pingIntervalMs?: number;
+  /** Per-call timeout, ms [15000]. */
+  callTimeoutMs?: number;
+  /** Connect timeout, ms [5000]. */
+  connectTimeoutMs?: number;
+  /** Extra CA (PEM) for wss with a private CA. */
+  ca?: string | Buffer;
+}
+
+/** Connection states reported by the `state` event. */
+export type ClientState = 'connecting' | 'open' | 'unreachable' | 'unauthorized' | 'incompatible' | 'closed';
+
+/** An error answered by the agent: the JSON-RPC code, its stable name, the message and data. */
+export class RpcCallError extends Error {
+  constructor(readonly code: number, message: string, readonly data?: unknown) {
+    super(message);
+    this.name = 'RpcCallError';
+  }
+  /** Stable symbolic code (e.g. "FORBIDDEN"). */
+  get codeName(): string { return (this.data as { code?: string } | undefined)?.code ?? errorNameOf(this.code) ?? String(this.code); }
+}
+
+/** Why a connection attempt failed, in words a user can act on. */
+export class ConnectError extends Error {
+  constructor(message: string, readonly state: ClientState, readonly status?: number) { super(message); this.name = 'ConnectError'; }
+}
+
+type SubHandler<T> = (data: T, meta: { seq: number; snapshot: boolean }) => void;
+interface SubRecord { topic: string; params: Record<string, unknown>; handler: SubHandler<any>; serverId: string | null; active: boolean }
+
+/** A live subscription. */
+export interface Subscription<T> { readonly snapshot: T; close(): Promise<void> }
+
+/**
+ * A typed JSON-RPC client of one agent: calls, subscriptions, heartbeat, and reconnect with backoff that
+ * resubscribes every subscription (its handler receives a fresh snapshot, meta.snapshot = true).
+ * Events: 'state' (state, error|null), 'hello' (Hello).
+ */
+export class AgentClient extends EventEmitter {
+  private ws: WebSocket | null = null;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private subs = new Map<number, SubRecord>();
+  private byServerId = new Map<string, SubRecord>();
+  private subSeq = 0;
+  private closedByUser = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private awaitingPong = false;
+  private opening: Promise<Hello> | null = null;
+  state: ClientState = 'closed';
+  hello: Hello | null = null;
+  lastError: string | null = null;
+  /** When the next reconnect attempt happens (ms since epoch), when one is scheduled. */
+  nextRetryAt: number | null = null;
+  private readonly o: Required<Omit<AgentClientOptions, 'ca'>> & { ca?: string | Buffer };
+
+  constructor(opts: AgentClientOptions) {
+    super();
+    this.o = { reconnect: true, backoffMinMs: 250, backoffMaxMs: 30_000, pingIntervalMs: 10_000, callTimeoutMs: 15_000, connectTimeoutMs: 5000, ...opts };
+  }
+
+  /** Connect (once); resolves with the agent's hello. With reconnect on, later drops are retried in the background. */
+  connect(): Promise<Hello> {
+    this.closedByUser = false;
+    if (this.state === 'open' && this.hello) return Promise.resolve(this.hello);
+    return this.opening ?? (this.opening = this.open().finally(() => { this.opening = null; }));
+  }
+
+  private setState(s: ClientState, err: string | null = null) {
+    this.state = s; this.lastError = err;
+    this.emit('state', s, err);
+  }
+
+  private open(): Promise<Hello> {
+    this.setState('connecting', this.lastError);
+    return new Promise<Hello>((resolve, reject) => {
+      let settled = false;
+      const ws = new WebSocket(this.o.url, {
+        headers: { authorization: `Bearer ${this.o.token}`, [PROTOCOL_HEADER]: PROTOCOL_VERSION },
+        handshakeTimeout: this.o.connectTimeoutMs, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024,
+        ...(this.o.ca ? { ca: this.o.ca } : {}),
+      });
+      this.ws = ws;
+      const fail = (e: ConnectError) => {
+        if (settled) return;
+        settled = true;
+        this.setState(e.state, e.message);
+        reject(e);
+      };
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { if (body.length < 2000) body += c.toString(); });
+        res.on('end', () => {
+          let msg = body;
+          try { msg = JSON.parse(body).error ?? body; } catch { /* plain text */ }
+          const state: ClientState = res.statusCode === 401 ? 'unauthorized' : res.statusCode === 400 ? 'incompatible' : 'unreachable';
+          fail(new ConnectError(`${this.o.url}: HTTP ${res.statusCode}${msg ? `: ${msg}` : ''}`, state, res.statusCode));
+          ws.terminate();
+        });
+      });
+      ws.on('error', (e: NodeJS.ErrnoException) => {
+        fail(new ConnectError(`${this.o.url}: ${e.code === 'ECONNREFUSED' ? 'connection refused (is the agent running?)' : e.message}`, 'unreachable'));
+      });
+      ws.on('message', (data) => {
+        let msg: any;
+        try { msg = JSON.parse(data.toString()); } catch { return; }
+        if (msg?.method === 'hello' && !settled) {
+          const h = Hello.safeParse(msg.params);
+          if (!h.success) { fail(new ConnectError('agent sent an invalid hello', 'incompatible')); ws.terminate(); return; }
+          settled = true;
+          this.hello = h.data; this.attempt = 0;
+          this.setState('open');
+          this.emit('hello', h.data);
+          this.startPing(ws);
+          this.resubscribeAll();
+          resolve(h.data);
+          return;
+        }
+        this.onMessage(msg);
+      });
+      ws.on('pong', () => { this.awaitingPong = false; });
+      ws.on('close', (code, reason) => {
+        if (this.ws === ws) this.ws = null;
+        this.stopPing();
+        this.failPending(new ConnectError(`connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`, 'unreachable'));
+        for (const s of this.subs.values()) s.serverId = null;
+        this.byServerId.clear();
+        if (!settled) fail(new ConnectError(`${this.o.url}: connection closed during handshake (${code})`, 'unreachable'));
+        if (this.closedByUser) { this.setState('closed'); return; }
+        if (this.state === 'open') this.setState('unreachable', `connection lost (${code})`);
+        this.scheduleReconnect();
+      });
+    });
+  }
+
+  private scheduleReconnect() {
+    if (!this.o.reconnect || this.closedByUser || this.retryTimer) return;
+    const base = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(this.attempt, 16));
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    this.attempt++;
+    this.nextRetryAt = Date.now() + delay;
+    this.emit('state', this.state, this.lastError);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null; this.nextRetryAt = null;
+      this.connect().catch(() => { /* the close handler schedules the next try */ });
+    }, delay);
+  }
+
+  private startPing(ws: WebSocket) {
+    this.stopPing();
+    this.awaitingPong = false;
+    this.pingTimer = setInterval(() => {
+      if (this.awaitingPong) { ws.terminate(); return; } // missed a pong: the agent or the link is dead
+      this.awaitingPong = true;
+      try { ws.ping(); } catch { /* closing */ }
+    }, this.o.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+  private stopPing() { if (this.pingTimer) clearInterval(this.pingTimer); this.pingTimer = null; }
+
+  private onMessage(msg: any) {
+    if (msg?.method === 'subscription' && msg.params) {
+      const s = this.byServerId.get(msg.params.subscriptionId);
+      if (s?.active) { try { s.handler(msg.params.data, { seq: msg.params.seq, snapshot: false }); } catch (e) { this.emit('handler-error', e); } }
+      return;
+    }
+    if (typeof msg?.id === 'number' && this.pending.has(msg.id)) {
+      const p = this.pending.get(msg.id)!;
+      this.pending.delete(msg.id); clearTimeout(p.timer);
+      if (msg.error) p.reject(new RpcCallError(msg.error.code, msg.error.message, msg.error.data));
+      else p.resolve(msg.result);
+    }
+  }
+
+  private failPending(e: Error) {
+    for (const [id, p] of this.pending) { clearTimeout(p.timer); p.reject(e); this.pending.delete(id); }
+  }
+
+  /** Call a method; params and result are typed by the protocol. Rejects with RpcCallError or ConnectError. */
+  call<M extends MethodName>(method: M, params?: ParamsOf<M>, opts: { timeoutMs?: number } = {}): Promise<ResultOf<M>> {
+    if (!Object.hasOwn(methods, method)) return Promise.reject(new Error(`unknown method ${method}`));
+    return this.rawCall(method, params ?? {}, opts.timeoutMs) as Promise<ResultOf<M>>;
+  }
+
+  private rawCall(method: string, params: unknown, timeoutMs = this.o.callTimeoutMs): Promise<unknown> {
+    const ws = this.ws;
+    if (!ws || this.state !== 'open') return Promise.reject(new ConnectError(`not connected to ${this.o.url}${this.lastError ? `: ${this.lastError}` : ''}`, this.state));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(-32006, `${method} timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }), (err) => {
+        if (err && this.pending.has(id)) { clearTimeout(timer); this.pending.delete(id); reject(err); }
+      });
+    });
+  }
+
+  /** Subscribe to a topic. The handler gets every event, and a fresh snapshot after each reconnect. */
+  async subscribe<T extends TopicName>(topic: T, params: Record<string, unknown>, handler: SubHandler<TopicData<T>>): Promise<Subscription<TopicData<T>>> {
+    const key = ++this.subSeq;
+    const rec: SubRecord = { topic, params, handler, serverId: null, active: true };
+    this.subs.set(key, rec);
+    try {
+      const r = await this.rawCall('subscribe', { topic, params }) as { subscriptionId: string; snapshot: TopicData<T> };
+      rec.serverId = r.subscriptionId; this.byServerId.set(r.subscriptionId, rec);
+      return {
+        snapshot: r.snapshot,
+        close: async () => {
+          rec.active = false; this.subs.delete(key);
+          const id = rec.serverId;
+          if (id) { this.byServerId.delete(id); await this.rawCall('unsubscribe', { subscriptionId: id }).catch(() => undefined); }
+        },
+      };
+    } catch (e) {
+      this.subs.delete(key);
+      throw e;
+    }
+  }
+
+  private resubscribeAll() {
+    for (const rec of this.subs.values()) {
+      if (!rec.active || rec.serverId) continue;
+      this.rawCall('subscribe', { topic: rec.topic, params: rec.params }).then((r: any) => {
+        if (!rec.active) return;
+        rec.serverId = r.subscriptionId; this.byServerId.set(r.subscriptionId, rec);
+        if (r.snapshot != null) rec.handler(r.snapshot, { seq: 0, snapshot: true });
+      }).catch((e) => this.emit('handler-error', e));
+    }
+  }
+
+  /** Close for good: no reconnect; pending calls reject. */
+  async close(): Promise<void> {
+    this.closedByUser = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null; this.nextRetryAt = null;
+    this.stopPing();
+    const ws = this.ws;
+    if (!ws) { this.setState('closed'); return; }
+    await new Promise<void>((r) => {
+      const t = setTimeout(() => { ws.terminate(); r(); }, 1000);
+      ws.once('close', () => { clearTimeout(t); r(); });
+      try { ws.close(1000, 'client closing'); } catch { clearTimeout(t); r(); }
+    });
+  }
+}

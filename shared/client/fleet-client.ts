@@ -1,0 +1,127 @@
+import { AgentClient } from './agent-client.js';
+import type { ClientState } from './agent-client.js';
+import type { Target } from './inventory.js';
+import type { FleetNode, FleetSource, NodeConn } from './fleet-types.js';
+import { flattenStats } from '../protocol/index.js';
+import type { NodeStats } from '../protocol/index.js';
+
+/** Options of a fleet connection. */
+export interface FleetClientOptions {
+  /** Points kept per metric for sparklines [120]. */
+  historyPoints?: number;
+  /** Longest quiet time between change notifications while data flows, ms [200]: many agents → one redraw. */
+  throttleMs?: number;
+  backoffMaxMs?: number;
+  pingIntervalMs?: number;
+}
+
+const toConn = (s: ClientState): NodeConn => (s === 'open' ? 'up' : s === 'unauthorized' ? 'unauthorized' : s === 'incompatible' ? 'incompatible' : s === 'connecting' ? 'connecting' : 'unreachable');
+
+/**
+ * Connects to every agent of a cluster at once and keeps a FleetNode per agent: info, latest stats, short history.
+ * An agent that is down is retried with backoff by its AgentClient and comes back on its own.
+ * Listeners are notified at most once per throttle window, however many agents send samples.
+ */
+export class FleetClient implements FleetSource {
+  private nodes: FleetNode[];
+  private clients: AgentClient[];
+  private unnamed: boolean[];
+  private listeners = new Set<() => void>();
+  private notifyTimer: NodeJS.Timeout | null = null;
+  private readonly points: number;
+  private readonly throttleMs: number;
+  /** Samples received (for benchmarks). */
+  samples = 0;
+  /** Last end-to-end delay (receive time − agent sample time) per node, ms. */
+  readonly lastDelayMs = new Map<string, number>();
+  /** Optional hook called for every sample (benchmarks measure delay with it). */
+  onSample: ((node: string, s: NodeStats) => void) | null = null;
+
+  constructor(targets: Target[], o: FleetClientOptions = {}) {
+    this.points = o.historyPoints ?? 120;
+    this.throttleMs = o.throttleMs ?? 200;
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {} }));
+    this.unnamed = targets.map((t) => Boolean(t.unnamed));
+    this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
+  }
+
+  snapshot(): FleetNode[] {
+    const now = Date.now();
+    return this.nodes.map((n, i) => {
+      const at = this.clients[i].nextRetryAt;
+      return { ...n, retryInMs: at ? Math.max(0, at - now) : null };
+    });
+  }
+
+  onChange(l: () => void): () => void { this.listeners.add(l); return () => this.listeners.delete(l); }
+
+  private changed() {
+    if (this.notifyTimer) return;
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = null;
+      for (const l of this.listeners) l();
+    }, this.throttleMs);
+  }
+
+  /** Start connecting to every agent (does not wait for them). */
+  start(): void {
+    this.clients.forEach((c, i) => {
+      c.on('state', (s: ClientState, err: string | null) => {
+        const n = this.nodes[i];
+        n.conn = toConn(s); n.error = s === 'open' ? null : err;
+        if (s === 'open') void this.onOpen(i);
+        this.changed();
+      });
+      c.on('handler-error', () => undefined);
+      c.connect().catch(() => undefined);
+    });
+  }
+
+  private async onOpen(i: number) {
+    const c = this.clients[i];
+    const n = this.nodes[i];
+    try {
+      n.info = await c.call('node.info', {});
+      if (this.unnamed[i]) n.name = n.info.name;
+      const h = await c.call('node.history', {});
+      const hist: Record<string, (number | null)[]> = {};
+      for (const [k, s] of Object.entries(h.series)) hist[k] = s.values.slice(-this.points);
+      n.history = hist;
+      const sub = await c.subscribe('node.stats', {}, (s, meta) => this.onStats(i, s, meta.snapshot));
+      if (sub.snapshot) { n.stats = sub.snapshot; n.lastSeen = Date.now(); }
+      this.changed();
+    } catch (e) {
+      n.error = (e as Error).message;
+      this.changed();
+    }
+  }
+
+  private onStats(i: number, s: NodeStats, snapshot: boolean) {
+    const n = this.nodes[i];
+    const now = Date.now();
+    n.stats = s; n.lastSeen = now;
+    this.samples++;
+    this.lastDelayMs.set(n.name, now - s.ts);
+    this.onSample?.(n.name, s);
+    if (!snapshot) {
+      for (const [k, v] of Object.entries(flattenStats(s))) {
+        const arr = n.history[k] ?? (n.history[k] = []);
+        arr.push(v);
+        if (arr.length > this.points) arr.splice(0, arr.length - this.points);
+      }
+    }
+    this.changed();
+  }
+
+  /** The client of one node, for commands that act on it (views never call this). */
+  client(name: string): AgentClient | undefined {
+    const i = this.nodes.findIndex((n) => n.name === name);
+    return i >= 0 ? this.clients[i] : undefined;
+  }
+
+  /** Close every connection. */
+  async stop(): Promise<void> {
+    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    await Promise.all(this.clients.map((c) => c.close()));
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, test } from 'vitest';
+import { parseCommand } from '../../tui/commands.js';
+import { helpLines } from '../../tui/components/HelpView.js';
+import { KEYMAP, activeBindings, footerText, helpRows, keyName, resolveKey, type KeyBinding } from '../../tui/keymap.js';
+import { VIEWS } from '../../tui/views/registry.js';
+
+const withDanger: KeyBinding[] = [...KEYMAP, { keys: ['ctrl+d'], description: 'delete', action: 'delete', dangerous: true, footer: true }];
+
+describe('keymap', () => {
+  test('normalises Ink keys', () => {
+    expect(keyName('c', { ctrl: true })).toBe('ctrl+c');
+    expect(keyName('', { return: true })).toBe('enter');
+    expect(keyName('', { escape: true })).toBe('esc');
+    expect(keyName('G', {})).toBe('G');
+    expect(keyName('', { delete: true })).toBe('backspace');
+  });
+  test('core keys resolve to their actions', () => {
+    const b = activeBindings(KEYMAP, { view: 'cluster', readonly: false });
+    expect(resolveKey(':', b)).toBe('command');
+    expect(resolveKey('/', b)).toBe('filter');
+    expect(resolveKey('?', b)).toBe('help');
+    expect(resolveKey('enter', b)).toBe('drill');
+    expect(resolveKey('esc', b)).toBe('back');
+    expect(resolveKey('q', b)).toBe('quit');
+    expect(resolveKey('ctrl+c', b)).toBe('quit');
+    expect(resolveKey('x', b)).toBeNull();
+  });
+  test('read-only mode removes dangerous bindings from input, footer and help', () => {
+    const rw = activeBindings(withDanger, { view: 'cluster', readonly: false });
+    const ro = activeBindings(withDanger, { view: 'cluster', readonly: true });
+    expect(resolveKey('ctrl+d', rw)).toBe('delete');
+    expect(resolveKey('ctrl+d', ro)).toBeNull();
+    expect(footerText(rw, 500)).toContain('delete');
+    expect(footerText(ro, 500)).not.toContain('delete');
+    expect(helpRows(rw).map(([, d]) => d)).toContain('delete (dangerous)');
+    expect(helpRows(ro).map(([, d]) => d).join()).not.toContain('delete');
+  });
+  test('no binding of the default keymap is dangerous yet', () => {
+    expect(KEYMAP.filter((b) => b.dangerous)).toEqual([]);
+  });
+  test('view-scoped bindings apply only to their views', () => {
+    expect(resolveKey('enter', activeBindings(KEYMAP, { view: 'node', readonly: false }))).toBeNull();
+  });
+  test('footer is cut at a whole hint', () => {
+    const f = footerText(KEYMAP, 30);
+    expect(f.length).toBeLessThanOrEqual(30);
+    expect(f).toBe('<:> command  </> filter');
+  });
+  test('help lists every binding and every view alias', () => {
+    const text = helpLines(KEYMAP, VIEWS).join('\n');
+    for (const b of KEYMAP) expect(text).toContain(b.description);
+    for (const a of [':nodes', ':no', ':cluster', ':node']) expect(text).toContain(a);
+  });
+});
+
+describe('command line', () => {
+  test('view aliases', () => {
+    for (const c of ['nodes', 'no', 'cluster', ' NODES ']) expect(parseCommand(c, VIEWS)).toEqual({ kind: 'view', view: 'cluster', arg: null });
+    expect(parseCommand('node gpu01', VIEWS)).toEqual({ kind: 'view', view: 'node', arg: 'gpu01' });
+  });
+  test('quit, empty, and errors that say what to try', () => {
+    expect(parseCommand('q', VIEWS)).toEqual({ kind: 'quit' });
+    expect(parseCommand('  ', VIEWS)).toEqual({ kind: 'none' });
+    const unknown = parseCommand('jobz', VIEWS);
+    expect(unknown.kind).toBe('error');
+    expect(unknown.kind === 'error' && unknown.message).toContain('nodes');
+    expect(parseCommand('node', VIEWS).kind).toBe('error');
+    expect(parseCommand('nodes extra', VIEWS).kind).toBe('error');
+  });
+  test('a new view plugs in through the registry', () => {
+    const routes = [...VIEWS, { id: 'jobs', aliases: ['jo', 'job'], arg: 'none' as const }];
+    expect(parseCommand('jo', routes)).toEqual({ kind: 'view', view: 'jobs', arg: null });
+  });
+});

@@ -1,0 +1,150 @@
+// Runs the smi source against a fake nvidia-smi: a real executable script (real child processes,
+// real pipes) that prints lines derived from the H100 fixtures in a loop, like `-lms` does.
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GpuState } from '../../../shared/protocol/telemetry.js';
+import { SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, parseCsvWithHeader } from '../../../agent/telemetry/gpu/smi-csv.js';
+import { SmiGpuSource, probeNvidiaSmi, resolveSmiPath } from '../../../agent/telemetry/gpu/smi-source.js';
+import type { GpuLogger } from '../../../agent/telemetry/gpu/source.js';
+import { fixture, readFixture, silentLogger, toNoUnitsLines } from './helpers.js';
+
+const MiB = 2 ** 20;
+let dir = '';
+let fake = '';
+
+const FAKE = `#!${process.execPath}
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+const mode = process.env.FAKE_MODE || 'ok';
+const dir = ${JSON.stringify('__DIR__')};
+if (args[0] === '-L') {
+  if (mode === 'nodev') { console.log('No devices were found'); process.exit(6); }
+  if (mode === 'fail') { console.error("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."); console.error('second line'); process.exit(9); }
+  console.log('GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-00000000-0000-0000-0000-000000000000)');
+  process.exit(0);
+}
+if (args[0] === '-q') { process.stdout.write(fs.readFileSync(process.env.FAKE_XML || '/nonexistent')); process.exit(0); }
+const q = args.find((a) => a.startsWith('--query-'));
+if (!args.includes('--format=csv,noheader,nounits')) { console.error('bad format'); process.exit(2); }
+const ms = Number(args[args.indexOf('-lms') + 1]);
+const which = q.startsWith('--query-gpu=') ? 'gpu' : 'apps';
+fs.appendFileSync(dir + '/pids-' + which, process.pid + '\\n');
+if (which === 'gpu' && q !== '--query-gpu=' + fs.readFileSync(dir + '/gpu-fields', 'utf8')) { console.error('unexpected fields'); process.exit(2); }
+const lines = fs.readFileSync(dir + '/' + which + '.txt', 'utf8');
+let ticks = 0;
+const exitAfter = Number(process.env.FAKE_EXIT_AFTER || 0);
+const tick = () => {
+  process.stdout.write(lines);
+  ticks++;
+  if (which === 'gpu' && exitAfter && ticks >= exitAfter && !fs.existsSync(dir + '/restarted')) { fs.writeFileSync(dir + '/restarted', ''); process.exit(1); }
+};
+tick();
+setInterval(tick, ms);
+`;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fleetml-fake-smi-'));
+  fake = join(dir, 'nvidia-smi');
+  writeFileSync(fake, FAKE.replace('__DIR__', dir));
+  chmodSync(fake, 0o755);
+  writeFileSync(join(dir, 'gpu-fields'), SMI_QUERY_GPU_FIELDS.join(','));
+  writeFileSync(join(dir, 'gpu.txt'), toNoUnitsLines(readFixture('query-gpu-h100-80gb-hbm3-590.48-load.csv'), SMI_QUERY_GPU_FIELDS).join('\n') + '\n');
+  const apps = parseCsvWithHeader(readFixture('query-compute-apps-h100-mig-590.48-load.csv'));
+  writeFileSync(join(dir, 'apps.txt'), apps.map((r) => SMI_QUERY_APPS_FIELDS.map((f) => (r[f] ?? '').replace(/ MiB$/, '')).join(', ')).join('\n') + '\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  delete process.env.FAKE_MODE;
+  delete process.env.FAKE_EXIT_AFTER;
+  delete process.env.FLEETML_NVIDIA_SMI;
+  rmSync(join(dir, 'restarted'), { force: true });
+  for (const f of ['pids-gpu', 'pids-apps']) rmSync(join(dir, f), { force: true });
+});
+
+const pids = (which: string): number[] =>
+  readFileSync(join(dir, `pids-${which}`), 'utf8').split('\n').filter(Boolean).map(Number);
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const opts = (logger: GpuLogger = silentLogger) => ({ choice: 'smi' as const, fixtures: [], intervalMs: 100, reprobeMs: 60_000, logger });
+
+describe('probeNvidiaSmi', () => {
+  it('ENOENT → absent', async () => {
+    expect(await probeNvidiaSmi(join(dir, 'missing-nvidia-smi'))).toMatchObject({ status: 'absent', reason: expect.stringContaining('not found') });
+  });
+  it('"No devices were found" → absent', async () => {
+    process.env.FAKE_MODE = 'nodev';
+    expect(await probeNvidiaSmi(fake)).toEqual({ status: 'absent', reason: 'nvidia-smi: No devices were found' });
+  });
+  it('non-zero exit → unavailable with the first stderr line', async () => {
+    process.env.FAKE_MODE = 'fail';
+    const p = await probeNvidiaSmi(fake);
+    expect(p.status).toBe('unavailable');
+    expect(p.status !== 'ok' && p.reason).toBe("nvidia-smi: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. (exit 9)");
+  });
+  it('counts GPUs from -L', async () => {
+    expect(await probeNvidiaSmi(fake)).toEqual({ status: 'ok', gpuCount: 1 });
+  });
+  it('binary path: option, then FLEETML_NVIDIA_SMI, then PATH', () => {
+    expect(resolveSmiPath('/x/smi')).toBe('/x/smi');
+    process.env.FLEETML_NVIDIA_SMI = fake;
+    expect(resolveSmiPath()).toBe(fake);
+    delete process.env.FLEETML_NVIDIA_SMI;
+    expect(resolveSmiPath()).toBe('nvidia-smi');
+  });
+});
+
+describe('SmiGpuSource streaming from a fake nvidia-smi', () => {
+  it('streams samples and processes, then kills both children on dispose', async () => {
+    process.env.FLEETML_NVIDIA_SMI = fake; // the env path, no option
+    const src = new SmiGpuSource(opts(), { appsIntervalMs: 200, inventory: false });
+    await src.start();
+    await sleep(300);
+    const s = GpuState.parse(await src.refresh());
+    expect(s).toMatchObject({ status: 'ok', source: 'smi', simulated: false, driver_version: '590.48.01' });
+    expect(s.gpus).toHaveLength(1);
+    expect(s.gpus[0]).toMatchObject({ name: 'NVIDIA H100 80GB HBM3', gpu_util_pct: 100, power_usage_w: 631.95, fb_used_bytes: 19818 * MiB });
+    expect(s.gpus[0].processes.map((p) => p.pid)).toEqual([21180, 21181, 21198]);
+    const running = [...pids('gpu'), ...pids('apps')];
+    expect(running.every(alive)).toBe(true);
+    await src.dispose();
+    await sleep(300);
+    expect(running.some(alive)).toBe(false);
+  });
+
+  it('restarts a child that exits and keeps reporting', async () => {
+    process.env.FAKE_EXIT_AFTER = '2';
+    const warns: string[] = [];
+    const logger = { ...silentLogger, warn: (_o: object, m?: string) => void warns.push(m ?? '') };
+    const src = new SmiGpuSource(opts(logger), { smiPath: fake, appsIntervalMs: 200, inventory: false });
+    await src.start();
+    await sleep(1800); // first child exits after 2 ticks; restart after 1 s backoff
+    expect(warns.some((m) => m.includes('restarting'))).toBe(true);
+    expect(pids('gpu').length).toBe(2);
+    expect((await src.refresh()).status).toBe('ok');
+    await src.dispose();
+  });
+
+  it('reads cuda_version and MIG layout once from -q -x', async () => {
+    process.env.FAKE_XML = fixture('a100-sxm4-80gb-mig-535.54-q-x.xml');
+    const src = new SmiGpuSource(opts(), { smiPath: fake, appsIntervalMs: 200 });
+    await src.start();
+    await sleep(500);
+    const s = await src.refresh();
+    expect(s.cuda_version).toBe('12.2');
+    await src.dispose();
+    delete process.env.FAKE_XML;
+  });
+
+  it('missing binary → absent with reason, and no children', async () => {
+    const src = new SmiGpuSource(opts(), { smiPath: join(dir, 'nope') });
+    await src.start();
+    const s = GpuState.parse(await src.refresh());
+    expect(s.status).toBe('absent');
+    expect(s.reason).toContain('not found');
+    await src.dispose();
+  });
+});

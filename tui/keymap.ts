@@ -1,0 +1,101 @@
+// Keybindings are data: the input handler, the footer and the help screen are all derived from KEYMAP.
+// `--readonly` drops every binding flagged `dangerous` (k9s convention), so the key neither works nor shows.
+import type { Key } from 'ink';
+
+/** Built-in actions; views added later may declare their own ids. */
+export type CoreAction =
+  | 'quit' | 'help' | 'command' | 'filter' | 'drill' | 'back'
+  | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom';
+
+/** An action id: a core action or one a plugged-in view declares. */
+export type ActionId = CoreAction | (string & {});
+
+/** One keybinding. */
+export interface KeyBinding {
+  /** Normalised key names (see keyName): "q", "ctrl+c", "enter", "esc", "up", "pgdn", "G", … */
+  keys: string[];
+  /** Shown in the footer and in help. */
+  description: string;
+  /** What the key does. */
+  action: ActionId;
+  /** Changes the fleet (delete, cancel, drain…): removed in read-only mode. */
+  dangerous?: boolean;
+  /** View ids where the binding applies; all views when omitted. */
+  views?: string[];
+  /** Show in the one-line footer (help always lists every binding). */
+  footer?: boolean;
+}
+
+/** The default keymap of the console. */
+export const KEYMAP: readonly KeyBinding[] = [
+  { keys: [':'], description: 'command', action: 'command', footer: true },
+  { keys: ['/'], description: 'filter', action: 'filter', footer: true },
+  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster'] },
+  { keys: ['esc'], description: 'back', action: 'back', footer: true },
+  { keys: ['?'], description: 'help', action: 'help', footer: true },
+  { keys: ['q', 'ctrl+c'], description: 'quit', action: 'quit', footer: true },
+  { keys: ['up', 'k'], description: 'up', action: 'up' },
+  { keys: ['down', 'j'], description: 'down', action: 'down' },
+  { keys: ['pgup', 'ctrl+b'], description: 'page up', action: 'pageUp' },
+  { keys: ['pgdn', 'ctrl+f'], description: 'page down', action: 'pageDown' },
+  { keys: ['home', 'g'], description: 'top', action: 'top' },
+  { keys: ['end', 'G'], description: 'bottom', action: 'bottom' },
+];
+
+/** Normalise an Ink keypress to a key name used in KeyBinding.keys ("ctrl+c", "enter", "esc", "G", …). */
+export function keyName(input: string, key: Partial<Key>): string {
+  if (key.return) return 'enter';
+  if (key.escape) return 'esc';
+  if (key.upArrow) return 'up';
+  if (key.downArrow) return 'down';
+  if (key.leftArrow) return 'left';
+  if (key.rightArrow) return 'right';
+  if (key.pageUp) return 'pgup';
+  if (key.pageDown) return 'pgdn';
+  if (key.home) return 'home';
+  if (key.end) return 'end';
+  if (key.tab) return 'tab';
+  if (key.backspace || key.delete) return 'backspace';
+  if (key.ctrl) return `ctrl+${input.toLowerCase()}`;
+  return input;
+}
+
+/** Filter for the bindings in effect. */
+export interface BindingContext {
+  /** Current view id. */
+  view: string;
+  /** Read-only mode: dangerous bindings are removed. */
+  readonly: boolean;
+}
+
+/** The bindings in effect for a view; dangerous ones vanish in read-only mode. */
+export function activeBindings(keymap: readonly KeyBinding[], ctx: BindingContext): KeyBinding[] {
+  return keymap.filter((b) => !(ctx.readonly && b.dangerous) && (!b.views || b.views.includes(ctx.view)));
+}
+
+/** The action a key name triggers among `bindings`, or null. */
+export function resolveKey(name: string, bindings: readonly KeyBinding[]): ActionId | null {
+  return bindings.find((b) => b.keys.includes(name))?.action ?? null;
+}
+
+/** Key names as the user reads them ("<enter>", "q/<ctrl+c>"). */
+export function keyLabel(b: KeyBinding): string {
+  return b.keys.map((k) => (k.length > 1 ? `<${k}>` : k)).join('/');
+}
+
+/** Help rows [keys, description], generated from the bindings; dangerous ones are marked. */
+export function helpRows(bindings: readonly KeyBinding[]): [string, string][] {
+  return bindings.map((b) => [keyLabel(b), b.dangerous ? `${b.description} (dangerous)` : b.description]);
+}
+
+/** The one-line footer ("<:> command  </> filter …") cut to `width` at a whole hint. */
+export function footerText(bindings: readonly KeyBinding[], width: number): string {
+  let out = '';
+  for (const b of bindings.filter((x) => x.footer)) {
+    const hint = `<${b.keys[0]}> ${b.description}`;
+    const next = out ? `${out}  ${hint}` : hint;
+    if (next.length > width) break;
+    out = next;
+  }
+  return out;
+}

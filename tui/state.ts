@@ -1,0 +1,140 @@
+// UI state of the console as a pure reducer: view stack, selection, filter, prompt, help, read-only.
+// Invariants: the stack is never empty (its bottom is the root view); selection is an index that the
+// views clamp to their row count, because the reducer does not see the data.
+import type { CommandResult } from './commands.js';
+
+/** One entry of the view stack. */
+export interface Frame {
+  /** View id from the registry. */
+  view: string;
+  /** View argument (node name for the node view). */
+  arg: string | null;
+  /** Selected row index (clamped by the view). */
+  selected: number;
+  /** Filter text; a leading "!" inverts it. */
+  filter: string;
+}
+
+/** What the prompt line is collecting. */
+export type PromptMode = 'command' | 'filter';
+
+/** The whole UI state. */
+export interface UiState {
+  stack: Frame[];
+  prompt: PromptMode | null;
+  /** Text typed at the `:` prompt (the `/` prompt edits the frame's filter directly). */
+  input: string;
+  help: boolean;
+  readonly: boolean;
+  /** One-line message (errors from commands), cleared by the next key. */
+  message: string | null;
+  quit: boolean;
+}
+
+/** Every state change the UI can make. */
+export type UiAction =
+  | { type: 'move'; delta: number; count: number }
+  | { type: 'moveTo'; index: number; count: number }
+  | { type: 'push'; view: string; arg: string | null }
+  | { type: 'back' }
+  | { type: 'openPrompt'; mode: PromptMode }
+  | { type: 'type'; text: string }
+  | { type: 'backspace' }
+  | { type: 'cancelPrompt' }
+  | { type: 'submitPrompt'; command?: CommandResult }
+  | { type: 'toggleHelp' }
+  | { type: 'closeHelp' }
+  | { type: 'message'; text: string | null }
+  | { type: 'quit' };
+
+/** A fresh frame for a view. */
+export function frame(view: string, arg: string | null = null): Frame {
+  return { view, arg, selected: 0, filter: '' };
+}
+
+/** Initial state: the root view alone on the stack. */
+export function initialState(opts: { root: string; readonly?: boolean }): UiState {
+  return { stack: [frame(opts.root)], prompt: null, input: '', help: false, readonly: !!opts.readonly, message: null, quit: false };
+}
+
+/** The frame on top of the stack. */
+export function currentFrame(s: UiState): Frame {
+  return s.stack[s.stack.length - 1];
+}
+
+/** Replace the top frame. */
+function withTop(s: UiState, f: (fr: Frame) => Frame): UiState {
+  return { ...s, stack: [...s.stack.slice(0, -1), f(currentFrame(s))] };
+}
+
+/** Clamp a selection into [0, count-1] (0 when empty). */
+export function clampIndex(i: number, count: number): number {
+  return count <= 0 ? 0 : Math.max(0, Math.min(count - 1, i));
+}
+
+/** Switch views from the command line: the root alone, or root + the target (so Esc returns to root). */
+function navigate(s: UiState, view: string, arg: string | null): UiState {
+  const root = s.stack[0]; // keeps its selection and filter
+  const stack = view === root.view && arg === null ? [root] : [root, frame(view, arg)];
+  return { ...s, stack, help: false };
+}
+
+/** The UI reducer. Pure: same state and action, same result. */
+export function reduce(s: UiState, a: UiAction): UiState {
+  switch (a.type) {
+    case 'move':
+      return withTop(s, (f) => ({ ...f, selected: clampIndex(clampIndex(f.selected, a.count) + a.delta, a.count) }));
+    case 'moveTo':
+      return withTop(s, (f) => ({ ...f, selected: clampIndex(a.index, a.count) }));
+    case 'push':
+      return { ...s, stack: [...s.stack, frame(a.view, a.arg)], help: false };
+    case 'back': {
+      if (s.help) return { ...s, help: false };
+      const top = currentFrame(s);
+      if (top.filter) return withTop(s, (f) => ({ ...f, filter: '', selected: 0 }));
+      return s.stack.length > 1 ? { ...s, stack: s.stack.slice(0, -1) } : s;
+    }
+    case 'openPrompt': {
+      const base = { ...s, prompt: a.mode, input: '', message: null, help: false };
+      return a.mode === 'filter' ? withTop(base, (f) => ({ ...f, filter: '', selected: 0 })) : base;
+    }
+    case 'type':
+      if (s.prompt === 'filter') return withTop(s, (f) => ({ ...f, filter: f.filter + a.text, selected: 0 }));
+      if (s.prompt === 'command') return { ...s, input: s.input + a.text };
+      return s;
+    case 'backspace':
+      if (s.prompt === 'filter') return withTop(s, (f) => ({ ...f, filter: f.filter.slice(0, -1), selected: 0 }));
+      if (s.prompt === 'command') return { ...s, input: s.input.slice(0, -1) };
+      return s;
+    case 'cancelPrompt': {
+      const closed = { ...s, prompt: null, input: '' };
+      return s.prompt === 'filter' ? withTop(closed, (f) => ({ ...f, filter: '', selected: 0 })) : closed;
+    }
+    case 'submitPrompt': {
+      const closed: UiState = { ...s, prompt: null, input: '' };
+      const c = a.command;
+      if (s.prompt !== 'command' || !c) return closed;
+      if (c.kind === 'quit') return { ...closed, quit: true };
+      if (c.kind === 'error') return { ...closed, message: c.message };
+      if (c.kind === 'view') return navigate(closed, c.view, c.arg);
+      return closed;
+    }
+    case 'toggleHelp':
+      return { ...s, help: !s.help };
+    case 'closeHelp':
+      return { ...s, help: false };
+    case 'message':
+      return { ...s, message: a.text };
+    case 'quit':
+      return { ...s, quit: true };
+  }
+}
+
+/** Does `text` pass `filter`? Case-insensitive substring; a leading "!" inverts; empty passes all. */
+export function matchFilter(text: string, filter: string): boolean {
+  const invert = filter.startsWith('!');
+  const needle = (invert ? filter.slice(1) : filter).trim().toLowerCase();
+  if (!needle) return true;
+  const hit = text.toLowerCase().includes(needle);
+  return invert ? !hit : hit;
+}
