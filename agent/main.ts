@@ -18,6 +18,7 @@ import { createTopicProviders } from './api/topics.js';
 import { nodeHandlers } from './api/handlers/node.js';
 import { authHandlers } from './api/handlers/auth.js';
 import { subscribeHandlers } from './api/handlers/subscribe.js';
+import { tokenHandlers } from './api/handlers/token.js';
 import { packageVersion } from '../shared/util/package-root.js';
 import type { HostInfo } from '../shared/protocol/index.js';
 
@@ -82,6 +83,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
     const handlers = {
       ...authHandlers(config.name),
+      ...tokenHandlers(tokens),
       ...nodeHandlers(facts, collector),
       ...subscribeHandlers(createTopicProviders(collector)),
     };

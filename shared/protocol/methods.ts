@@ -19,6 +19,12 @@ function m<P extends z.ZodType, R extends z.ZodType>(s: MethodSpec<P, R>): Metho
 export const methods = {
   'auth.whoami': m({ params: auth.WhoamiParams, result: auth.WhoamiResult, role: 'read', mutates: false,
     description: 'The token name and role behind this connection.' }),
+  'token.create': m({ params: auth.TokenCreateParams, result: auth.TokenCreateResult, role: 'admin', mutates: true,
+    description: 'Create a token with a role; the secret is returned once (only its hash is stored).' }),
+  'token.list': m({ params: auth.TokenListParams, result: auth.TokenListResult, role: 'admin', mutates: false,
+    description: 'List tokens (names, roles, times; never secrets).' }),
+  'token.revoke': m({ params: auth.TokenRevokeParams, result: auth.TokenRevokeResult, role: 'admin', mutates: true,
+    description: 'Revoke a token by name or id; new connections with it are refused.' }),
   'node.info': m({ params: node.NodeInfoParams, result: node.NodeInfoResult, role: 'read', mutates: false,
     description: 'Identity, labels, static host facts, GPU source and telemetry settings of the agent.' }),
   'node.stats': m({ params: node.NodeStatsParams, result: node.NodeStatsResult, role: 'read', mutates: false,

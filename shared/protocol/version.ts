@@ -1,6 +1,6 @@
 /** Protocol version exchanged on connect (client header `Fleetml-Protocol`, agent `hello` notification).
  * Same major = compatible; the agent refuses a different major at the upgrade with 400.
- * Changelog: 1.0 — node.info, node.stats, node.history, auth.whoami, subscribe/unsubscribe, topic node.stats. */
+ * Changelog: 1.0 — node.info, node.stats, node.history, auth.whoami, token.create/list/revoke, subscribe/unsubscribe, topic node.stats. */
 export const PROTOCOL_VERSION = '1.0';
 /** Header a client sends on the upgrade request to state its protocol version. */
 export const PROTOCOL_HEADER = 'fleetml-protocol';

@@ -40,7 +40,10 @@ export async function loadSimFixtures(files: string[]): Promise<Omit<GpuState, '
     const text = await readFile(file, 'utf8');
     const isXml = text.trimStart().startsWith('<');
     const parsed = isXml ? parseSmiXml(text) : { ...parseQueryGpuCsv(text), cuda_version: null };
-    if (parsed.gpus.length === 0) throw new Error(`${file}: no GPUs found in fixture`);
+    // A CSV without real uuid values is not a --query-gpu capture (e.g. a notes file).
+    if (parsed.gpus.length === 0 || parsed.gpus.some((g) => !g.uuid.startsWith('GPU-'))) {
+      throw new Error(`${file}: no GPUs found (expected nvidia-smi -q -x XML or --query-gpu CSV with header)`);
+    }
     driver ??= parsed.driver_version;
     cuda ??= parsed.cuda_version;
     for (const g of parsed.gpus) gpus.push({ ...g, index: gpus.length });
@@ -57,8 +60,8 @@ const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.m
 export function animateSample(g: GpuSample, t: number): GpuSample {
   const phase = g.index * 1.7;
   const wave = (periodMs: number): number => Math.sin((2 * Math.PI * t) / periodMs + phase);
-  const util = g.gpu_util_pct === null ? null : clamp(Math.round(g.gpu_util_pct + 25 * wave(60_000) + 10), 0, 100);
-  const memUtil = g.mem_copy_util_pct === null ? null : clamp(Math.round(g.mem_copy_util_pct + 8 * wave(45_000) + 4), 0, 100);
+  const util = g.gpu_util_pct === null ? null : clamp(Math.round(g.gpu_util_pct + 25 * wave(60_000)), 0, 100);
+  const memUtil = g.mem_copy_util_pct === null ? null : clamp(Math.round(g.mem_copy_util_pct + 8 * wave(45_000)), 0, 100);
   let used = g.fb_used_bytes;
   let free = g.fb_free_bytes;
   if (used !== null && g.fb_total_bytes !== null) {

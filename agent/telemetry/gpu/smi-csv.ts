@@ -169,7 +169,7 @@ export class LineSplitter {
  * so a slow consumer never queues old data (§3).
  */
 export class GpuSampleFramer {
-  private readonly lines = new LineSplitter();
+  private lines = new LineSplitter();
   private group: GpuSample[] = [];
   private last: GpuSample[] | null = null;
   private seq = 0;
@@ -202,6 +202,12 @@ export class GpuSampleFramer {
     return true;
   }
 
+  /** Drop a partial line and group left by a child that died mid-write (before a restart). */
+  resetPartial(): void {
+    this.lines = new LineSplitter();
+    this.group = [];
+  }
+
   /** Latest complete sample (GPUs in index order), or null before the first one. */
   latest(): GpuSample[] | null {
     return this.last;
@@ -224,7 +230,7 @@ export class GpuSampleFramer {
  * once it has been quiet for longer than the loop interval (see latestAt).
  */
 export class AppsFramer {
-  private readonly lines = new LineSplitter();
+  private lines = new LineSplitter();
   private ts: string | null = null;
   private current: GpuProcess[] = [];
   private lastLineAt = 0;
@@ -244,6 +250,11 @@ export class AppsFramer {
       if (p) this.current.push(p);
       this.lastLineAt = now;
     }
+  }
+
+  /** Drop a partial line left by a child that died mid-write (before a restart). */
+  resetPartial(): void {
+    this.lines = new LineSplitter();
   }
 
   /** Processes of the latest tick, or [] when nothing was printed within staleMs before now. */

@@ -177,6 +177,8 @@ export class SmiGpuSource implements GpuSource {
       if (this.children.get(which) === child) this.children.delete(which);
       if (this.disposed) return;
       // Old drivers reject newer fields; fall back to the legacy list once.
+      if (which === 'gpu') this.gpuFramer.resetPartial();
+      else this.apps.resetPartial();
       if (which === 'gpu' && /not a valid field/i.test(lastErr) && this.fields !== SMI_QUERY_GPU_FIELDS_LEGACY) {
         this.fields = SMI_QUERY_GPU_FIELDS_LEGACY;
         this.gpuFramer = new GpuSampleFramer(this.fields, this.gpuCount);

@@ -1,0 +1,17 @@
+import { RpcError } from '../../../shared/protocol/index.js';
+import type { TokenStore } from '../../store/tokens.js';
+import type { HandlerMap } from '../rpc.js';
+
+/** token.create / token.list / token.revoke (admin; create and revoke are audited by the dispatcher). */
+export function tokenHandlers(tokens: TokenStore): HandlerMap {
+  return {
+    'token.create': (p) => {
+      try {
+        const r = tokens.create(p.name, p.role);
+        return { token: r.token, info: r.row };
+      } catch (e) { throw new RpcError('CONFLICT', (e as Error).message); }
+    },
+    'token.list': () => ({ tokens: tokens.list() }),
+    'token.revoke': (p) => ({ revoked: tokens.revoke(p.token) }),
+  };
+}

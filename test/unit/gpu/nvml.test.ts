@@ -1,0 +1,142 @@
+import { describe, it, expect } from 'vitest';
+import { GpuState } from '../../../shared/protocol/telemetry.js';
+import { NvmlGpuSource, initFailure, listProcesses, probeNvml, readGpu } from '../../../agent/telemetry/gpu/nvml.js';
+import { loadNvmlLib, type NvmlLib } from '../../../agent/telemetry/gpu/nvml-lib.js';
+import { NVML } from '../../../agent/telemetry/gpu/nvml-structs.js';
+import { silentLogger } from './helpers.js';
+
+const GiB = 2 ** 30;
+const ok = <T>(value: T) => Promise.resolve({ ret: 0, value });
+const fail = (ret: number) => Promise.resolve({ ret, value: null });
+
+/** A fake NVML with the binding's method names and canned return codes: 2 healthy GPUs by default. */
+function fakeLib(over: Partial<NvmlLib> & { calls?: string[] } = {}): NvmlLib & { calls: string[] } {
+  const calls: string[] = over.calls ?? [];
+  const base: NvmlLib = {
+    symbols: new Set(['nvmlDeviceGetRunningProcessDetailList', 'nvmlDeviceGetComputeRunningProcesses_v3']),
+    nvmlInitWithFlags: async () => { calls.push('init'); return 0; },
+    nvmlShutdown: async () => { calls.push('shutdown'); return 0; },
+    nvmlErrorString: (r) => `error ${r}`,
+    nvmlSystemGetDriverVersion: () => ok('590.48.01'),
+    nvmlSystemGetNVMLVersion: () => ok('13.590.48.01'),
+    nvmlSystemGetCudaDriverVersion_v2: () => ok(13010),
+    nvmlDeviceGetCount_v2: () => ok(2),
+    nvmlDeviceGetHandleByIndex_v2: (i) => ok(`h${i}`),
+    nvmlDeviceGetName: () => ok('NVIDIA H100 80GB HBM3'),
+    nvmlDeviceGetUUID: (h) => ok(`GPU-${String(h)}`),
+    nvmlDeviceGetPciInfo_v3: () => ok('00000000:00:09.0'),
+    nvmlDeviceGetMemoryInfo_v2: () => ok({ total: 80 * GiB, reserved: 1 * GiB, free: 60 * GiB, used: 19 * GiB }),
+    nvmlDeviceGetUtilizationRates: () => ok({ gpu: 100, memory: 11 }),
+    nvmlDeviceGetTemperature: () => ok(59),
+    nvmlDeviceGetPowerUsage: () => ok(631_950),
+    nvmlDeviceGetEnforcedPowerLimit: () => ok(700_000),
+    nvmlDeviceGetClockInfo: (_h, type) => ok(type === 1 ? 1980 : 2619),
+    nvmlDeviceGetFanSpeed: () => fail(NVML.NOT_SUPPORTED),
+    nvmlDeviceGetPerformanceState: () => ok(0),
+    nvmlDeviceGetCurrPcieLinkGeneration: () => ok(5),
+    nvmlDeviceGetCurrPcieLinkWidth: () => ok(16),
+    nvmlDeviceGetEccMode: () => ok({ current: 1, pending: 1 }),
+    nvmlDeviceGetTotalEccErrors: (_h, e) => ok(e === 0 ? 3 : 0),
+    nvmlDeviceGetPersistenceMode: () => ok(1),
+    nvmlDeviceGetMigMode: () => ok({ current: 0, pending: 0 }),
+    nvmlDeviceGetMaxMigDeviceCount: () => ok(0),
+    nvmlDeviceGetMigDeviceHandleByIndex: () => fail(NVML.NOT_FOUND),
+    nvmlDeviceGetGpuInstanceId: () => fail(NVML.NOT_SUPPORTED),
+    nvmlDeviceGetComputeInstanceId: () => fail(NVML.NOT_SUPPORTED),
+    listProcesses: async (_h, kind, capacity, api) => {
+      calls.push(`list:${kind}:${capacity}:${api}`);
+      if (kind === 'graphics') return { ret: 0, count: 0, procs: [] };
+      if (capacity === 0) return { ret: NVML.INSUFFICIENT_SIZE, count: 1, procs: [] };
+      return { ret: 0, count: 1, procs: [{ pid: 21198, usedGpuMemory: 0xffffffffffffffffn, gpuInstanceId: 0xffffffff, computeInstanceId: 0xffffffff }] };
+    },
+  };
+  return Object.assign(base, over, { calls });
+}
+
+describe('init error mapping', () => {
+  it.each([
+    [NVML.DRIVER_NOT_LOADED, 'unavailable', /driver not loaded/],
+    [NVML.NO_PERMISSION, 'unavailable', /permission/],
+    [NVML.LIB_RM_VERSION_MISMATCH, 'unavailable', /reboot/],
+    [NVML.LIBRARY_NOT_FOUND, 'absent', /library not found/],
+    [NVML.NOT_FOUND, 'absent', /no NVIDIA GPUs/],
+    [NVML.UNKNOWN, 'unavailable', /nvmlInit failed: error 999 \(code 999\)/],
+  ])('code %i → %s', async (code, status, reason) => {
+    const lib = fakeLib({ nvmlInitWithFlags: async () => code });
+    const p = await probeNvml(lib);
+    expect(p.status).toBe(status);
+    expect(p.status !== 'ok' && p.reason).toMatch(reason);
+    expect(initFailure(code, `error ${code}`).status).toBe(status);
+  });
+});
+
+describe('probe ladder and self-check', () => {
+  it('healthy: ok with versions, count and the detail-list API', async () => {
+    const p = await probeNvml(fakeLib());
+    expect(p).toEqual({ status: 'ok', count: 2, processApi: 'detail-list', driver: '590.48.01', nvmlVersion: '13.590.48.01', cuda: '13.1' });
+  });
+  it('count 0 → absent, and NVML is shut down again', async () => {
+    const lib = fakeLib({ nvmlDeviceGetCount_v2: () => ok(0) });
+    expect(await probeNvml(lib)).toEqual({ status: 'absent', reason: 'NVML reports no GPUs' });
+    expect(lib.calls).toContain('shutdown');
+  });
+  it('garbage detail-list records fall back to the legacy layout', async () => {
+    const lib = fakeLib();
+    const sane = lib.listProcesses;
+    lib.listProcesses = async (h, kind, cap, api) =>
+      api === 'detail-list' && cap > 0 ? { ret: 0, count: 1, procs: [{ pid: 0, usedGpuMemory: 2 ** 50, gpuInstanceId: 1, computeInstanceId: 1 }] } : sane(h, kind, cap, api);
+    expect(await probeNvml(lib)).toMatchObject({ status: 'ok', processApi: 'legacy' });
+  });
+  it('insane records on every layout → unavailable (auto then tries smi)', async () => {
+    const lib = fakeLib({ listProcesses: async (_h, _k, cap) => (cap === 0 ? { ret: 7, count: 1, procs: [] } : { ret: 0, count: 1, procs: [{ pid: 0, usedGpuMemory: 1, gpuInstanceId: null, computeInstanceId: null }] }) });
+    expect(await probeNvml(lib)).toMatchObject({ status: 'unavailable', reason: expect.stringContaining('self-check') });
+  });
+});
+
+describe('sampling', () => {
+  it('size-query dance: 0 → INSUFFICIENT_SIZE → count*2+5 → SUCCESS', async () => {
+    const lib = fakeLib();
+    const r = await listProcesses(lib, 'h0', 'compute', 'detail-list');
+    expect(r.procs).toHaveLength(1);
+    expect(lib.calls).toEqual(['list:compute:0:detail-list', 'list:compute:7:detail-list']);
+  });
+  it('maps units and sentinels: mW → W, ULLONG_MAX → null, 0xFFFFFFFF GI/CI → null, NOT_SUPPORTED → null', async () => {
+    const g = await readGpu(fakeLib(), 0, 'detail-list');
+    expect(g).toMatchObject({ index: 0, uuid: 'GPU-h0', status: 'ok', power_usage_w: 631.95, power_limit_w: 700, fan_speed_pct: null, pstate: 'P0', ecc_mode: 'enabled', ecc_corrected_volatile: 3, mig_mode: 'disabled', fb_total_bytes: 80 * GiB });
+    expect(g.processes).toEqual([{ gpu_uuid: 'GPU-h0', pid: 21198, type: 'C', process_name: null, used_gpu_memory_bytes: null, gpu_instance_id: null, compute_instance_id: null }]);
+  });
+  it('GPU_IS_LOST on one GPU → that GPU status error, the other keeps reporting', async () => {
+    const lib = fakeLib({ nvmlDeviceGetUtilizationRates: (h) => (h === 'h1' ? fail(NVML.GPU_IS_LOST) : ok({ gpu: 5, memory: 1 })) });
+    const src = new NvmlGpuSource({ choice: 'nvml', fixtures: [], intervalMs: 1000, logger: silentLogger }, { loadLib: async () => lib });
+    await src.start();
+    const s = GpuState.parse(await src.refresh());
+    expect(s.status).toBe('ok');
+    expect(s.gpus[0]).toMatchObject({ status: 'ok', gpu_util_pct: 5 });
+    expect(s.gpus[1]).toMatchObject({ status: 'error', uuid: 'GPU-h1', error: expect.stringContaining('code 15') });
+    await src.dispose();
+  });
+  it('LIB_RM_VERSION_MISMATCH mid-run → whole source unavailable', async () => {
+    let broken = false;
+    const lib = fakeLib({ nvmlDeviceGetTemperature: () => (broken ? fail(NVML.LIB_RM_VERSION_MISMATCH) : ok(40)) });
+    const src = new NvmlGpuSource({ choice: 'nvml', fixtures: [], intervalMs: 1000, logger: silentLogger }, { loadLib: async () => lib });
+    await src.start();
+    broken = true;
+    const s = GpuState.parse(await src.refresh());
+    expect(s).toMatchObject({ status: 'unavailable', gpus: [], reason: expect.stringContaining('reboot') });
+    await src.dispose();
+  });
+});
+
+describe('real koffi binding without a GPU', () => {
+  it('loading libnvidia-ml.so.1 throws here', async () => {
+    await expect(loadNvmlLib()).rejects.toThrow(/Failed to load shared library/);
+  });
+  it('the NVML source reports absent with the reason, never throws', async () => {
+    const src = new NvmlGpuSource({ choice: 'nvml', fixtures: [], intervalMs: 1000, reprobeMs: 60_000, logger: silentLogger });
+    await src.start();
+    const s = GpuState.parse(await src.refresh());
+    expect(s).toMatchObject({ status: 'absent', source: 'nvml', gpus: [] });
+    expect(s.reason).toMatch(/^NVML library not loadable: Failed to load shared library/);
+    await src.dispose();
+  });
+});
