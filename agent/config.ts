@@ -153,6 +153,7 @@ export function loadConfig(flags: AgentFlags = {}, env: NodeJS.ProcessEnv = proc
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${file}: expected a mapping at the top level`);
   }
   raw = applyFlags(applyEnv(raw, env), flags);
+  if (raw.data_dir === undefined) raw.data_dir = defaultDataDir(env);
   const r = AgentConfig.safeParse(raw);
   if (!r.success) {
     const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);

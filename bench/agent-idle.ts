@@ -60,13 +60,14 @@ export async function runAgentIdle(o: IdleOptions): Promise<IdleRow[]> {
   return rows;
 }
 
-/** Plain-text table with ratios against the baseline (first row). */
+/** Plain-text table against the baseline (first row): CPU above it (the idle baseline often rounds to 0 ticks,
+ * so a ratio would divide by zero) and RSS as a ratio. */
 export function idleTable(rows: IdleRow[]): string {
   const base = rows[0]?.usage;
   return table(
-    ['process', '% of 1 core', 'x baseline', 'CPU ms / window s', 'RSS avg MiB', 'RSS max MiB', 'x baseline RSS'],
+    ['process', '% of 1 core', '- baseline', 'CPU ms / window s', 'RSS avg MiB', 'RSS max MiB', 'x baseline RSS'],
     rows.map((r) => r.usage
-      ? [r.name, fmt(r.usage.cpuPct, 2), r === rows[0] ? '1.0' : base && base.cpuPct > 0 ? fmt(r.usage.cpuPct / base.cpuPct, 1) : '-',
+      ? [r.name, fmt(r.usage.cpuPct, 2), r === rows[0] ? '-' : base ? `+${fmt(r.usage.cpuPct - base.cpuPct, 2)}` : '-',
         `${fmt(r.usage.cpuMs, 0)} / ${fmt(r.usage.windowMs / 1000, 1)}`, fmt(r.usage.rssAvgMiB, 1), fmt(r.usage.rssMaxMiB, 1),
         r === rows[0] ? '1.0' : base ? fmt(r.usage.rssAvgMiB / base.rssAvgMiB, 1) : '-']
       : [r.name, `FAILED: ${r.error}`, '', '', '', '', '']),

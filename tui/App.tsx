@@ -1,5 +1,5 @@
 import { Box, useApp, useInput, type Key } from 'ink';
-import { useEffect, useMemo, useReducer } from 'react';
+import { useEffect, useMemo, useReducer, useRef } from 'react';
 import type { FleetSource } from '../shared/client/fleet-types.js';
 import { parseCommand } from './commands.js';
 import { Footer } from './components/Footer.js';
@@ -73,6 +73,29 @@ function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyB
   }
 }
 
+/** A keypress with no flag set (a plain character). */
+function plainKey(key: Key): Key {
+  return Object.fromEntries(Object.entries(key).map(([k, v]) => [k, typeof v === 'boolean' ? false : v])) as unknown as Key;
+}
+
+/**
+ * One keypress per character of `input`. Keys typed faster than the terminal is read (over SSH, in tmux,
+ * a paste) reach Ink as one chunk ("/gpu", ":node gpu01\r"); handled whole, that chunk matched no binding
+ * and was dropped. A chunk that is a single key, or carries ctrl/meta, is passed through as is.
+ */
+export function splitKeys(input: string, key: Key): [string, Key][] {
+  const chars = Array.from(input);
+  if (chars.length <= 1 || key.ctrl || key.meta) return [[input, key]];
+  const plain = plainKey(key);
+  return chars.map((ch): [string, Key] => {
+    if (ch === '\r' || ch === '\n') return ['', { ...plain, return: true }];
+    if (ch === '\x7f' || ch === '\b') return ['', { ...plain, backspace: true }];
+    if (ch === '\t') return ['', { ...plain, tab: true }];
+    if (ch === '\x03') return ['c', { ...plain, ctrl: true }];
+    return [ch, plain];
+  });
+}
+
 /**
  * The console: header, prompt/status line, the current view, footer. Every frame is at most
  * rows-1 lines (a frame as tall as the terminal makes Ink clear the screen on each redraw).
@@ -92,8 +115,22 @@ export function App({ source, readonly = false, title = 'cluster', onQuit, size,
   const width = Math.max(1, columns);
   const bodyHeight = Math.max(0, height - 3);
 
+  // The state the next key applies to: the rendered state, plus what keys handled since then changed
+  // (several keys can arrive before React renders again).
+  const live = useRef(state);
+  live.current = state;
   useInput((input, key) => {
-    for (const a of actionsFor(input, key, state, bindings, spec, items, Math.max(1, bodyHeight - 2), views)) dispatch(a);
+    let s = live.current;
+    for (const [ch, k] of splitKeys(input, key)) {
+      const f = currentFrame(s);
+      const sp = viewSpec(f.view, views);
+      const bs = activeBindings(keymap, { view: sp.id, readonly: s.readonly });
+      for (const a of actionsFor(ch, k, s, bs, sp, sp.items(nodes, f), Math.max(1, bodyHeight - 2), views)) {
+        s = reduce(s, a);
+        dispatch(a);
+      }
+    }
+    live.current = s;
   });
 
   useEffect(() => {

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 /** Default agent data dir: $STATE_DIRECTORY (systemd StateDirectory=), else $XDG_DATA_HOME/fleetml, else ~/.local/share/fleetml. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0];
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'fleetml');
+  return join(env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share'), 'fleetml');
 }
 
 /** User config dir of the client: $XDG_CONFIG_HOME/fleetml, else ~/.config/fleetml. */
 export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'fleetml');
+  return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'fleetml');
 }
 
 /** Default inventory file. */

@@ -84,8 +84,15 @@ export function truncate(s: string, width: number): string {
   return width === 1 ? '…' : `${s.slice(0, width - 1)}…`;
 }
 
-/** Pad (or cut) a string to exactly `width` characters. */
-export function fit(s: string, width: number, align: 'left' | 'right' = 'left'): string {
-  const t = truncate(s, width);
+/** Cut a string to at most `width` characters from the left ("…/bin/llama-server"): keeps the end of a path. */
+export function truncateStart(s: string, width: number): string {
+  if (width <= 0) return '';
+  if (s.length <= width) return s;
+  return width === 1 ? '…' : `…${s.slice(s.length - width + 1)}`;
+}
+
+/** Pad (or cut) a string to exactly `width` characters; `cut: 'start'` drops the start instead of the end. */
+export function fit(s: string, width: number, align: 'left' | 'right' = 'left', cut: 'start' | 'end' = 'end'): string {
+  const t = cut === 'start' ? truncateStart(s, width) : truncate(s, width);
   return align === 'right' ? t.padStart(width) : t.padEnd(width);
 }

@@ -7,7 +7,7 @@ export const PROCESS_COLUMNS: Column[] = [
   { header: 'GPU', width: 3, align: 'right', priority: 9 },
   { header: 'PID', width: 8, align: 'right', priority: 8 },
   { header: 'TYPE', width: 4, priority: 5 },
-  { header: 'PROCESS', width: 12, flex: true, priority: 7 },
+  { header: 'PROCESS', width: 12, flex: true, priority: 7, cut: 'start' },
   { header: 'GPU MEM', width: 8, align: 'right', priority: 6 },
   { header: 'JOB', width: 12, priority: 1 },
 ];

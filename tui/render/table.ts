@@ -12,6 +12,8 @@ export interface Column {
   flex?: boolean;
   /** Columns with a lower priority are dropped first when the table is too wide; default 0 (never dropped before others). */
   priority?: number;
+  /** Where a too-long cell is cut: 'end' (default) or 'start' (paths: the program name is at the end). */
+  cut?: 'start' | 'end';
 }
 
 /** A laid-out table: which columns survived and their final widths. */
@@ -55,7 +57,7 @@ export function formatRow(cols: readonly Column[], layout: Layout, cells: readon
       parts.push(fit(cells[spanFrom] ?? '', rest));
       break;
     }
-    parts.push(fit(cells[ci] ?? '', layout.widths[k], cols[ci].align ?? 'left'));
+    parts.push(fit(cells[ci] ?? '', layout.widths[k], cols[ci].align ?? 'left', cols[ci].cut));
   }
   return parts.join(' '.repeat(GAP));
 }
