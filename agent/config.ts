@@ -19,50 +19,31 @@ const Peer = z.object({
 
 /** The agent config schema with every default. */
 export const AgentConfig = z.object({
-  /** Address of the WebSocket API and HTTP endpoints. Loopback unless configured. */
-  listen: HostPort.default('127.0.0.1:7070'),
-  /** State directory: SQLite database, first admin token, later artifacts and logs. */
-  data_dir: z.string().min(1).default(() => defaultDataDir()),
-  /** Node name shown in the cluster (default: the host name). */
-  name: z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(() => hostname().split('.')[0] || 'node'),
-  /** Free-form node labels used by placement selectors (later issues). */
-  labels: z.record(z.string().regex(/^[A-Za-z0-9._/-]+$/), z.string().max(200)).default({}),
-  /** TLS: both cert and key (PEM files) turn ws/http into wss/https. */
-  tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().nullable().default(null),
+  listen: HostPort.default('127.0.0.1:7070').describe('Address of the WebSocket API and HTTP endpoints. Loopback unless configured.'),
+  data_dir: z.string().min(1).default(() => defaultDataDir()).describe('State directory: SQLite database, first admin token, later artifacts and logs.'),
+  name: z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(() => hostname().split('.')[0] || 'node').describe('Node name shown in the cluster (default: the host name).'),
+  labels: z.record(z.string().regex(/^[A-Za-z0-9._/-]+$/), z.string().max(200)).default({}).describe('Free-form node labels used by placement selectors (later issues).'),
+  tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().nullable().default(null).describe('TLS: both cert and key (PEM files) turn ws/http into wss/https.'),
   telemetry: z.object({
-    /** Sampling interval of host and GPU telemetry, ms. */
-    interval_ms: z.number().int().min(100).max(60_000).default(1000),
-    /** History kept per metric, seconds (ring buffer of history_s*1000/interval_ms points). */
-    history_s: z.number().int().min(10).max(86_400).default(900),
+    interval_ms: z.number().int().min(100).max(60_000).default(1000).describe('Sampling interval of host and GPU telemetry, ms.'),
+    history_s: z.number().int().min(10).max(86_400).default(900).describe('History kept per metric, seconds (ring buffer of history_s*1000/interval_ms points).'),
   }).strict().prefault({}),
   gpu: z.object({
-    /** auto: NVML, then nvidia-smi streams; sim: replay fixtures (marked simulated); none: no GPU telemetry. */
-    source: z.enum(['auto', 'nvml', 'smi', 'sim', 'none']).default('auto'),
-    /** Fixture files for the sim source (nvidia-smi -q -x XML or --query-gpu CSV). */
-    fixtures: z.array(z.string()).default([]),
-    /** Re-probe interval when no GPU is found, seconds. */
-    reprobe_s: z.number().int().min(1).default(60),
+    source: z.enum(['auto', 'nvml', 'smi', 'sim', 'none']).default('auto').describe('auto: NVML, then nvidia-smi streams; sim: replay fixtures (marked simulated); none: no GPU telemetry.'),
+    fixtures: z.array(z.string()).default([]).describe('Fixture files for the sim source (nvidia-smi -q -x XML or --query-gpu CSV).'),
+    reprobe_s: z.number().int().min(1).default(60).describe('Re-probe interval when no GPU is found, seconds.'),
   }).strict().prefault({}),
   api: z.object({
-    /** Largest WebSocket frame accepted, bytes; a larger frame closes that connection with 1009. */
-    max_frame_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
-    /** Ping interval; a peer that misses one pong is dropped. */
-    ping_interval_ms: z.number().int().min(100).default(15_000),
-    /** Per-connection send buffer above which telemetry is conflated (latest wins). */
-    conflate_above_bytes: z.number().int().min(1024).default(256 * 1024),
-    /** Per-connection send buffer above which the connection is closed (a peer that does not read). */
-    max_buffer_bytes: z.number().int().min(4096).default(16 * 1024 * 1024),
-    /** Failed auth attempts from one address before responses are slowed down. */
-    auth_fail_free: z.number().int().min(0).default(5),
-    /** Longest delay before a 401, ms. */
-    auth_fail_max_delay_ms: z.number().int().min(0).default(5000),
-    /** Serve /metrics without a token (e.g. Prometheus on a trusted network). Default: needs a read token. */
-    metrics_public: z.boolean().default(false),
+    max_frame_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024).describe('Largest WebSocket frame accepted, bytes; a larger frame closes that connection with 1009.'),
+    ping_interval_ms: z.number().int().min(100).default(15_000).describe('Ping interval; a peer that misses one pong is dropped.'),
+    conflate_above_bytes: z.number().int().min(1024).default(256 * 1024).describe('Per-connection send buffer above which telemetry is conflated (latest wins).'),
+    max_buffer_bytes: z.number().int().min(4096).default(16 * 1024 * 1024).describe('Per-connection send buffer above which the connection is closed (a peer that does not read).'),
+    auth_fail_free: z.number().int().min(0).default(5).describe('Failed auth attempts from one address before responses are slowed down.'),
+    auth_fail_max_delay_ms: z.number().int().min(0).default(5000).describe('Longest delay before a 401, ms.'),
+    metrics_public: z.boolean().default(false).describe('Serve /metrics without a token (e.g. Prometheus on a trusted network). Default: needs a read token.'),
   }).strict().prefault({}),
-  /** Other agents of the cluster, for later cluster operations (rollouts). */
-  peers: z.array(Peer).default([]),
-  /** Log level of the JSON lines on stderr. */
-  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;
 

@@ -61,15 +61,20 @@ export async function runAgentIdle(o: IdleOptions): Promise<IdleRow[]> {
 }
 
 /** Plain-text table against the baseline (first row): CPU above it (the idle baseline often rounds to 0 ticks,
- * so a ratio would divide by zero) and RSS as a ratio. */
+ * so a ratio would divide by zero) and RSS as a ratio. "children" is the CPU of processes the agent spawned and
+ * reaped in the window (cutime + cstime), which utime + stime leave out. */
 export function idleTable(rows: IdleRow[]): string {
   const base = rows[0]?.usage;
   return table(
-    ['process', '% of 1 core', '- baseline', 'CPU ms / window s', 'RSS avg MiB', 'RSS max MiB', 'x baseline RSS'],
-    rows.map((r) => r.usage
-      ? [r.name, fmt(r.usage.cpuPct, 2), r === rows[0] ? '-' : base ? `+${fmt(r.usage.cpuPct - base.cpuPct, 2)}` : '-',
-        `${fmt(r.usage.cpuMs, 0)} / ${fmt(r.usage.windowMs / 1000, 1)}`, fmt(r.usage.rssAvgMiB, 1), fmt(r.usage.rssMaxMiB, 1),
-        r === rows[0] ? '1.0' : base ? fmt(r.usage.rssAvgMiB / base.rssAvgMiB, 1) : '-']
-      : [r.name, `FAILED: ${r.error}`, '', '', '', '', '']),
+    ['process', '% of 1 core', '+ children', '= total', 'total - baseline', 'CPU ms / window s', 'RSS avg MiB', 'RSS max MiB', 'x baseline RSS'],
+    rows.map((r) => {
+      if (!r.usage) return [r.name, `FAILED: ${r.error}`, '', '', '', '', '', '', ''];
+      const u = r.usage;
+      const total = u.cpuPct + u.childCpuPct;
+      const baseTotal = base ? base.cpuPct + base.childCpuPct : Number.NaN;
+      return [r.name, fmt(u.cpuPct, 2), fmt(u.childCpuPct, 2), fmt(total, 2), r === rows[0] ? '-' : `+${fmt(total - baseTotal, 2)}`,
+        `${fmt(u.cpuMs, 0)} / ${fmt(u.windowMs / 1000, 1)}`, fmt(u.rssAvgMiB, 1), fmt(u.rssMaxMiB, 1),
+        r === rows[0] ? '1.0' : base ? fmt(u.rssAvgMiB / base.rssAvgMiB, 1) : '-'];
+    }),
   );
 }

@@ -68,6 +68,22 @@ function whyNotUp(fleet: FleetClient): string {
   return [...groups].map(([k, c]) => `${c} × ${k}`).join('; ');
 }
 
+/** Baseline (N = 0): this process over the same window with the same instrumentation, no client. */
+export async function runClientIdle(o: FanoutOptions): Promise<FanoutRow> {
+  await sleep(1000); // let the previous benchmark's leftovers (GC, closing sockets) settle
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  await sleep(o.windowMs);
+  const c = process.cpuUsage(c0);
+  const windowMs = performance.now() - w0;
+  loop.disable();
+  return { n: 0, up: 0, error: null, connectMs: null, windowMs, samples: 0, clientCpuPct: ((c.user + c.system) / 1000 / windowMs) * 100,
+    clientRssMiB: (procRssBytes(process.pid) ?? Number.NaN) / 2 ** 20, clientFds: procFdCount(process.pid), delays: [],
+    loopP99Ms: loop.percentile(99) / 1e6, simCpuPct: null, frameBytes: 0 };
+}
+
 /** One fan-out run with n agents. Never throws: a failure is reported in the row. */
 export async function runFanout(n: number, o: FanoutOptions): Promise<FanoutRow> {
   const row: FanoutRow = { n, up: 0, error: null, connectMs: null, windowMs: 0, samples: 0, clientCpuPct: Number.NaN, clientRssMiB: null,
@@ -126,19 +142,27 @@ export async function runFanout(n: number, o: FanoutOptions): Promise<FanoutRow>
   return row;
 }
 
-/** Plain-text table of the fan-out runs (scaling against the smallest N). */
+/** Plain-text table of the fan-out runs: the N = 0 row is the baseline subtracted from the client CPU ("net"),
+ * and the smallest N with samples is the reference of the scaling column. */
 export function fanoutTable(rows: FanoutRow[]): string {
-  const ref = rows.find((r) => r.samples > 0);
-  const refUs = ref ? (ref.clientCpuPct * ref.windowMs * 10) / ref.samples : Number.NaN;
+  const idle = rows.find((r) => r.n === 0);
+  const idlePct = idle?.clientCpuPct ?? 0;
+  const netUs = (r: FanoutRow) => (Math.max(0, r.clientCpuPct - idlePct) * r.windowMs * 10) / r.samples; // % / 100 · ms · 1000
+  const ref = rows.find((r) => r.n > 0 && r.samples > 0);
+  const refUs = ref ? netUs(ref) : Number.NaN;
   const body = table(
-    ['agents', 'up', 'connect s', 'samples/s', 'client % core', '% core/agent', 'µs CPU/sample', `x N=${ref?.n ?? '?'}`,
-      'delay p50 ms', 'p95 ms', 'max ms', 'loop p99 ms', 'client RSS MiB', 'fds', 'sim % core'],
+    ['agents', 'up', 'connect s', 'samples/s', 'client % core', 'net %/agent', 'µs/sample', 'net µs/sample', `x N=${ref?.n ?? '?'}`,
+      'delay p50 ms', 'p95 ms', 'max ms', 'loop p99 ms', 'RSS MiB', 'fds', 'sim % core'],
     rows.map((r) => {
-      if (r.samples === 0) return [String(r.n), `${r.up}/${r.n}`, 'FAILED', '', '', '', '', '', '', '', '', '', '', '', ''];
+      if (r.n === 0) {
+        return ['0 (idle)', '-', '-', '-', fmt(r.clientCpuPct, 2), '-', '-', '-', '-', '-', '-', '-', fmt(r.loopP99Ms, 1), fmt(r.clientRssMiB, 1), String(r.clientFds ?? '-'), '-'];
+      }
+      if (r.samples === 0) return [String(r.n), `${r.up}/${r.n}`, 'FAILED', '', '', '', '', '', '', '', '', '', '', '', '', ''];
       const d = summary(r.delays);
-      const usPerSample = (r.clientCpuPct * r.windowMs * 10) / r.samples; // cpu µs = pct/100 · window ms · 1000
+      const net = Math.max(0, r.clientCpuPct - idlePct);
       return [String(r.n), `${r.up}/${r.n}`, fmt(r.connectMs === null ? null : r.connectMs / 1000, 2), fmt((r.samples / r.windowMs) * 1000, 1),
-        fmt(r.clientCpuPct, 2), fmt(r.clientCpuPct / r.up, 4), fmt(usPerSample, 1), fmt(usPerSample / refUs, 2),
+        fmt(r.clientCpuPct, 2), fmt(net / r.up, 4), fmt((r.clientCpuPct * r.windowMs * 10) / r.samples, 1), fmt(netUs(r), 1),
+        refUs > 0 ? fmt(netUs(r) / refUs, 2) : '-',
         fmt(d.p50, 0), fmt(d.p95, 0), fmt(d.max, 0), fmt(r.loopP99Ms, 1), fmt(r.clientRssMiB, 1), String(r.clientFds ?? '-'), fmt(r.simCpuPct, 2)];
     }),
   );

@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { runAgentIdle, idleTable, type IdleRow } from './agent-idle.js';
 import { runSampleCost, sampleCostTables, type SampleCostResult } from './sample-cost.js';
-import { runFanout, fanoutTable, type FanoutRow } from './fanout.js';
+import { runClientIdle, runFanout, fanoutTable, type FanoutRow } from './fanout.js';
 import { clockTicks, fmt, machine, summary } from './util.js';
 
 interface Args { only: Set<string>; fanout: number[]; quick: boolean; json: string | null }
@@ -57,8 +57,9 @@ async function main(): Promise<void> {
 
   if (args.only.has('sample')) {
     const n = args.quick ? 50 : 200;
-    console.log(`\n## 2. Cost of one telemetry sample (in process, ${n} runs back to back after 5 warm-up runs)\n`);
-    const r = await runSampleCost(n);
+    const nPaced = args.quick ? 10 : 30;
+    console.log(`\n## 2. Cost of one telemetry sample (in process: ${n} runs back to back, ${nPaced} runs paced 250 ms apart)\n`);
+    const r = await runSampleCost(n, nPaced);
     console.log(sampleCostTables(r));
     out.sample = r;
   }
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   if (args.only.has('fanout')) {
     const o = args.quick ? { warmupMs: 1000, windowMs: 4000, connectTimeoutMs: 30_000, ticks } : { warmupMs: 2000, windowMs: 10_000, connectTimeoutMs: 30_000, ticks };
     console.log(`\n## 3. Fan-out: one FleetClient, N simulated agents in a child process, 1 sample/s each (window ${o.windowMs / 1000} s)\n`);
-    const rows: FanoutRow[] = [];
+    const rows: FanoutRow[] = [await runClientIdle(o)];
     for (const n of args.fanout) {
       const r = await runFanout(n, o);
       rows.push(r);

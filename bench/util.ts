@@ -100,11 +100,16 @@ export function procFdCount(pid: number): number | null {
 }
 
 /** CPU share (% of one core) and RSS of a process over a window, read from /proc. */
-export interface ProcUsage { cpuPct: number; cpuMs: number; windowMs: number; rssAvgMiB: number; rssMaxMiB: number }
+export interface ProcUsage {
+  cpuPct: number; cpuMs: number; windowMs: number; rssAvgMiB: number; rssMaxMiB: number;
+  /** CPU of the children it spawned and reaped in the window (sh/cat/grep of systeminformation, df), % of one core. */
+  childCpuPct: number;
+}
 
 /** Watch a process for windowMs: CPU time at both ends, RSS once a second. */
 export async function measureProc(pid: number, windowMs: number, ticks: number): Promise<ProcUsage> {
   const c0 = procCpuMs(pid, ticks);
+  const k0 = procChildrenCpuMs(pid, ticks);
   const t0 = performance.now();
   const rss: number[] = [];
   while (performance.now() - t0 < windowMs) {
@@ -113,9 +118,11 @@ export async function measureProc(pid: number, windowMs: number, ticks: number):
     await sleep(Math.min(1000, windowMs - (performance.now() - t0)));
   }
   const c1 = procCpuMs(pid, ticks);
+  const k1 = procChildrenCpuMs(pid, ticks);
   const elapsed = performance.now() - t0;
-  if (c0 === null || c1 === null) throw new Error(`process ${pid} exited during the measurement`);
-  return { cpuPct: ((c1 - c0) / elapsed) * 100, cpuMs: c1 - c0, windowMs: elapsed, rssAvgMiB: mean(rss) / 2 ** 20, rssMaxMiB: Math.max(...rss) / 2 ** 20 };
+  if (c0 === null || c1 === null || k0 === null || k1 === null) throw new Error(`process ${pid} exited during the measurement`);
+  return { cpuPct: ((c1 - c0) / elapsed) * 100, cpuMs: c1 - c0, windowMs: elapsed, rssAvgMiB: mean(rss) / 2 ** 20, rssMaxMiB: Math.max(...rss) / 2 ** 20,
+    childCpuPct: ((k1 - k0) / elapsed) * 100 };
 }
 
 /** A free TCP port on loopback (bind to 0, read it, close). */

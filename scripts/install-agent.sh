@@ -101,7 +101,7 @@ as_user() {
   if [ "$NO_SYSTEM" = 1 ]; then (cd / && "$@"); return; fi
   if command -v runuser >/dev/null; then (cd / && runuser -u "$SVC_USER" -- "$@")
   elif command -v setpriv >/dev/null; then (cd / && setpriv --reuid="$SVC_USER" --regid="$SVC_USER" --init-groups -- "$@")
-  else (cd / && su -s /bin/sh "$SVC_USER" -c '"$0" "$@"' -- "$@")
+  else die "neither runuser nor setpriv (util-linux) found: cannot run commands as $SVC_USER"
   fi
 }
 fleetml() { as_user "$NODE" "$PREFIX/dist/bin/fleetml.js" "$@"; }

@@ -30,14 +30,8 @@ export function registerAgentCommand(program: Command): void {
         throw e;
       }
       const log = createLogger(config.log_level);
-      let agent;
-      try { agent = await startAgent(config, log); } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        const hint = err.code === 'EADDRINUSE' ? ` (${config.listen} is in use: is another agent running? pick another --listen)` : '';
-        log.fatal({ err: err.message, code: err.code }, `agent failed to start${hint}`);
-        console.error(`fleetml agent: ${err.message}${hint}`);
-        process.exit(1);
-      }
+      // Signal handlers go in before start-up: a SIGTERM while starting still ends in a clean stop (exit 0).
+      let agent: Awaited<ReturnType<typeof startAgent>> | null = null;
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;
@@ -45,11 +39,20 @@ export function registerAgentCommand(program: Command): void {
         log.info({ signal: sig }, 'stopping');
         const force = setTimeout(() => process.exit(1), 10_000);
         force.unref();
+        if (!agent) return; // start-up finishes below and sees `stopping`
         agent.stop().then(() => process.exit(0), () => process.exit(1));
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('uncaughtException', (e) => { log.fatal({ err: e }, 'uncaught exception'); process.exit(70); });
       process.on('unhandledRejection', (e) => { log.error({ err: e }, 'unhandled rejection'); });
+      try { agent = await startAgent(config, log); } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        const hint = err.code === 'EADDRINUSE' ? ` (${config.listen} is in use: is another agent running? pick another --listen)` : '';
+        log.fatal({ err: err.message, code: err.code }, `agent failed to start${hint}`);
+        console.error(`fleetml agent: ${err.message}${hint}`);
+        process.exit(1);
+      }
+      if (stopping) await agent.stop().then(() => process.exit(0), () => process.exit(1));
     });
 }

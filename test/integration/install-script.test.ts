@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -62,7 +62,12 @@ describe.skipIf(!built)('scripts/install-agent.sh (sandboxed, --no-system)', () 
     const unit = readFileSync(join(paths.SYSTEMD_DIR, 'fleetml-agent.service'), 'utf8');
     const exec = unit.split('\n').find((l) => l.startsWith('ExecStart='))!;
     expect(exec).toContain(`${join(paths.PREFIX, 'dist/bin/fleetml.js')} agent --config ${join(paths.CONFIG_DIR, 'agent.yaml')}`);
-    expect(exec).toBe(`ExecStart=${process.execPath} ${join(paths.PREFIX, 'dist/bin/fleetml.js')} agent --config ${join(paths.CONFIG_DIR, 'agent.yaml')}`);
+    // `/usr/bin/env node` is replaced by the absolute node the script found (systemd's PATH may lack it)
+    const m = /^ExecStart=(\/\S+) (.*)$/.exec(exec)!;
+    expect(m, exec).not.toBeNull();
+    expect(m[1]).not.toBe('/usr/bin/env');
+    expect(existsSync(m[1])).toBe(true);
+    expect(m[2]).toBe(`${join(paths.PREFIX, 'dist/bin/fleetml.js')} agent --config ${join(paths.CONFIG_DIR, 'agent.yaml')}`);
     expect(unit).toMatch(/^RestartPreventExitStatus=78$/m);
     expect(unit).toMatch(/^KillMode=process$/m);
     expect(unit).toMatch(/^MemoryDenyWriteExecute=no$/m);
@@ -90,15 +95,38 @@ describe.skipIf(!built)('scripts/install-agent.sh (sandboxed, --no-system)', () 
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
-  it('the printed token verifies against the installed store', async () => {
+  it('the printed token verifies against the installed store (TokenStore.verify)', () => {
     const token = first.stdout.match(TOKEN_RE)![0];
-    const { openStore } = await import(join(paths.PREFIX, 'dist/agent/store/db.js'));
-    const { TokenStore } = await import(join(paths.PREFIX, 'dist/agent/store/tokens.js'));
-    const db = openStore(paths.STATE_DIR);
-    try {
-      expect(new TokenStore(db).verify(token)).toMatchObject({ name: 'install-admin', role: 'admin' });
-    } finally { db.close(); }
+    // In a child node, so vitest does not transform the installed dist/ files.
+    const code = `
+      const { openStore } = await import(process.argv[1] + '/dist/agent/store/db.js');
+      const { TokenStore } = await import(process.argv[1] + '/dist/agent/store/tokens.js');
+      const db = openStore(process.argv[2]);
+      try { console.log(JSON.stringify(new TokenStore(db).verify(process.argv[3]))); } finally { db.close(); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, paths.PREFIX, paths.STATE_DIR, token], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'install-admin', role: 'admin' });
   });
+
+  it('the installed agent starts with the generated config and does not mint a second admin token', async () => {
+    const before = readFileSync(join(paths.STATE_DIR, 'admin.token'), 'utf8');
+    const child = spawn(process.execPath, [join(paths.PREFIX, 'dist/bin/fleetml.js'), 'agent', '--config', join(paths.CONFIG_DIR, 'agent.yaml'), '--data-dir', paths.STATE_DIR], {
+      env: { ...process.env, FLEETML_LISTEN: '127.0.0.1:0', FLEETML_GPU_SOURCE: 'none' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`agent did not start:\n${log}`)), 15_000);
+      child.stderr!.on('data', (d) => { log += d; if (log.includes('"agent listening"')) { clearTimeout(t); res(); } });
+      child.on('exit', (code) => { clearTimeout(t); rej(new Error(`agent exited ${code}:\n${log}`)); });
+    });
+    // agent-command.ts installs its SIGTERM handler just after "agent listening" is logged: give it a moment.
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(readFileSync(join(paths.STATE_DIR, 'admin.token'), 'utf8')).toBe(before);
+    expect(tokenRows()).toHaveLength(1);
+  }, 30_000);
 
   it('second run keeps an edited config, prints no new token and points at the existing one', () => {
     const cfgPath = join(paths.CONFIG_DIR, 'agent.yaml');
