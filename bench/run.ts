@@ -67,6 +67,9 @@ async function main(): Promise<void> {
   if (args.only.has('fanout')) {
     const o = args.quick ? { warmupMs: 1000, windowMs: 4000, connectTimeoutMs: 30_000, ticks } : { warmupMs: 2000, windowMs: 10_000, connectTimeoutMs: 30_000, ticks };
     console.log(`\n## 3. Fan-out: one FleetClient, N simulated agents in a child process, 1 sample/s each (window ${o.windowMs / 1000} s)\n`);
+    // a throw-away run first: loads and JIT-compiles the client code, so the first reported N does not pay for it
+    const w = await runFanout(10, { ...o, warmupMs: 1000, windowMs: 3000 });
+    process.stderr.write(`  fanout warm-up (N=10, not reported): ${w.samples} samples${w.error ? `, ${w.error}` : ''}\n`);
     const rows: FanoutRow[] = [await runClientIdle(o)];
     for (const n of args.fanout) {
       const r = await runFanout(n, o);

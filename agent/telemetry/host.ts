@@ -1,7 +1,7 @@
 import os from 'node:os';
 import si from 'systeminformation';
 import type { HostInfo, HostSample } from '../../shared/protocol/index.js';
-import { parseDiskStats, parseNetDev, RateMeter, readProc } from './proc-counters.js';
+import { cpuUtil, parseDiskStats, parseNetDev, parseProcStat, RateMeter, readProc, type CpuTimes } from './proc-counters.js';
 
 const DISK_REFRESH_MS = 30_000;
 const PSEUDO_FS = /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|ramfs|autofs|efivarfs|shm)$/;
@@ -13,6 +13,7 @@ export class HostSource {
   private disksAt = 0;
   private disksPending: Promise<void> | null = null;
   private useProc = process.platform === 'linux';
+  private lastCpu: CpuTimes | null = null;
 
   /** Static host facts (called at start and rarely after). */
   async info(): Promise<HostInfo> {
@@ -33,7 +34,7 @@ export class HostSource {
   async sample(now = Date.now()): Promise<HostSample> {
     this.refreshDisks(now);
     const [load, mem, net, disk] = await Promise.all([
-      si.currentLoad().catch(() => null),
+      this.cpuLoad(),
       si.mem().catch(() => null),
       this.network(now),
       this.diskIo(now),
@@ -41,8 +42,8 @@ export class HostSource {
     const [l1, l5, l15] = os.loadavg();
     return {
       cpu: {
-        util_pct: load ? round(load.currentLoad) : null,
-        per_core_pct: load ? load.cpus.map((c) => round(c.load)) : [],
+        util_pct: load ? load.util : null,
+        per_core_pct: load ? load.cores : [],
         load1: l1, load5: l5, load15: l15,
       },
       memory: {
@@ -72,6 +73,22 @@ export class HostSource {
 
   /** Resolves once the first filesystem listing is in (tests and start-up). */
   async ready(): Promise<void> { this.refreshDisks(Date.now()); await this.disksPending; }
+
+  /** CPU utilisation since the previous sample. On Linux from /proc/stat in-process: systeminformation's
+   * currentLoad() runs `cat /proc/stat` through a shell on every call (measured: ~90% of a sample's cost). */
+  private async cpuLoad(): Promise<{ util: number | null; cores: number[] } | null> {
+    if (!this.useProc) {
+      const l = await si.currentLoad().catch(() => null);
+      return l ? { util: round(l.currentLoad), cores: l.cpus.map((c) => round(c.load)) } : null;
+    }
+    const text = await readProc('/proc/stat');
+    if (text === null) return null;
+    const cur = parseProcStat(text);
+    const prev = this.lastCpu;
+    this.lastCpu = cur;
+    const util = cpuUtil(prev?.all, cur.all);
+    return { util: util === null ? null : round(util), cores: cur.cores.map((c, i) => round(cpuUtil(prev?.cores[i], c) ?? 0)) };
+  }
 
   private async network(now: number): Promise<HostSample['network']> {
     if (!this.useProc) {

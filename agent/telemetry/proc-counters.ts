@@ -46,3 +46,30 @@ export class RateMeter<K extends string> {
 export async function readProc(path: string): Promise<string | null> {
   try { return await readFile(path, 'utf8'); } catch { return null; }
 }
+
+/** Busy and total jiffies of the whole CPU and of each core, from /proc/stat text. */
+export interface CpuTimes { all: { busy: number; total: number }; cores: Array<{ busy: number; total: number }> }
+
+/** Parse the cpu lines of /proc/stat (user nice system idle iowait irq softirq steal; guest is already in user). */
+export function parseProcStat(text: string): CpuTimes {
+  const out: CpuTimes = { all: { busy: 0, total: 0 }, cores: [] };
+  for (const line of text.split('\n')) {
+    const m = /^cpu(\d*)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2].trim().split(/\s+/).map(Number);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+    const idleAll = idle + iowait;
+    const total = user + nice + system + idleAll + irq + softirq + steal;
+    const t = { busy: total - idleAll, total };
+    if (m[1] === '') out.all = t; else out.cores[Number(m[1])] = t;
+  }
+  return out;
+}
+
+/** Utilisation (%) between two /proc/stat readings, or null when no time passed. */
+export function cpuUtil(prev: { busy: number; total: number } | undefined, cur: { busy: number; total: number }): number | null {
+  if (!prev) return null;
+  const dt = cur.total - prev.total;
+  if (dt <= 0) return null;
+  return Math.max(0, Math.min(100, ((cur.busy - prev.busy) * 100) / dt));
+}

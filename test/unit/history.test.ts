@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RingSeries, History } from '../../agent/telemetry/history.js';
-import { parseNetDev, parseDiskStats, RateMeter } from '../../agent/telemetry/proc-counters.js';
+import { parseNetDev, parseDiskStats, RateMeter, parseProcStat, cpuUtil } from '../../agent/telemetry/proc-counters.js';
 
 describe('ring buffer history', () => {
   it('keeps the newest capacity points in order, nulls included', () => {
@@ -39,5 +39,16 @@ describe('/proc counters', () => {
     expect(m.rate('x', 100, 0)).toBeNull();
     expect(m.rate('x', 1100, 500)).toBe(2000);
     expect(m.rate('x', 50, 1000)).toBeNull();
+  });
+});
+
+describe('/proc/stat CPU utilisation', () => {
+  it('computes busy share between two readings, counting iowait as idle', () => {
+    const a = parseProcStat('cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 50 0 50 350 50 0 0 0 0 0\ncpu1 50 0 50 350 50 0 0 0 0 0\nintr 1\n');
+    const b = parseProcStat('cpu  200 0 200 1300 300 0 0 0 0 0\ncpu0 150 0 150 350 50 0 0 0 0 0\ncpu1 50 0 50 950 250 0 0 0 0 0\n');
+    expect(cpuUtil(a.all, b.all)).toBe(20);
+    expect(cpuUtil(a.cores[0], b.cores[0])).toBe(100);
+    expect(cpuUtil(a.cores[1], b.cores[1])).toBe(0);
+    expect(cpuUtil(undefined, b.all)).toBeNull();
   });
 });
