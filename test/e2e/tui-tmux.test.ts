@@ -39,13 +39,12 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A tmux server of our own (private socket, no user config) so parallel runs and the user's tmux never clash. */
+/** A tmux server of our own (private socket in the test's temp dir, no user config): parallel runs and the user's tmux never clash. */
 class Tmux {
-  readonly socket = `fleetml-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  constructor(readonly conf: string) {}
+  constructor(readonly socket: string, readonly conf: string) {}
 
   run(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, '-f', this.conf, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('tmux', ['-S', this.socket, '-f', this.conf, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   /** Start `command` (run by /bin/sh) in a detached 80×24 session. */
@@ -106,6 +105,10 @@ function checkFrame(screen: string): void {
   check(ls[0].startsWith('fleetml · '), 'the header is not on the first line', screen);
   check(ls.filter((l) => l.startsWith('fleetml · ')).length === 1, 'the header shows more than once (stale frame left on screen)', screen);
   check(ls.filter((l) => l.includes('<?> help')).length === 1, 'the footer shows more than once (stale frame left on screen)', screen);
+  // The frame is rows-1 lines (a frame as tall as the terminal makes Ink clear the screen on every redraw: flicker):
+  // the footer sits on line 23 and line 24 stays empty.
+  check(ls[ROWS - 2]?.startsWith('<:> command'), `the footer is not on line ${ROWS - 1}`, screen);
+  check((ls[ROWS - 1] ?? '').trim() === '', `line ${ROWS} is not empty`, screen);
 }
 
 /** SGR sequences that set a colour (foreground or background, 16/256/truecolour), as opposed to bold/inverse/reset. */
@@ -152,7 +155,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui in tmux (80×24) against two real agents
     const conf = join(dir, 'tmux.conf');
     // No status line (the pane is the whole 80×24); a pane whose command dies (a crash at start) keeps its last screen.
     writeFileSync(conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\n');
-    tmux = new Tmux(conf);
+    tmux = new Tmux(join(dir, 'tmux.sock'), conf);
     const [pa, pb] = await Promise.all([freePort(), freePort()]);
     const common = ['--gpu-source', 'sim', '--telemetry-interval', '500'];
     alphaArgs = { dataDir: join(dir, 'alpha'), port: pa, name: 'alpha', args: [...common, '--gpu-fixture', A5000] };
@@ -199,7 +202,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui in tmux (80×24) against two real agents
     check(/ SIM \S+ +\d+°C/.test(b), 'bravo shows SIM and one GPU token', s);
     check(/\d+°C +\d+\/460W$/.test(a.trimEnd()), 'alpha: 2×230 W power limit', s);
     check(/\d+°C +\d+\/700W$/.test(b.trimEnd()), 'bravo: 700 W power limit', s);
-    // The alternate screen is on and nothing has scrolled into the pane history (no stacked frames).
+    // The TUI draws on the alternate screen (the shell scrollback stays clean).
     expect(tmux.info(S, '#{alternate_on}')).toBe('1');
     // The control for the NO_COLOR test below: without NO_COLOR, capture-pane -e does show colour escapes.
     const coloured = tmux.screen(S, true);
@@ -314,6 +317,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui in tmux (80×24) against two real agents
     }
   }, 60_000);
 
+  // With the alternate screen on, nothing a frame does can reach the pane history; this guards against losing it.
   test('after all the redraws: still one frame at the top, nothing scrolled into the pane history', async () => {
     const s = screen();
     checkFrame(s);
