@@ -33,7 +33,7 @@ if (token) {
   }
   token = agent.token || readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
 }
-const fleet = new FleetClient([{ name: 'local', url: `ws://127.0.0.1:${port}/rpc`, token }]);
+const fleet = new FleetClient([{ name: 'local', url: `ws://127.0.0.1:${port}/rpc`, token, unnamed: true }]);
 fleet.start();
 const { runTui } = await import('../tui/run.js');
 const stopAll = async () => { await fleet.stop(); await agent?.stop(); };

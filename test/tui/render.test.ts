@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { bar, block } from '../../tui/render/bar.js';
-import { CLUSTER_COLUMNS, clusterCounts, clusterRow, clusterRowSpan, connLabel, gpuSummary } from '../../tui/render/cluster-row.js';
+import { CLUSTER_COLUMNS, clusterCounts, clusterRow, clusterRowSpan, connLabel, gpuSummary, plural } from '../../tui/render/cluster-row.js';
 import { DASH, fmtBytes, fmtClocks, fmtGiB, fmtPct, fmtPower, fmtTemp, fmtUptime, fmtUsedTotal } from '../../tui/render/format.js';
 import { GPU_COLUMNS, gpuRow, gpuSectionTitle, shortGpuName } from '../../tui/render/gpu-row.js';
 import { hostSummaryLines } from '../../tui/render/host-summary.js';
@@ -178,5 +178,18 @@ describe('node layout', () => {
   });
   test('80×24 fits host, two GPUs and the processes', () => {
     expect(nodeLayout(20, 4, 2, 3)).toEqual({ hostLines: 4, gpuRows: 2, gpuSection: true, processRows: 3, processSection: true });
+  });
+});
+
+describe('cluster counts of a node that went down', () => {
+  test('do not count the GPUs of its last sample as capacity', () => {
+    const down = { ...a5000(), conn: 'unreachable' as const, error: 'connection lost' };
+    const counts = clusterCounts([down, simulated()]);
+    expect(counts.gpus).toBe(simulated().stats!.gpu.gpus.length);
+    expect(counts.down).toBe(1);
+  });
+  test('say 1 node / 2 nodes', () => {
+    expect(plural(1, 'node')).toBe('1 node');
+    expect(plural(2, 'GPU')).toBe('2 GPUs');
   });
 });

@@ -1,6 +1,6 @@
 import { Box } from 'ink';
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { clusterCounts } from '../render/cluster-row.js';
+import { clusterCounts, plural } from '../render/cluster-row.js';
 import { fit } from '../render/format.js';
 import type { Theme } from '../theme.js';
 import { Line } from './Line.js';
@@ -19,9 +19,9 @@ export interface HeaderProps {
 /** The top line: cluster name, node/GPU counts, simulated count, read-only flag, and the breadcrumb on the right. */
 export function Header({ title, nodes, crumb, readonly, width, theme }: HeaderProps) {
   const c = clusterCounts(nodes);
-  const parts = [`fleetml · ${title}`, `${c.nodes} nodes`, `${c.up} up`];
+  const parts = [`fleetml · ${title}`, plural(c.nodes, 'node'), `${c.up} up`];
   if (c.down) parts.push(`${c.down} down`);
-  parts.push(`${c.gpus} GPUs`);
+  parts.push(plural(c.gpus, 'GPU'));
   if (c.simulated) parts.push(`${c.simulated} SIM`);
   if (readonly) parts.push('READ-ONLY');
   const left = parts.join(' · ');

@@ -120,14 +120,18 @@ export interface ClusterCounts {
   simulated: number;
 }
 
-/** Count nodes, reachable nodes, GPUs and nodes with simulated GPUs. */
+/** Count nodes, reachable nodes, GPUs and simulated nodes (GPU counts over reachable nodes only). */
 export function clusterCounts(nodes: readonly FleetNode[]): ClusterCounts {
   const up = nodes.filter((n) => n.conn === 'up').length;
   return {
     nodes: nodes.length,
     up,
     down: nodes.filter((n) => n.conn === 'unreachable' || n.conn === 'unauthorized' || n.conn === 'incompatible').length,
-    gpus: nodes.reduce((a, n) => a + (n.stats?.gpu.gpus.length ?? 0), 0),
-    simulated: nodes.filter((n) => n.stats?.gpu.simulated).length,
+    // GPUs of reachable nodes only: a down node's last sample is history, not capacity
+    gpus: nodes.reduce((a, n) => a + (n.conn === 'up' ? n.stats?.gpu.gpus.length ?? 0 : 0), 0),
+    simulated: nodes.filter((n) => n.conn === 'up' && n.stats?.gpu.simulated).length,
   };
 }
+
+/** "1 node", "2 nodes". */
+export function plural(n: number, word: string): string { return `${n} ${word}${n === 1 ? '' : 's'}`; }
