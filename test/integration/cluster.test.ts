@@ -48,6 +48,15 @@ describe('CLI against two agents', () => {
     expect(JSON.parse(list.stdout).nodes.map((n: any) => n.name)).toEqual(['node-a', 'node-b']);
     expect(statSync(inventory).mode & 0o777).toBe(0o600);
   });
+  it('cluster rm removes a node and refuses an unknown one', async () => {
+    expect((await fleetml(['cluster', 'add', 'scratch', '127.0.0.1:1', '--token', 'fml_x', '--inventory', inventory])).code).toBe(0);
+    expect((await fleetml(['cluster', 'rm', 'scratch', '--inventory', inventory])).code).toBe(0);
+    const missing = await fleetml(['cluster', 'rm', 'scratch', '--inventory', inventory]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('fleetml cluster list');
+    const list = JSON.parse((await fleetml(['cluster', 'list', '--inventory', inventory, '-o', 'json'])).stdout);
+    expect(list.nodes.map((n: any) => n.name)).toEqual(['node-a', 'node-b']);
+  });
   it('`nodes -o json` shows both agents with their own GPU sets', async () => {
     const r = await fleetml(['nodes', '--inventory', inventory, '-o', 'json']);
     expect(r.code).toBe(0);
