@@ -35,7 +35,7 @@ export class AgentMetrics {
   readonly connections: client.Gauge<string>;
   readonly sampleSeconds: client.Histogram<string>;
 
-  constructor(private readonly hostname: string, latest: () => NodeStats | null, extra: { conflated: () => number; subscriptions: () => number }) {
+  constructor(hostname: string, latest: () => NodeStats | null, extra: { conflated: () => number; subscriptions: () => number }) {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r, prefix: 'fleetml_agent_' });
     for (const [name, help, read] of DCGM) {

@@ -1,9 +1,8 @@
 // The sim source: replays real nvidia-smi fixtures with deterministic, bounded motion so demos and
 // the TUI's sparklines move on machines without GPUs. Output is flagged simulated: true everywhere.
-import { existsSync } from 'node:fs';
+import { packageRoot } from '../../../shared/util/package-root.js';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { GpuSample, GpuState } from '../../../shared/protocol/index.js';
 import type { GpuSource, GpuSourceOptions } from './source.js';
 import { parseQueryGpuCsv } from './smi-csv.js';
@@ -12,23 +11,9 @@ import { parseSmiXml } from './smi-xml.js';
 /** Fixture used when the operator gives none (2× RTX A5000 with processes, driver 590). */
 export const DEFAULT_SIM_FIXTURE = 'test/fixtures/nvidia-smi/rtx-a5000-2gpu-590.44-procs-q-x.xml';
 
-/**
- * Find the package root by walking up from this module to the first package.json. Needed because
- * this file runs both from source (vitest) and compiled under dist/agent/telemetry/gpu/.
- */
-export function findPackageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string | null {
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
-
 /** Absolute path of DEFAULT_SIM_FIXTURE, resolved against the package root. */
 export function defaultSimFixturePath(): string {
-  return join(findPackageRoot() ?? process.cwd(), DEFAULT_SIM_FIXTURE);
+  return join(packageRoot(), DEFAULT_SIM_FIXTURE);
 }
 
 /** Fixture file(s) → driver/cuda versions and GPUs (concatenated and re-indexed). Throws on bad input. */

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { GpuState } from '../../../shared/protocol/telemetry.js';
-import { DEFAULT_SIM_FIXTURE, SimGpuSource, animateSample, defaultSimFixturePath, findPackageRoot } from '../../../agent/telemetry/gpu/sim-source.js';
+import { DEFAULT_SIM_FIXTURE, SimGpuSource, animateSample, defaultSimFixturePath } from '../../../agent/telemetry/gpu/sim-source.js';
 import { fixture, silentLogger } from './helpers.js';
 
 const MiB = 2 ** 20;
@@ -9,7 +10,7 @@ const opts = (fixtures: string[]) => ({ choice: 'sim' as const, fixtures, interv
 
 describe('sim source', () => {
   it('default fixture resolves from the package root', () => {
-    expect(findPackageRoot()).toMatch(/main$/);
+    expect(defaultSimFixturePath()).toBe(join(__dirname, '..', '..', '..', DEFAULT_SIM_FIXTURE));
     expect(defaultSimFixturePath().endsWith(DEFAULT_SIM_FIXTURE)).toBe(true);
     expect(existsSync(defaultSimFixturePath())).toBe(true);
   });
