@@ -9,7 +9,8 @@ export { defaultDataDir };
 // Agent configuration: ONE place for every option and its default (docs/config.md is written from here).
 // Precedence, lowest to highest: defaults < config file (YAML) < FLEETML_* environment < command-line flags.
 
-const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:7070');
+const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:7070')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 const Peer = z.object({
   name: z.string().min(1),
   url: z.string().url(),
@@ -53,6 +54,9 @@ export interface AgentFlags {
   tlsCert?: string; tlsKey?: string; telemetryInterval?: string; history?: string;
   gpuSource?: string; gpuFixture?: string[]; peer?: string[]; logLevel?: string;
 }
+
+/** Most points kept per metric (memory bound: ~16 bytes a point, tens of metrics per node). */
+export const MAX_HISTORY_POINTS = 20_000;
 
 /** A config error that names the offending key and the source it came from. */
 export class ConfigError extends Error {}
@@ -143,7 +147,9 @@ export function loadConfig(flags: AgentFlags = {}, env: NodeJS.ProcessEnv = proc
   const c = r.data;
   // Impossible combinations fail at once with a precise message.
   if (c.gpu.fixtures.length > 0 && c.gpu.source !== 'sim') throw new ConfigError(`gpu.fixtures is set but gpu.source is "${c.gpu.source}": fixtures are only replayed by --gpu-source sim`);
-  if (c.tls && (!c.tls.cert || !c.tls.key)) throw new ConfigError('tls needs both cert and key');
+  if (c.api.max_buffer_bytes <= c.api.conflate_above_bytes) throw new ConfigError(`api.max_buffer_bytes (${c.api.max_buffer_bytes}) must be above api.conflate_above_bytes (${c.api.conflate_above_bytes})`);
+  const points = Math.ceil((c.telemetry.history_s * 1000) / c.telemetry.interval_ms);
+  if (points > MAX_HISTORY_POINTS) throw new ConfigError(`telemetry.history_s / interval keeps ${points} points per metric (max ${MAX_HISTORY_POINTS}): shorten the history or lengthen the interval`);
   return c;
 }
 

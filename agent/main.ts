@@ -56,7 +56,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const tokens = new TokenStore(db);
     const audit = new AuditLog(db);
     const nodeId = nodeIdentity(db);
-    const adminTokenFile = ensureAdminToken(tokens, config.data_dir);
+    const adminTokenFile = ensureAdminToken(tokens, db, config.data_dir);
     if (adminTokenFile) log.info({ path: adminTokenFile }, 'created the first admin token (readable only by this user)');
 
     const host = new HostSource();
@@ -73,7 +73,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const c = collector;
     let apiRef: ApiServer | null = null;
     metrics = new AgentMetrics(config.name, () => c.latest, {
-      conflated: () => apiRef?.conflatedTotal ?? 0,
+      conflated: () => apiRef?.conflated() ?? 0,
       subscriptions: () => apiRef?.subscriptionTotal() ?? 0,
     });
     const m = metrics;
@@ -83,7 +83,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
     const handlers = {
       ...authHandlers(config.name),
-      ...tokenHandlers(tokens),
+      ...tokenHandlers(tokens, (ids) => apiRef?.dropTokens(ids)),
       ...nodeHandlers(facts, collector),
       ...subscribeHandlers(createTopicProviders(collector)),
     };

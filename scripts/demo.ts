@@ -2,23 +2,23 @@
 // and the TUI on all three. Everything simulated is marked so wherever it shows. Quitting stops the agents.
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { packageRoot } from '../shared/util/package-root.js';
 import { spawnAgent, type AgentProcess } from './lib/agent-process.js';
 import { FleetClient } from '../shared/client/fleet-client.js';
 
 const fx = (f: string) => join(packageRoot(), 'test', 'fixtures', 'nvidia-smi', f);
 const base = Number(process.env.FLEETML_DEMO_PORT ?? 7171);
-const root = join(tmpdir(), `fleetml-demo-${process.getuid?.() ?? 'u'}`);
+// a fresh private folder per run: it holds the demo agents' admin tokens
+const root = mkdtempSync(join(tmpdir(), 'fleetml-demo-'));
 const nodes = [
   { name: 'ws-a5000', fixtures: ['rtx-a5000-2gpu-590.44-procs-q-x.xml'], labels: ['gpu=a5000', 'rack=r1'] },
   { name: 'dgx-a100', fixtures: ['a100-sxm4-80gb-mig-535.54-q-x.xml', 'tesla-t4-515.105-procs-q-x.xml'], labels: ['gpu=a100', 'rack=r2'] },
   { name: 'h100-01', fixtures: ['query-gpu-h100-80gb-hbm3-590.48-load.csv'], labels: ['gpu=h100', 'rack=r2'] },
 ];
 
-rmSync(root, { recursive: true, force: true });
 const agents: AgentProcess[] = [];
-const stopAll = async () => { await Promise.all(agents.map((a) => a.stop())); };
+const stopAll = async () => { await Promise.all(agents.map((a) => a.stop())); rmSync(root, { recursive: true, force: true }); };
 try {
   for (const [i, n] of nodes.entries()) {
     console.error(`starting ${n.name} on 127.0.0.1:${base + i} (simulated GPUs from ${n.fixtures.join(', ')})`);

@@ -2,6 +2,15 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { ConnectionLike, Principal } from './context.js';
 
+// One sample goes to every subscriber: encode its data once, not once per connection.
+const encoded = new WeakMap<object, string>();
+function encodeOnce(data: unknown): string {
+  if (typeof data !== 'object' || data === null) return JSON.stringify(data) ?? 'null';
+  let s = encoded.get(data);
+  if (s === undefined) { s = JSON.stringify(data); encoded.set(data, s); }
+  return s;
+}
+
 /** Limits of one connection's send side. */
 export interface SendLimits { conflateAboveBytes: number; maxBufferBytes: number }
 
@@ -14,7 +23,7 @@ export interface SendLimits { conflateAboveBytes: number; maxBufferBytes: number
  */
 export class Connection implements ConnectionLike {
   private subs = new Map<string, { dispose: () => void; seq: number }>();
-  private pending = new Map<string, unknown>();
+  private pending = new Map<string, string>();
   private flushTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Events replaced by a newer one before they could be sent. */
@@ -52,14 +61,15 @@ export class Connection implements ConnectionLike {
     const s = this.subs.get(subscriptionId);
     if (!s || this.closed) return;
     s.seq++; // seq counts events produced: a gap tells the client that conflation dropped some
-    const frame = { jsonrpc: '2.0', method: 'subscription', params: { subscriptionId, seq: s.seq, data } };
-    if (conflate && this.ws.bufferedAmount > this.limits.conflateAboveBytes) {
+    const frame = `{"jsonrpc":"2.0","method":"subscription","params":{"subscriptionId":${JSON.stringify(subscriptionId)},"seq":${s.seq},"data":${encodeOnce(data)}}}`;
+    // An older event still waiting is replaced, never overtaken: events of one subscription go out in seq order.
+    if (conflate && (this.pending.has(subscriptionId) || this.ws.bufferedAmount > this.limits.conflateAboveBytes)) {
       if (this.pending.has(subscriptionId)) this.conflated++;
       this.pending.set(subscriptionId, frame);
       this.scheduleFlush();
       return;
     }
-    this.send(JSON.stringify(frame));
+    this.send(frame);
   }
 
   private scheduleFlush() {
@@ -72,7 +82,7 @@ export class Connection implements ConnectionLike {
     for (const [id, frame] of this.pending) {
       if (this.ws.bufferedAmount > this.limits.conflateAboveBytes) { this.scheduleFlush(); return; }
       this.pending.delete(id);
-      this.send(JSON.stringify(frame));
+      this.send(frame);
     }
   }
 

@@ -17,6 +17,8 @@ export interface ConnectionLike {
   /** Register a subscription's disposer under an id; closing the socket disposes all. */
   addSubscription(id: string, dispose: () => void): void;
   removeSubscription(id: string): boolean;
+  /** Subscriptions this connection holds. */
+  readonly subscriptionCount: number;
   /** Send a subscription event; conflatable events keep only the latest when the peer is slow. */
   sendEvent(subscriptionId: string, data: unknown, conflate: boolean): void;
 }

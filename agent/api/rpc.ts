@@ -29,6 +29,11 @@ export class RpcDispatcher {
     private readonly onCall?: (method: string, outcome: string) => void,
   ) {}
 
+  /** Write an audit row; a failing write is logged and never keeps the caller from its answer. */
+  private auditSafe(e: Parameters<AuditLog['record']>[0]): void {
+    try { this.audit.record(e); } catch (err) { this.log.error({ err, method: e.method }, 'audit write failed'); }
+  }
+
   /** Handle one text frame; returns the response text, or null for notifications. */
   async handleFrame(text: string, ctx: CallContext): Promise<string | null> {
     let msg: unknown;
@@ -63,7 +68,7 @@ export class RpcDispatcher {
     if (!handler) return reply(errorResponse(id ?? null, ErrorCodes.METHOD_NOT_FOUND, `method not implemented by this agent: ${name}`, 'METHOD_NOT_FOUND'));
     if (!roleAllows(ctx.principal.role, spec.role)) {
       this.onCall?.(name, 'FORBIDDEN');
-      if (spec.mutates) this.audit.record({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params, outcome: 'FORBIDDEN', remote: ctx.remote });
+      if (spec.mutates) this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params, outcome: 'FORBIDDEN', remote: ctx.remote });
       return reply(errorResponse(id ?? null, ErrorCodes.FORBIDDEN, `${name} needs role ${spec.role}; token "${ctx.principal.tokenName}" has ${ctx.principal.role}`, 'FORBIDDEN'));
     }
     if (Array.isArray(params)) return reply(errorResponse(id ?? null, ErrorCodes.INVALID_PARAMS, `invalid params for ${name}: params must be an object (named params)`, 'INVALID_PARAMS'));
@@ -74,14 +79,14 @@ export class RpcDispatcher {
     }
     try {
       const result = await handler(parsed.data as never, ctx);
-      if (spec.mutates) this.audit.record({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome: 'ok', remote: ctx.remote });
+      if (spec.mutates) this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome: 'ok', remote: ctx.remote });
       this.onCall?.(name, 'ok');
       return reply({ jsonrpc: '2.0', id: id ?? null, result });
     } catch (e) {
       const err = e instanceof RpcError ? e : null;
       if (!err) this.log.error({ err: e, method: name }, 'handler failed');
       const outcome = err ? err.data.code : 'INTERNAL_ERROR';
-      if (spec.mutates) this.audit.record({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome, remote: ctx.remote });
+      if (spec.mutates) this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome, remote: ctx.remote });
       this.onCall?.(name, outcome);
       return reply(err
         ? { jsonrpc: '2.0', id: id ?? null, error: { code: err.code, message: err.message, data: err.data } }

@@ -8,6 +8,7 @@ import { PROTOCOL_HEADER, PROTOCOL_VERSION, protocolMajor, roleAllows } from '..
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
+import type { Principal } from './context.js';
 import { Connection } from './connection.js';
 import type { RpcDispatcher } from './rpc.js';
 import type { AgentMetrics } from './metrics.js';
@@ -71,32 +72,66 @@ export class ApiServer {
   }
 
   get connectionCount(): number { return this.conns.size; }
-  /** Sum of events conflated across connections that are still open. */
-  conflatedTotal = 0;
+  /** Events conflated on connections that have closed (live ones are added in conflated()). */
+  private conflatedClosed = 0;
+  /** Events conflated since start, over all connections. */
+  conflated(): number { let n = this.conflatedClosed; for (const c of this.conns) n += c.conflated; return n; }
   subscriptionTotal(): number { let n = 0; for (const c of this.conns) n += c.subscriptionCount; return n; }
 
   private async onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
     socket.on('error', () => { /* peer went away mid-upgrade */ });
+    try {
+      await this.upgrade(req, socket, head);
+    } catch (e) {
+      // Nothing a peer sends may escape as an exception: answer if we still can, and never keep the socket.
+      this.d.log.warn({ remote: req.socket.remoteAddress, err: (e as Error).message }, 'upgrade failed');
+      if (socket.writable) reject(socket, 400, 'Bad Request', 'bad upgrade request');
+      socket.destroy();
+    }
+  }
+
+  private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
     const remote = req.socket.remoteAddress ?? null;
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/rpc') return reject(socket, 404, 'Not Found', 'WebSocket endpoint is /rpc');
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/rpc') return reject(socket, 404, 'Not Found', 'WebSocket endpoint is /rpc');
     const pv = req.headers[PROTOCOL_HEADER];
     if (typeof pv === 'string' && protocolMajor(pv) !== protocolMajor(PROTOCOL_VERSION)) {
-      return reject(socket, 400, 'Bad Request', `protocol ${pv} is not compatible with agent protocol ${PROTOCOL_VERSION}`);
+      return reject(socket, 400, 'Bad Request', `protocol ${pv.slice(0, 32)} is not compatible with agent protocol ${PROTOCOL_VERSION}`);
     }
-    const principal = this.d.auth.verify(req);
+    const principal = await this.authenticate(req, remote);
+    if (principal === 'busy') return reject(socket, 429, 'Too Many Requests', 'too many pending authentication attempts from this address');
     if (!principal) {
-      this.d.metrics.authFailures.inc();
-      const delay = this.d.auth.fail(remote ?? 'unknown');
-      this.d.log.warn({ remote, delay_ms: delay, reason: req.headers.authorization ? 'bad token' : 'missing token' }, 'refused connection: unauthorized');
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      this.d.log.warn({ remote, reason: req.headers.authorization ? 'bad token' : 'missing token' }, 'refused connection: unauthorized');
       return reject(socket, 401, 'Unauthorized', 'a valid token is required: Authorization: Bearer <token> (create one with: fleetml token create)');
     }
-    this.d.auth.succeed(remote ?? 'unknown');
+    if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal, remote));
   }
 
-  private onConnection(ws: WebSocket, principal: import('./context.js').Principal, remote: string | null) {
+  /** Verify the token, after the address's penalty delay (so parallel guessing is slowed too). */
+  private async authenticate(req: http.IncomingMessage, remote: string | null): Promise<Principal | null | 'busy'> {
+    const addr = remote ?? 'unknown';
+    if (!this.d.auth.enter(addr)) return 'busy';
+    try {
+      const wait = this.d.auth.penalty(addr);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const p = this.d.auth.verify(req);
+      if (p) this.d.auth.succeed(addr);
+      else { this.d.metrics.authFailures.inc(); this.d.auth.fail(addr); }
+      return p;
+    } finally {
+      this.d.auth.leave(addr);
+    }
+  }
+
+  /** Close every connection made with one of these tokens (after a revoke). */
+  dropTokens(tokenIds: string[]): number {
+    let n = 0;
+    for (const c of this.conns) if (tokenIds.includes(c.principal.tokenId)) { c.ws.close(4001, 'token revoked'); n++; }
+    return n;
+  }
+
+  private onConnection(ws: WebSocket, principal: Principal, remote: string | null) {
     const api = this.d.config.api;
     const conn = new Connection(`c_${randomBytes(4).toString('hex')}`, ws, principal, remote,
       { conflateAboveBytes: api.conflate_above_bytes, maxBufferBytes: api.max_buffer_bytes }, this.d.log);
@@ -118,7 +153,7 @@ export class ApiServer {
     });
     ws.on('error', (e) => this.d.log.warn({ conn: conn.id, remote, err: e.message }, 'connection error'));
     ws.on('close', (code) => {
-      this.conflatedTotal += conn.conflated;
+      this.conflatedClosed += conn.conflated;
       conn.dispose();
       this.conns.delete(conn);
       this.d.metrics.connections.set(this.conns.size);
@@ -133,6 +168,8 @@ export class ApiServer {
       for (const c of this.conns) {
         // a peer that has not answered the previous ping within one interval is dead
         if (now - c.lastPong > every * 2) { this.d.log.info({ conn: c.id }, 'peer missed pong; dropping'); c.ws.terminate(); continue; }
+        // a token revoked by another process (fleetml token revoke) ends its sessions within one interval
+        if (!this.d.auth.stillActive(c.principal.tokenId)) { this.d.log.info({ conn: c.id, token: c.principal.tokenName }, 'token revoked; closing'); c.ws.close(4001, 'token revoked'); continue; }
         try { c.ws.ping(); } catch { /* closing */ }
       }
     }, every);
@@ -147,13 +184,9 @@ export class ApiServer {
       if (path === '/readyz') return this.d.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'starting' });
       if (path === '/metrics') {
         if (!this.d.config.api.metrics_public) {
-          const p = this.d.auth.verify(req);
-          if (!p || !roleAllows(p.role, 'read')) {
-            this.d.metrics.authFailures.inc();
-            const delay = this.d.auth.fail(req.socket.remoteAddress ?? 'unknown');
-            if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-            return json(res, 401, { error: 'a read token is required: Authorization: Bearer <token>' });
-          }
+          const p = await this.authenticate(req, req.socket.remoteAddress ?? null);
+          if (p === 'busy') return json(res, 429, { error: 'too many pending authentication attempts from this address' });
+          if (!p || !roleAllows(p.role, 'read')) return json(res, 401, { error: 'a read token is required: Authorization: Bearer <token>' });
         }
         const body = await this.d.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': this.d.metrics.registry.contentType });
@@ -170,9 +203,11 @@ export class ApiServer {
   async close(): Promise<void> {
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const c of this.conns) { c.dispose(); c.ws.close(1001, 'agent shutting down'); }
-    await new Promise<void>((r) => this.server.close(() => r()));
-    for (const c of this.conns) c.ws.terminate();
-    this.server.closeAllConnections?.();
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    // a peer that does not answer the close handshake gets 1 s, not ws's 30 s
+    const grace = setTimeout(() => { for (const c of this.conns) c.ws.terminate(); this.server.closeAllConnections?.(); }, 1000);
+    await closed;
+    clearTimeout(grace);
   }
 }
 

@@ -3,16 +3,30 @@ import { openStore } from '../store/db.js';
 import { TokenStore } from '../store/tokens.js';
 import { AuditLog } from '../store/audit.js';
 import { Role } from '../../shared/protocol/index.js';
-import { defaultDataDir } from '../../shared/util/paths.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, ConfigError } from '../config.js';
 import { formatTable, parseOutput, printJson, UsageError } from '../../shared/cli/output.js';
 import { userInfo } from 'node:os';
 
 /** `fleetml token create|list|revoke`: works on the data dir directly, whether or not the agent runs (SQLite WAL). */
 export function registerTokenCommands(program: Command): void {
   const token = program.command('token').description('manage API tokens of the agent on this machine (only hashes are stored)');
-  const dataDir = (o: { dataDir?: string }) => o.dataDir ?? process.env.FLEETML_DATA_DIR ?? defaultDataDir();
-  const withStore = <T>(o: { dataDir?: string }, f: (t: TokenStore, a: AuditLog) => T): T => {
-    const db = openStore(dataDir(o));
+  // The same data dir the agent uses: --data-dir, else the agent config (--config / FLEETML_CONFIG) with
+  // FLEETML_DATA_DIR and $STATE_DIRECTORY, else the per-user default. Always said on stderr, so a token is never
+  // silently written to a database no agent reads.
+  const dataDir = (o: { dataDir?: string; config?: string }) => {
+    if (o.dataDir) return o.dataDir;
+    try { return loadConfig({ config: o.config }).data_dir; } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(e.message);
+      throw e;
+    }
+  };
+  const withStore = <T>(o: { dataDir?: string; config?: string }, f: (t: TokenStore, a: AuditLog) => T): T => {
+    const dir = dataDir(o);
+    const fresh = !existsSync(join(dir, 'fleetml.db'));
+    const db = openStore(dir);
+    console.error(`${fresh ? 'created' : 'using'} ${join(dir, 'fleetml.db')}`);
     try { return f(new TokenStore(db), new AuditLog(db)); } finally { db.close(); }
   };
   const who = () => `cli:${userInfo().username}`;
@@ -20,7 +34,8 @@ export function registerTokenCommands(program: Command): void {
   token.command('create').description('create a token and print it once')
     .requiredOption('--role <role>', 'read | operate | admin')
     .option('--name <name>', 'token name (default: <role>-<time>)')
-    .option('--data-dir <dir>', 'agent data dir (default: FLEETML_DATA_DIR or ~/.local/share/fleetml)')
+    .option('--data-dir <dir>', 'agent data dir (default: from --config, FLEETML_DATA_DIR, $STATE_DIRECTORY, else ~/.local/share/fleetml)')
+    .option('--config <file>', 'agent config file whose data_dir to use (also FLEETML_CONFIG)')
     .option('-o, --output <fmt>', 'table or json', 'table')
     .action((o) => {
       const out = parseOutput(o.output);
@@ -41,6 +56,7 @@ export function registerTokenCommands(program: Command): void {
 
   token.command('list').description('list tokens (never the secrets)')
     .option('--data-dir <dir>', 'agent data dir')
+    .option('--config <file>', 'agent config file whose data_dir to use')
     .option('-o, --output <fmt>', 'table or json', 'table')
     .action((o) => {
       const out = parseOutput(o.output);
@@ -50,13 +66,14 @@ export function registerTokenCommands(program: Command): void {
       console.log(formatTable(['NAME', 'ID', 'ROLE', 'CREATED', 'LAST USED', 'REVOKED'], rows.map((r) => [r.name, r.id, r.role, d(r.created_at), d(r.last_used_at), d(r.revoked_at)])));
     });
 
-  token.command('revoke <nameOrId>').description('revoke a token; connections using it are refused from now on')
+  token.command('revoke <nameOrId>').description('revoke a token: new connections are refused, open ones end within one ping interval')
     .option('--data-dir <dir>', 'agent data dir')
+    .option('--config <file>', 'agent config file whose data_dir to use')
     .option('-o, --output <fmt>', 'table or json', 'table')
     .action((nameOrId: string, o) => {
       const out = parseOutput(o.output);
       const ok = withStore(o, (t, a) => {
-        const done = t.revoke(nameOrId);
+        const done = t.revoke(nameOrId).length > 0;
         a.record({ token_name: who(), role: 'admin', method: 'token.revoke', params: { token: nameOrId }, outcome: done ? 'ok' : 'NOT_FOUND', remote: 'local' });
         return done;
       });

@@ -48,9 +48,21 @@ export class TokenStore {
     return this.db.prepare('SELECT id, name, role, created_at, last_used_at, revoked_at FROM tokens ORDER BY created_at DESC, name').all() as TokenRow[];
   }
 
-  /** Revoke by name or id; returns false when no active token matched. */
-  revoke(nameOrId: string, now = Date.now()): boolean {
-    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE (name = ? OR id = ?) AND revoked_at IS NULL').run(now, nameOrId, nameOrId).changes > 0;
+  /** Revoke by name or id; returns the ids revoked (empty when no active token matched). */
+  revoke(nameOrId: string, now = Date.now()): string[] {
+    const rows = this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE (name = ? OR id = ?) AND revoked_at IS NULL RETURNING id').all(now, nameOrId, nameOrId) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
+  /** Whether a token id exists and is not revoked. */
+  isActive(id: string): boolean {
+    const r = this.db.prepare('SELECT revoked_at FROM tokens WHERE id = ?').get(id) as { revoked_at: number | null } | undefined;
+    return r !== undefined && r.revoked_at === null;
+  }
+
+  /** Number of tokens ever created, revoked ones included. */
+  totalCount(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
   }
 
   /** Number of tokens that are not revoked. */

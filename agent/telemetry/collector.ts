@@ -48,7 +48,7 @@ export class Collector {
       if (this.stopped) return;
       this.timer = setTimeout(() => {
         if (this.running) { this.skipped++; loop(); return; }
-        this.tick().finally(loop);
+        this.tick().then(loop, loop);
       }, this.intervalMs);
       this.timer.unref?.();
     };

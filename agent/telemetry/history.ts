@@ -13,10 +13,10 @@ export class RingSeries {
     this.ts[i] = t; this.vals[i] = v === null ? NaN : v;
     if (this.len < this.capacity) this.len++; else this.start = (this.start + 1) % this.capacity;
   }
-  /** Points newer than `since`, oldest first. */
-  read(since = -Infinity): { ts: number[]; values: (number | null)[] } {
+  /** Points newer than `since`, oldest first; at most `limit` newest ones. */
+  read(since = -Infinity, limit = Infinity): { ts: number[]; values: (number | null)[] } {
     const ts: number[] = [], values: (number | null)[] = [];
-    for (let k = 0; k < this.len; k++) {
+    for (let k = Math.max(0, this.len - limit); k < this.len; k++) {
       const i = (this.start + k) % this.capacity;
       if (this.ts[i] <= since) continue;
       ts.push(this.ts[i]); values.push(Number.isNaN(this.vals[i]) ? null : this.vals[i]);
@@ -40,11 +40,11 @@ export class History {
     for (const [k, s] of this.series) if (t - s.lastTs > maxAgeMs) this.series.delete(k);
   }
   /** Series for the given keys (all when omitted). */
-  read(keys?: string[], since?: number): Record<string, { ts: number[]; values: (number | null)[] }> {
+  read(keys?: string[], since?: number, limit?: number): Record<string, { ts: number[]; values: (number | null)[] }> {
     const out: Record<string, { ts: number[]; values: (number | null)[] }> = {};
     for (const k of keys ?? this.series.keys()) {
       const s = this.series.get(k);
-      if (s) out[k] = s.ring.read(since);
+      if (s) out[k] = s.ring.read(since, limit);
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../shared/util/package-root.js';
 
@@ -25,6 +25,7 @@ export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentProcess> {
   const fd = openSync(logFile, 'a');
   const args = [cliPath(), 'agent', '--listen', `${host}:${o.port}`, '--data-dir', o.dataDir, ...(o.name ? ['--name', o.name] : []), ...(o.args ?? [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...o.env } });
+  closeSync(fd); // the child has its own copy
   const httpUrl = `http://${host}:${o.port}`;
   const deadline = Date.now() + (o.readyTimeoutMs ?? 20_000);
   let exited: number | null | undefined;

@@ -26,6 +26,7 @@ export class FleetClient implements FleetSource {
   private nodes: FleetNode[];
   private clients: AgentClient[];
   private unnamed: boolean[];
+  private subscribed: boolean[];
   private listeners = new Set<() => void>();
   private notifyTimer: NodeJS.Timeout | null = null;
   private readonly points: number;
@@ -42,6 +43,7 @@ export class FleetClient implements FleetSource {
     this.throttleMs = o.throttleMs ?? 200;
     this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {} }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
+    this.subscribed = targets.map(() => false);
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
   }
 
@@ -83,12 +85,19 @@ export class FleetClient implements FleetSource {
     try {
       n.info = await c.call('node.info', {});
       if (this.unnamed[i]) n.name = n.info.name;
-      const h = await c.call('node.history', {});
+      // After a reconnect the agent's history is the truth again (it may have restarted): reload it.
+      const h = await c.call('node.history', { points: this.points });
       const hist: Record<string, (number | null)[]> = {};
-      for (const [k, s] of Object.entries(h.series)) hist[k] = s.values.slice(-this.points);
+      for (const [k, s] of Object.entries(h.series)) hist[k] = s.values;
       n.history = hist;
-      const sub = await c.subscribe('node.stats', {}, (s, meta) => this.onStats(i, s, meta.snapshot));
-      if (sub.snapshot) { n.stats = sub.snapshot; n.lastSeen = Date.now(); }
+      // Subscribe once: AgentClient resubscribes on every reconnect and hands the fresh snapshot to the handler.
+      if (!this.subscribed[i]) {
+        this.subscribed[i] = true;
+        try {
+          const sub = await c.subscribe('node.stats', {}, (s, meta) => this.onStats(i, s, meta.snapshot));
+          if (sub.snapshot) { n.stats = sub.snapshot; n.lastSeen = Date.now(); }
+        } catch (e) { this.subscribed[i] = false; throw e; }
+      }
       this.changed();
     } catch (e) {
       n.error = (e as Error).message;

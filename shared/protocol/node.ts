@@ -30,6 +30,8 @@ export const NodeHistoryParams = z.object({
   metrics: z.array(z.string().max(200)).max(500).optional(),
   /** Only points newer than this agent timestamp (ms). */
   since: z.number().optional(),
+  /** At most this many newest points per series (a sparkline needs its width, not 15 minutes). */
+  points: z.number().int().min(1).max(100_000).optional(),
 }).strict();
 export const HistorySeries = z.object({ ts: z.array(z.number()), values: z.array(z.number().nullable()) });
 export const NodeHistoryResult = z.object({

@@ -80,10 +80,16 @@ describe('methods', () => {
     db.close();
     expect(rows).toContainEqual(expect.objectContaining({ method: 'token.create', outcome: 'ok', role: 'admin' }));
   });
-  it('a revoked token is refused at the next connection', async () => {
+  it('a revoked token ends its open sessions and is refused at the next connection', async () => {
     const { token } = await c.call('token.create', { name: 'shortlived', role: 'read' });
+    const open = await rawSocket(url, token);
     expect((await c.call('token.revoke', { token: 'shortlived' })).revoked).toBe(true);
+    expect(await open.closed).toMatchObject({ code: 4001, reason: 'token revoked' });
     await expect(rawSocket(url, token)).rejects.toMatchObject({ status: 401 });
+  });
+  it('node.history can return only the newest points a sparkline needs', async () => {
+    const h = await c.call('node.history', { metrics: ['host.cpu_util_pct'], points: 1 });
+    expect(h.series['host.cpu_util_pct'].values).toHaveLength(1);
   });
   it('declares a role for every method', () => {
     for (const m of Object.values(methods)) expect(['read', 'operate', 'admin']).toContain(m.role);
@@ -119,6 +125,23 @@ describe('bad frames never take the connection or the agent down', () => {
     other.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'auth.whoami' }));
     expect((await other.next((f) => f.id === 1)).result.role).toBe('admin');
     other.ws.close();
+  });
+});
+
+describe('malformed HTTP upgrades', () => {
+  it('answers a request whose target cannot be parsed, and keeps serving', async () => {
+    const { connect } = await import('node:net');
+    const reply = await new Promise<string>((resolve) => {
+      const sock = connect(a.agent.port, '127.0.0.1', () => {
+        sock.write(`GET http://[bad/rpc HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${a.token}\r\n\r\n`);
+      });
+      let buf = '';
+      sock.on('data', (d) => { buf += d; });
+      sock.on('close', () => resolve(buf));
+      sock.setTimeout(5000, () => { sock.destroy(); resolve(buf + '(timeout: socket left open)'); });
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 (400|404)/);
+    expect((await fetch(`${a.http}/healthz`)).status).toBe(200);
   });
 });
 

@@ -99,11 +99,20 @@ describe('CLI against two agents', () => {
     const again = new AgentClient({ url: a.url, token, reconnect: false });
     await expect(again.connect()).rejects.toMatchObject({ status: 401 });
   });
-  it('token create works with no agent running', async () => {
+  it('token create works with no agent running, and says which database it used', async () => {
     const d = join(tmp.dir, 'offline');
     const r = await fleetml(['token', 'create', '--role', 'operate', '--data-dir', d, '-o', 'json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).token).toMatch(/^fml_/);
+    expect(r.stderr).toContain(`created ${join(d, 'fleetml.db')}`);
+  });
+  it('token commands use the data_dir of the agent config', async () => {
+    const cfg = join(tmp.dir, 'agent.yaml');
+    writeFileSync(cfg, `data_dir: ${a.dataDir}\n`);
+    const r = await fleetml(['token', 'list', '--config', cfg, '-o', 'json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`using ${join(a.dataDir, 'fleetml.db')}`);
+    expect(JSON.parse(r.stdout).some((t: any) => t.role === 'admin')).toBe(true);
   });
 });
 
@@ -123,6 +132,10 @@ describe('an agent that dies and comes back', () => {
     expect(JSON.parse(r.stdout).map((n: any) => n.state)).toEqual(['up', 'unreachable']);
     b = await spawnAgent({ dataDir: b.dataDir, port: b.port, name: 'node-b', args: argsB });
     await waitFor(() => fleet.snapshot()[1].conn === 'up' && (fleet.snapshot()[1].lastSeen ?? 0) > Date.now() - 2000);
+    // resubscribed exactly once on the restarted agent, and the surviving one still has one subscription
+    const subs = async (p: AgentProcess) => Number(/^fleetml_subscriptions (\d+)/m.exec(await (await fetch(`${p.httpUrl}/metrics`, { headers: { authorization: `Bearer ${p.token}` } })).text())?.[1]);
+    expect(await subs(b)).toBe(1);
+    expect(await subs(a)).toBe(1);
     await fleet.stop();
   }, 60_000);
 });

@@ -28,6 +28,19 @@ describe('dead peers are dropped by ping/pong', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('does not wait on a peer that never answers the close handshake', async () => {
+    const b = await inProcessAgent({});
+    const ws = new WebSocket(b.agent.url, { headers: { authorization: `Bearer ${b.token}` } });
+    await new Promise((r) => ws.once('open', r));
+    (ws as unknown as { _socket: import('node:net').Socket })._socket.pause(); // stops reading: the close frame is never seen
+    const t0 = Date.now();
+    await b.close();
+    expect(Date.now() - t0).toBeLessThan(5000); // ws's own close timeout would be 30 s
+    ws.terminate();
+  });
+});
+
 describe('importing modules has no side effects', () => {
   it('opens no database and writes no file when the agent modules are imported', () => {
     const t = tempDir();

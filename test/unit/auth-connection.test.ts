@@ -5,13 +5,22 @@ import { Connection } from '../../agent/api/connection.js';
 import { createLogger } from '../../agent/log.js';
 
 describe('repeated bad tokens are slowed down', () => {
-  it('lets the first failures through, then doubles the delay up to the cap, per address', () => {
+  it('lets the first failures through, then makes every attempt wait, doubling up to the cap, per address', () => {
     const a = new Authenticator({} as never, 3, 1000);
-    expect([1, 2, 3].map(() => a.fail('10.0.0.1', 0))).toEqual([0, 0, 0]);
-    expect([4, 5, 6, 7, 8].map(() => a.fail('10.0.0.1', 0))).toEqual([100, 200, 400, 800, 1000]);
-    expect(a.fail('10.0.0.2', 0)).toBe(0);
+    // fail() returns the wait of the NEXT attempt from that address
+    expect([1, 2].map(() => a.fail('10.0.0.1', 0))).toEqual([0, 0]);
+    expect([3, 4, 5, 6, 7, 8].map(() => a.fail('10.0.0.1', 0))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(a.penalty('10.0.0.1', 0)).toBe(1000);
+    expect(a.penalty('10.0.0.2', 0)).toBe(0);
     a.succeed('10.0.0.1');
-    expect(a.fail('10.0.0.1', 0)).toBe(0);
+    expect(a.penalty('10.0.0.1', 0)).toBe(0);
+  });
+  it('bounds the attempts waiting at once per address', () => {
+    const a = new Authenticator({} as never, 3, 1000, 60_000, 2);
+    expect([a.enter('x'), a.enter('x'), a.enter('x')]).toEqual([true, true, false]);
+    a.leave('x');
+    expect(a.enter('x')).toBe(true);
+    expect(a.enter('y')).toBe(true);
   });
 });
 
@@ -37,6 +46,19 @@ describe('a slow subscriber gets conflated telemetry with bounded memory', () =>
     const f = JSON.parse(ws.sent[0]);
     expect(f.params.data).toEqual({ i: 999 });
     expect(f.params.seq).toBe(1000); // the gap tells the client what it missed
+  });
+  it('never lets a newer event overtake an older one still waiting', async () => {
+    const ws = new SlowSocket();
+    const c = new Connection('c4', ws as never, { tokenId: 't', tokenName: 't', role: 'read' }, null, { conflateAboveBytes: 100, maxBufferBytes: 10_000 }, createLogger('silent'));
+    c.addSubscription('s1', () => undefined);
+    ws.bufferedAmount = 500;
+    c.sendEvent('s1', { i: 1 }, true);
+    ws.bufferedAmount = 0; // drained, but event 1 is still pending (the flush timer has not run yet)
+    c.sendEvent('s1', { i: 2 }, true);
+    await new Promise((r) => setTimeout(r, 80));
+    const seqs = ws.sent.map((f) => JSON.parse(f).params.seq);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(JSON.parse(ws.sent[ws.sent.length - 1]).params.data).toEqual({ i: 2 });
   });
   it('drops a peer whose buffer passes the hard limit instead of growing memory', () => {
     const ws = new SlowSocket();

@@ -44,6 +44,8 @@ describe('agent config', () => {
     expect(() => loadConfig({ gpuFixture: ['x.xml'], gpuSource: 'auto' }, {})).toThrow(/only replayed by --gpu-source sim/);
     expect(() => loadConfig({ tlsCert: 'c.pem' }, {})).toThrow(ConfigError);
     expect(() => loadConfig({ label: ['novalue'] }, {})).toThrow(/expected k=v/);
+    expect(() => loadConfig({ listen: '127.0.0.1:99999' }, {})).toThrow(/port must be 0-65535/);
+    expect(() => loadConfig({ telemetryInterval: '100', history: '86400' }, {})).toThrow(/points per metric/);
   });
   it('reports unreadable and non-YAML files clearly', () => {
     expect(() => loadConfig({ config: '/nonexistent/agent.yaml' }, {})).toThrow(/cannot read config file/);

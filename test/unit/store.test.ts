@@ -39,18 +39,22 @@ describe('tokens', () => {
     expect(s.verify(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'))).toBeNull();
     expect(s.verify('fml_' + row.id + '_short')).toBeNull();
     expect(() => s.create('ci', 'read')).toThrow(/already exists/);
-    expect(s.revoke('ci')).toBe(true);
+    expect(s.revoke('ci')).toEqual([row.id]);
     expect(s.verify(token)).toBeNull();
-    expect(s.revoke('ci')).toBe(false);
+    expect(s.isActive(row.id)).toBe(false);
+    expect(s.revoke('ci')).toEqual([]);
     db.close(); t.cleanup();
   });
-  it('creates the first admin token only once', () => {
+  it('creates the first admin token only once, even after every token is revoked', () => {
     const t = tempDir();
     const db = openStore(t.dir);
     const s = new TokenStore(db);
-    expect(ensureAdminToken(s, t.dir)).toMatch(/admin\.token$/);
-    expect(ensureAdminToken(s, t.dir)).toBeNull();
+    expect(ensureAdminToken(s, db, t.dir)).toMatch(/admin\.token$/);
+    expect(ensureAdminToken(s, db, t.dir)).toBeNull();
     expect(s.list().map((r) => r.role)).toEqual(['admin']);
+    // revoking every token (a lockdown) must not mint a new admin token at the next start
+    s.revoke(s.list()[0].name);
+    expect(ensureAdminToken(s, db, t.dir)).toBeNull();
     db.close(); t.cleanup();
   });
 });

@@ -40,7 +40,7 @@ export function nodeHandlers(facts: NodeFacts, collector: Collector): HandlerMap
       node: facts.config.name,
       interval_ms: collector.intervalMs,
       capacity: collector.history.capacity,
-      series: collector.history.read(p.metrics, p.since),
+      series: collector.history.read(p.metrics, p.since, p.points),
     }),
   };
 }

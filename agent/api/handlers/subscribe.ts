@@ -15,7 +15,7 @@ export function subscribeHandlers(providers: Record<TopicName, TopicProvider>, m
       if (!roleAllows(ctx.principal.role, spec.role)) throw new RpcError('FORBIDDEN', `topic ${name} needs role ${spec.role}`);
       const parsed = spec.params.safeParse(p.params ?? {});
       if (!parsed.success) throw new RpcError('INVALID_PARAMS', `invalid params for topic ${name}: ${describeIssues(parsed.error.issues)}`);
-      const conn = ctx.conn as import('../connection.js').Connection;
+      const conn = ctx.conn;
       if (conn.subscriptionCount >= maxPerConnection) throw new RpcError('OVERLOADED', `at most ${maxPerConnection} subscriptions per connection`);
       const provider = providers[name];
       const subscriptionId = `s_${randomBytes(6).toString('hex')}`;

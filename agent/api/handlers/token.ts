@@ -2,8 +2,8 @@ import { RpcError } from '../../../shared/protocol/index.js';
 import type { TokenStore } from '../../store/tokens.js';
 import type { HandlerMap } from '../rpc.js';
 
-/** token.create / token.list / token.revoke (admin; create and revoke are audited by the dispatcher). */
-export function tokenHandlers(tokens: TokenStore): HandlerMap {
+/** token.create / token.list / token.revoke (admin; create and revoke are audited by the dispatcher; revoke closes the token's connections). */
+export function tokenHandlers(tokens: TokenStore, onRevoked: (ids: string[]) => void = () => undefined): HandlerMap {
   return {
     'token.create': (p) => {
       try {
@@ -12,6 +12,10 @@ export function tokenHandlers(tokens: TokenStore): HandlerMap {
       } catch (e) { throw new RpcError('CONFLICT', (e as Error).message); }
     },
     'token.list': () => ({ tokens: tokens.list() }),
-    'token.revoke': (p) => ({ revoked: tokens.revoke(p.token) }),
+    'token.revoke': (p) => {
+      const ids = tokens.revoke(p.token);
+      onRevoked(ids); // open sessions of a revoked token end now, not at their next reconnect
+      return { revoked: ids.length > 0 };
+    },
   };
 }

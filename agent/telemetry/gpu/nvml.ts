@@ -7,6 +7,7 @@ import type { GpuSource, GpuSourceOptions } from './source.js';
 import { loadNvmlLib, type NvmlHandle, type NvmlLib, type NvmlResult } from './nvml-lib.js';
 import { NVML, NVML_INIT_FLAG_NO_GPUS, instanceIdOrNull, selectProcessLayout, u64OrNull, type ProcessLayout } from './nvml-structs.js';
 import { normalizeBusId } from './parse-values.js';
+import { ProcNameCache, type ProcNameReader } from './proc-name.js';
 
 /** Outcome of init + count + self-check. */
 export type NvmlProbe =
@@ -66,7 +67,7 @@ export async function readProcesses(lib: NvmlLib, h: NvmlHandle, uuid: string, a
       const prev = byPid.get(p.pid);
       if (prev) { prev.type = prev.type === 'C' && kind === 'graphics' ? 'C+G' : prev.type; continue; }
       byPid.set(p.pid, {
-        gpu_uuid: uuid, pid: p.pid, type: kind === 'compute' ? 'C' : 'G', process_name: null,
+        gpu_uuid: uuid, pid: p.pid, type: kind === 'compute' ? 'C' : 'G', process_name: null, // NVML has no name; the source fills it from /proc
         used_gpu_memory_bytes: u64OrNull(p.usedGpuMemory),
         gpu_instance_id: instanceIdOrNull(p.gpuInstanceId), compute_instance_id: instanceIdOrNull(p.computeInstanceId),
       });
@@ -205,6 +206,8 @@ async function probeAfterInit(lib: NvmlLib): Promise<NvmlProbe> {
 export interface NvmlSourceExtra {
   /** Returns the NVML binding (default loadNvmlLib()); a throw means "library absent". */
   loadLib?: () => Promise<NvmlLib>;
+  /** Process-name lookup by pid (default: argv[0] from /proc/<pid>/cmdline on Linux). */
+  procName?: ProcNameReader;
 }
 
 /** GpuSource kind 'nvml'. */
@@ -214,8 +217,11 @@ export class NvmlGpuSource implements GpuSource {
   private probe: NvmlProbe = { status: 'unavailable', reason: 'NVML source not started' };
   private timer: NodeJS.Timeout | null = null;
   private disposed = false;
+  private readonly names: ProcNameCache;
 
-  constructor(private readonly opts: GpuSourceOptions, private readonly extra: NvmlSourceExtra = {}) {}
+  constructor(private readonly opts: GpuSourceOptions, private readonly extra: NvmlSourceExtra = {}) {
+    this.names = new ProcNameCache(extra.procName);
+  }
 
   /** Load the library and run the probe ladder; never throws. */
   async start(): Promise<void> {
@@ -252,7 +258,11 @@ export class NvmlGpuSource implements GpuSource {
       return { ...base, status: p.status === 'ok' ? 'unavailable' : p.status, reason: p.status === 'ok' ? 'NVML not loaded' : p.reason, driver_version: null, cuda_version: null, gpus: [] };
     }
     try {
-      const gpus = await Promise.all(Array.from({ length: p.count }, (_, i) => readGpu(this.lib!, i, p.processApi)));
+      const read = await Promise.all(Array.from({ length: p.count }, (_, i) => readGpu(this.lib!, i, p.processApi)));
+      // One cached lookup for all GPUs (a pid may use several); only new pids touch /proc.
+      const named = await this.names.fill(read.flatMap((g) => g.processes));
+      let at = 0;
+      const gpus = read.map((g) => ({ ...g, processes: named.slice(at, (at += g.processes.length)) }));
       return { ...base, status: 'ok', reason: null, driver_version: p.driver, cuda_version: p.cuda, gpus };
     } catch (err) {
       this.probe = { status: 'unavailable', reason: err instanceof DriverMismatch ? err.message : `NVML error: ${(err as Error).message}` };

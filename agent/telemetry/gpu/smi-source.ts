@@ -4,11 +4,18 @@
 //   ok → no first sample within firstSampleTimeoutMs → unavailable, children killed, re-probe.
 // Children run in their own process groups (detached) so dispose() kills nvidia-smi and anything
 // it spawned; netdata once left orphans by killing only the direct child (§3).
+// Child ownership: at most one current child per kind (gpu, apps). A child is restarted only if it
+// is still the current one when it exits; killChildren() forgets the children first and cancels
+// pending restarts, so a deliberately killed child is never respawned. A killed child that ignores
+// SIGTERM gets SIGKILL after killGraceMs. A process 'exit' hook (registered while the source owns
+// children, removed on dispose) signals every live child group, because the systemd unit uses
+// KillMode=process and a process.exit() (uncaughtException → exit 70) would otherwise orphan them.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import type { GpuState } from '../../../shared/protocol/index.js';
 import type { GpuSource, GpuSourceOptions } from './source.js';
 import { AppsFramer, GpuSampleFramer, SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, SMI_QUERY_GPU_FIELDS_LEGACY } from './smi-csv.js';
 import { parseSmiXml } from './smi-xml.js';
+import { ProcNameCache, type ProcNameReader } from './proc-name.js';
 
 /** Result of `nvidia-smi -L`: ok with a GPU count, or absent/unavailable with a reason. */
 export type SmiProbe = { status: 'ok'; gpuCount: number } | { status: 'absent' | 'unavailable'; reason: string };
@@ -55,9 +62,29 @@ export interface SmiSourceExtra {
   probeTimeoutMs?: number;
   /** Run `nvidia-smi -q -x` once after start for cuda_version and MIG layout (true). */
   inventory?: boolean;
+  /** How long a killed child may ignore SIGTERM before its group gets SIGKILL (2000). */
+  killGraceMs?: number;
+  /** Name lookup for processes nvidia-smi prints without a name (argv[0] from /proc on Linux). */
+  procName?: ProcNameReader;
 }
 
 const MAX_BACKOFF_MS = 30_000;
+
+type ChildKind = 'gpu' | 'apps';
+
+/** Signal a child's whole process group; fall back to the child itself. Never throws. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) return void process.kill(-child.pid, signal);
+  } catch {
+    // group already gone or not a leader: fall back to the child itself
+  }
+  try {
+    child.kill(signal);
+  } catch {
+    // already gone
+  }
+}
 
 /** GpuSource kind 'smi' over streaming `--query-gpu` / `--query-compute-apps` children. */
 export class SmiGpuSource implements GpuSource {
@@ -71,7 +98,13 @@ export class SmiGpuSource implements GpuSource {
   private fields: readonly string[] = SMI_QUERY_GPU_FIELDS;
   private gpuFramer = new GpuSampleFramer();
   private apps = new AppsFramer();
-  private children = new Map<'gpu' | 'apps', ChildProcess>();
+  /** The current child of each kind (the only one whose exit triggers a restart). */
+  private children = new Map<ChildKind, ChildProcess>();
+  /** Every spawned child that has not exited yet, current or being killed. */
+  private live = new Set<ChildProcess>();
+  private restartTimers = new Map<ChildKind, NodeJS.Timeout>();
+  private exitHook: (() => void) | null = null;
+  private readonly names: ProcNameCache;
   private backoff = { gpu: 1000, apps: 1000 };
   private timers = new Set<NodeJS.Timeout>();
   private disposed = false;
@@ -83,6 +116,7 @@ export class SmiGpuSource implements GpuSource {
     this.smiPath = resolveSmiPath(extra.smiPath);
     this.appsIntervalMs = extra.appsIntervalMs ?? Math.max(2000, 2 * opts.intervalMs);
     this.reprobeMs = opts.reprobeMs ?? 60_000;
+    this.names = new ProcNameCache(extra.procName);
   }
 
   /** Probe, spawn the streams and wait for the first sample; failures set status + re-probe. */
@@ -123,14 +157,41 @@ export class SmiGpuSource implements GpuSource {
     this.later(this.reprobeMs, () => void this.tryStart());
   }
 
-  private later(ms: number, fn: () => void): void {
-    if (this.disposed) return;
+  private later(ms: number, fn: () => void): NodeJS.Timeout | null {
+    if (this.disposed) return null;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
     }, ms);
     t.unref();
     this.timers.add(t);
+    return t;
+  }
+
+  private cancelRestart(which: ChildKind): void {
+    const t = this.restartTimers.get(which);
+    if (t === undefined) return;
+    clearTimeout(t);
+    this.timers.delete(t);
+    this.restartTimers.delete(which);
+  }
+
+  /** SIGTERM the child's group now, SIGKILL it if the child is still running after the grace. */
+  private stopChild(child: ChildProcess): void {
+    signalGroup(child, 'SIGTERM');
+    if (!this.live.has(child)) return;
+    const t = setTimeout(() => signalGroup(child, 'SIGKILL'), this.extra.killGraceMs ?? 2000);
+    t.unref();
+    child.once('exit', () => clearTimeout(t));
+  }
+
+  /** Register the process 'exit' hook once; it synchronously signals every live child group. */
+  private hookProcessExit(): void {
+    if (this.exitHook) return;
+    this.exitHook = () => {
+      for (const child of this.live) signalGroup(child, 'SIGTERM');
+    };
+    process.on('exit', this.exitHook);
   }
 
   private waitFirstSample(timeoutMs: number): Promise<boolean> {
@@ -146,17 +207,27 @@ export class SmiGpuSource implements GpuSource {
     });
   }
 
-  private args(which: 'gpu' | 'apps'): string[] {
+  private args(which: ChildKind): string[] {
     return which === 'gpu'
       ? [`--query-gpu=${this.fields.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.opts.intervalMs)]
       : [`--query-compute-apps=${SMI_QUERY_APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.appsIntervalMs)];
   }
 
-  private spawnChild(which: 'gpu' | 'apps'): void {
+  private spawnChild(which: ChildKind): void {
     if (this.disposed) return;
+    // Never two children of a kind: drop a pending restart and retire a current child first.
+    this.cancelRestart(which);
+    const previous = this.children.get(which);
+    if (previous) {
+      this.children.delete(which);
+      this.stopChild(previous);
+    }
+    this.hookProcessExit();
     // detached → own process group, so dispose() can signal the whole group.
     const child = spawn(this.smiPath, this.args(which), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.set(which, child);
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
     let lastErr = '';
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
@@ -174,7 +245,10 @@ export class SmiGpuSource implements GpuSource {
     child.stderr!.on('data', (chunk: string) => (lastErr = firstLine(chunk) || lastErr));
     child.on('error', (err) => (lastErr = err.message));
     child.on('close', (code, signal) => {
-      if (this.children.get(which) === child) this.children.delete(which);
+      this.live.delete(child); // also covers a spawn failure, which emits no 'exit'
+      // A child that was killed or replaced on purpose is not ours to restart.
+      if (this.children.get(which) !== child) return;
+      this.children.delete(which);
       if (this.disposed) return;
       // Old drivers reject newer fields; fall back to the legacy list once.
       if (which === 'gpu') this.gpuFramer.resetPartial();
@@ -186,7 +260,11 @@ export class SmiGpuSource implements GpuSource {
       const delay = this.backoff[which];
       this.backoff[which] = Math.min(MAX_BACKOFF_MS, delay * 2);
       this.opts.logger.warn({ which, code, signal, stderr: lastErr, restartInMs: delay }, 'nvidia-smi stream exited; restarting');
-      this.later(delay, () => this.spawnChild(which));
+      const t = this.later(delay, () => {
+        this.restartTimers.delete(which);
+        this.spawnChild(which);
+      });
+      if (t) this.restartTimers.set(which, t);
     });
   }
 
@@ -218,7 +296,8 @@ export class SmiGpuSource implements GpuSource {
     if (now - this.lastSampleAt > 3 * this.opts.intervalMs + 5000) {
       return { ...base, status: 'unavailable', reason: 'nvidia-smi stream stalled (no recent sample)', driver_version: null, gpus: [] };
     }
-    const procs = this.apps.latestAt(now, 2 * this.appsIntervalMs + 1000);
+    // nvidia-smi leaves process_name empty when it cannot resolve it; fill from /proc (cached per pid).
+    const procs = await this.names.fill(this.apps.latestAt(now, 2 * this.appsIntervalMs + 1000));
     const gpus = latest.map((g) => ({
       ...g,
       mig_instances: this.inventory.mig.get(g.uuid) ?? g.mig_instances,
@@ -227,15 +306,13 @@ export class SmiGpuSource implements GpuSource {
     return { ...base, status: 'ok', reason: null, driver_version: this.gpuFramer.driverVersion(), gpus };
   }
 
+  /** Forget the current children (so their exit restarts nothing), cancel restarts, kill their groups. */
   private killChildren(): void {
-    for (const child of this.children.values()) {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        child.kill('SIGTERM'); // group already gone or not a leader; fall back to the child itself
-      }
-    }
+    this.cancelRestart('gpu');
+    this.cancelRestart('apps');
+    const current = [...this.children.values()];
     this.children.clear();
+    for (const child of current) this.stopChild(child);
   }
 
   /** Kill both children (whole process groups) and clear every timer. */
@@ -243,6 +320,11 @@ export class SmiGpuSource implements GpuSource {
     this.disposed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.restartTimers.clear();
     this.killChildren();
+    if (this.exitHook) {
+      process.off('exit', this.exitHook);
+      this.exitHook = null;
+    }
   }
 }

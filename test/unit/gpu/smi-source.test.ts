@@ -1,9 +1,11 @@
 // Runs the smi source against a fake nvidia-smi: a real executable script (real child processes,
 // real pipes) that prints lines derived from the H100 fixtures in a loop, like `-lms` does.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GpuState } from '../../../shared/protocol/telemetry.js';
 import { SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, parseCsvWithHeader } from '../../../agent/telemetry/gpu/smi-csv.js';
 import { SmiGpuSource, probeNvidiaSmi, resolveSmiPath } from '../../../agent/telemetry/gpu/smi-source.js';
@@ -16,6 +18,9 @@ let fake = '';
 
 const FAKE = `#!${process.execPath}
 const fs = require('node:fs');
+// Like a real long-lived child that outlives its reader: a closed pipe must not end it.
+process.stdout.on('error', () => {});
+if (process.env.FAKE_IGNORE_TERM) process.on('SIGTERM', () => {});
 const args = process.argv.slice(2);
 const mode = process.env.FAKE_MODE || 'ok';
 const dir = ${JSON.stringify('__DIR__')};
@@ -31,6 +36,7 @@ if (!args.includes('--format=csv,noheader,nounits')) { console.error('bad format
 const ms = Number(args[args.indexOf('-lms') + 1]);
 const which = q.startsWith('--query-gpu=') ? 'gpu' : 'apps';
 fs.appendFileSync(dir + '/pids-' + which, process.pid + '\\n');
+if (mode === 'silent') { setInterval(() => {}, 1000); return; } // hangs without ever printing
 if (which === 'gpu' && q !== '--query-gpu=' + fs.readFileSync(dir + '/gpu-fields', 'utf8')) { console.error('unexpected fields'); process.exit(2); }
 const lines = fs.readFileSync(dir + '/' + which + '.txt', 'utf8');
 let ticks = 0;
@@ -58,15 +64,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
   delete process.env.FAKE_MODE;
   delete process.env.FAKE_EXIT_AFTER;
+  delete process.env.FAKE_IGNORE_TERM;
   delete process.env.FLEETML_NVIDIA_SMI;
   rmSync(join(dir, 'restarted'), { force: true });
   for (const f of ['pids-gpu', 'pids-apps']) rmSync(join(dir, f), { force: true });
 });
 
 const pids = (which: string): number[] =>
-  readFileSync(join(dir, `pids-${which}`), 'utf8').split('\n').filter(Boolean).map(Number);
+  existsSync(join(dir, `pids-${which}`)) ? readFileSync(join(dir, `pids-${which}`), 'utf8').split('\n').filter(Boolean).map(Number) : [];
+/** Running (signal 0 reaches it) and not a zombie: a killed orphan may wait unreaped under init. */
 const alive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try { process.kill(pid, 0); } catch { return false; }
+  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const opts = (logger: GpuLogger = silentLogger) => ({ choice: 'smi' as const, fixtures: [], intervalMs: 100, reprobeMs: 60_000, logger });
@@ -146,5 +155,95 @@ describe('SmiGpuSource streaming from a fake nvidia-smi', () => {
     expect(s.status).toBe('absent');
     expect(s.reason).toContain('not found');
     await src.dispose();
+  });
+});
+
+describe('SmiGpuSource child lifecycle (no leaked nvidia-smi processes)', () => {
+  const HERE = dirname(fileURLToPath(import.meta.url));
+  const ROOT = join(HERE, '../../..');
+  const allPids = (): number[] => [...pids('gpu'), ...pids('apps')];
+  // Kill whatever a failing test leaves behind, so one regression does not poison the others.
+  afterEach(() => {
+    for (const pid of allPids()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  });
+
+  it('a child killed on the first-sample timeout is not restarted; dispose leaves nothing running', async () => {
+    process.env.FAKE_MODE = 'silent'; // the query children start but never print
+    const src = new SmiGpuSource({ ...opts(), reprobeMs: 200 }, { smiPath: fake, appsIntervalMs: 200, inventory: false, firstSampleTimeoutMs: 300 });
+    const exitHooks = process.listenerCount('exit');
+    await src.start();
+    const s = GpuState.parse(await src.refresh());
+    expect(s).toMatchObject({ status: 'unavailable', reason: expect.stringContaining('no sample from nvidia-smi within 300 ms') });
+    // Several timeout → kill → re-probe cycles; at no point two live children of one kind.
+    let maxLive = 0;
+    for (let t = 0; t < 25; t++) {
+      await sleep(100);
+      maxLive = Math.max(maxLive, pids('gpu').filter(alive).length, pids('apps').filter(alive).length);
+    }
+    expect(maxLive).toBe(1);
+    // One spawn per kind per cycle (≥ 500 ms each: 300 ms timeout + 200 ms re-probe); no restarts.
+    const spawned = pids('gpu').length;
+    expect(spawned).toBeGreaterThanOrEqual(2);
+    expect(spawned).toBeLessThanOrEqual(6);
+    expect(pids('apps').length).toBe(spawned);
+    expect(process.listenerCount('exit')).toBe(exitHooks + 1);
+    await src.dispose();
+    expect(process.listenerCount('exit')).toBe(exitHooks);
+    await sleep(400);
+    expect(allPids().filter(alive)).toEqual([]);
+    expect(allPids().length).toBe(2 * spawned); // nothing spawned after dispose
+  });
+
+  it('a child that ignores SIGTERM gets SIGKILL after killGraceMs', async () => {
+    process.env.FAKE_MODE = 'silent';
+    process.env.FAKE_IGNORE_TERM = '1';
+    const src = new SmiGpuSource(opts(), { smiPath: fake, inventory: false, firstSampleTimeoutMs: 200, killGraceMs: 300 });
+    await src.start();
+    await src.dispose();
+    await sleep(150);
+    expect(allPids().filter(alive)).toHaveLength(2); // still running: SIGTERM ignored
+    await sleep(600);
+    expect(allPids().filter(alive)).toEqual([]);
+  });
+
+  it('process.exit() without dispose still takes the children down (exit hook)', async () => {
+    const child = join(HERE, 'smi-exit-child.ts');
+    const viteNode = join(ROOT, 'node_modules/vite-node/vite-node.mjs');
+    const res = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const p = execFile(process.execPath, [viteNode, child, fake], { cwd: ROOT, timeout: 30_000 }, (_err, stdout, stderr) =>
+        done({ code: p.exitCode, stdout, stderr }));
+    });
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(3);
+    expect(JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}')).toMatchObject({ status: 'ok', gpus: 1, processes: 3 });
+    expect(pids('gpu')).toHaveLength(1);
+    expect(pids('apps')).toHaveLength(1);
+    await sleep(400);
+    expect(allPids().filter(alive)).toEqual([]);
+  });
+});
+
+describe('SmiGpuSource process names', () => {
+  it('fills a process_name nvidia-smi left empty from the name lookup, keeps the others', async () => {
+    const saved = readFileSync(join(dir, 'apps.txt'), 'utf8');
+    const lines = saved.split('\n').filter(Boolean);
+    // First process printed without a name (nvidia-smi could not resolve it).
+    writeFileSync(join(dir, 'apps.txt'), [lines[0].replace(/, [^,]*$/, ', '), ...lines.slice(1)].join('\n') + '\n');
+    const asked: number[] = [];
+    const procName = async (pid: number) => (asked.push(pid), `/proc-name/${pid}`);
+    try {
+      const src = new SmiGpuSource(opts(), { smiPath: fake, appsIntervalMs: 200, inventory: false, procName });
+      await src.start();
+      await sleep(300);
+      const s = GpuState.parse(await src.refresh());
+      await src.refresh();
+      await src.dispose();
+      const procs = s.gpus[0].processes;
+      expect(procs[0]).toMatchObject({ pid: 21180, process_name: '/proc-name/21180' });
+      expect(procs.slice(1).every((p) => p.process_name !== null && !p.process_name.startsWith('/proc-name/'))).toBe(true);
+      expect(asked).toEqual([21180]); // cached: the second refresh did not read it again
+    } finally {
+      writeFileSync(join(dir, 'apps.txt'), saved);
+    }
   });
 });
