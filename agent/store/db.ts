@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, chmodSync } from 'node:fs';
+import { mkdirSync, chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrations } from './migrations.js';
 
@@ -12,8 +12,11 @@ export function openStore(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, 'fleetml.db');
   const db = new Database(path);
-  try { chmodSync(path, 0o600); } catch { /* not owner: leave as is */ }
   db.pragma('journal_mode = WAL');
+  // The database and its WAL/shm side files hold token hashes and the audit log: owner only, whatever the umask.
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try { if (existsSync(f)) chmodSync(f, 0o600); } catch { /* not the owner: leave as is */ }
+  }
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across process crashes (kill -9); a power cut may lose the last commits
   db.pragma('busy_timeout = 5000'); // the token CLI may write while the agent runs

@@ -9,7 +9,7 @@ import type { NodeStats } from '../protocol/index.js';
 export interface FleetClientOptions {
   /** Points kept per metric for sparklines [120]. */
   historyPoints?: number;
-  /** Longest quiet time between change notifications while data flows, ms [200]: many agents → one redraw. */
+  /** Change notifications are batched over this window, ms [100]: many agents → one redraw (the TUI batches again). */
   throttleMs?: number;
   backoffMaxMs?: number;
   pingIntervalMs?: number;
@@ -40,7 +40,7 @@ export class FleetClient implements FleetSource {
 
   constructor(targets: Target[], o: FleetClientOptions = {}) {
     this.points = o.historyPoints ?? 120;
-    this.throttleMs = o.throttleMs ?? 200;
+    this.throttleMs = o.throttleMs ?? 100;
     this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {} }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);

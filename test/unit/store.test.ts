@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { openStore, migrate } from '../../agent/store/db.js';
 import { TokenStore } from '../../agent/store/tokens.js';
 import { AuditLog, digestParams } from '../../agent/store/audit.js';
@@ -12,6 +14,7 @@ describe('store', () => {
     const db = openStore(t.dir);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    for (const f of ['fleetml.db', 'fleetml.db-wal', 'fleetml.db-shm']) expect(statSync(join(t.dir, f)).mode & 0o777).toBe(0o600);
     const id = nodeIdentity(db);
     db.close();
     const again = openStore(t.dir);
