@@ -115,6 +115,20 @@ describe('sampling', () => {
     expect(s.gpus[1]).toMatchObject({ status: 'error', uuid: 'GPU-h1', error: expect.stringContaining('code 15') });
     await src.dispose();
   });
+  it('fills process_name by pid through the cached name lookup (NVML gives none)', async () => {
+    const asked: number[] = [];
+    const procName = async (pid: number) => (asked.push(pid), pid === 21198 ? '/usr/bin/python3' : null);
+    const src = new NvmlGpuSource({ choice: 'nvml', fixtures: [], intervalMs: 1000, logger: silentLogger }, { loadLib: async () => fakeLib(), procName });
+    await src.start();
+    const s = GpuState.parse(await src.refresh());
+    await src.refresh();
+    expect(s.gpus.map((g) => g.processes.map((p) => [p.gpu_uuid, p.pid, p.process_name]))).toEqual([
+      [['GPU-h0', 21198, '/usr/bin/python3']],
+      [['GPU-h1', 21198, '/usr/bin/python3']],
+    ]);
+    expect(asked).toEqual([21198]); // one read for a pid on two GPUs and over two ticks
+    await src.dispose();
+  });
   it('LIB_RM_VERSION_MISMATCH mid-run → whole source unavailable', async () => {
     let broken = false;
     const lib = fakeLib({ nvmlDeviceGetTemperature: () => (broken ? fail(NVML.LIB_RM_VERSION_MISMATCH) : ok(40)) });

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { GpuState } from '../../../shared/protocol/telemetry.js';
 import {
-  AppsFramer, GpuSampleFramer, SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, parseComputeAppsCsv, parseCsvWithHeader,
+  AppsFramer, GpuSampleFramer, SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, SMI_QUERY_GPU_FIELDS_LEGACY, parseComputeAppsCsv, parseCsvWithHeader,
   parseQueryGpuCsv, splitLimit,
 } from '../../../agent/telemetry/gpu/smi-csv.js';
 import type { GpuProcess, GpuSample } from '../../../shared/protocol/index.js';
@@ -133,5 +133,32 @@ describe('streaming noheader,nounits lines through the framer', () => {
     a.push(lines[2].replace('2026/07/14 09:00:44.742', '2026/07/14 09:00:46.742') + '\n', 3000);
     expect(a.latestAt(3000, 5000).map((p) => p.pid)).toEqual([21198]);
     expect(a.latestAt(9000, 5000)).toEqual([]);
+  });
+});
+
+describe('--query-gpu field lists against `nvidia-smi --help-query-gpu` (590.48.01)', () => {
+  // The help lists each property on its own line as "name", or "name" or "alias"; description
+  // lines that merely start with a quoted value ("0: Default" means …) are not property lines.
+  const PROPERTY_LINE = /^"[^"]+"(?: or "[^"]+")*\s*$/;
+  const documented = new Set(
+    readFixture('help-query-gpu-590.48.01.txt')
+      .split(/\r?\n/)
+      .filter((l) => PROPERTY_LINE.test(l))
+      .flatMap((l) => [...l.matchAll(/"([^"]+)"/g)].map((m) => m[1])),
+  );
+
+  it('parses the help: property names and aliases, not quoted values', () => {
+    expect(documented.size).toBeGreaterThan(200);
+    for (const f of ['timestamp', 'name', 'gpu_name', 'pci.bus_id', 'clocks.sm', 'clocks.current.sm', 'hostname']) expect(documented).toContain(f);
+    expect(documented).not.toContain('0: Default');
+    expect(documented).not.toContain('YYYY/MM/DD HH:MM:SS.msec');
+  });
+
+  it.each([
+    ['SMI_QUERY_GPU_FIELDS', SMI_QUERY_GPU_FIELDS],
+    ['SMI_QUERY_GPU_FIELDS_LEGACY', SMI_QUERY_GPU_FIELDS_LEGACY],
+  ] as const)('every field of %s is a documented property', (_name, fields) => {
+    expect(fields.filter((f) => !documented.has(f))).toEqual([]);
+    expect(new Set(fields).size).toBe(fields.length);
   });
 });

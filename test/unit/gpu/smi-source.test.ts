@@ -162,14 +162,17 @@ describe('SmiGpuSource child lifecycle (no leaked nvidia-smi processes)', () => 
   const HERE = dirname(fileURLToPath(import.meta.url));
   const ROOT = join(HERE, '../../..');
   const allPids = (): number[] => [...pids('gpu'), ...pids('apps')];
-  // Kill whatever a failing test leaves behind, so one regression does not poison the others.
-  afterEach(() => {
+  const sources: SmiGpuSource[] = [];
+  const track = (src: SmiGpuSource): SmiGpuSource => (sources.push(src), src);
+  // Dispose and kill whatever a failing test leaves behind, so one regression does not poison the others.
+  afterEach(async () => {
+    for (const src of sources.splice(0)) await src.dispose();
     for (const pid of allPids()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   });
 
   it('a child killed on the first-sample timeout is not restarted; dispose leaves nothing running', async () => {
     process.env.FAKE_MODE = 'silent'; // the query children start but never print
-    const src = new SmiGpuSource({ ...opts(), reprobeMs: 200 }, { smiPath: fake, appsIntervalMs: 200, inventory: false, firstSampleTimeoutMs: 300 });
+    const src = track(new SmiGpuSource({ ...opts(), reprobeMs: 200 }, { smiPath: fake, appsIntervalMs: 200, inventory: false, firstSampleTimeoutMs: 300 }));
     const exitHooks = process.listenerCount('exit');
     await src.start();
     const s = GpuState.parse(await src.refresh());
@@ -194,10 +197,20 @@ describe('SmiGpuSource child lifecycle (no leaked nvidia-smi processes)', () => 
     expect(allPids().length).toBe(2 * spawned); // nothing spawned after dispose
   });
 
+  it('children killed on the first-sample timeout stay dead until the re-probe (no restart-on-close)', async () => {
+    process.env.FAKE_MODE = 'silent';
+    const src = track(new SmiGpuSource(opts(), { smiPath: fake, appsIntervalMs: 200, inventory: false, firstSampleTimeoutMs: 300 }));
+    await src.start(); // re-probe only after 60 s
+    await sleep(2500); // longer than the 1 s (and 2 s) restart backoff of a child that exited by itself
+    expect(pids('gpu')).toHaveLength(1);
+    expect(pids('apps')).toHaveLength(1);
+    expect(allPids().filter(alive)).toEqual([]);
+  });
+
   it('a child that ignores SIGTERM gets SIGKILL after killGraceMs', async () => {
     process.env.FAKE_MODE = 'silent';
     process.env.FAKE_IGNORE_TERM = '1';
-    const src = new SmiGpuSource(opts(), { smiPath: fake, inventory: false, firstSampleTimeoutMs: 200, killGraceMs: 300 });
+    const src = track(new SmiGpuSource(opts(), { smiPath: fake, inventory: false, firstSampleTimeoutMs: 200, killGraceMs: 300 }));
     await src.start();
     await src.dispose();
     await sleep(150);
