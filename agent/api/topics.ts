@@ -10,7 +10,7 @@ export interface TopicProvider {
 }
 
 /** Providers of this topics. */
-export function createTopicProviders(collector: Collector): Record<TopicName, TopicProvider> {
+export function createTopicProviders(collector: Collector): Partial<Record<TopicName, TopicProvider>> {
   return {
     'node.stats': {
       snapshot: () => collector.latest,

@@ -8,3 +8,4 @@ export * from './auth.js';
 export * from './subscribe.js';
 export * from './methods.js';
 export * from './history-keys.js';
+export * from './jobs.js';

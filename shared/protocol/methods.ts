@@ -2,6 +2,7 @@ import { z } from 'zod';
 import * as node from './node.js';
 import * as auth from './auth.js';
 import * as sub from './subscribe.js';
+import * as jobs from './jobs.js';
 import type { Role } from './auth.js';
 
 /** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
@@ -31,6 +32,20 @@ export const methods = {
     description: 'The latest telemetry sample (host and GPUs).' }),
   'node.history': m({ params: node.NodeHistoryParams, result: node.NodeHistoryResult, role: 'read', mutates: false,
     description: 'Ring-buffered history per metric (default 15 min at 1 Hz), for sparklines.' }),
+  'job.submit': m({ params: jobs.JobSubmitParams, result: jobs.JobSubmitResult, role: 'operate', mutates: true,
+    description: 'Queue a job on this node. Refused at once (INVALID_PARAMS / CONFLICT) when it can never run here: more GPUs than the node has, unknown image, mount outside the allowed paths, driver unavailable.' }),
+  'job.list': m({ params: jobs.JobListParams, result: jobs.JobListResult, role: 'read', mutates: false,
+    description: 'Jobs of this node, newest first, filtered by state and labels.' }),
+  'job.get': m({ params: jobs.JobIdParams, result: jobs.JobGetResult, role: 'read', mutates: false,
+    description: 'One job with its spec, state history, assigned GPUs and exit reason.' }),
+  'job.cancel': m({ params: jobs.JobCancelParams, result: jobs.JobCancelResult, role: 'operate', mutates: true,
+    description: 'Cancel a queued or running job (SIGTERM, then SIGKILL after stop_grace_s). Cancelling a finished job is a no-op that returns it.' }),
+  'job.remove': m({ params: jobs.JobIdParams, result: jobs.JobRemoveResult, role: 'operate', mutates: true,
+    description: 'Remove a finished job and its logs (CONFLICT while it is queued or running).' }),
+  'job.logs': m({ params: jobs.JobLogsParams, result: jobs.JobLogsResult, role: 'read', mutates: false,
+    description: 'Stored output of a job (stdout, stderr and system lines), oldest first; kept until the job is removed. For live output subscribe to job.logs.' }),
+  'node.resources': m({ params: jobs.NodeResourcesParams, result: jobs.NodeResourcesResult, role: 'read', mutates: false,
+    description: 'GPUs (free, held by a job, busy with foreign processes), CPU and memory capacity and what is free, queue length and drivers: what placement needs.' }),
   'subscribe': m({ params: sub.SubscribeParams, result: sub.SubscribeResult, role: 'read', mutates: false,
     description: 'Subscribe to a topic: answers {subscriptionId, snapshot}; events follow as `subscription` notifications {subscriptionId, seq, data}. The topic may need a higher role.' }),
   'unsubscribe': m({ params: sub.UnsubscribeParams, result: sub.UnsubscribeResult, role: 'read', mutates: false,

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { AgentClient, RpcCallError } from '../../shared/client/agent-client.js';
-import { NodeStats, NodeInfoResult, NodeHistoryResult, methods } from '../../shared/protocol/index.js';
+import { NodeStats, NodeInfoResult, NodeHistoryResult, methods, PROTOCOL_VERSION } from '../../shared/protocol/index.js';
 import { inProcessAgent, rawSocket } from '../helpers/agent.js';
 
 let a: Awaited<ReturnType<typeof inProcessAgent>>;
@@ -27,7 +27,7 @@ describe('authentication at the upgrade', () => {
   it('sends hello first, with node and role', async () => {
     const s = await rawSocket(url, a.token);
     const hello = await s.next((f) => f.method === 'hello');
-    expect(hello.params).toMatchObject({ protocol_version: '1.0', node: 'test-node', role: 'admin' });
+    expect(hello.params).toMatchObject({ protocol_version: PROTOCOL_VERSION, node: 'test-node', role: 'admin' });
     s.ws.close();
   });
 });

@@ -6,7 +6,7 @@ import type { TopicProvider } from '../topics.js';
 import { describeIssues } from '../rpc.js';
 
 /** subscribe / unsubscribe: snapshot first, then events with a per-subscription seq. */
-export function subscribeHandlers(providers: Record<TopicName, TopicProvider>, maxPerConnection = 64): HandlerMap {
+export function subscribeHandlers(providers: Partial<Record<TopicName, TopicProvider>>, maxPerConnection = 64): HandlerMap {
   return {
     'subscribe': (p, ctx) => {
       if (!Object.hasOwn(topics, p.topic)) throw new RpcError('NOT_FOUND', `unknown topic: ${p.topic.slice(0, 64)} (known: ${Object.keys(topics).join(', ')})`);
@@ -18,6 +18,7 @@ export function subscribeHandlers(providers: Record<TopicName, TopicProvider>, m
       const conn = ctx.conn;
       if (conn.subscriptionCount >= maxPerConnection) throw new RpcError('OVERLOADED', `at most ${maxPerConnection} subscriptions per connection`);
       const provider = providers[name];
+      if (!provider) throw new RpcError('UNAVAILABLE', `topic ${name} is not served by this agent`);
       const subscriptionId = `s_${randomBytes(6).toString('hex')}`;
       // Register before snapshotting so no event between the two is lost (the client de-duplicates by seq/ts).
       const dispose = provider.subscribe(parsed.data, (data) => conn.sendEvent(subscriptionId, data, provider.conflate));

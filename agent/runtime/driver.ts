@@ -1,0 +1,86 @@
+import type { DriverName, JobSpec } from '../../shared/protocol/jobs.js';
+
+// The task-driver contract, shaped like Nomad's (plugins/drivers/driver.go).
+//
+// Lifecycle, as the job manager drives it:
+//   validate(spec)            at submission: refuse what can never run here (unknown image, …)
+//   start(cfg) → handle       the manager persists the handle BEFORE it reports the job running
+//   wait(handle) → exit       resolves once, when the task has exited (also for a recovered task)
+//   stop(handle, grace)       SIGTERM, then SIGKILL after grace seconds; idempotent
+//   inspect(handle)           running or exited (with the exit) — never throws for a gone task
+//   recover(handle)           after an agent restart: re-attach, or report the task gone (→ job lost)
+//   destroy(handle)           free everything the task left (container, files the driver owns); idempotent
+// Invariant: a task is never started twice for the same (job id, attempt); recover() never starts anything.
+
+/** What a driver can do. */
+export interface DriverCapabilities {
+  /** Can pass exactly the assigned GPUs to the task. */
+  gpus: boolean;
+  /** Honours bind mounts. */
+  mounts: boolean;
+  /** Honours spec.network. */
+  network: boolean;
+  /** Tells an OOM kill apart from other exits. */
+  oomDetection: boolean;
+  /** The task keeps running while the agent restarts. */
+  survivesAgentRestart: boolean;
+}
+
+/** Everything a driver needs to start one attempt of a job. */
+export interface TaskConfig {
+  jobId: string;
+  attempt: number;
+  node: string;
+  spec: JobSpec;
+  /** GPU UUIDs assigned to this attempt (exclusive); the task must see only these. */
+  gpuUuids: string[];
+  /** Environment to add on top of spec.env (NVIDIA_VISIBLE_DEVICES, CUDA_VISIBLE_DEVICES, FLEETML_JOB_ID, …). */
+  env: Record<string, string>;
+  /** A directory owned by this attempt (the driver may keep stdout/stderr files and exit markers there). */
+  dir: string;
+}
+
+/** A started task, as persisted in SQLite: JSON-serialisable, enough to recover after an agent restart. */
+export interface TaskHandle {
+  driver: DriverName;
+  jobId: string;
+  attempt: number;
+  /** Driver-specific: container id, pid + start time + file paths, … */
+  state: Record<string, unknown>;
+}
+
+/** How a task ended. */
+export interface TaskExit {
+  exitCode: number | null;
+  /** Signal name when killed by one (SIGKILL, SIGTERM). */
+  signal: string | null;
+  oomKilled: boolean;
+  /** A driver-level failure (engine gone, …), else null. */
+  error: string | null;
+}
+
+/** Receives output lines of a task (split on \n, without it). */
+export type LogSink = (stream: 'stdout' | 'stderr', line: string, ts: number) => void;
+
+/** One task driver. Implementations: docker/, process/, fake/. */
+export interface Driver {
+  readonly name: DriverName;
+  readonly capabilities: DriverCapabilities;
+  /** Whether the driver can run tasks here now (e.g. the container engine answers), and why not. */
+  fingerprint(): Promise<{ available: boolean; reason: string | null }>;
+  /** A reason the spec can never run on this node, or null. Called at submission. */
+  validate(spec: JobSpec): Promise<string | null>;
+  start(cfg: TaskConfig): Promise<TaskHandle>;
+  wait(handle: TaskHandle): Promise<TaskExit>;
+  stop(handle: TaskHandle, graceS: number): Promise<void>;
+  inspect(handle: TaskHandle): Promise<{ running: boolean; exit: TaskExit | null }>;
+  /** Re-attach after an agent restart; false when the task is gone without a trace (the job becomes lost). */
+  recover(handle: TaskHandle): Promise<boolean>;
+  /** Stream the task's output to sink; returns a disposer. After a re-attach, lines already delivered must not be
+   * delivered again: drivers with engine timestamps skip lines at or before `sinceTs`; drivers without them
+   * (process) persist their own read offsets in the task dir and resume from there. */
+  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): () => void;
+  destroy(handle: TaskHandle): Promise<void>;
+  /** Release engine connections, timers. */
+  dispose(): Promise<void>;
+}
