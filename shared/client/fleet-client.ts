@@ -1,9 +1,9 @@
 import { AgentClient } from './agent-client.js';
 import type { ClientState } from './agent-client.js';
 import type { Target } from './inventory.js';
-import type { FleetNode, FleetSource, NodeConn } from './fleet-types.js';
+import type { FleetActions, FleetNode, FleetSource, NodeConn } from './fleet-types.js';
 import { flattenStats } from '../protocol/index.js';
-import type { NodeStats } from '../protocol/index.js';
+import type { Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
 
 /** Options of a fleet connection. */
 export interface FleetClientOptions {
@@ -22,7 +22,7 @@ const toConn = (s: ClientState): NodeConn => (s === 'open' ? 'up' : s === 'unaut
  * An agent that is down is retried with backoff by its AgentClient and comes back on its own.
  * Listeners are notified at most once per throttle window, however many agents send samples.
  */
-export class FleetClient implements FleetSource {
+export class FleetClient implements FleetSource, FleetActions {
   private nodes: FleetNode[];
   private clients: AgentClient[];
   private unnamed: boolean[];
@@ -41,7 +41,7 @@ export class FleetClient implements FleetSource {
   constructor(targets: Target[], o: FleetClientOptions = {}) {
     this.points = o.historyPoints ?? 120;
     this.throttleMs = o.throttleMs ?? 100;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {} }));
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
@@ -96,6 +96,8 @@ export class FleetClient implements FleetSource {
         try {
           const sub = await c.subscribe('node.stats', {}, (s, meta) => this.onStats(i, s, meta.snapshot));
           if (sub.snapshot) { n.stats = sub.snapshot; n.lastSeen = Date.now(); }
+          const jobs = await c.subscribe('job.events', {}, (d, meta) => this.onJobEvent(i, d, meta.snapshot));
+          this.onJobEvent(i, jobs.snapshot, true);
         } catch (e) { this.subscribed[i] = false; throw e; }
       }
       this.changed();
@@ -120,6 +122,42 @@ export class FleetClient implements FleetSource {
       }
     }
     this.changed();
+  }
+
+  private onJobEvent(i: number, d: unknown, snapshot: boolean) {
+    const n = this.nodes[i];
+    if (snapshot) { n.jobs = Array.isArray(d) ? (d as Job[]) : (d as { jobs?: Job[] })?.jobs ?? []; this.changed(); return; }
+    const ev = d as { job?: Job; removed?: string };
+    const list = n.jobs ?? [];
+    if (ev.removed) n.jobs = list.filter((j) => j.id !== ev.removed);
+    else if (ev.job) {
+      const k = list.findIndex((j) => j.id === ev.job!.id);
+      n.jobs = k >= 0 ? list.map((j, x) => (x === k ? ev.job! : j)) : [ev.job, ...list];
+    }
+    this.changed();
+  }
+
+  private clientOf(node: string): AgentClient {
+    const c = this.client(node);
+    if (!c) throw new Error(`no node named "${node}" in this cluster`);
+    return c;
+  }
+
+  async submitJob(node: string, spec: JobSpecInput): Promise<Job> {
+    return (await this.clientOf(node).call('job.submit', { spec })).job;
+  }
+
+  async cancelJob(node: string, id: string, reason?: string): Promise<Job> {
+    return (await this.clientOf(node).call('job.cancel', { id, ...(reason ? { reason } : {}) })).job;
+  }
+
+  async followLogs(node: string, id: string, onLine: (l: LogLine) => void, tail = 200): Promise<() => void> {
+    const sub = await this.clientOf(node).subscribe('job.logs', { id, tail }, (d, meta) => {
+      if (meta.snapshot) for (const l of (d as unknown as { lines: LogLine[] }).lines ?? []) onLine(l);
+      else onLine(d as LogLine);
+    });
+    for (const l of (sub.snapshot as unknown as { lines: LogLine[] })?.lines ?? []) onLine(l);
+    return () => { void sub.close(); };
   }
 
   /** The client of one node, for commands that act on it (views never call this). */

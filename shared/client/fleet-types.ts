@@ -1,4 +1,4 @@
-import type { NodeInfoResult, NodeStats } from '../protocol/index.js';
+import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine } from '../protocol/index.js';
 
 /** Connection state of one agent as the fleet client sees it. */
 export type NodeConn = 'connecting' | 'up' | 'unreachable' | 'unauthorized' | 'incompatible';
@@ -19,6 +19,8 @@ export interface FleetNode {
   lastSeen: number | null;
   /** Short series for sparklines, newest last, keyed by metric ("host.cpu_util_pct", "gpu.<uuid>.gpu_util_pct", …). */
   history: Record<string, (number | null)[]>;
+  /** Jobs of the node (newest first), kept live by the job.events topic; null until known. */
+  jobs: Job[] | null;
 }
 
 /** A read-only, observable view of the fleet: what the TUI's views consume. */
@@ -27,4 +29,14 @@ export interface FleetSource {
   snapshot(): FleetNode[];
   /** Called (throttled) whenever any node changes; returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
+}
+
+/** What views may ask the fleet to do (the TUI's only way to act; views never touch a socket). */
+export interface FleetActions {
+  /** Queue a job on a node; rejects with the agent's message when refused. */
+  submitJob(node: string, spec: JobSpecInput): Promise<Job>;
+  /** Cancel a job (SIGTERM, then SIGKILL after its grace period). */
+  cancelJob(node: string, id: string, reason?: string): Promise<Job>;
+  /** Follow a job's output: the last `tail` lines, then each new one. Resolves to a disposer. */
+  followLogs(node: string, id: string, onLine: (l: LogLine) => void, tail?: number): Promise<() => void>;
 }

@@ -11,13 +11,13 @@ export const topics = {
     role: 'read' as const,
   },
   'job.events': {
-    description: 'Every change of every job on the node (submitted, state changes, removal). Snapshot: the newest 500 jobs. Event data: {job} or {removed: id}.',
+    description: 'Every change of every job on the node (submitted, state changes, removal). Snapshot: {jobs} (the newest 500). Event data: {job} or {removed: id}.',
     params: z.object({}).strict(),
     data: z.union([z.object({ job: Job }), z.object({ removed: z.string() })]),
     role: 'read' as const,
   },
   'job.logs': {
-    description: 'Live output of one job. Snapshot: the last `tail` stored lines (default 200); events: each new line. Not conflated (lines are never dropped while the peer keeps up; a peer that stops reading is disconnected).',
+    description: 'Live output of one job. Snapshot: {lines} (the last `tail` stored lines, default 200); events: each new line. Not conflated (lines are never dropped while the peer keeps up; a peer that stops reading is disconnected).',
     params: z.object({ id: z.string().min(1).max(64), tail: z.number().int().min(0).max(10_000).default(200) }).strict(),
     data: LogLine,
     role: 'read' as const,
