@@ -43,6 +43,14 @@ export const AgentConfig = z.object({
     auth_fail_max_delay_ms: z.number().int().min(0).default(5000).describe('Longest delay before a 401, ms.'),
     metrics_public: z.boolean().default(false).describe('Serve /metrics without a token (e.g. Prometheus on a trusted network). Default: needs a read token.'),
   }).strict().prefault({}),
+  jobs: z.object({
+    drivers: z.array(z.enum(['docker', 'process', 'fake'])).default(['process', 'docker']).describe('Task drivers enabled on this node. fake (no real work) is for tests and demos.'),
+    docker_socket: z.string().nullable().default(null).describe('Docker Engine socket (default: DOCKER_HOST, else /var/run/docker.sock).'),
+    allowed_mount_roots: z.array(z.string()).default([]).describe('Host directories under which container jobs may bind-mount (none by default).'),
+    gpu_busy_threshold_bytes: z.number().int().min(0).default(1024 ** 3).describe('A GPU whose memory used by processes fleetml did not start exceeds this counts as busy.'),
+    starvation_s: z.number().int().min(1).default(600).describe('After this long in the queue a job stops smaller jobs from backfilling ahead of it.'),
+    log_max_bytes: z.number().int().min(4096).default(10 * 1024 * 1024).describe('Stored output per job before rotation (one older file is kept).'),
+  }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();
@@ -52,7 +60,7 @@ export type AgentConfig = z.infer<typeof AgentConfig>;
 export interface AgentFlags {
   config?: string; listen?: string; dataDir?: string; name?: string; label?: string[];
   tlsCert?: string; tlsKey?: string; telemetryInterval?: string; history?: string;
-  gpuSource?: string; gpuFixture?: string[]; peer?: string[]; logLevel?: string;
+  gpuSource?: string; gpuFixture?: string[]; peer?: string[]; logLevel?: string; jobDriver?: string[]; allowMount?: string[];
 }
 
 /** Most points kept per metric (memory bound: ~16 bytes a point, tens of metrics per node). */
@@ -107,6 +115,8 @@ export function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): Raw {
   if (e('MAX_FRAME_BYTES')) set(out, ['api', 'max_frame_bytes'], num(e('MAX_FRAME_BYTES')!, 'FLEETML_MAX_FRAME_BYTES'));
   if (e('PEERS')) set(out, ['peers'], parsePeers(split(e('PEERS')!)));
   if (e('LOG_LEVEL')) set(out, ['log_level'], e('LOG_LEVEL'));
+  if (e('JOB_DRIVERS')) set(out, ['jobs', 'drivers'], split(e('JOB_DRIVERS')!));
+  if (e('ALLOWED_MOUNT_ROOTS')) set(out, ['jobs', 'allowed_mount_roots'], split(e('ALLOWED_MOUNT_ROOTS')!));
   return out;
 }
 
@@ -124,6 +134,8 @@ export function applyFlags(raw: Raw, f: AgentFlags): Raw {
   if (f.gpuFixture?.length) set(out, ['gpu', 'fixtures'], f.gpuFixture);
   if (f.peer?.length) set(out, ['peers'], parsePeers(f.peer));
   if (f.logLevel) set(out, ['log_level'], f.logLevel);
+  if (f.jobDriver?.length) set(out, ['jobs', 'drivers'], f.jobDriver);
+  if (f.allowMount?.length) set(out, ['jobs', 'allowed_mount_roots'], f.allowMount);
   return out;
 }
 

@@ -21,6 +21,14 @@ import { subscribeHandlers } from './api/handlers/subscribe.js';
 import { tokenHandlers } from './api/handlers/token.js';
 import { packageVersion } from '../shared/util/package-root.js';
 import type { HostInfo } from '../shared/protocol/index.js';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createDrivers } from './runtime/index.js';
+import { JobStore } from './jobs/job-store.js';
+import { LogStore } from './jobs/log-store.js';
+import { JobManager } from './jobs/manager.js';
+import { GpuProcessAttribution } from './jobs/attribution.js';
+import { jobHandlers } from './api/handlers/jobs.js';
 
 /** A running agent: its address and how to stop it. */
 export interface RunningAgent {
@@ -36,7 +44,8 @@ export interface RunningAgent {
 
 /**
  * The composition root. Start-up order: store (migrations) → identity/tokens → telemetry sources → first sample
- * → API listening (so the agent never serves before it can answer). Shutdown is the reverse.
+ * → job recovery → API listening (so the agent never serves before it can answer). Shutdown is the reverse;
+ * running jobs are left running (processes survive with KillMode=process, containers are engine-owned).
  */
 export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.log_level)): Promise<RunningAgent> {
   const startedAt = Date.now();
@@ -45,8 +54,12 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   let gpu: GpuSource | null = null;
   let collector: Collector | null = null;
   let api: ApiServer | null = null;
+  let jobs: JobManager | null = null;
+  let driversRef: Partial<Record<string, { dispose(): Promise<void> }>> = {};
   const cleanup = async () => {
     await api?.close().catch(() => undefined);
+    await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
+    await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
     await collector?.stop().catch(() => undefined);
     await gpu?.dispose().catch(() => undefined);
     db?.close();
@@ -77,7 +90,28 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       subscriptions: () => apiRef?.subscriptionTotal() ?? 0,
     });
     const m = metrics;
+    // Jobs: recover before serving (house rule 4). Capacity comes from the latest telemetry sample.
+    const drivers = createDrivers(config, log);
+    driversRef = drivers;
+    const jobStore = new JobStore(db);
+    const threshold = config.jobs.gpu_busy_threshold_bytes;
+    jobs = new JobManager({
+      node: config.name, labels: config.labels, store: jobStore, drivers,
+      logs: new LogStore(join(config.data_dir, 'jobs'), config.jobs.log_max_bytes),
+      starvationMs: config.jobs.starvation_s * 1000, log: log.child({ subsystem: 'jobs' }),
+      capacity: () => ({
+        gpus: (c.latest?.gpu.gpus ?? []).map((x) => ({
+          uuid: x.uuid, index: x.index, name: x.name, fb_total_bytes: x.fb_total_bytes,
+          busyExternal: x.processes.filter((p) => !p.job_id).reduce((a, p) => a + (p.used_gpu_memory_bytes ?? 0), 0) > threshold,
+        })),
+        cpus: os.cpus().length, memoryBytes: os.totalmem(), simulated: c.latest?.gpu.simulated ?? false,
+      }),
+    });
+    const jm = jobs;
+    const attribution = new GpuProcessAttribution(() => jm.handles());
+    collector.decorate = (s) => attribution.decorate(s);
     await collector.start();
+    await jm.start();
     log.info({ gpu_status: c.latest?.gpu.status, gpu_source: c.latest?.gpu.source, reason: c.latest?.gpu.reason, gpus: c.latest?.gpu.gpus.length }, 'telemetry started');
 
     const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
@@ -85,7 +119,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...authHandlers(config.name),
       ...tokenHandlers(tokens, (ids) => apiRef?.dropTokens(ids)),
       ...nodeHandlers(facts, collector),
-      ...subscribeHandlers(createTopicProviders(collector)),
+      ...jobHandlers(jm),
+      ...subscribeHandlers(createTopicProviders(collector, jm)),
     };
     const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }));
     api = new ApiServer({

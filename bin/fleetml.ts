@@ -6,6 +6,7 @@ import { registerAgentCommand } from '../agent/cli/agent-command.js';
 import { registerTokenCommands } from '../agent/cli/token-command.js';
 import { registerNodeCommands } from '../shared/cli/nodes.js';
 import { registerClusterCommands } from '../shared/cli/cluster.js';
+import { registerJobCommands } from '../shared/cli/jobs.js';
 import { targetOptions } from '../shared/cli/common.js';
 import { UsageError } from '../shared/cli/output.js';
 import { packageVersion } from '../shared/util/package-root.js';
@@ -20,6 +21,7 @@ registerAgentCommand(program);
 registerTokenCommands(program);
 registerClusterCommands(program);
 registerNodeCommands(program);
+registerJobCommands(program);
 
 targetOptions(program.command('tui').description('the terminal console: every agent of the inventory at once'))
   .option('--readonly', 'hide every action that changes something')
@@ -31,7 +33,7 @@ targetOptions(program.command('tui').description('the terminal console: every ag
     const { targets, source } = resolveTargets(o);
     const fleet = new FleetClient(targets);
     fleet.start();
-    await runTui(fleet, { readonly: Boolean(o.readonly), title: o.title ?? source });
+    await runTui(fleet, { readonly: Boolean(o.readonly), title: o.title ?? source, actions: fleet });
     await fleet.stop();
     process.exit(0);
   });

@@ -37,7 +37,7 @@ fleet.start();
 const { runTui } = await import('../tui/run.js');
 process.on('SIGTERM', () => void fleet.stop().then(stopAll).then(() => process.exit(0)));
 try {
-  await runTui(fleet, { title: 'demo (simulated GPUs)' });
+  await runTui(fleet, { title: 'demo (simulated GPUs)', actions: fleet });
 } finally {
   await fleet.stop();
   await stopAll();

@@ -39,7 +39,7 @@ const { runTui } = await import('../tui/run.js');
 const stopAll = async () => { await fleet.stop(); await agent?.stop(); };
 process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 try {
-  await runTui(fleet, { title: 'local' });
+  await runTui(fleet, { title: 'local', actions: fleet });
 } finally {
   await stopAll();
 }

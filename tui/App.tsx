@@ -1,16 +1,20 @@
 import { Box, useApp, useInput, type Key } from 'ink';
 import { useEffect, useMemo, useReducer, useRef } from 'react';
-import type { FleetSource } from '../shared/client/fleet-types.js';
+import type { FleetActions, FleetNode, FleetSource } from '../shared/client/fleet-types.js';
 import { parseCommand } from './commands.js';
 import { Footer } from './components/Footer.js';
 import { Header } from './components/Header.js';
 import { HelpView } from './components/HelpView.js';
+import { JobFormView } from './components/JobFormView.js';
 import { Line } from './components/Line.js';
 import { PromptLine } from './components/PromptLine.js';
+import { dialogActions, jobActions } from './job-keys.js';
 import { KEYMAP, activeBindings, keyName, resolveKey, type KeyBinding } from './keymap.js';
-import { clampIndex, currentFrame, initialState, reduce, type UiAction, type UiState } from './state.js';
+import { shortJobId } from './render/job-row.js';
+import { clampIndex, currentFrame, initialState, reduce, type Effect, type UiAction, type UiState } from './state.js';
 import { colorEnabled, type Theme } from './theme.js';
 import { useFleet, useTerminalSize, type TermSize } from './use-fleet.js';
+import { useJobLogs } from './use-job-logs.js';
 import { VIEWS, viewSpec } from './views/registry.js';
 import type { ViewSpec } from './views/types.js';
 
@@ -18,6 +22,8 @@ import type { ViewSpec } from './views/types.js';
 export interface AppProps {
   /** The fleet to show (read-only, observable). */
   source: FleetSource;
+  /** What the console may ask the fleet to do (submit, cancel, follow logs). Default none: keys that need it are hidden. */
+  actions?: FleetActions;
   /** Hide and disable dangerous bindings. Default false. */
   readonly?: boolean;
   /** Cluster name in the header. Default "cluster". */
@@ -39,9 +45,10 @@ const MIN_ROWS = 6;
 const MIN_COLS = 40;
 
 /** Map a key to reducer actions (pure apart from reading the current view's items). */
-function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyBinding[], spec: ViewSpec, items: string[], page: number, routes: readonly ViewSpec[]): UiAction[] {
+function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyBinding[], spec: ViewSpec, items: string[], page: number, routes: readonly ViewSpec[], nodes: readonly FleetNode[]): UiAction[] {
   const name = keyName(input, key);
   if (name === 'ctrl+c') return [{ type: 'quit' }];
+  if (s.dialog) return dialogActions(name, input, key, s.dialog);
   if (s.prompt) {
     if (name === 'esc') return [{ type: 'cancelPrompt' }];
     if (name === 'enter') return [{ type: 'submitPrompt', command: s.prompt === 'command' ? parseCommand(s.input, routes) : undefined }];
@@ -53,7 +60,10 @@ function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyB
   if (s.help && (name === 'esc' || name === '?')) return [...pre, { type: 'closeHelp' }];
   const count = items.length;
   const sel = clampIndex(currentFrame(s).selected, count);
-  switch (resolveKey(name, bindings)) {
+  const id = resolveKey(name, bindings);
+  const job = jobActions(id, s, { nodes, item: items[sel], count, page });
+  if (job) return [...pre, ...job];
+  switch (id) {
     case 'quit': return [{ type: 'quit' }];
     case 'help': return [...pre, { type: 'toggleHelp' }];
     case 'command': return [{ type: 'openPrompt', mode: 'command' }];
@@ -100,7 +110,7 @@ export function splitKeys(input: string, key: Key): [string, Key][] {
  * The console: header, prompt/status line, the current view, footer. Every frame is at most
  * rows-1 lines (a frame as tall as the terminal makes Ink clear the screen on each redraw).
  */
-export function App({ source, readonly = false, title = 'cluster', onQuit, size, color, keymap = KEYMAP, views = VIEWS }: AppProps) {
+export function App({ source, actions, readonly = false, title = 'cluster', onQuit, size, color, keymap = KEYMAP, views = VIEWS }: AppProps) {
   const nodes = useFleet(source);
   const { rows, columns } = useTerminalSize(size);
   const { exit } = useApp();
@@ -108,8 +118,11 @@ export function App({ source, readonly = false, title = 'cluster', onQuit, size,
   const theme: Theme = useMemo(() => ({ color: color ?? colorEnabled() }), [color]);
   const frame = currentFrame(state);
   const spec = viewSpec(frame.view, views);
-  const bindings = activeBindings(keymap, { view: spec.id, readonly: state.readonly });
-  const items = spec.items(nodes, frame);
+  const canAct = !!actions;
+  const bindings = activeBindings(keymap, { view: spec.id, readonly: state.readonly, actions: canAct });
+  // The followed job's output; subscribed while the logs view is on top, disposed when it is left.
+  const logs = useJobLogs(actions, frame.view === 'logs' ? frame.arg : null);
+  const items = spec.items(nodes, frame, logs);
   const selected = clampIndex(frame.selected, items.length);
   const height = Math.max(1, rows - 1);
   const width = Math.max(1, columns);
@@ -119,15 +132,26 @@ export function App({ source, readonly = false, title = 'cluster', onQuit, size,
   // (several keys can arrive before React renders again).
   const live = useRef(state);
   live.current = state;
+
+  // Effects the reducer recorded ('run'); their outcome comes back as one 'effectDone'. Errors are the agent's message.
+  const perform = (e: Effect) => {
+    if (!actions) return dispatch({ type: 'effectDone', effect: e.kind, error: 'this console cannot change the fleet (started without a connection)' });
+    const p = e.kind === 'cancelJob' ? actions.cancelJob(e.node, e.id) : actions.submitJob(e.node, e.spec);
+    p.then(
+      (job) => dispatch({ type: 'effectDone', effect: e.kind, message: e.kind === 'cancelJob' ? `cancelling job ${shortJobId(job.id)} on ${e.node} (${job.state})` : `submitted job ${shortJobId(job.id)} on ${e.node} (${job.state}${job.reason ? `: ${job.reason}` : ''})` }),
+      (err: unknown) => dispatch({ type: 'effectDone', effect: e.kind, error: `${e.kind === 'cancelJob' ? 'cancel' : 'submit'} refused by ${e.node}: ${err instanceof Error ? err.message : String(err)}` }),
+    );
+  };
   useInput((input, key) => {
     let s = live.current;
     for (const [ch, k] of splitKeys(input, key)) {
       const f = currentFrame(s);
       const sp = viewSpec(f.view, views);
-      const bs = activeBindings(keymap, { view: sp.id, readonly: s.readonly });
-      for (const a of actionsFor(ch, k, s, bs, sp, sp.items(nodes, f), Math.max(1, bodyHeight - 2), views)) {
+      const bs = activeBindings(keymap, { view: sp.id, readonly: s.readonly, actions: canAct });
+      for (const a of actionsFor(ch, k, s, bs, sp, sp.items(nodes, f, logs), Math.max(1, bodyHeight - 2), views, nodes)) {
         s = reduce(s, a);
         dispatch(a);
+        if (a.type === 'run') perform(a.effect);
       }
     }
     live.current = s;
@@ -149,10 +173,12 @@ export function App({ source, readonly = false, title = 'cluster', onQuit, size,
       <Header title={title} nodes={nodes} crumb={crumb} readonly={state.readonly} width={width} theme={theme} />
       <PromptLine state={state} status={spec.title(frame)} width={width} theme={theme} />
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
-        {state.help ? (
+        {state.dialog?.kind === 'form' ? (
+          <JobFormView form={state.dialog.form} height={bodyHeight} width={width} theme={theme} />
+        ) : state.help ? (
           <HelpView bindings={bindings} routes={views} height={bodyHeight} width={width} theme={theme} />
         ) : (
-          <View nodes={nodes} frame={frame} selected={selected} height={bodyHeight} width={width} theme={theme} />
+          <View nodes={nodes} frame={frame} selected={selected} height={bodyHeight} width={width} theme={theme} logs={logs} />
         )}
       </Box>
       <Footer bindings={bindings} width={width} theme={theme} />

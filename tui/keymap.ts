@@ -24,13 +24,23 @@ export interface KeyBinding {
   views?: string[];
   /** Show in the one-line footer (help always lists every binding). */
   footer?: boolean;
+  /** Needs FleetActions (logs, cancel, submit): removed when the console was started without them. */
+  usesActions?: boolean;
 }
 
 /** The default keymap of the console. */
 export const KEYMAP: readonly KeyBinding[] = [
   { keys: [':'], description: 'command', action: 'command', footer: true },
   { keys: ['/'], description: 'filter', action: 'filter', footer: true },
-  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster'] },
+  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs'] },
+  // Jobs (views: jobs list, job detail, logs). View-scoped keys come before the global ones so the footer shows them.
+  { keys: ['l'], description: 'logs', action: 'logs', footer: true, views: ['jobs', 'job-detail'], usesActions: true },
+  { keys: ['ctrl+d'], description: 'cancel', action: 'cancelJob', footer: true, views: ['jobs', 'job-detail', 'logs'], dangerous: true, usesActions: true },
+  { keys: ['n'], description: 'new job', action: 'newJob', footer: true, views: ['jobs'], dangerous: true, usesActions: true },
+  { keys: ['f'], description: 'states: all/active/finished/failed', action: 'stateFilter', views: ['jobs'] },
+  { keys: ['s'], description: 'autoscroll', action: 'autoscroll', footer: true, views: ['logs'] },
+  { keys: ['w'], description: 'wrap', action: 'wrap', footer: true, views: ['logs'] },
+  { keys: ['t'], description: 'timestamps', action: 'timestamps', footer: true, views: ['logs'] },
   { keys: ['esc'], description: 'back', action: 'back', footer: true },
   { keys: ['?'], description: 'help', action: 'help', footer: true },
   { keys: ['q', 'ctrl+c'], description: 'quit', action: 'quit', footer: true },
@@ -54,7 +64,7 @@ export function keyName(input: string, key: Partial<Key>): string {
   if (key.pageDown) return 'pgdn';
   if (key.home) return 'home';
   if (key.end) return 'end';
-  if (key.tab) return 'tab';
+  if (key.tab) return key.shift ? 'shift+tab' : 'tab';
   if (key.backspace || key.delete) return 'backspace';
   if (key.ctrl) return `ctrl+${input.toLowerCase()}`;
   return input;
@@ -66,11 +76,13 @@ export interface BindingContext {
   view: string;
   /** Read-only mode: dangerous bindings are removed. */
   readonly: boolean;
+  /** FleetActions are available; when false, bindings that use them are removed. Default true. */
+  actions?: boolean;
 }
 
-/** The bindings in effect for a view; dangerous ones vanish in read-only mode. */
+/** The bindings in effect for a view; dangerous ones vanish in read-only mode, action ones without actions. */
 export function activeBindings(keymap: readonly KeyBinding[], ctx: BindingContext): KeyBinding[] {
-  return keymap.filter((b) => !(ctx.readonly && b.dangerous) && (!b.views || b.views.includes(ctx.view)));
+  return keymap.filter((b) => !(ctx.readonly && b.dangerous) && !(ctx.actions === false && b.usesActions) && (!b.views || b.views.includes(ctx.view)));
 }
 
 /** The action a key name triggers among `bindings`, or null. */

@@ -1,6 +1,6 @@
 // Entry point of the console: alternate screen in, Ink render, alternate screen out on every exit path.
 import { render } from 'ink';
-import type { FleetSource } from '../shared/client/fleet-types.js';
+import type { FleetActions, FleetSource } from '../shared/client/fleet-types.js';
 import { App } from './App.js';
 
 /** Enter / leave the terminal's alternate screen (keeps the user's scrollback clean, as htop and k9s do). */
@@ -14,6 +14,8 @@ export interface RunTuiOptions {
   readonly?: boolean;
   /** Cluster name shown in the header. Default "cluster". */
   title?: string;
+  /** Submit/cancel jobs and follow logs (the FleetClient). Default none: those keys are hidden. */
+  actions?: FleetActions;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function runTui(source: FleetSource, opts: RunTuiOptions = {}): Pro
     process.exit(1);
   };
   if (out.isTTY) out.write(ALT_SCREEN_ON);
-  const instance = render(<App source={source} readonly={opts.readonly} title={opts.title} />, {
+  const instance = render(<App source={source} actions={opts.actions} readonly={opts.readonly} title={opts.title} />, {
     maxFps: 10,
     exitOnCtrlC: true,
     patchConsole: false,

@@ -1,7 +1,11 @@
 // UI state of the console as a pure reducer: view stack, selection, filter, prompt, help, read-only.
 // Invariants: the stack is never empty (its bottom is the root view); selection is an index that the
 // views clamp to their row count, because the reducer does not see the data.
+import type { JobSpecInput } from '../shared/protocol/jobs.js';
 import type { CommandResult } from './commands.js';
+import { reduceForm, type FormAction, type JobForm } from './job-form.js';
+import type { JobStateFilter } from './render/job-row.js';
+import type { Tone } from './theme.js';
 
 /** One entry of the view stack. */
 export interface Frame {
@@ -13,7 +17,21 @@ export interface Frame {
   selected: number;
   /** Filter text; a leading "!" inverts it. */
   filter: string;
+  /** View toggles (logs: wrap, timestamps, autoscroll); absent means the view's default. */
+  flags?: Readonly<Record<string, boolean>>;
+  /** Jobs view: which states are shown; absent means all. */
+  stateFilter?: JobStateFilter;
 }
+
+/** A change to the fleet the UI asks for; App runs it through FleetActions (the reducer only records it). */
+export type Effect =
+  | { kind: 'cancelJob'; node: string; id: string }
+  | { kind: 'submitJob'; node: string; spec: JobSpecInput };
+
+/** A modal on top of the view: a y/n confirmation, or the job submit form. */
+export type Dialog =
+  | { kind: 'confirm'; text: string; effect: Effect }
+  | { kind: 'form'; form: JobForm };
 
 /** What the prompt line is collecting. */
 export type PromptMode = 'command' | 'filter';
@@ -28,6 +46,10 @@ export interface UiState {
   readonly: boolean;
   /** One-line message (errors from commands), cleared by the next key. */
   message: string | null;
+  /** Tone of the message; default 'bad'. */
+  messageTone?: Tone;
+  /** Open modal, or null. Keys go to it first. */
+  dialog: Dialog | null;
   quit: boolean;
 }
 
@@ -44,7 +66,16 @@ export type UiAction =
   | { type: 'submitPrompt'; command?: CommandResult }
   | { type: 'toggleHelp' }
   | { type: 'closeHelp' }
-  | { type: 'message'; text: string | null }
+  | { type: 'message'; text: string | null; tone?: Tone }
+  | { type: 'setFlag'; name: string; value: boolean }
+  | { type: 'setStateFilter'; value: JobStateFilter }
+  | { type: 'openDialog'; dialog: Dialog }
+  | { type: 'closeDialog' }
+  | { type: 'form'; action: FormAction }
+  /** Start an effect: closes a confirmation, marks the form busy. App performs it. */
+  | { type: 'run'; effect: Effect }
+  /** An effect finished: `error` set when it failed. */
+  | { type: 'effectDone'; effect: Effect['kind']; error?: string; message?: string }
   | { type: 'quit' };
 
 /** A fresh frame for a view. */
@@ -54,7 +85,7 @@ export function frame(view: string, arg: string | null = null): Frame {
 
 /** Initial state: the root view alone on the stack. */
 export function initialState(opts: { root: string; readonly?: boolean }): UiState {
-  return { stack: [frame(opts.root)], prompt: null, input: '', help: false, readonly: !!opts.readonly, message: null, quit: false };
+  return { stack: [frame(opts.root)], prompt: null, input: '', help: false, readonly: !!opts.readonly, message: null, dialog: null, quit: false };
 }
 
 /** The frame on top of the stack. */
@@ -89,6 +120,7 @@ export function reduce(s: UiState, a: UiAction): UiState {
     case 'push':
       return { ...s, stack: [...s.stack, frame(a.view, a.arg)], help: false };
     case 'back': {
+      if (s.dialog) return { ...s, dialog: null };
       if (s.help) return { ...s, help: false };
       const top = currentFrame(s);
       if (top.filter) return withTop(s, (f) => ({ ...f, filter: '', selected: 0 }));
@@ -115,7 +147,7 @@ export function reduce(s: UiState, a: UiAction): UiState {
       const c = a.command;
       if (s.prompt !== 'command' || !c) return closed;
       if (c.kind === 'quit') return { ...closed, quit: true };
-      if (c.kind === 'error') return { ...closed, message: c.message };
+      if (c.kind === 'error') return { ...closed, message: c.message, messageTone: 'bad' };
       if (c.kind === 'view') return navigate(closed, c.view, c.arg);
       return closed;
     }
@@ -124,10 +156,36 @@ export function reduce(s: UiState, a: UiAction): UiState {
     case 'closeHelp':
       return { ...s, help: false };
     case 'message':
-      return { ...s, message: a.text };
+      return { ...s, message: a.text, messageTone: a.tone };
+    case 'setFlag':
+      return withTop(s, (f) => ({ ...f, flags: { ...f.flags, [a.name]: a.value } }));
+    case 'setStateFilter':
+      return withTop(s, (f) => ({ ...f, stateFilter: a.value, selected: 0 }));
+    case 'openDialog':
+      return { ...s, dialog: a.dialog, help: false, message: null };
+    case 'closeDialog':
+      return { ...s, dialog: null };
+    case 'form':
+      return s.dialog?.kind === 'form' ? { ...s, dialog: { kind: 'form', form: reduceForm(s.dialog.form, a.action) } } : s;
+    case 'run':
+      if (s.dialog?.kind === 'form') return { ...s, dialog: { kind: 'form', form: reduceForm(s.dialog.form, { type: 'busy', value: true }) } };
+      return { ...s, dialog: null };
+    case 'effectDone': {
+      // A refused submit keeps the form open with the agent's message; everything else reports on the message line.
+      if (a.effect === 'submitJob' && s.dialog?.kind === 'form') {
+        if (a.error) return { ...s, dialog: { kind: 'form', form: reduceForm(s.dialog.form, { type: 'error', text: a.error }) } };
+        return { ...s, dialog: null, message: a.message ?? null, messageTone: 'ok' };
+      }
+      return { ...s, message: a.error ?? a.message ?? null, messageTone: a.error ? 'bad' : 'ok' };
+    }
     case 'quit':
       return { ...s, quit: true };
   }
+}
+
+/** A view toggle of a frame, or `dflt` when never set. */
+export function flag(f: Frame, name: string, dflt: boolean): boolean {
+  return f.flags?.[name] ?? dflt;
 }
 
 /** Does `text` pass `filter`? Case-insensitive substring; a leading "!" inverts; empty passes all. */

@@ -1,5 +1,7 @@
 import type { TopicName } from '../../shared/protocol/index.js';
 import type { Collector } from '../telemetry/collector.js';
+import type { JobManager } from '../jobs/manager.js';
+import type { Job } from '../../shared/protocol/index.js';
 
 /** Server side of a topic: a snapshot for the subscribe answer, then a stream of events. */
 export interface TopicProvider {
@@ -10,12 +12,27 @@ export interface TopicProvider {
 }
 
 /** Providers of this topics. */
-export function createTopicProviders(collector: Collector): Partial<Record<TopicName, TopicProvider>> {
+export function createTopicProviders(collector: Collector, jobs: JobManager): Partial<Record<TopicName, TopicProvider>> {
   return {
     'node.stats': {
       snapshot: () => collector.latest,
       subscribe: (_p, emit) => collector.onSample(emit),
       conflate: true,
+    },
+    'job.events': {
+      snapshot: () => ({ jobs: jobs.list(undefined, undefined, 500) }),
+      subscribe: (_p, emit) => {
+        const onJob = (job: Job) => emit({ job });
+        const onRemoved = (id: string) => emit({ removed: id });
+        jobs.on('job', onJob); jobs.on('removed', onRemoved);
+        return () => { jobs.off('job', onJob); jobs.off('removed', onRemoved); };
+      },
+      conflate: false,
+    },
+    'job.logs': {
+      snapshot: (p) => { const q = p as { id: string; tail: number }; return { lines: q.tail === 0 ? [] : jobs.logs(q.id, undefined, q.tail).lines }; },
+      subscribe: (p, emit) => jobs.followLogs((p as { id: string }).id, emit),
+      conflate: false,
     },
   };
 }

@@ -23,6 +23,8 @@ export function registerAgentCommand(program: Command): void {
     .option('--gpu-fixture <file>', 'fixture to replay with --gpu-source sim (repeatable)', collect)
     .option('--peer <name=url>', 'another agent of the cluster (repeatable)', collect)
     .option('--log-level <level>', 'trace | debug | info | warn | error [info]')
+    .option('--job-driver <name>', 'enable a task driver: process, docker, fake (repeatable) [process, docker]', collect)
+    .option('--allow-mount <dir>', 'host directory container jobs may bind-mount from (repeatable)', collect)
     .action(async (o) => {
       let config;
       try { config = loadConfig(o); } catch (e) {

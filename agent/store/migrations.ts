@@ -26,4 +26,32 @@ export const migrations: string[] = [
      node_id TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // v2: jobs and their state history
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     name TEXT,
+     spec TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('queued','starting','running','succeeded','failed','cancelled','lost')),
+     reason TEXT,
+     exit_code INTEGER,
+     oom_killed INTEGER NOT NULL DEFAULT 0,
+     gpus TEXT NOT NULL DEFAULT '[]',
+     attempt INTEGER NOT NULL DEFAULT 0,
+     handle TEXT,
+     priority INTEGER NOT NULL DEFAULT 0,
+     submitted_by TEXT NOT NULL,
+     submitted_at INTEGER NOT NULL,
+     started_at INTEGER,
+     finished_at INTEGER,
+     cancel_requested INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX jobs_state ON jobs(state);
+   CREATE TABLE job_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+     ts INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     reason TEXT
+   );
+   CREATE INDEX job_events_job ON job_events(job_id, id);`,
 ];

@@ -22,6 +22,8 @@ export class Collector {
   readonly history: History;
   /** Ticks skipped because the previous one was still running. */
   skipped = 0;
+  /** Enriches each sample before it is stored and sent (GPU process → job attribution). */
+  decorate: ((s: NodeStats) => void) | null = null;
   /** Duration of the last sample, ms (also a Prometheus histogram). */
   lastCostMs = 0;
 
@@ -67,6 +69,7 @@ export class Collector {
     const ts = Date.now();
     const [host, gpu] = await Promise.all([this.host.sample(ts), this.safeGpu()]);
     const s: NodeStats = { node: this.node, ts, seq: ++this.seq, host, gpu };
+    try { this.decorate?.(s); } catch { /* attribution is best effort */ }
     this.lastCostMs = performance.now() - t0;
     this.onCost?.(this.lastCostMs);
     this.latestSample = s;

@@ -12,6 +12,7 @@ export const ErrorCodes = {
   UNAVAILABLE: -32004,
   CONFLICT: -32005,
   TIMEOUT: -32006,
+  UNSCHEDULABLE: -32007,
 } as const;
 
 /** Symbolic name of an error code ("FORBIDDEN"). */
@@ -30,6 +31,7 @@ export const ErrorDescriptions: Record<ErrorName, string> = {
   UNAVAILABLE: 'The subsystem is not available on this node (e.g. no GPU).',
   CONFLICT: 'The request conflicts with the current state.',
   TIMEOUT: 'The request did not finish in time.',
+  UNSCHEDULABLE: 'The job can never run on this node (more GPUs than it has, unknown image, mount outside the allowed paths, driver unavailable).',
 };
 
 /** An error that crosses the wire: thrown by handlers, converted to a JSON-RPC error in one place. */

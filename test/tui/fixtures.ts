@@ -1,5 +1,6 @@
 // Realistic sample data for the TUI tests: what agents on real machines report.
-import type { FleetNode, FleetSource } from '../../shared/client/fleet-types.js';
+import type { FleetActions, FleetNode, FleetSource } from '../../shared/client/fleet-types.js';
+import type { Job, JobSpecInput, LogLine } from '../../shared/protocol/jobs.js';
 import type { NodeInfoResult } from '../../shared/protocol/node.js';
 import type { GpuSample, GpuState, HostSample, NodeStats } from '../../shared/protocol/telemetry.js';
 
@@ -48,7 +49,45 @@ function stats(name: string, gpuState: GpuState, h = host()): NodeStats {
 
 function upNode(name: string, gpuState: GpuState, history: FleetNode['history'] = {}): FleetNode {
   return { name, url: `ws://${name}:7070`, conn: 'up', error: null, retryInMs: null, info: info(name, { ...gpuState, count: gpuState.gpus.length }),
-    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history };
+    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name) };
+}
+
+/** Fixture time: every job timestamp is relative to it. */
+export const T0 = 1_700_000_000_000;
+
+/** A job as an agent reports it; `over` wins. */
+export function job(over: Partial<Job> & { id: string; node: string; state: Job['state'] }, spec: Partial<Job['spec']> = {}): Job {
+  const submitted = over.submitted_at ?? T0;
+  return {
+    name: null, reason: null, exit_code: null, oom_killed: false, gpus: [], attempt: 1, submitted_by: 'alice',
+    submitted_at: submitted, started_at: null, finished_at: null, history: [{ ts: submitted, state: 'queued', reason: null }],
+    spec: { driver: 'process', command: ['python', 'train.py'], env: {}, mounts: [], gpus: 0, priority: 0, restart: { policy: 'never' }, labels: {}, stop_grace_s: 10, ...spec },
+    ...over,
+  };
+}
+
+const s = (sec: number) => T0 + sec * 1000;
+
+/** Jobs of the fixture nodes: one per state the views must show (queued with a reason, running with GPUs, …). */
+export const JOBS = {
+  queued: () => job({ id: 'a1queued-0000-4000-8000-000000000001', node: 'gpu01', name: 'train-big', state: 'queued', reason: 'needs 2 GPUs, 1 free', submitted_at: s(600),
+    history: [{ ts: s(600), state: 'queued', reason: 'needs 2 GPUs, 1 free' }] }, { gpus: 2, priority: 5 }),
+  running: () => job({ id: 'job-17', node: 'gpu01', name: 'train', state: 'running', gpus: ['GPU-aaaa-0', 'GPU-aaaa-1'], submitted_at: s(100), started_at: s(102),
+    history: [{ ts: s(100), state: 'queued', reason: null }, { ts: s(101), state: 'starting', reason: null }, { ts: s(102), state: 'running', reason: null }] },
+  { driver: 'docker', image: 'pytorch/pytorch:2.3.0', command: ['torchrun', '--nproc-per-node', '2', 'train.py'], gpus: 2, env: { HF_TOKEN: 'hf_secret_value', EPOCHS: '3' },
+    mounts: [{ source: '/data', target: '/data', readonly: true }], labels: { team: 'ml' }, timeout_s: 3600, restart: { policy: 'on-failure', max_retries: 2 }, cpus: 8, memory_bytes: 32 * GiB }),
+  succeeded: () => job({ id: 'c3succ00-0000-4000-8000-000000000003', node: 'gpu01', name: 'prep', state: 'succeeded', exit_code: 0, submitted_at: s(50), started_at: s(51), finished_at: s(80),
+    history: [{ ts: s(50), state: 'queued', reason: null }, { ts: s(51), state: 'running', reason: null }, { ts: s(80), state: 'succeeded', reason: 'exit code 0' }] }),
+  failed: () => job({ id: 'd4fail00-0000-4000-8000-000000000004', node: 'mig01', name: 'eval', state: 'failed', exit_code: 3, reason: 'exit code 3', submitted_at: s(300), started_at: s(301), finished_at: s(330),
+    history: [{ ts: s(300), state: 'queued', reason: null }, { ts: s(301), state: 'running', reason: null }, { ts: s(330), state: 'failed', reason: 'exit code 3' }] }),
+  oom: () => job({ id: 'e5oom000-0000-4000-8000-000000000005', node: 'mig01', name: 'finetune', state: 'failed', exit_code: 137, oom_killed: true, reason: 'OOM killed', submitted_at: s(200), started_at: s(201), finished_at: s(260) }, { gpus: 1 }),
+  cancelled: () => job({ id: 'f6canc00-0000-4000-8000-000000000006', node: 'cpu01', name: 'sweep', state: 'cancelled', reason: 'cancelled by ops', submitted_at: s(400), finished_at: s(410) }, { labels: { team: 'research' } }),
+  lost: () => job({ id: '07lost00-0000-4000-8000-000000000007', node: 'cpu01', name: 'long', state: 'lost', reason: 'agent restarted; job handle could not be recovered', submitted_at: s(30), started_at: s(31), finished_at: s(500) }),
+};
+
+/** The fixture jobs of a node, newest first (as job.list returns them). */
+function jobsOf(name: string): Job[] {
+  return Object.values(JOBS).map((f) => f()).filter((j) => j.node === name).sort((a, b) => b.submitted_at - a.submitted_at);
 }
 
 /** 2× RTX A5000; pid 4242 (torchrun) uses both GPUs. */
@@ -71,7 +110,7 @@ export const noGpu = (): FleetNode =>
 /** An agent that cannot be reached. */
 export const unreachable = (): FleetNode => ({
   name: 'gpu03', url: 'ws://gpu03:7070', conn: 'unreachable', error: 'connect ECONNREFUSED 10.0.0.13:7070', retryInMs: 4200,
-  info: null, stats: null, lastSeen: null, history: {},
+  info: null, stats: null, lastSeen: null, history: {}, jobs: null,
 });
 
 /** An agent that rejected our token. */
@@ -89,7 +128,7 @@ export const mig = (): FleetNode => {
 export const simulated = (): FleetNode => {
   const n = a5000();
   const g = { ...n.stats!.gpu, source: 'sim' as const, simulated: true };
-  return { ...n, name: 'sim01', url: 'ws://sim01:7070', stats: { ...n.stats!, node: 'sim01', gpu: g } };
+  return { ...n, name: 'sim01', url: 'ws://sim01:7070', stats: { ...n.stats!, node: 'sim01', gpu: g }, jobs: [] };
 };
 
 /** The default test fleet, in inventory order. */
@@ -114,5 +153,46 @@ export class FakeFleetSource implements FleetSource {
   /** Number of subscribed listeners. */
   get listenerCount(): number {
     return this.listeners.size;
+  }
+}
+
+/** In-memory FleetActions: records calls, answers like an agent, and lets tests push log lines. */
+export class FakeFleetActions implements FleetActions {
+  submitted: { node: string; spec: JobSpecInput }[] = [];
+  cancelled: { node: string; id: string }[] = [];
+  /** When set, submitJob rejects with this message (what the agent says when it refuses). */
+  refuse: string | null = null;
+  /** Lines returned when following starts, by "node/id". */
+  stored = new Map<string, LogLine[]>();
+  private followers = new Map<string, Set<(l: LogLine) => void>>();
+  disposed = 0;
+
+  async submitJob(node: string, spec: JobSpecInput): Promise<Job> {
+    this.submitted.push({ node, spec });
+    if (this.refuse) throw new Error(this.refuse);
+    return job({ id: 'new00000-0000-4000-8000-000000000099', node, state: 'queued', name: spec.name ?? null });
+  }
+  async cancelJob(node: string, id: string): Promise<Job> {
+    this.cancelled.push({ node, id });
+    return job({ id, node, state: 'running', reason: 'cancel requested' });
+  }
+  async followLogs(node: string, id: string, onLine: (l: LogLine) => void, tail = 200): Promise<() => void> {
+    const key = `${node}/${id}`;
+    for (const l of (this.stored.get(key) ?? []).slice(-tail)) onLine(l);
+    const set = this.followers.get(key) ?? new Set();
+    set.add(onLine);
+    this.followers.set(key, set);
+    return () => {
+      set.delete(onLine);
+      this.disposed++;
+    };
+  }
+  /** Push a new line to every follower of a job. */
+  emit(node: string, id: string, l: LogLine): void {
+    for (const f of this.followers.get(`${node}/${id}`) ?? []) f(l);
+  }
+  /** Followers currently subscribed to a job. */
+  followerCount(node: string, id: string): number {
+    return this.followers.get(`${node}/${id}`)?.size ?? 0;
   }
 }

@@ -35,8 +35,20 @@ describe('keymap', () => {
     expect(helpRows(rw).map(([, d]) => d)).toContain('delete (dangerous)');
     expect(helpRows(ro).map(([, d]) => d).join()).not.toContain('delete');
   });
-  test('no binding of the default keymap is dangerous yet', () => {
-    expect(KEYMAP.filter((b) => b.dangerous)).toEqual([]);
+  test('the dangerous bindings of the default keymap are the job mutations, and they need actions', () => {
+    expect(KEYMAP.filter((b) => b.dangerous).map((b) => b.action)).toEqual(['cancelJob', 'newJob']);
+    for (const b of KEYMAP.filter((x) => x.dangerous)) expect(b.usesActions).toBe(true);
+  });
+  test('without actions, bindings that use them vanish; read-only keeps logs', () => {
+    const none = activeBindings(KEYMAP, { view: 'jobs', readonly: false, actions: false });
+    expect(['l', 'ctrl+d', 'n'].map((k) => resolveKey(k, none))).toEqual([null, null, null]);
+    const ro = activeBindings(KEYMAP, { view: 'jobs', readonly: true });
+    expect(['l', 'ctrl+d', 'n'].map((k) => resolveKey(k, ro))).toEqual(['logs', null, null]);
+    expect(resolveKey('f', none)).toBe('stateFilter');
+  });
+  test('shift+tab is its own key', () => {
+    expect(keyName('', { tab: true, shift: true })).toBe('shift+tab');
+    expect(keyName('', { tab: true })).toBe('tab');
   });
   test('view-scoped bindings apply only to their views', () => {
     expect(resolveKey('enter', activeBindings(KEYMAP, { view: 'node', readonly: false }))).toBeNull();

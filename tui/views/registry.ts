@@ -1,7 +1,12 @@
 // The view registry: every view the console knows, in one list. Later issues (jobs, models, rollouts,
 // drift) plug in by adding a ViewSpec here; `:` commands, help and Enter all read from this list.
+import { jobDetailLines } from '../render/job-detail.js';
+import { findJob, jobKey } from '../render/job-row.js';
 import { ClusterView, visibleNodes } from './ClusterView.js';
 import { NodeView, frameNode, visibleProcesses } from './NodeView.js';
+import { JobDetailView } from './JobDetailView.js';
+import { JobsView, visibleJobs } from './JobsView.js';
+import { LogsView } from './LogsView.js';
 import type { ViewSpec } from './types.js';
 
 /** Cluster overview: the root view (first in VIEWS). */
@@ -26,8 +31,44 @@ export const nodeSpec: ViewSpec = {
   Component: NodeView,
 };
 
+/** Every job of the fleet (`:jobs`); Enter opens the job, `l` its logs. */
+export const jobsSpec: ViewSpec = {
+  id: 'jobs',
+  aliases: ['job', 'jb'],
+  arg: 'none',
+  title: (f) => `jobs${f.stateFilter && f.stateFilter !== 'all' ? ` (${f.stateFilter})` : ''}${f.filter ? ` (filter: ${f.filter})` : ''}`,
+  items: (nodes, f) => visibleJobs(nodes, f).map(jobKey),
+  drill: (key) => ({ view: 'job-detail', arg: key }),
+  Component: JobsView,
+};
+
+/** One job, opened with Enter on a job or `:job-detail NODE/ID`; items are its lines (up/down scroll). */
+export const jobDetailSpec: ViewSpec = {
+  id: 'job-detail',
+  aliases: ['jd'],
+  arg: 'required',
+  argName: 'node/job id',
+  title: (f) => `job ${f.arg ?? ''}`,
+  items: (nodes, f) => {
+    const job = findJob(nodes, f.arg);
+    return job ? jobDetailLines(job, 0).map((_, i) => String(i)) : [];
+  },
+  Component: JobDetailView,
+};
+
+/** Live output of one job (`l`, or `:logs NODE/ID`); items are the buffered lines (up/down scroll). */
+export const logsSpec: ViewSpec = {
+  id: 'logs',
+  aliases: ['log'],
+  arg: 'required',
+  argName: 'node/job id',
+  title: (f) => `logs ${f.arg ?? ''}`,
+  items: (_nodes, _f, logs) => (logs?.lines ?? []).map((_, i) => String(i)),
+  Component: LogsView,
+};
+
 /** All views; the first is the root of the view stack. */
-export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec];
+export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec];
 
 /** The spec of a view id (falls back to the root view). */
 export function viewSpec(id: string, views: readonly ViewSpec[] = VIEWS): ViewSpec {

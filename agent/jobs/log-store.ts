@@ -1,0 +1,68 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LogLine } from '../../shared/protocol/jobs.js';
+
+/** Listener of new lines of one job. */
+export type LineListener = (l: LogLine) => void;
+
+/**
+ * Output of every job, stored under <jobsDir>/<id>/output.jsonl (one JSON line per output line) with a size cap:
+ * past maxBytes the file rotates to output.1.jsonl (one older generation kept), so a chatty job costs at most
+ * about 2 × maxBytes. Kept after the job ends, until the job is removed. Lines longer than 16 KiB are cut.
+ */
+export class LogStore {
+  private listeners = new Map<string, Set<LineListener>>();
+  private sizes = new Map<string, number>();
+  constructor(private readonly jobsDir: string, private readonly maxBytes: number) {}
+
+  /** The job's own directory (drivers keep their files in per-attempt subfolders). */
+  dir(id: string): string { return join(this.jobsDir, id); }
+
+  append(id: string, l: LogLine): void {
+    const line = l.line.length > 16_384 ? l.line.slice(0, 16_384) + '…[cut]' : l.line;
+    const rec = { ...l, line };
+    const text = JSON.stringify(rec) + '\n';
+    const dir = this.dir(id);
+    const file = join(dir, 'output.jsonl');
+    let size = this.sizes.get(id);
+    if (size === undefined) { mkdirSync(dir, { recursive: true }); size = existsSync(file) ? statSync(file).size : 0; }
+    if (size + text.length > this.maxBytes && size > 0) { renameSync(file, join(dir, 'output.1.jsonl')); size = 0; }
+    appendFileSync(file, text);
+    this.sizes.set(id, size + text.length);
+    for (const f of this.listeners.get(id) ?? []) { try { f(rec); } catch { /* a listener bug must not stop logging */ } }
+  }
+
+  /** Stored lines, oldest first: newer than `since`, the last `tail` of them. `truncated` when rotation dropped lines. */
+  read(id: string, since?: number, tail?: number): { lines: LogLine[]; truncated: boolean } {
+    const dir = this.dir(id);
+    const lines: LogLine[] = [];
+    const old = join(dir, 'output.1.jsonl');
+    for (const f of [old, join(dir, 'output.jsonl')]) {
+      if (!existsSync(f)) continue;
+      for (const t of readFileSync(f, 'utf8').split('\n')) {
+        if (!t) continue;
+        try { const l = JSON.parse(t) as LogLine; if (since === undefined || l.ts > since) lines.push(l); } catch { /* torn last line after a crash */ }
+      }
+    }
+    const out = tail !== undefined && lines.length > tail ? lines.slice(-tail) : lines;
+    return { lines: out, truncated: existsSync(old) };
+  }
+
+  /** Timestamp of the last stored line (to resume a driver's log stream without repeats). */
+  lastTs(id: string): number | undefined {
+    const r = this.read(id, undefined, 1).lines;
+    return r.length ? r[r.length - 1].ts : undefined;
+  }
+
+  subscribe(id: string, f: LineListener): () => void {
+    let set = this.listeners.get(id);
+    if (!set) this.listeners.set(id, (set = new Set()));
+    set.add(f);
+    return () => { set!.delete(f); if (set!.size === 0) this.listeners.delete(id); };
+  }
+
+  remove(id: string): void {
+    this.sizes.delete(id);
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,341 @@
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { RpcError, TERMINAL_STATES } from '../../shared/protocol/index.js';
+import type { DriverName, Job, JobSpec, JobState, LogLine, NodeResources } from '../../shared/protocol/index.js';
+import type { Driver, TaskExit, TaskHandle } from '../runtime/driver.js';
+import type { Logger } from '../log.js';
+import type { JobStore, JobRecord } from './job-store.js';
+import type { LogStore } from './log-store.js';
+import { admit } from './admission.js';
+
+// The node-local job lifecycle. Invariants:
+// - every state change is persisted (with its history row) before it is reported (events, API answers);
+// - the driver handle is persisted in the same write that reports the job running;
+// - a task is started at most once per (job, attempt): recovery re-attaches and never starts;
+// - assigned GPUs are exclusive: a GPU held by a starting/running job is never handed out again.
+
+/** A GPU as the manager sees it (from telemetry). */
+export interface GpuView { uuid: string; index: number; name: string | null; fb_total_bytes: number | null; busyExternal: boolean }
+/** Node capacity from telemetry and the host. */
+export interface Capacity { gpus: GpuView[]; cpus: number; memoryBytes: number; simulated: boolean }
+
+/** What the manager is built from (main.ts wires it). */
+export interface JobManagerOptions {
+  node: string;
+  labels: Record<string, string>;
+  store: JobStore;
+  logs: LogStore;
+  drivers: Partial<Record<DriverName, Driver>>;
+  capacity: () => Capacity;
+  starvationMs: number;
+  log: Logger;
+  now?: () => number;
+}
+
+interface Live { handle: TaskHandle; stopLogs: () => void; timeout: NodeJS.Timeout | null; stopping: boolean }
+
+/** Events: 'job' (Job) after every persisted change, 'removed' (id). */
+export class JobManager extends EventEmitter {
+  private live = new Map<string, Live>();
+  private scheduling = false;
+  private rescheduleWanted = false;
+  private timer: NodeJS.Timeout | null = null;
+  private retryRecover = new Set<string>();
+  private disposed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: JobManagerOptions) {
+    super();
+    this.setMaxListeners(0); // one listener per job.events subscriber
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Recover what was running before the agent stopped, then start scheduling. */
+  async start(): Promise<void> {
+    for (const rec of this.o.store.list(['starting', 'running'])) await this.recoverOne(rec);
+    this.timer = setInterval(() => {
+      for (const id of [...this.retryRecover]) { const r = this.o.store.get(id); this.retryRecover.delete(id); if (r) void this.recoverOne(r); }
+      this.schedule();
+    }, 1000);
+    this.timer.unref();
+    this.schedule();
+  }
+
+  private toJob(rec: JobRecord): Job {
+    return { ...rec.job, node: this.o.node, history: this.o.store.history(rec.job.id) };
+  }
+
+  private emitJob(id: string): Job | null {
+    const rec = this.o.store.get(id);
+    if (!rec) return null;
+    const job = this.toJob(rec);
+    this.emit('job', job);
+    return job;
+  }
+
+  private system(id: string, line: string) {
+    this.o.logs.append(id, { ts: this.now(), stream: 'system', line });
+  }
+
+  // ---- API ------------------------------------------------------------------------------------------------
+
+  /** Validate that the job can ever run here, queue it, and schedule. */
+  async submit(spec: JobSpec, by: string): Promise<Job> {
+    const why = await this.neverFits(spec);
+    if (why) throw new RpcError('UNSCHEDULABLE', `cannot run on node ${this.o.node}: ${why}`);
+    const id = `j_${randomBytes(6).toString('hex')}`;
+    this.o.store.insert(id, spec, by, this.now(), 'waiting for admission');
+    this.system(id, `submitted by ${by}`);
+    const job = this.emitJob(id)!;
+    this.schedule();
+    return job;
+  }
+
+  private async neverFits(spec: JobSpec): Promise<string | null> {
+    const d = this.o.drivers[spec.driver];
+    if (!d) return `driver ${spec.driver} is not enabled on this node (enabled: ${Object.keys(this.o.drivers).join(', ') || 'none'})`;
+    const fp = await d.fingerprint();
+    if (!fp.available) return `driver ${spec.driver} is not available: ${fp.reason}`;
+    const cap = this.o.capacity();
+    if (spec.gpus > cap.gpus.length) return `needs ${spec.gpus} GPU${spec.gpus === 1 ? '' : 's'}; the node has ${cap.gpus.length}`;
+    if (spec.gpus > 0 && !d.capabilities.gpus) return `driver ${spec.driver} cannot assign GPUs`;
+    if ((spec.cpus ?? 0) > cap.cpus) return `needs ${spec.cpus} CPUs; the node has ${cap.cpus}`;
+    if ((spec.memory_bytes ?? 0) > cap.memoryBytes) return `needs ${spec.memory_bytes} bytes of memory; the node has ${cap.memoryBytes}`;
+    return d.validate(spec);
+  }
+
+  get(idOrPrefix: string): Job {
+    const rec = this.o.store.resolve(idOrPrefix);
+    if (!rec) throw new RpcError('NOT_FOUND', `no job ${idOrPrefix.slice(0, 64)} on node ${this.o.node} (list them with: fleetml job list)`);
+    return this.toJob(rec);
+  }
+
+  list(states?: JobState[], labels?: Record<string, string>, limit = 500): Job[] {
+    const out: Job[] = [];
+    for (const rec of this.o.store.list(states)) {
+      if (labels && !Object.entries(labels).every(([k, v]) => rec.job.spec.labels[k] === v)) continue;
+      out.push(this.toJob(rec));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  logs(idOrPrefix: string, since?: number, tail?: number): { lines: LogLine[]; truncated: boolean } {
+    const job = this.get(idOrPrefix);
+    return this.o.logs.read(job.id, since, tail);
+  }
+
+  /** Follow a job's output (the job.logs topic). */
+  followLogs(id: string, f: (l: LogLine) => void): () => void { return this.o.logs.subscribe(this.get(id).id, f); }
+
+  /** Cancel: a queued job at once; a running one gets SIGTERM, then SIGKILL after its grace period. */
+  async cancel(idOrPrefix: string, by: string, reason?: string): Promise<Job> {
+    const job = this.get(idOrPrefix);
+    const id = job.id;
+    if (TERMINAL_STATES.includes(job.state)) return job;
+    const why = `cancelled by ${by}${reason ? `: ${reason}` : ''}`;
+    if (job.state === 'queued') {
+      this.o.store.transition(id, 'cancelled', { reason: why, finished_at: this.now() }, this.now());
+      this.system(id, why);
+      this.schedule();
+      return this.emitJob(id)!;
+    }
+    this.o.store.update(id, { cancel_requested: true, reason: `${why} (stopping)` });
+    this.system(id, `${why}; stopping (grace ${job.spec.stop_grace_s} s)`);
+    const l = this.live.get(id);
+    if (l && !l.stopping) {
+      l.stopping = true;
+      const d = this.o.drivers[job.spec.driver];
+      d?.stop(l.handle, job.spec.stop_grace_s).catch((e) => this.o.log.warn({ job: id, err: (e as Error).message }, 'stop failed'));
+    }
+    return this.emitJob(id)!;
+  }
+
+  /** Remove a finished job and its logs. */
+  remove(idOrPrefix: string): boolean {
+    const job = this.get(idOrPrefix);
+    if (!TERMINAL_STATES.includes(job.state)) throw new RpcError('CONFLICT', `job ${job.id} is ${job.state}: cancel it first (fleetml job cancel ${job.id})`);
+    const ok = this.o.store.remove(job.id);
+    this.o.logs.remove(job.id);
+    this.emit('removed', job.id);
+    return ok;
+  }
+
+  /** Capacity, what is free and what holds it: for placement and the TUI. */
+  resources(): NodeResources {
+    const cap = this.o.capacity();
+    const active = this.o.store.list(['starting', 'running']);
+    const holder = new Map<string, string>();
+    let cpus = 0, mem = 0;
+    for (const r of active) { for (const g of r.job.gpus) holder.set(g, r.job.id); cpus += r.job.spec.cpus ?? 0; mem += r.job.spec.memory_bytes ?? 0; }
+    const gpus = cap.gpus.map((g) => ({ uuid: g.uuid, index: g.index, name: g.name, fb_total_bytes: g.fb_total_bytes, job_id: holder.get(g.uuid) ?? null, busy_external: !holder.has(g.uuid) && g.busyExternal }));
+    return {
+      node: this.o.node, labels: this.o.labels, gpus,
+      gpus_free: gpus.filter((g) => !g.job_id && !g.busy_external).length,
+      cpus_total: cap.cpus, cpus_free: Math.max(0, cap.cpus - cpus),
+      memory_total_bytes: cap.memoryBytes, memory_free_bytes: Math.max(0, cap.memoryBytes - mem),
+      queued: this.o.store.list(['queued']).length, running: active.length,
+      drivers: (Object.keys(this.o.drivers) as DriverName[]).map((name) => ({ name, available: true, reason: null })),
+      simulated: cap.simulated,
+    };
+  }
+
+  /** Running jobs' handles (GPU process attribution). */
+  handles(): Array<{ jobId: string; handle: TaskHandle }> {
+    return [...this.live].map(([jobId, l]) => ({ jobId, handle: l.handle }));
+  }
+
+  // ---- scheduling -----------------------------------------------------------------------------------------
+
+  /** Run admission soon; never overlapping. */
+  schedule(): void {
+    if (this.disposed) return;
+    if (this.scheduling) { this.rescheduleWanted = true; return; }
+    this.scheduling = true;
+    setImmediate(() => {
+      void this.scheduleOnce().catch((e) => this.o.log.error({ err: e }, 'scheduling failed')).finally(() => {
+        this.scheduling = false;
+        if (this.rescheduleWanted) { this.rescheduleWanted = false; this.schedule(); }
+      });
+    });
+  }
+
+  private async scheduleOnce(): Promise<void> {
+    const queued = this.o.store.list(['queued']);
+    if (queued.length === 0) return;
+    const res = this.resources();
+    const free = { gpus: res.gpus.filter((g) => !g.job_id && !g.busy_external).map((g) => g.uuid), cpus: res.cpus_free, memoryBytes: res.memory_free_bytes };
+    const now = this.now();
+    const decision = admit(queued.map((r) => ({ id: r.job.id, gpus: r.job.spec.gpus, cpus: r.job.spec.cpus ?? 0, memoryBytes: r.job.spec.memory_bytes ?? 0, priority: r.job.spec.priority, submittedAt: r.job.submitted_at })), free, now, this.o.starvationMs);
+    const byId = new Map(queued.map((r) => [r.job.id, r]));
+    for (const w of decision.waiting) {
+      const r = byId.get(w.id)!;
+      if (r.job.reason !== w.reason) { this.o.store.update(w.id, { reason: w.reason }); this.emitJob(w.id); }
+    }
+    for (const s of decision.start) await this.startJob(byId.get(s.id)!, s.gpus);
+  }
+
+  private async startJob(rec: JobRecord, gpus: string[]): Promise<void> {
+    const { id, spec } = { id: rec.job.id, spec: rec.job.spec };
+    const d = this.o.drivers[spec.driver];
+    const attempt = rec.job.attempt + 1;
+    const now = this.now();
+    this.o.store.transition(id, 'starting', { gpus, attempt, reason: gpus.length ? `starting on ${gpus.length} GPU${gpus.length === 1 ? '' : 's'}` : 'starting', handle: null, exit_code: null, oom_killed: false }, now);
+    this.emitJob(id);
+    if (!d) return this.finish(id, 'failed', { reason: `driver ${spec.driver} is not enabled`, exit_code: null });
+    const env: Record<string, string> = {
+      FLEETML_JOB_ID: id, FLEETML_NODE: this.o.node, FLEETML_ATTEMPT: String(attempt),
+      // The job sees only its GPUs (by UUID: index order can differ between NVML and CUDA).
+      NVIDIA_VISIBLE_DEVICES: gpus.length ? gpus.join(',') : 'void',
+      CUDA_VISIBLE_DEVICES: gpus.join(','),
+    };
+    let handle: TaskHandle;
+    try {
+      handle = await d.start({ jobId: id, attempt, node: this.o.node, spec, gpuUuids: gpus, env, dir: join(this.o.logs.dir(id), `attempt-${attempt}`) });
+    } catch (e) {
+      this.system(id, `start failed: ${(e as Error).message}`);
+      return this.finish(id, 'failed', { reason: `start failed: ${(e as Error).message}`, exit_code: null });
+    }
+    // Persist the handle in the same write that reports the job running.
+    this.o.store.transition(id, 'running', { handle, started_at: this.now(), reason: gpus.length ? `running on ${gpus.join(', ')}` : 'running' }, this.now());
+    this.system(id, `started (attempt ${attempt})${gpus.length ? ` on GPUs ${gpus.join(', ')}` : ''}`);
+    this.emitJob(id);
+    this.watch(id, spec, handle, undefined);
+  }
+
+  /** Attach logs, arm the timeout and wait for the exit of a started or recovered task. */
+  private watch(id: string, spec: JobSpec, handle: TaskHandle, sinceTs: number | undefined): void {
+    const d = this.o.drivers[spec.driver]!;
+    const stopLogs = d.attachLogs(handle, (stream, line, ts) => this.o.logs.append(id, { ts, stream, line }), sinceTs);
+    const rec = this.o.store.get(id)!;
+    const l: Live = { handle, stopLogs, timeout: null, stopping: false };
+    this.live.set(id, l);
+    if (spec.timeout_s && rec.job.started_at) {
+      const left = rec.job.started_at + spec.timeout_s * 1000 - this.now();
+      l.timeout = setTimeout(() => {
+        if (l.stopping) return;
+        l.stopping = true;
+        this.system(id, `timed out after ${spec.timeout_s} s; stopping`);
+        d.stop(handle, spec.stop_grace_s).catch(() => undefined);
+      }, Math.max(0, left));
+      l.timeout.unref();
+    }
+    if (rec.cancelRequested && !l.stopping) { l.stopping = true; d.stop(handle, spec.stop_grace_s).catch(() => undefined); }
+    d.wait(handle).then((exit) => this.onExit(id, spec, handle, exit), (e) => this.onExit(id, spec, handle, { exitCode: null, signal: null, oomKilled: false, error: (e as Error).message }));
+  }
+
+  private describeExit(exit: TaskExit): string {
+    if (exit.error) return exit.error;
+    if (exit.oomKilled) return `OOM killed${exit.exitCode !== null ? ` (exit code ${exit.exitCode})` : ''}`;
+    if (exit.signal) return `killed by ${exit.signal}${exit.exitCode !== null ? ` (exit code ${exit.exitCode})` : ''}`;
+    return `exit code ${exit.exitCode}`;
+  }
+
+  private async onExit(id: string, spec: JobSpec, handle: TaskHandle, exit: TaskExit): Promise<void> {
+    const l = this.live.get(id);
+    if (l) { if (l.timeout) clearTimeout(l.timeout); setTimeout(() => l.stopLogs(), 500).unref(); this.live.delete(id); }
+    if (this.disposed) return; // the agent is stopping: the task's end is recorded by the next agent's recovery
+    const rec = this.o.store.get(id);
+    if (!rec || TERMINAL_STATES.includes(rec.job.state)) return;
+    const now = this.now();
+    const what = this.describeExit(exit);
+    const timedOut = spec.timeout_s !== undefined && rec.job.started_at !== null && now >= rec.job.started_at + spec.timeout_s * 1000 - 50;
+    const fields = { exit_code: exit.exitCode, oom_killed: exit.oomKilled };
+    this.system(id, `exited: ${what}`);
+    if (rec.cancelRequested) await this.finish(id, 'cancelled', { ...fields, reason: (rec.job.reason ?? 'cancelled').replace(/ \(stopping\)$/, '') + ` (${what})` });
+    else if (timedOut) await this.finish(id, 'failed', { ...fields, reason: `timed out after ${spec.timeout_s} s (${what})` });
+    else if (exit.exitCode === 0 && !exit.error && !exit.oomKilled) await this.finish(id, 'succeeded', { ...fields, reason: 'exit code 0' });
+    else if (spec.restart.policy === 'on-failure' && rec.job.attempt <= spec.restart.max_retries) {
+      this.o.store.transition(id, 'queued', { ...fields, gpus: [], handle: null, reason: `restarting after ${what} (attempt ${rec.job.attempt + 1} of ${spec.restart.max_retries + 1})` }, now);
+      this.emitJob(id);
+    } else await this.finish(id, 'failed', { ...fields, reason: what });
+    this.o.drivers[spec.driver]?.destroy(handle).catch(() => undefined);
+    this.schedule();
+  }
+
+  private async finish(id: string, state: JobState, f: { reason: string; exit_code: number | null; oom_killed?: boolean }): Promise<void> {
+    this.o.store.transition(id, state, { reason: f.reason, exit_code: f.exit_code, oom_killed: f.oom_killed ?? false, finished_at: this.now(), cancel_requested: false }, this.now());
+    this.emitJob(id);
+    this.schedule();
+  }
+
+  // ---- recovery -------------------------------------------------------------------------------------------
+
+  private async recoverOne(rec: JobRecord): Promise<void> {
+    const id = rec.job.id;
+    const d = this.o.drivers[rec.job.spec.driver];
+    if (!rec.handle) {
+      // The agent died between asking the driver to start and saving the handle: never start it again.
+      this.system(id, 'the agent stopped while this job was starting; it is not restarted (it may or may not have run)');
+      return this.finish(id, 'lost', { reason: 'agent stopped while the job was starting', exit_code: null });
+    }
+    if (!d) return this.finish(id, 'lost', { reason: `driver ${rec.job.spec.driver} is no longer enabled`, exit_code: null });
+    let ok: boolean;
+    try { ok = await d.recover(rec.handle); } catch (e) {
+      // engine restarting or down: report, retry, never fatal
+      const reason = `cannot re-attach yet: ${(e as Error).message}`;
+      if (rec.job.reason !== reason) { this.o.store.update(id, { reason }); this.emitJob(id); }
+      this.retryRecover.add(id);
+      return;
+    }
+    if (!ok) {
+      this.system(id, 'task not found after the agent restarted');
+      return this.finish(id, 'lost', { reason: 'task not found after the agent restarted', exit_code: null });
+    }
+    this.system(id, 're-attached after an agent restart');
+    if (rec.job.state === 'starting') {
+      this.o.store.transition(id, 'running', { started_at: rec.job.started_at ?? this.now(), reason: 'running (recovered)' }, this.now());
+    }
+    this.emitJob(id);
+    this.watch(id, rec.job.spec, rec.handle, this.o.logs.lastTs(id));
+  }
+
+  /** Stop scheduling and detach from tasks (they keep running; the next agent recovers them). */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const l of this.live.values()) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); }
+    this.live.clear();
+  }
+}

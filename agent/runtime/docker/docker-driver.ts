@@ -1,0 +1,409 @@
+import Docker from 'dockerode';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Driver, DriverCapabilities, LogSink, TaskConfig, TaskExit, TaskHandle } from '../driver.js';
+import type { JobSpec } from '../../../shared/protocol/jobs.js';
+import type { Logger } from '../../log.js';
+import { buildCreateOptions, containerName, LABEL_JOB } from './create-options.js';
+import { DockerDriverError, engineMessage, engineStatus, isAbort } from './errors.js';
+import { listJobContainers, type JobContainer } from './job-containers.js';
+import { LogLineAssembler } from './log-lines.js';
+import { resolveMounts } from './mounts.js';
+
+// The docker task driver: one container per job attempt, on the node's own engine (no registry pull).
+//
+// Container lifecycle, as this driver drives it:
+//   start:   create (name fleetml-<job>-<attempt>, labels, limits) → start → handle {containerId, name}
+//            a failed start removes the container again and throws; a name conflict (409) means the attempt
+//            already has a container, and it is never started twice
+//   wait:    inspect; created → error (never started); running → POST /wait (not-running) → inspect
+//            the exit comes from inspect (ExitCode, OOMKilled), never from the exit code alone
+//   stop:    POST /stop?t=grace (engine: SIGTERM, SIGKILL after grace); 304/404 are fine
+//   recover: the container (by id, else by labels) exists and was started → true; never starts anything
+//   destroy: remove force; 404 is fine
+// Engine down or restarting: fingerprint() says so, calls throw DockerDriverError('ENGINE_UNREACHABLE'),
+// wait() retries until the engine answers again (up to engineDownTimeoutMs), log streams re-attach from the last
+// delivered timestamp. No stream is left without an 'error' handler: nothing here throws asynchronously.
+
+/** Options of DockerDriver; defaults in DEFAULTS below. */
+export interface DockerDriverOptions {
+  /** Engine socket. Default: DOCKER_HOST when it is unix://…, else /var/run/docker.sock. */
+  socketPath?: string;
+  /** This agent's node name: label fleetml.node, and the node named in messages. */
+  node: string;
+  /** Host directories under which bind mounts are allowed (resolved with realpath). Empty: no mounts. */
+  allowedMountRoots: string[];
+  /** Network mode of jobs that do not set spec.network. Only 'none' (default): no network unless asked for. */
+  defaultNetwork?: 'none';
+  logger: Logger;
+  /** HostConfig.PidsLimit of every container. Default 4096. */
+  pidsLimit?: number;
+  /** How long wait() keeps retrying while the engine does not answer before it reports an error. Default 300 000. */
+  engineDownTimeoutMs?: number;
+  /** How long recover() waits for the engine to answer before it throws. Default 30 000. */
+  recoverEngineWaitMs?: number;
+  /** Timeout of one ping. Default 5 000. */
+  pingTimeoutMs?: number;
+}
+
+const DEFAULTS = { defaultNetwork: 'none', pidsLimit: 4096, engineDownTimeoutMs: 300_000, recoverEngineWaitMs: 30_000, pingTimeoutMs: 5_000 } as const;
+
+/** Where the engine listens when no socketPath is given: DOCKER_HOST (unix:// only) or /var/run/docker.sock. */
+export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.DOCKER_HOST;
+  if (!host) return '/var/run/docker.sock';
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  throw new DockerDriverError('ENGINE_UNREACHABLE', `DOCKER_HOST=${host} is not supported: the docker driver talks to a local unix socket (unix:///path) only`);
+}
+
+/** What a docker handle keeps in TaskHandle.state. */
+export interface DockerHandleState {
+  containerId: string;
+  name: string;
+}
+
+/** Exit of a container from its inspect data. 137 is SIGKILL (OOM, stop after grace, kill); 143 is reported as
+ * SIGTERM only when this driver stopped the container, since a program may exit(143) on its own. */
+export function exitFromState(state: { ExitCode: number; OOMKilled: boolean; Error?: string }, stoppedByUs: boolean): TaskExit {
+  const code = state.ExitCode;
+  const signal = code === 137 ? 'SIGKILL' : code === 143 && stoppedByUs ? 'SIGTERM' : null;
+  // OOMKilled is true when ANY process in the container's cgroup was OOM-killed, also a child while the main
+  // process went on and exited 0 (cgroup v1). It is reported as is: the job did hit its memory limit.
+  return { exitCode: code, signal, oomKilled: state.OOMKilled === true, error: state.Error ? state.Error : null };
+}
+
+/** Runs job attempts as containers on the local engine. */
+export class DockerDriver implements Driver {
+  readonly name = 'docker' as const;
+  readonly capabilities: DriverCapabilities = { gpus: true, mounts: true, network: true, oomDetection: true, survivesAgentRestart: true };
+  /** The socket this driver talks to. */
+  readonly socketPath: string;
+  private readonly docker: Docker;
+  private readonly node: string;
+  private readonly roots: string[];
+  private readonly log: Logger;
+  private readonly o: Required<Omit<DockerDriverOptions, 'socketPath' | 'node' | 'allowedMountRoots' | 'logger'>>;
+  /** Aborted by dispose(): cancels pending engine calls and retry sleeps. */
+  private readonly life = new AbortController();
+  /** Containers this instance asked to stop (143 → SIGTERM). Lost on restart, which only affects the signal name. */
+  private readonly stopped = new Set<string>();
+  private readonly logStreams = new Set<() => void>();
+
+  constructor(opts: DockerDriverOptions) {
+    if (!opts.node) throw new Error('DockerDriver: node is required');
+    if (opts.defaultNetwork !== undefined && opts.defaultNetwork !== 'none') throw new Error(`DockerDriver: defaultNetwork must be 'none' (got ${String(opts.defaultNetwork)}); jobs that need a network set spec.network`);
+    this.socketPath = opts.socketPath ?? defaultSocketPath();
+    this.docker = new Docker({ socketPath: this.socketPath });
+    this.node = opts.node;
+    this.roots = [...opts.allowedMountRoots];
+    this.log = opts.logger.child({ subsystem: 'docker-driver' });
+    this.o = {
+      defaultNetwork: opts.defaultNetwork ?? DEFAULTS.defaultNetwork,
+      pidsLimit: opts.pidsLimit ?? DEFAULTS.pidsLimit,
+      engineDownTimeoutMs: opts.engineDownTimeoutMs ?? DEFAULTS.engineDownTimeoutMs,
+      recoverEngineWaitMs: opts.recoverEngineWaitMs ?? DEFAULTS.recoverEngineWaitMs,
+      pingTimeoutMs: opts.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
+    };
+  }
+
+  async fingerprint(): Promise<{ available: boolean; reason: string | null }> {
+    try {
+      await this.ping();
+      return { available: true, reason: null };
+    } catch (err) {
+      return { available: false, reason: this.unreachable(err).message };
+    }
+  }
+
+  async validate(spec: JobSpec): Promise<string | null> {
+    if (spec.driver !== 'docker') return `the docker driver cannot run a ${spec.driver} job`;
+    if (!spec.image) return 'the docker driver needs an image';
+    const mounts = await resolveMounts(spec.mounts, this.roots, this.node);
+    if (mounts.reason !== null) return mounts.reason;
+    try {
+      await this.ping();
+    } catch (err) {
+      return this.unreachable(err).message;
+    }
+    try {
+      await this.docker.getImage(spec.image).inspect({ abortSignal: this.life.signal } as object);
+    } catch (err) {
+      if (engineStatus(err) === 404) return this.imageMissing(spec.image);
+      return `cannot inspect image ${spec.image} on node ${this.node}: ${engineMessage(err)}`;
+    }
+    return null;
+  }
+
+  async start(cfg: TaskConfig): Promise<TaskHandle> {
+    this.assertLive();
+    const mounts = await resolveMounts(cfg.spec.mounts, this.roots, this.node);
+    if (mounts.reason !== null) throw new DockerDriverError('MOUNT_REFUSED', mounts.reason);
+    const create = buildCreateOptions({ ...cfg, spec: { ...cfg.spec, mounts: mounts.mounts } }, { node: this.node, defaultNetwork: this.o.defaultNetwork, pidsLimit: this.o.pidsLimit });
+    const name = containerName(cfg.jobId, cfg.attempt);
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({ ...create, abortSignal: this.life.signal } as Docker.ContainerCreateOptions);
+    } catch (err) {
+      const status = engineStatus(err);
+      if (status === 409) throw new DockerDriverError('ALREADY_EXISTS', `container ${name} already exists: job ${cfg.jobId} attempt ${cfg.attempt} is not started twice (recover or destroy it)`, { cause: err });
+      if (status === 404) throw new DockerDriverError('IMAGE_MISSING', this.imageMissing(cfg.spec.image ?? '?'), { cause: err });
+      if (status === null) throw this.unreachable(err);
+      throw new DockerDriverError('ENGINE_ERROR', `cannot create container ${name}: ${engineMessage(err)}`, { cause: err });
+    }
+    try {
+      await container.start({ abortSignal: this.life.signal } as object);
+    } catch (err) {
+      // Created but not started: remove it so the attempt leaves nothing behind (the manager has no handle yet).
+      await container.remove({ force: true }).catch(() => undefined);
+      if (engineStatus(err) === null) throw this.unreachable(err);
+      throw new DockerDriverError('ENGINE_ERROR', `cannot start container ${name}: ${engineMessage(err)}`, { cause: err });
+    }
+    this.log.info({ job: cfg.jobId, attempt: cfg.attempt, container: container.id, name }, 'container started');
+    const state: DockerHandleState = { containerId: container.id, name };
+    return { driver: 'docker', jobId: cfg.jobId, attempt: cfg.attempt, state: { ...state } };
+  }
+
+  async wait(handle: TaskHandle): Promise<TaskExit> {
+    const { containerId } = this.stateOf(handle);
+    const c = this.docker.getContainer(containerId);
+    const signal = this.life.signal;
+    let delay = 250;
+    let downSince: number | null = null;
+    for (;;) {
+      this.assertLive();
+      try {
+        let info = await c.inspect({ abortSignal: signal });
+        if (info.State.Status === 'created') return this.neverStarted(containerId);
+        if (info.State.Running || info.State.Status === 'restarting' || info.State.Status === 'paused') {
+          // Default condition not-running: right for a running container (next-exit is only needed when the
+          // wait is registered before start, where not-running is already true).
+          await c.wait({ abortSignal: signal });
+          info = await c.inspect({ abortSignal: signal });
+        }
+        return exitFromState(info.State, this.stopped.has(containerId));
+      } catch (err) {
+        if (isAbort(err) || signal.aborted) throw new DockerDriverError('DISPOSED', 'the docker driver was disposed while waiting', { cause: err });
+        if (engineStatus(err) === 404) return this.gone(containerId);
+        downSince ??= Date.now();
+        const downMs = Date.now() - downSince;
+        if (downMs >= this.o.engineDownTimeoutMs) {
+          return { exitCode: null, signal: null, oomKilled: false, error: `${this.unreachable(err).message} (for ${Math.round(downMs / 1000)} s while waiting for container ${containerId.slice(0, 12)})` };
+        }
+        this.log.warn({ container: containerId, err: engineMessage(err) }, 'wait failed; retrying');
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+
+  async stop(handle: TaskHandle, graceS: number): Promise<void> {
+    const { containerId } = this.stateOf(handle);
+    this.stopped.add(containerId);
+    try {
+      await this.docker.getContainer(containerId).stop({ t: Math.max(0, Math.ceil(graceS)), abortSignal: this.life.signal } as object);
+    } catch (err) {
+      const status = engineStatus(err);
+      if (status === 304 || status === 404) return; // already stopped, or gone
+      if (status === null) throw this.unreachable(err);
+      throw new DockerDriverError('ENGINE_ERROR', `cannot stop container ${containerId.slice(0, 12)}: ${engineMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Running or exited. A gone container is "exited with an error"; an unreachable engine throws (the task may
+   * well be running, and saying it ended would be a lie). */
+  async inspect(handle: TaskHandle): Promise<{ running: boolean; exit: TaskExit | null }> {
+    const { containerId } = this.stateOf(handle);
+    try {
+      const info = await this.docker.getContainer(containerId).inspect({ abortSignal: this.life.signal });
+      if (info.State.Status === 'created') return { running: false, exit: this.neverStarted(containerId) };
+      if (info.State.Running || info.State.Status === 'restarting') return { running: true, exit: null };
+      return { running: false, exit: exitFromState(info.State, this.stopped.has(containerId)) };
+    } catch (err) {
+      if (engineStatus(err) === 404) return { running: false, exit: this.gone(containerId) };
+      if (engineStatus(err) === null) throw this.unreachable(err);
+      throw new DockerDriverError('ENGINE_ERROR', `cannot inspect container ${containerId.slice(0, 12)}: ${engineMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** True when the attempt's container exists and was started (running or exited: wait() gives its real exit).
+   * Looks it up by id, then by labels (the id in the handle is updated when found that way). Waits up to
+   * recoverEngineWaitMs for the engine, then throws ENGINE_UNREACHABLE rather than declare a running task lost. */
+  async recover(handle: TaskHandle): Promise<boolean> {
+    const st = this.stateOf(handle);
+    await this.waitForEngine(this.o.recoverEngineWaitMs);
+    let info: Docker.ContainerInspectInfo | null = null;
+    try {
+      info = await this.docker.getContainer(st.containerId).inspect({ abortSignal: this.life.signal });
+      if (info.Config.Labels?.[LABEL_JOB] !== handle.jobId) info = null; // not ours: never adopt a stranger
+    } catch (err) {
+      if (engineStatus(err) !== 404) throw engineStatus(err) === null ? this.unreachable(err) : err;
+    }
+    if (!info) {
+      const found = (await this.listJobContainers({ jobId: handle.jobId, attempt: handle.attempt }))[0];
+      if (!found) return false;
+      handle.state.containerId = found.containerId;
+      handle.state.name = found.name;
+      if (found.state === 'created') return false;
+      this.log.info({ job: handle.jobId, attempt: handle.attempt, container: found.containerId }, 'container recovered by labels');
+      return true;
+    }
+    // Created but never started: the attempt never ran, and recover() must not start it.
+    return info.State.Status !== 'created';
+  }
+
+  /** Streams the container's output: lines at or before sinceTs are skipped; timestamps are the engine's (ms,
+   * microseconds as a fraction). When the stream ends while the container still runs (engine restart with
+   * live-restore), it re-attaches from the last delivered line. */
+  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): () => void {
+    const { containerId } = this.stateOf(handle);
+    const c = this.docker.getContainer(containerId);
+    let disposed = false;
+    let stream: NodeJS.ReadableStream | null = null;
+    let threshold = sinceTs ?? Number.NEGATIVE_INFINITY; // fixed for one stream: stdout/stderr timestamps interleave
+    let lastDelivered = threshold;
+    let delay = 250;
+    const deliver = (s: 'stdout' | 'stderr', line: string, ts: number) => {
+      if (disposed || ts <= threshold) return;
+      if (ts > lastDelivered) lastDelivered = ts;
+      try {
+        sink(s, line, ts);
+      } catch (err) {
+        this.log.error({ container: containerId, err: (err as Error).message }, 'log sink threw');
+      }
+    };
+    const dispose = () => {
+      if (disposed) return;
+      disposed = true;
+      this.logStreams.delete(dispose);
+      if (stream) (stream as unknown as { destroy(): void }).destroy();
+      stream = null;
+    };
+    const connect = async (): Promise<void> => {
+      if (disposed || this.life.signal.aborted) return;
+      const since = Number.isFinite(threshold) ? Math.max(0, Math.floor(threshold / 1000)) : 0;
+      let s: NodeJS.ReadableStream;
+      try {
+        s = await c.logs({ follow: true, stdout: true, stderr: true, timestamps: true, since, abortSignal: this.life.signal } as Docker.ContainerLogsOptions & { follow: true });
+      } catch (err) {
+        return onEnd(err);
+      }
+      if (disposed) return void (s as unknown as { destroy(): void }).destroy();
+      stream = s;
+      const lines = new LogLineAssembler(deliver);
+      const sinkOf = (which: 'stdout' | 'stderr') => new Writable({ write(chunk: Buffer, _enc, cb) { lines.frame(which, chunk); cb(); } });
+      const out = sinkOf('stdout');
+      const errw = sinkOf('stderr');
+      out.on('error', () => undefined);
+      errw.on('error', () => undefined);
+      c.modem.demuxStream(s, out, errw);
+      let ended = false;
+      const finish = (err?: unknown) => {
+        if (ended) return;
+        ended = true;
+        // Writable.write is synchronous here (no pending writes), so every frame is in the assembler already.
+        lines.flush();
+        if (stream === s) stream = null;
+        void onEnd(err);
+      };
+      s.on('error', (err) => finish(err));
+      s.on('end', () => finish());
+      s.on('close', () => finish());
+    };
+    const onEnd = async (err?: unknown): Promise<void> => {
+      if (disposed || this.life.signal.aborted) return;
+      if (err !== undefined && engineStatus(err) === 404) return dispose();
+      // Ended because the container exited (the normal case), or because the engine went away?
+      try {
+        const info = await c.inspect({ abortSignal: this.life.signal });
+        if (!info.State.Running && info.State.Status !== 'restarting' && err === undefined) return dispose();
+      } catch (e) {
+        if (engineStatus(e) === 404 || isAbort(e)) return dispose();
+      }
+      if (disposed) return;
+      this.log.warn({ container: containerId, err: err === undefined ? null : engineMessage(err) }, 'log stream ended early; re-attaching');
+      threshold = lastDelivered;
+      await sleep(delay, undefined, { signal: this.life.signal }).catch(() => undefined);
+      delay = Math.min(delay * 2, 5_000);
+      return connect();
+    };
+    this.logStreams.add(dispose);
+    void connect().catch((err) => this.log.error({ container: containerId, err: (err as Error).message }, 'log attach failed'));
+    return dispose;
+  }
+
+  async destroy(handle: TaskHandle): Promise<void> {
+    const { containerId } = this.stateOf(handle);
+    try {
+      await this.docker.getContainer(containerId).remove({ force: true, v: true, abortSignal: this.life.signal } as object);
+    } catch (err) {
+      const status = engineStatus(err);
+      if (status === 404 || (status === 409 && /already in progress/.test(engineMessage(err)))) return;
+      if (status === null) throw this.unreachable(err);
+      throw new DockerDriverError('ENGINE_ERROR', `cannot remove container ${containerId.slice(0, 12)}: ${engineMessage(err)}`, { cause: err });
+    } finally {
+      this.stopped.delete(containerId);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    for (const d of [...this.logStreams]) d();
+    this.life.abort();
+  }
+
+  /** This node's fleetml containers (or one job's / attempt's), for recovery and orphan cleanup. */
+  async listJobContainers(filter: { jobId?: string; attempt?: number } = {}): Promise<JobContainer[]> {
+    try {
+      return await listJobContainers(this.docker, this.node, filter);
+    } catch (err) {
+      if (engineStatus(err) === null) throw this.unreachable(err);
+      throw err;
+    }
+  }
+
+  private async ping(): Promise<void> {
+    const signal = AbortSignal.any([this.life.signal, AbortSignal.timeout(this.o.pingTimeoutMs)]);
+    await (this.docker.ping as (opts: object) => Promise<unknown>).call(this.docker, { abortSignal: signal });
+  }
+
+  private async waitForEngine(maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
+      this.assertLive();
+      try {
+        return await this.ping();
+      } catch (err) {
+        if (Date.now() + delay > deadline) throw this.unreachable(err);
+        await sleep(delay, undefined, { signal: this.life.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  private stateOf(handle: TaskHandle): DockerHandleState {
+    const id = handle.state.containerId;
+    if (handle.driver !== 'docker' || typeof id !== 'string' || id === '') {
+      throw new DockerDriverError('BAD_HANDLE', `not a docker task handle (driver ${handle.driver}, job ${handle.jobId})`);
+    }
+    return { containerId: id, name: typeof handle.state.name === 'string' ? handle.state.name : containerName(handle.jobId, handle.attempt) };
+  }
+
+  private assertLive(): void {
+    if (this.life.signal.aborted) throw new DockerDriverError('DISPOSED', 'the docker driver was disposed');
+  }
+
+  private unreachable(err: unknown): DockerDriverError {
+    const why = isAbort(err) ? `no answer within ${this.o.pingTimeoutMs} ms` : engineMessage(err);
+    return new DockerDriverError('ENGINE_UNREACHABLE', `container engine not reachable on node ${this.node} at ${this.socketPath}: ${why} (is dockerd running? scripts/container-engine.sh start)`, { cause: err });
+  }
+
+  private imageMissing(image: string): string {
+    return `image ${image} is not present on node ${this.node} (no registry pull is assumed): load it with docker load/import`;
+  }
+
+  private gone(containerId: string): TaskExit {
+    return { exitCode: null, signal: null, oomKilled: false, error: `container ${containerId.slice(0, 12)} is gone (removed outside fleetml?)` };
+  }
+
+  private neverStarted(containerId: string): TaskExit {
+    return { exitCode: null, signal: null, oomKilled: false, error: `container ${containerId.slice(0, 12)} was created but never started` };
+  }
+}

@@ -1,0 +1,314 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../../log.js';
+import type { JobSpec } from '../../../shared/protocol/jobs.js';
+import type { Driver, DriverCapabilities, LogSink, TaskConfig, TaskExit, TaskHandle } from '../driver.js';
+import { FILES, WRAPPER_NAME, WRAPPER_SCRIPT, clearExitRecords, exitWithoutRecord, markSignalled, readExitRecord } from './exit-record.js';
+import { groupAlive, identify, liveness, signalGroup } from './proc-identity.js';
+import { LogTailer, TAILER_DEFAULTS } from './log-tailer.js';
+import { resolveCommand } from './resolve-command.js';
+
+// The process driver: a job's command runs as a plain host process, in its own session and process group,
+// detached from the agent so that it survives agent restarts (the unit has KillMode=process).
+//
+//   start   mkdir dir; open stdout.log / stderr.log (append); spawn `sh -c WRAPPER fleetml-task <dir> cmd…`
+//           detached (setsid: pgid = sid = wrapper pid), stdin /dev/null, cwd = spec.workdir ?? dir;
+//           handle.state = { pid, pgid, startTime, dir } (startTime guards against pid reuse)
+//   running the wrapper waits for the command and records its status in <dir>/exit (exit-record.ts)
+//   wait    push while we are the parent (child 'exit' event), else a poll (pollMs) — never overlapping —
+//           until <dir>/exit exists or the group is gone (no record: the signal we sent, else an error)
+//   stop    write <dir>/signalled, SIGTERM to the group; after grace the same with SIGKILL; idempotent
+//   recover live and ours → true; exit record or signal marker → true (wait returns it);
+//           gone without a trace → false (the job becomes lost; wait() would report "vanished")
+//   destroy SIGKILL the group if it still runs; stop our timers; log files and markers stay (the manager
+//           owns the dir)
+// Invariants: a pid is signalled only while it is provably ours (proc-identity.ts); nothing here starts a
+// process except start().
+
+/** Options of ProcessDriver; defaults in PROCESS_DRIVER_DEFAULTS. */
+export interface ProcessDriverOptions {
+  logger: Logger;
+  /** Milliseconds between looks at a task that is not our child (recovered after a restart). Default 200. */
+  pollMs?: number;
+  /** Milliseconds between looks at the log files. Default 150. */
+  logPollMs?: number;
+  /** Debounce of <dir>/log-offsets.json in milliseconds. Default 500. */
+  offsetPersistMs?: number;
+  /** The POSIX shell that runs the wrapper. Default /bin/sh. */
+  shell?: string;
+}
+
+/** Defaults of ProcessDriverOptions. */
+export const PROCESS_DRIVER_DEFAULTS = { pollMs: 200, logPollMs: TAILER_DEFAULTS.pollMs, offsetPersistMs: TAILER_DEFAULTS.persistMs, shell: '/bin/sh' } as const;
+
+/** handle.state of a process task: the codec is the type. */
+export const ProcessHandleState = z.object({
+  pid: z.number().int().min(2),
+  pgid: z.number().int().min(2),
+  /** Linux: field 22 of /proc/<pid>/stat; macOS: ps lstart. */
+  startTime: z.string(),
+  /** Absolute task dir: stdout.log, stderr.log, exit, signalled, log-offsets.json. */
+  dir: z.string().min(1),
+});
+export type ProcessHandleState = z.infer<typeof ProcessHandleState>;
+
+/** Variables passed from the agent's own environment; everything else comes from spec.env and cfg.env. */
+const BASE_ENV_KEYS = ['PATH', 'HOME', 'LANG'] as const;
+/** How often stop() looks whether the group is gone during the grace period. */
+const STOP_POLL_MS = 50;
+/** How long stop() waits for the group to vanish after SIGKILL before giving up. */
+const KILL_WAIT_MS = 5000;
+
+interface Waiter { promise: Promise<TaskExit>; kick: () => void; timer: NodeJS.Timeout | null }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const key = (s: ProcessHandleState) => `${s.pid}:${s.startTime}`;
+
+/** Runs jobs as plain host processes that survive agent restarts. */
+export class ProcessDriver implements Driver {
+  readonly name = 'process' as const;
+  readonly capabilities: DriverCapabilities = { gpus: true, mounts: false, network: false, oomDetection: false, survivesAgentRestart: true };
+
+  private readonly log: Logger;
+  private readonly opts: Required<Omit<ProcessDriverOptions, 'logger'>>;
+  /** Wrappers this instance spawned (push: their 'exit' event); keyed by pid:startTime. */
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly stops = new Map<string, Promise<void>>();
+  private readonly tailers = new Set<LogTailer>();
+  /** Handles found gone without a trace by recover(): wait() says the process vanished while the agent was down. */
+  private readonly vanished = new Set<string>();
+  private disposed = false;
+
+  constructor(options: ProcessDriverOptions) {
+    this.log = options.logger;
+    this.opts = {
+      pollMs: options.pollMs ?? PROCESS_DRIVER_DEFAULTS.pollMs,
+      logPollMs: options.logPollMs ?? PROCESS_DRIVER_DEFAULTS.logPollMs,
+      offsetPersistMs: options.offsetPersistMs ?? PROCESS_DRIVER_DEFAULTS.offsetPersistMs,
+      shell: options.shell ?? PROCESS_DRIVER_DEFAULTS.shell,
+    };
+    for (const k of ['pollMs', 'logPollMs', 'offsetPersistMs'] as const) {
+      if (!(this.opts[k] > 0)) throw new Error(`ProcessDriver: ${k} must be > 0 (got ${this.opts[k]})`);
+    }
+    if (!isAbsolute(this.opts.shell)) throw new Error(`ProcessDriver: shell must be an absolute path (got ${this.opts.shell})`);
+  }
+
+  /** Available on Linux and macOS with a POSIX shell. */
+  async fingerprint(): Promise<{ available: boolean; reason: string | null }> {
+    if (process.platform !== 'linux' && process.platform !== 'darwin') {
+      return { available: false, reason: `the process driver needs Linux or macOS (this node runs ${process.platform})` };
+    }
+    if (!(await resolveCommand(this.opts.shell, undefined, undefined))) {
+      return { available: false, reason: `${this.opts.shell} is missing or not executable` };
+    }
+    return { available: true, reason: null };
+  }
+
+  /** Refuses mounts, a command[0] that cannot be found, and a missing or relative workdir. */
+  async validate(spec: JobSpec): Promise<string | null> {
+    if (spec.mounts.length > 0) {
+      return `the process driver does not support mounts (${spec.mounts.length} given): a process sees the host file system directly; remove "mounts" or use the docker driver`;
+    }
+    if (spec.network) return 'the process driver does not support "network" (a process uses the host network)';
+    if (spec.workdir !== undefined) {
+      if (!isAbsolute(spec.workdir)) return `workdir must be an absolute path (got ${spec.workdir})`;
+      const st = await stat(spec.workdir).catch(() => null);
+      if (!st) return `workdir does not exist: ${spec.workdir}`;
+      if (!st.isDirectory()) return `workdir is not a directory: ${spec.workdir}`;
+    }
+    const cmd = spec.command[0] ?? '';
+    if (cmd === '') return 'command is empty';
+    const pathVar = spec.env.PATH ?? process.env.PATH;
+    if (!(await resolveCommand(cmd, pathVar, spec.workdir))) {
+      const hint = cmd.includes('/') ? (isAbsolute(cmd) || spec.workdir ? ' (no executable file there)' : ' (a relative path needs a workdir)') : ' (not on PATH)';
+      return `command not found: ${cmd}${hint}`;
+    }
+    return null;
+  }
+
+  /** Spawn the task under the exit-recording wrapper; resolves once the process exists. */
+  async start(cfg: TaskConfig): Promise<TaskHandle> {
+    if (this.disposed) throw new Error('process driver disposed');
+    const reason = await this.validate(cfg.spec);
+    if (reason) throw new Error(reason);
+    const dir = resolve(cfg.dir);
+    mkdirSync(dir, { recursive: true });
+    const stale = clearExitRecords(dir);
+    if (stale.length > 0) this.log.warn({ dir, files: stale, job: cfg.jobId }, 'removed exit records left in the task dir');
+
+    const env: Record<string, string> = {};
+    for (const k of BASE_ENV_KEYS) if (process.env[k] !== undefined) env[k] = process.env[k] as string;
+    Object.assign(env, cfg.spec.env, cfg.env);
+
+    // The files are opened here and handed over as fds: the process writes to them directly and does not
+    // depend on the agent (no pipes that would break, or block, when the agent goes away).
+    const out = openSync(join(dir, FILES.stdout), 'a');
+    let child: ChildProcess;
+    try {
+      const err = openSync(join(dir, FILES.stderr), 'a');
+      try {
+        child = spawn(this.opts.shell, ['-c', WRAPPER_SCRIPT, WRAPPER_NAME, dir, ...cfg.spec.command], {
+          cwd: cfg.spec.workdir ?? dir, env, detached: true, stdio: ['ignore', out, err],
+        });
+      } finally {
+        closeSync(err);
+      }
+    } finally {
+      closeSync(out);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const e = await new Promise<Error>((r) => child.once('error', r));
+      throw new Error(`could not start the process: ${e.message}`);
+    }
+    // Read the start time now, synchronously: the event loop cannot reap the wrapper before this line.
+    const startTime = identify(pid)?.startTime ?? '';
+    const state: ProcessHandleState = { pid, pgid: pid, startTime, dir };
+    const k = key(state);
+    this.children.set(k, child);
+    child.on('error', (e) => this.log.warn({ err: e, pid }, 'process wrapper error'));
+    child.once('exit', () => {
+      this.children.delete(k);
+      this.waiters.get(k)?.kick();
+    });
+    child.unref();
+    this.log.info({ job: cfg.jobId, attempt: cfg.attempt, pid, dir }, 'process started');
+    return { driver: 'process', jobId: cfg.jobId, attempt: cfg.attempt, state };
+  }
+
+  /** Resolves with the recorded exit once the task has ended. Pending waits stay pending after dispose(). */
+  wait(handle: TaskHandle): Promise<TaskExit> {
+    const st = this.decode(handle);
+    if (!st) return Promise.resolve(this.invalid(handle));
+    const k = key(st);
+    const existing = this.waiters.get(k);
+    if (existing) return existing.promise;
+    let resolveExit!: (e: TaskExit) => void;
+    const w: Waiter = { promise: new Promise((r) => { resolveExit = r; }), kick: () => {}, timer: null };
+    // One look; reschedules itself. kick() runs a look now (the child 'exit' event) instead of at the next poll.
+    const look = () => {
+      if (w.timer) clearTimeout(w.timer);
+      w.timer = null;
+      if (this.disposed) return;
+      const exit = this.probe(st);
+      if (exit) {
+        this.waiters.delete(k);
+        w.kick = () => {};
+        resolveExit(exit);
+        return;
+      }
+      w.timer = setTimeout(look, this.opts.pollMs);
+    };
+    w.kick = look;
+    this.waiters.set(k, w);
+    look();
+    return w.promise;
+  }
+
+  /** SIGTERM to the group, SIGKILL after graceS; resolves when the group is gone. Idempotent. */
+  stop(handle: TaskHandle, graceS: number): Promise<void> {
+    const st = this.decode(handle);
+    if (!st) return Promise.resolve();
+    const k = key(st);
+    const running = this.stops.get(k);
+    if (running) return running;
+    const p = this.stopGroup(st, graceS).finally(() => this.stops.delete(k));
+    this.stops.set(k, p);
+    return p;
+  }
+
+  private async stopGroup(st: ProcessHandleState, graceS: number): Promise<void> {
+    const l = liveness(st.pid, st.pgid, st.startTime);
+    // Not ours (pid reused) or nothing left alive: never signal. Checked once: while a live member remains, the
+    // group id cannot be reused (proc-identity.ts), so later signals reach only our processes.
+    if (!l.ours || !groupAlive(st.pgid)) return;
+    if (graceS > 0) {
+      markSignalled(st.dir, 'SIGTERM'); // before the signal: see exit-record.ts
+      if (signalGroup(st.pgid, 'SIGTERM')) this.log.info({ pid: st.pid, graceS }, 'sent SIGTERM to the process group');
+      const deadline = Date.now() + graceS * 1000;
+      while (Date.now() < deadline && groupAlive(st.pgid)) await sleep(STOP_POLL_MS);
+    }
+    if (!groupAlive(st.pgid)) return;
+    markSignalled(st.dir, 'SIGKILL');
+    signalGroup(st.pgid, 'SIGKILL');
+    this.log.warn({ pid: st.pid, graceS }, 'sent SIGKILL to the process group');
+    const killDeadline = Date.now() + KILL_WAIT_MS;
+    while (Date.now() < killDeadline && groupAlive(st.pgid)) await sleep(20);
+  }
+
+  /** Running, or the exit; never throws (a gone or foreign process reads as exited). */
+  async inspect(handle: TaskHandle): Promise<{ running: boolean; exit: TaskExit | null }> {
+    const st = this.decode(handle);
+    if (!st) return { running: false, exit: this.invalid(handle) };
+    const exit = this.probe(st);
+    return exit ? { running: false, exit } : { running: true, exit: null };
+  }
+
+  /** True while the process runs (and is ours) or has left an exit record or our signal marker; false when it is
+   * gone without a trace (the job becomes lost). Starts nothing. */
+  async recover(handle: TaskHandle): Promise<boolean> {
+    const st = this.decode(handle);
+    if (!st) return false;
+    if (liveness(st.pid, st.pgid, st.startTime).alive) return true;
+    const exit = this.probe(st);
+    if (exit && exit.error === null) return true;
+    this.vanished.add(key(st));
+    this.log.warn({ pid: st.pid, dir: st.dir }, 'process gone without an exit record');
+    return false;
+  }
+
+  /** Follow stdout.log and stderr.log from the offsets persisted in the task dir (sinceTs is not used: the files
+   * carry no timestamps). One attachment per task at a time. */
+  attachLogs(handle: TaskHandle, sink: LogSink, _sinceTs?: number): () => void {
+    const st = this.decode(handle);
+    if (!st || this.disposed) return () => {};
+    let ended = false;
+    const tailer = new LogTailer(st.dir, sink, () => (ended ||= this.probe(st) !== null), this.log,
+      { ...TAILER_DEFAULTS, pollMs: this.opts.logPollMs, persistMs: this.opts.offsetPersistMs },
+      () => this.tailers.delete(tailer));
+    this.tailers.add(tailer);
+    tailer.start();
+    return () => tailer.dispose();
+  }
+
+  /** Kill the group if it still runs (no grace: stop() is for that); keeps the files. Idempotent. */
+  async destroy(handle: TaskHandle): Promise<void> {
+    const st = this.decode(handle);
+    if (!st) return;
+    await this.stop(handle, 0);
+    const w = this.waiters.get(key(st));
+    w?.kick();
+  }
+
+  /** Stop timers and log tailers; running processes are left alone (they outlive the agent by design). */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    for (const w of this.waiters.values()) if (w.timer) clearTimeout(w.timer);
+    this.waiters.clear();
+    for (const t of [...this.tailers]) t.dispose();
+    this.children.clear();
+  }
+
+  /** The exit when the task has ended, else null. */
+  private probe(st: ProcessHandleState): TaskExit | null {
+    const recorded = readExitRecord(st.dir);
+    if (recorded) return recorded;
+    if (liveness(st.pid, st.pgid, st.startTime).alive) return null;
+    // It ended between the two looks, or without a record.
+    return readExitRecord(st.dir) ?? exitWithoutRecord(st.dir, this.vanished.has(key(st)));
+  }
+
+  private decode(handle: TaskHandle): ProcessHandleState | null {
+    const r = ProcessHandleState.safeParse(handle.state);
+    if (!r.success) this.log.warn({ job: handle.jobId, attempt: handle.attempt }, 'malformed process handle');
+    return r.success ? r.data : null;
+  }
+
+  private invalid(handle: TaskHandle): TaskExit {
+    return { exitCode: null, signal: null, oomKilled: false, error: `malformed process handle for job ${handle.jobId}` };
+  }
+}
