@@ -166,7 +166,12 @@ export class ProcessDriver implements Driver {
       throw new Error(`could not start the process: ${e.message}`);
     }
     // Read the start time now, synchronously: the event loop cannot reap the wrapper before this line.
-    const startTime = identify(pid)?.startTime ?? '';
+    const startTime = identify(pid)?.startTime;
+    if (!startTime) {
+      // Without it the handle could not tell our process from a stranger later: do not leave it running unmanaged.
+      signalGroup(pid, 'SIGKILL');
+      throw new Error(`could not read the start time of process ${pid}; killed it`);
+    }
     const state: ProcessHandleState = { pid, pgid: pid, startTime, dir };
     const k = key(state);
     this.children.set(k, child);
