@@ -48,10 +48,12 @@ export class LogStore {
     return { lines: out, truncated: existsSync(old) };
   }
 
-  /** Timestamp of the last stored line (to resume a driver's log stream without repeats). */
+  /** Timestamp of the last stored line of the task's own output (to resume a driver's log stream without repeats;
+   * the agent's `system` lines do not count: they are stamped with the agent's clock, not the task's). */
   lastTs(id: string): number | undefined {
-    const r = this.read(id, undefined, 1).lines;
-    return r.length ? r[r.length - 1].ts : undefined;
+    const r = this.read(id).lines;
+    for (let i = r.length - 1; i >= 0; i--) if (r[i].stream !== 'system') return r[i].ts;
+    return undefined;
   }
 
   subscribe(id: string, f: LineListener): () => void {

@@ -22,7 +22,7 @@ afterAll(() => { rmSync(root, { recursive: true, force: true }); });
 const drivers: ProcessDriver[] = [];
 const handles: TaskHandle[] = [];
 const driver = () => {
-  const d = new ProcessDriver({ logger, pollMs: 50, logPollMs: 30, offsetPersistMs: 50 });
+  const d = new ProcessDriver({ logger, pollMs: 50, logPollMs: 30 });
   drivers.push(d);
   return d;
 };
@@ -129,6 +129,17 @@ describe('stopping', () => {
     expect(await w).toEqual({ exitCode: 143, signal: 'SIGTERM', oomKilled: false, error: null });
     await d.stop(h, 5); // idempotent
     expect(await d.inspect(h)).toMatchObject({ running: false, exit: { exitCode: 143 } });
+  });
+
+  it('a cancel right after start is not swallowed by the starting wrapper', async () => {
+    const d = driver();
+    for (let i = 0; i < 8; i++) {
+      const h = await start(d, cfg({ command: ['sleep', '30'] }));
+      const t0 = Date.now();
+      await d.stop(h, 5);
+      expect(await d.wait(h)).toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
+      expect(Date.now() - t0).toBeLessThan(2500);
+    }
   });
 
   it('a process that traps SIGTERM exits with its own code', async () => {

@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import { buildCreateOptions, containerName, LABEL_JOB } from './create-options.js';
 import { DockerDriverError, engineMessage, engineStatus, isAbort } from './errors.js';
 import { listJobContainers, type JobContainer } from './job-containers.js';
-import { LogLineAssembler } from './log-lines.js';
+import { LogLineAssembler, splitFrames, parseLogTimestamp, type LogFrame } from './log-lines.js';
 import { resolveMounts } from './mounts.js';
 
 // The docker task driver: one container per job attempt, on the node's own engine (no registry pull).
@@ -55,6 +55,9 @@ export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string 
   if (host.startsWith('unix://')) return host.slice('unix://'.length);
   throw new DockerDriverError('ENGINE_UNREACHABLE', `DOCKER_HOST=${host} is not supported: the docker driver talks to a local unix socket (unix:///path) only`);
 }
+
+/** One follow stream of attachLogs: its `since`, its assembler, and the last frame it processed. */
+interface Session { since: number; lines: LogLineAssembler; last: LogFrame | null }
 
 /** What a docker handle keeps in TaskHandle.state. */
 export interface DockerHandleState {
@@ -285,12 +288,14 @@ export class DockerDriver implements Driver {
       try {
         s = await c.logs({ follow: true, stdout: true, stderr: true, timestamps: true, since, abortSignal: this.life.signal } as Docker.ContainerLogsOptions & { follow: true });
       } catch (err) {
-        return onEnd(err);
+        return onEnd(err, null);
       }
       if (disposed) return void (s as unknown as { destroy(): void }).destroy();
       stream = s;
-      const lines = new LogLineAssembler(deliver);
-      const sinkOf = (which: 'stdout' | 'stderr') => new Writable({ write(chunk: Buffer, _enc, cb) { lines.frame(which, chunk); cb(); } });
+      const session: Session = { since, lines: new LogLineAssembler(deliver), last: null };
+      // demuxStream writes each frame with one write(); write() is synchronous here (the callback is called at
+      // once), so when the stream ends every frame it carried is in the assembler.
+      const sinkOf = (which: 'stdout' | 'stderr') => new Writable({ write(chunk: Buffer, _enc, cb) { session.last = { stream: which, payload: chunk }; session.lines.frame(which, chunk); cb(); } });
       const out = sinkOf('stdout');
       const errw = sinkOf('stderr');
       out.on('error', () => undefined);
@@ -300,26 +305,33 @@ export class DockerDriver implements Driver {
       const finish = (err?: unknown) => {
         if (ended) return;
         ended = true;
-        // Writable.write is synchronous here (no pending writes), so every frame is in the assembler already.
-        lines.flush();
         if (stream === s) stream = null;
-        void onEnd(err);
+        void onEnd(err, session);
       };
       s.on('error', (err) => finish(err));
       s.on('end', () => finish());
       s.on('close', () => finish());
     };
-    const onEnd = async (err?: unknown): Promise<void> => {
+    const onEnd = async (err: unknown, session: Session | null): Promise<void> => {
       if (disposed || this.life.signal.aborted) return;
-      if (err !== undefined && engineStatus(err) === 404) return dispose();
+      // Unfinished lines of an ended stream are delivered before the sink is cut off.
+      const done = () => { session?.lines.flush(); dispose(); };
+      if (err !== undefined && engineStatus(err) === 404) return done();
       // Ended because the container exited (the normal case), or because the engine went away?
       try {
         const info = await c.inspect({ abortSignal: this.life.signal });
-        if (!info.State.Running && info.State.Status !== 'restarting' && err === undefined) return dispose();
+        if (!info.State.Running && info.State.Status !== 'restarting' && err === undefined) {
+          // A follow stream can end before it carried the container's last messages (seen with 20.10: a final
+          // line without newline, written when stdout closes, goes missing). The container has stopped, so its
+          // log is complete now: read what came after the last frame this stream delivered.
+          if (session) await this.catchUp(c, session);
+          return done();
+        }
       } catch (e) {
-        if (engineStatus(e) === 404 || isAbort(e)) return dispose();
+        if (engineStatus(e) === 404 || isAbort(e)) return done();
       }
       if (disposed) return;
+      session?.lines.flush();
       this.log.warn({ container: containerId, err: err === undefined ? null : engineMessage(err) }, 'log stream ended early; re-attaching');
       threshold = lastDelivered;
       await sleep(delay, undefined, { signal: this.life.signal }).catch(() => undefined);
@@ -329,6 +341,26 @@ export class DockerDriver implements Driver {
     this.logStreams.add(dispose);
     void connect().catch((err) => this.log.error({ container: containerId, err: (err as Error).message }, 'log attach failed'));
     return dispose;
+  }
+
+  /** Feeds a stopped container's log frames that came after `session.last` into the session's assembler. */
+  private async catchUp(c: Docker.Container, session: Session): Promise<void> {
+    const last = session.last;
+    const lastTs = last ? parseLogTimestamp(last.payload.subarray(0, last.payload.indexOf(0x20)).toString('latin1')) : null;
+    // From 1 s before the last frame (timestamps of the two streams interleave slightly), or the session's start.
+    const since = lastTs !== null ? Math.max(0, Math.floor(lastTs / 1000) - 1) : session.since;
+    const buf = await c.logs({ follow: false, stdout: true, stderr: true, timestamps: true, since, abortSignal: this.life.signal } as Docker.ContainerLogsOptions & { follow?: false });
+    const frames = splitFrames(Buffer.isBuffer(buf) ? buf : Buffer.from(buf as unknown as string, 'latin1'));
+    let from = 0;
+    if (last) {
+      // Frames carry nanosecond timestamps, so the last processed frame is found again by its bytes.
+      let at = frames.length - 1;
+      while (at >= 0 && !(frames[at].stream === last.stream && frames[at].payload.equals(last.payload))) at--;
+      if (at >= 0) from = at + 1;
+      else from = lastTs === null ? frames.length : frames.findIndex((f) => (parseLogTimestamp(f.payload.subarray(0, f.payload.indexOf(0x20)).toString('latin1')) ?? 0) > lastTs);
+      if (from < 0) from = frames.length;
+    }
+    for (const f of frames.slice(from)) session.lines.frame(f.stream, f.payload);
   }
 
   async destroy(handle: TaskHandle): Promise<void> {

@@ -70,3 +70,20 @@ export class LogLineAssembler {
     this.emit(stream, line.endsWith('\r') ? line.slice(0, -1) : line, ts);
   }
 }
+
+/** One frame of the engine's multiplexed stream format (8-byte header: stream type, 3 zero bytes, length). */
+export interface LogFrame { stream: Stream; payload: Buffer }
+
+/** Splits a complete multiplexed buffer (a non-follow logs answer) into frames; stdin frames and a torn tail are dropped. */
+export function splitFrames(buf: Buffer): LogFrame[] {
+  const out: LogFrame[] = [];
+  let at = 0;
+  while (at + 8 <= buf.length) {
+    const type = buf[at];
+    const len = buf.readUInt32BE(at + 4);
+    if (at + 8 + len > buf.length) break;
+    if (type === 1 || type === 2) out.push({ stream: type === 1 ? 'stdout' : 'stderr', payload: buf.subarray(at + 8, at + 8 + len) });
+    at += 8 + len;
+  }
+  return out;
+}

@@ -7,11 +7,13 @@ import { FILES } from './exit-record.js';
 
 // Follows <dir>/stdout.log and <dir>/stderr.log and hands complete lines to a sink.
 //
-// Exactly-once across agent restarts (for orderly ones): files carry no timestamps, so the tailer remembers,
-// per stream, the byte offset just after the last line it DELIVERED (a partial line is not delivered and is
-// read again) and persists it in <dir>/log-offsets.json (write to .tmp, rename; debounced, flushed on dispose).
-// A re-attach starts from those offsets. If the agent dies hard, lines delivered within the last debounce
-// window are delivered again (at-least-once), never lost.
+// No line lost or repeated across agent restarts, even a SIGKILL: files carry no timestamps, so the tailer
+// remembers, per stream, the byte offset just after the last line it DELIVERED (a partial line is not delivered
+// and is read again) and persists it in <dir>/log-offsets.json (write to .tmp, rename). With persistMs = 0 (the
+// default) it is written synchronously right after each batch of sink calls — no await in between, so a crash
+// can repeat lines only if it lands inside that synchronous stretch. persistMs > 0 debounces the writes instead
+// (fewer writes; a hard crash may repeat the lines of the last window). Always flushed on dispose. A re-attach
+// starts from the persisted offsets.
 //
 // Polling, not fs.watch: fs.watch misses events on some file systems (NFS, overlay) and needs an fd per file.
 // One tick per pollMs, never overlapping (setTimeout after the tick finishes). Reads are bounded per tick.
@@ -22,7 +24,7 @@ import { FILES } from './exit-record.js';
 export interface LogTailerOptions {
   /** Milliseconds between looks at the files. */
   pollMs: number;
-  /** Debounce of the offsets file, in milliseconds. */
+  /** Debounce of the offsets file in milliseconds; 0: write after every batch of delivered lines. */
   persistMs: number;
   /** Most bytes read per stream per tick (keeps one chatty task from starving the event loop). */
   maxBytesPerTick: number;
@@ -31,7 +33,7 @@ export interface LogTailerOptions {
 }
 
 /** Defaults of LogTailerOptions. */
-export const TAILER_DEFAULTS: LogTailerOptions = { pollMs: 150, persistMs: 500, maxBytesPerTick: 1 << 20, maxLineBytes: 64 * 1024 };
+export const TAILER_DEFAULTS: LogTailerOptions = { pollMs: 150, persistMs: 0, maxBytesPerTick: 1 << 20, maxLineBytes: 64 * 1024 };
 
 type StreamName = 'stdout' | 'stderr';
 interface StreamState { name: StreamName; path: string; committed: number; read: number; partial: Buffer }
@@ -123,6 +125,7 @@ export class LogTailer {
       if (s.partial.length > 0) this.deliver(s, s.partial, s.read);
       s.partial = Buffer.alloc(0);
     }
+    this.persist();
     return true;
   }
 
@@ -151,6 +154,7 @@ export class LogTailer {
         budget -= bytesRead;
         s.read += bytesRead;
         this.split(s, buf.subarray(0, bytesRead));
+        if (this.opts.persistMs === 0) this.persist(); // same synchronous stretch as the sink calls
       }
     } finally {
       await fh.close();
@@ -194,7 +198,7 @@ export class LogTailer {
 
   private markDirty(): void {
     this.dirty = true;
-    if (this.persistTimer || this.stopped) return;
+    if (this.persistTimer || this.stopped || this.opts.persistMs === 0) return;
     this.persistTimer = setTimeout(() => {
       this.persistTimer = null;
       this.persist();

@@ -90,6 +90,20 @@ export function groupAlive(pgid: number): boolean {
   return false;
 }
 
+/** Whether the wrapper `pid` has exec'd the command yet: its child's argv differs from its own (a forked copy of
+ * the wrapper has the same argv until exec). Null where that cannot be told (not Linux, no children file). A
+ * SIGTERM sent before that moment is swallowed by the wrapper's no-op trap, so stop() waits for it. */
+export function commandStarted(pid: number): boolean | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean);
+    if (kids.length === 0) return false;
+    return readFileSync(`/proc/${kids[0]}/cmdline`, 'latin1') !== readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
 /** Send a signal to a whole process group; false when the group is gone. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {

@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import type { JobSpec } from '../../../shared/protocol/jobs.js';
 import type { Driver, DriverCapabilities, LogSink, TaskConfig, TaskExit, TaskHandle } from '../driver.js';
 import { FILES, WRAPPER_NAME, WRAPPER_SCRIPT, clearExitRecords, exitWithoutRecord, markSignalled, readExitRecord } from './exit-record.js';
-import { groupAlive, identify, liveness, signalGroup } from './proc-identity.js';
+import { commandStarted, groupAlive, identify, liveness, signalGroup } from './proc-identity.js';
 import { LogTailer, TAILER_DEFAULTS } from './log-tailer.js';
 import { resolveCommand } from './resolve-command.js';
 
@@ -35,7 +35,7 @@ export interface ProcessDriverOptions {
   pollMs?: number;
   /** Milliseconds between looks at the log files. Default 150. */
   logPollMs?: number;
-  /** Debounce of <dir>/log-offsets.json in milliseconds. Default 500. */
+  /** Debounce of <dir>/log-offsets.json in milliseconds; 0 (default): written after every batch of lines. */
   offsetPersistMs?: number;
   /** The POSIX shell that runs the wrapper. Default /bin/sh. */
   shell?: string;
@@ -57,6 +57,8 @@ export type ProcessHandleState = z.infer<typeof ProcessHandleState>;
 
 /** Variables passed from the agent's own environment; everything else comes from spec.env and cfg.env. */
 const BASE_ENV_KEYS = ['PATH', 'HOME', 'LANG'] as const;
+/** How long stop() waits for a just-started wrapper to exec the command before it sends SIGTERM anyway. */
+const EXEC_WAIT_MS = 2000;
 /** How often stop() looks whether the group is gone during the grace period. */
 const STOP_POLL_MS = 50;
 /** How long stop() waits for the group to vanish after SIGKILL before giving up. */
@@ -91,9 +93,10 @@ export class ProcessDriver implements Driver {
       offsetPersistMs: options.offsetPersistMs ?? PROCESS_DRIVER_DEFAULTS.offsetPersistMs,
       shell: options.shell ?? PROCESS_DRIVER_DEFAULTS.shell,
     };
-    for (const k of ['pollMs', 'logPollMs', 'offsetPersistMs'] as const) {
+    for (const k of ['pollMs', 'logPollMs'] as const) {
       if (!(this.opts[k] > 0)) throw new Error(`ProcessDriver: ${k} must be > 0 (got ${this.opts[k]})`);
     }
+    if (!(this.opts.offsetPersistMs >= 0)) throw new Error(`ProcessDriver: offsetPersistMs must be >= 0 (got ${this.opts.offsetPersistMs})`);
     if (!isAbsolute(this.opts.shell)) throw new Error(`ProcessDriver: shell must be an absolute path (got ${this.opts.shell})`);
   }
 
@@ -232,6 +235,10 @@ export class ProcessDriver implements Driver {
     // group id cannot be reused (proc-identity.ts), so later signals reach only our processes.
     if (!l.ours || !groupAlive(st.pgid)) return;
     if (graceS > 0) {
+      // Right after start the wrapper may not have exec'd the command yet; a SIGTERM then would be swallowed by
+      // its no-op trap (or by the forked subshell). Wait for the exec, briefly.
+      const execDeadline = Date.now() + EXEC_WAIT_MS;
+      while (Date.now() < execDeadline && commandStarted(st.pid) === false && groupAlive(st.pgid)) await sleep(10);
       markSignalled(st.dir, 'SIGTERM'); // before the signal: see exit-record.ts
       if (signalGroup(st.pgid, 'SIGTERM')) this.log.info({ pid: st.pid, graceS }, 'sent SIGTERM to the process group');
       const deadline = Date.now() + graceS * 1000;

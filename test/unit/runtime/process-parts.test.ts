@@ -90,6 +90,18 @@ describe('LogTailer', () => {
     expect(JSON.parse(readFileSync(join(dir, 'log-offsets.json'), 'utf8'))).toMatchObject({ stdout: 18 });
   });
 
+  it('persists offsets right after delivering (persistMs 0), so a hard crash repeats nothing', async () => {
+    const dir = newDir();
+    writeFileSync(join(dir, 'stdout.log'), 'a\nb\npartial');
+    const lines: string[] = [];
+    const t = new LogTailer(dir, (_s, l) => { lines.push(l); }, () => false, logger, { ...opts, persistMs: 0 });
+    t.start();
+    await sleep(40);
+    expect(lines).toEqual(['a', 'b']);
+    expect(readOffsets(dir)).toEqual({ stdout: 4, stderr: 0 }); // before any dispose
+    t.dispose();
+  });
+
   it('starts over when a file was truncated', async () => {
     const dir = newDir();
     writeFileSync(join(dir, 'log-offsets.json'), JSON.stringify({ stdout: 500, stderr: 0 }));
