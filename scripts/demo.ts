@@ -24,7 +24,9 @@ try {
     console.error(`starting ${n.name} on 127.0.0.1:${base + i} (simulated GPUs from ${n.fixtures.join(', ')})`);
     agents.push(await spawnAgent({
       dataDir: join(root, n.name), port: base + i, name: n.name,
-      args: ['--gpu-source', 'sim', ...n.fixtures.flatMap((f) => ['--gpu-fixture', fx(f)]), ...n.labels.flatMap((l) => ['--label', l])],
+      args: ['--gpu-source', 'sim', ...n.fixtures.flatMap((f) => ['--gpu-fixture', fx(f)]), ...n.labels.flatMap((l) => ['--label', l]),
+        // jobs: the fake driver (no real work) plus real processes and containers where an engine runs
+        '--job-driver', 'fake', '--job-driver', 'process', '--job-driver', 'docker'],
     }));
   }
 } catch (e) {

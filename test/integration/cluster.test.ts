@@ -124,7 +124,10 @@ describe('an agent that dies and comes back', () => {
       while (!pred()) { if (Date.now() > end) throw new Error(`timeout; state: ${JSON.stringify(fleet.snapshot().map((n) => [n.name, n.conn, n.error]))}`); await new Promise((r) => setTimeout(r, 50)); }
     };
     fleet.start();
-    await waitFor(() => fleet.snapshot().every((n) => n.conn === 'up' && n.stats !== null));
+    await waitFor(() => fleet.snapshot().every((n) => n.conn === 'up' && n.stats !== null && n.jobs !== null));
+    const subs = async (p: AgentProcess) => Number(/^fleetml_subscriptions (\d+)/m.exec(await (await fetch(`${p.httpUrl}/metrics`, { headers: { authorization: `Bearer ${p.token}` } })).text())?.[1]);
+    const perClient = await subs(a); // node.stats + job.events
+    expect(perClient).toBe(2);
     await b.stop('SIGKILL');
     await waitFor(() => fleet.snapshot()[1].conn === 'unreachable');
     expect(fleet.snapshot()[0].conn).toBe('up');
@@ -132,10 +135,10 @@ describe('an agent that dies and comes back', () => {
     expect(JSON.parse(r.stdout).map((n: any) => n.state)).toEqual(['up', 'unreachable']);
     b = await spawnAgent({ dataDir: b.dataDir, port: b.port, name: 'node-b', args: argsB });
     await waitFor(() => fleet.snapshot()[1].conn === 'up' && (fleet.snapshot()[1].lastSeen ?? 0) > Date.now() - 2000);
-    // resubscribed exactly once on the restarted agent, and the surviving one still has one subscription
-    const subs = async (p: AgentProcess) => Number(/^fleetml_subscriptions (\d+)/m.exec(await (await fetch(`${p.httpUrl}/metrics`, { headers: { authorization: `Bearer ${p.token}` } })).text())?.[1]);
-    expect(await subs(b)).toBe(1);
-    expect(await subs(a)).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    // resubscribed exactly once per topic on the restarted agent; the surviving one is unchanged
+    expect(await subs(b)).toBe(perClient);
+    expect(await subs(a)).toBe(perClient);
     await fleet.stop();
   }, 60_000);
 });

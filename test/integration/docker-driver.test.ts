@@ -281,7 +281,8 @@ describe.skipIf(!engine.available)('DockerDriver against a real engine', () => {
   });
 
   it('reports oomKilled when only a child was OOM-killed and the job exited 0 (the engine reports it so)', async () => {
-    const r = await runToEnd(d, c(job('oom-child'), { command: ['sh', '-c', 'sh -c "x=\\$(head -c 64m /dev/zero | tr \\"\\\\0\\" a)"; echo child=$?; exit 0'], memory_bytes: 8 << 20 }));
+    // the child raises its own oom_score_adj (allowed without privileges) so the kernel picks it, not the main shell
+    const r = await runToEnd(d, c(job('oom-child'), { command: ['sh', '-c', 'sh -c "echo 1000 > /proc/self/oom_score_adj; x=\\$(head -c 64m /dev/zero | tr \\"\\\\0\\" a)"; echo child=$?; exit 0'], memory_bytes: 8 << 20 }));
     expect(r.exit).toEqual({ exitCode: 0, signal: null, oomKilled: true, error: null });
     await until(() => r.lines.some((l) => l.line === 'child=137'), 5_000, 'child=137');
   });
