@@ -1,6 +1,6 @@
 // fleetml benchmarks: `npm run bench` (builds, then runs dist/bench/run.js). See docs/benchmarks.md.
 //
-//   node dist/bench/run.js [--only idle,sample,fanout,placement] [--fanout 10,100,300] [--quick] [--json FILE]
+//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs] [--fanout 10,100,300] [--quick] [--json FILE]
 //
 // 1. idle   — a real agent process (sim GPUs; gpu none) at 1 Hz vs an idle `node` process: % of a core, RSS.
 // 2. sample — one telemetry sample in process: host, GPU sim, full Collector tick, JSON encoding.
@@ -11,12 +11,13 @@ import { runAgentIdle, idleTable, type IdleRow } from './agent-idle.js';
 import { runSampleCost, sampleCostTables, type SampleCostResult } from './sample-cost.js';
 import { runClientIdle, runFanout, fanoutTable, type FanoutRow } from './fanout.js';
 import { runPlacementBench } from './placement.js';
+import { runJobLatencyBench } from './job-latency.js';
 import { clockTicks, fmt, machine, summary } from './util.js';
 
 interface Args { only: Set<string>; fanout: number[]; quick: boolean; json: string | null }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement']), fanout: [10, 100, 300], quick: false, json: null };
+  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs']), fanout: [10, 100, 300], quick: false, json: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${k} needs a value`); return x; };
@@ -25,11 +26,11 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--quick') a.quick = true;
     else if (k === '--json') a.json = v();
     else if (k === '--help' || k === '-h') {
-      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement] [--fanout 10,100,300] [--quick] [--json FILE]');
+      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs] [--fanout 10,100,300] [--quick] [--json FILE]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
-  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
+  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
   return a;
 }
 
@@ -85,6 +86,11 @@ async function main(): Promise<void> {
   if (args.only.has('placement')) {
     console.log('\n## 4. Placement: 10,000 jobs over 100 simulated nodes (shared/placement)\n');
     console.log(await runPlacementBench());
+  }
+
+  if (args.only.has('jobs')) {
+    console.log('\n## 5. Jobs: submit-to-running latency (process and docker drivers vs spawn / docker run)\n');
+    console.log(await runJobLatencyBench({ runs: args.quick ? 5 : 20 }));
   }
 
   console.log(`\ntotal ${fmt((performance.now() - t0) / 1000, 1)} s`);
