@@ -174,7 +174,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui job views in tmux (100×30) against a re
     tmux.type(S, text);
     return waitScreen((s) => lines(s).some((l) => l.startsWith(`> ${field.padEnd(9)} ${text}█`)), `"${text}" typed into ${field}`);
   };
-  /** Submit the form and return the short id from "submitted job 1a2b3c4d on NODE (…)". */
+  /** Submit the form and return the short id from "submitted job j_548605 on NODE (…)". */
   const submit = async (): Promise<string> => {
     tmux.keys(S, 'Enter');
     const s = await waitScreen((x) => /^submitted job \S+ on /.test(status(x)) && !x.includes('NEW JOB'), 'the form to close with "submitted job …"', 15_000);
