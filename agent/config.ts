@@ -47,6 +47,7 @@ export const AgentConfig = z.object({
     drivers: z.array(z.enum(['docker', 'process', 'fake'])).default(['process', 'docker']).describe('Task drivers enabled on this node. fake (no real work) is for tests and demos.'),
     docker_socket: z.string().nullable().default(null).describe('Docker Engine socket (default: DOCKER_HOST, else /var/run/docker.sock).'),
     allowed_mount_roots: z.array(z.string()).default([]).describe('Host directories under which container jobs may bind-mount (none by default).'),
+    allowed_networks: z.array(z.enum(['none', 'bridge', 'host'])).default(['none', 'bridge']).describe('Docker network modes a job may ask for (host shares the node\'s network stack, the agent\'s port included: off by default).'),
     gpu_busy_threshold_bytes: z.number().int().min(0).default(1024 ** 3).describe('A GPU whose memory used by processes fleetml did not start exceeds this counts as busy.'),
     starvation_s: z.number().int().min(1).default(600).describe('After this long in the queue a job stops smaller jobs from backfilling ahead of it.'),
     log_max_bytes: z.number().int().min(4096).default(10 * 1024 * 1024).describe('Stored output per job before rotation (one older file is kept).'),

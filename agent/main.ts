@@ -98,7 +98,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     jobs = new JobManager({
       node: config.name, labels: config.labels, store: jobStore, drivers,
       logs: new LogStore(join(config.data_dir, 'jobs'), config.jobs.log_max_bytes),
-      starvationMs: config.jobs.starvation_s * 1000, log: log.child({ subsystem: 'jobs' }),
+      starvationMs: config.jobs.starvation_s * 1000, allowedNetworks: config.jobs.allowed_networks, log: log.child({ subsystem: 'jobs' }),
       capacity: () => ({
         gpus: (c.latest?.gpu.gpus ?? []).map((x) => ({
           uuid: x.uuid, index: x.index, name: x.name, fb_total_bytes: x.fb_total_bytes,

@@ -2,6 +2,7 @@ import type { TopicName } from '../../shared/protocol/index.js';
 import type { Collector } from '../telemetry/collector.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { Job } from '../../shared/protocol/index.js';
+import { redactEnv } from './handlers/jobs.js';
 
 /** Server side of a topic: a snapshot for the subscribe answer, then a stream of events. */
 export interface TopicProvider {
@@ -20,9 +21,10 @@ export function createTopicProviders(collector: Collector, jobs: JobManager): Pa
       conflate: true,
     },
     'job.events': {
-      snapshot: () => ({ jobs: jobs.list(undefined, undefined, 500) }),
+      // The stream goes to every reader: environment values are hidden (job.get shows them to operate tokens).
+      snapshot: () => ({ jobs: jobs.list(undefined, undefined, 500).map(redactEnv) }),
       subscribe: (_p, emit) => {
-        const onJob = (job: Job) => emit({ job });
+        const onJob = (job: Job) => emit({ job: redactEnv(job) });
         const onRemoved = (id: string) => emit({ removed: id });
         jobs.on('job', onJob); jobs.on('removed', onRemoved);
         return () => { jobs.off('job', onJob); jobs.off('removed', onRemoved); };

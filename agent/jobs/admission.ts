@@ -2,8 +2,9 @@
 //
 // Order: priority (high first), then submission time (old first). A job that fits starts and takes its resources.
 // A job that does not fit waits with a reason ("needs 2 GPUs, 1 free"), and smaller jobs behind it may start
-// ahead of it (backfill) — until it has waited longer than `starvationMs`: from then on nothing behind it starts,
-// so the resources it needs are freed for it as running jobs finish (no starvation).
+// ahead of it (backfill) — until it has waited longer than `starvationMs`: from then on what is free is held back
+// for it (a reservation, as Slurm's backfill does), so it starts as running jobs finish; jobs behind it may still
+// use what its reservation leaves (e.g. CPU-only jobs while it waits for GPUs).
 
 /** A queued job's request. */
 export interface QueuedRequest { id: string; gpus: number; cpus: number; memoryBytes: number; priority: number; submittedAt: number }
@@ -28,12 +29,8 @@ export function admit(queue: QueuedRequest[], free: FreeResources, now: number, 
   const order = [...queue].sort((a, b) => b.priority - a.priority || a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : 1));
   const left: FreeResources = { gpus: [...free.gpus], cpus: free.cpus, memoryBytes: free.memoryBytes };
   const out: Admission = { start: [], waiting: [] };
-  let blockedBy: QueuedRequest | null = null;
+  let reservedFor: QueuedRequest | null = null;
   for (const r of order) {
-    if (blockedBy) {
-      out.waiting.push({ id: r.id, reason: `waiting behind ${blockedBy.id} (queued ${Math.round((now - blockedBy.submittedAt) / 1000)} s; backfill paused so it can start)` });
-      continue;
-    }
     const why = misfit(r, left);
     if (why === null) {
       out.start.push({ id: r.id, gpus: left.gpus.splice(0, r.gpus) });
@@ -41,8 +38,13 @@ export function admit(queue: QueuedRequest[], free: FreeResources, now: number, 
       left.memoryBytes -= r.memoryBytes;
       continue;
     }
-    out.waiting.push({ id: r.id, reason: why });
-    if (now - r.submittedAt >= starvationMs) blockedBy = r;
+    out.waiting.push({ id: r.id, reason: reservedFor ? `${why} (held for ${reservedFor.id}, queued ${Math.round((now - reservedFor.submittedAt) / 1000)} s)` : why });
+    if (!reservedFor && now - r.submittedAt >= starvationMs) {
+      reservedFor = r;
+      left.gpus.splice(0, Math.min(r.gpus, left.gpus.length));
+      left.cpus = Math.max(0, left.cpus - r.cpus);
+      left.memoryBytes = Math.max(0, left.memoryBytes - r.memoryBytes);
+    }
   }
   return out;
 }

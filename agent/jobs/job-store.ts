@@ -62,6 +62,18 @@ export class JobStore {
     })();
   }
 
+  /** queued → starting, only if the job is still queued and no cancel was asked for (a cancel may race a start).
+   * Returns false when the job is no longer startable. */
+  claimStart(id: string, gpus: string[], attempt: number, reason: string, now: number): boolean {
+    return this.db.transaction(() => {
+      const r = this.db.prepare(`UPDATE jobs SET state = 'starting', gpus = ?, attempt = ?, reason = ?, handle = NULL, exit_code = NULL, oom_killed = 0
+        WHERE id = ? AND state = 'queued' AND cancel_requested = 0`).run(JSON.stringify(gpus), attempt, reason, id);
+      if (r.changes === 0) return false;
+      this.db.prepare('INSERT INTO job_events (job_id, ts, state, reason) VALUES (?, ?, ?, ?)').run(id, now, 'starting', reason);
+      return true;
+    })();
+  }
+
   /** Update fields without a state change (no history row): handle saved, reason of a queued job. */
   update(id: string, f: Pick<TransitionFields, 'handle' | 'reason' | 'cancel_requested'>): void {
     if (f.handle !== undefined) this.db.prepare('UPDATE jobs SET handle = ? WHERE id = ?').run(f.handle ? JSON.stringify(f.handle) : null, id);

@@ -29,11 +29,16 @@ export interface JobManagerOptions {
   drivers: Partial<Record<DriverName, Driver>>;
   capacity: () => Capacity;
   starvationMs: number;
+  /** Docker network modes jobs may use. */
+  allowedNetworks?: string[];
   log: Logger;
   now?: () => number;
 }
 
-interface Live { handle: TaskHandle; stopLogs: () => void; timeout: NodeJS.Timeout | null; stopping: boolean }
+interface Live { handle: TaskHandle; stopLogs: () => void; timeout: NodeJS.Timeout | null; stopping: boolean; timedOut: boolean }
+
+/** Longest setTimeout Node can arm (2^31-1 ms); longer timeouts are re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Events: 'job' (Job) after every persisted change, 'removed' (id). */
 export class JobManager extends EventEmitter {
@@ -53,13 +58,40 @@ export class JobManager extends EventEmitter {
 
   /** Recover what was running before the agent stopped, then start scheduling. */
   async start(): Promise<void> {
-    for (const rec of this.o.store.list(['starting', 'running'])) await this.recoverOne(rec);
+    await this.refreshFingerprints();
+    // In parallel: one slow engine must not hold up the others (or the API, which listens after this).
+    await Promise.all(this.o.store.list(['starting', 'running']).map((rec) => this.recoverOne(rec)));
+    let ticks = 0;
     this.timer = setInterval(() => {
-      for (const id of [...this.retryRecover]) { const r = this.o.store.get(id); this.retryRecover.delete(id); if (r) void this.recoverOne(r); }
+      try {
+        for (const id of [...this.retryRecover]) { this.retryRecover.delete(id); const r = this.o.store.get(id); if (r) void this.recoverOne(r); }
+        // a cancel whose stop failed (engine briefly away) is tried again
+        for (const [id, l] of this.live) if (!l.stopping && this.o.store.get(id)?.cancelRequested) this.stopLive(id, l);
+        if (++ticks % 10 === 0) void this.refreshFingerprints();
+      } catch (e) { this.o.log.error({ err: e }, 'job maintenance failed'); }
       this.schedule();
     }, 1000);
     this.timer.unref();
     this.schedule();
+  }
+
+  private fingerprints = new Map<DriverName, { available: boolean; reason: string | null }>();
+  private async refreshFingerprints(): Promise<void> {
+    await Promise.all((Object.entries(this.o.drivers) as Array<[DriverName, Driver]>).map(async ([n, d]) => {
+      try { this.fingerprints.set(n, await d.fingerprint()); } catch (e) { this.fingerprints.set(n, { available: false, reason: (e as Error).message }); }
+    }));
+  }
+
+  /** Ask the driver to stop a live task; a failed stop is retried by the maintenance loop. */
+  private stopLive(id: string, l: Live): void {
+    const rec = this.o.store.get(id);
+    const d = rec ? this.o.drivers[rec.job.spec.driver] : undefined;
+    if (!rec || !d) return;
+    l.stopping = true;
+    d.stop(l.handle, rec.job.spec.stop_grace_s).catch((e) => {
+      l.stopping = false;
+      this.o.log.warn({ job: id, err: (e as Error).message }, 'stop failed; will retry');
+    });
   }
 
   private toJob(rec: JobRecord): Job {
@@ -74,8 +106,9 @@ export class JobManager extends EventEmitter {
     return job;
   }
 
+  /** Add an agent line to a job's output. Never throws: a full disk must not stop the job lifecycle. */
   private system(id: string, line: string) {
-    this.o.logs.append(id, { ts: this.now(), stream: 'system', line });
+    try { this.o.logs.append(id, { ts: this.now(), stream: 'system', line }); } catch (e) { this.o.log.warn({ job: id, err: (e as Error).message }, 'cannot write job log'); }
   }
 
   // ---- API ------------------------------------------------------------------------------------------------
@@ -100,6 +133,7 @@ export class JobManager extends EventEmitter {
     const cap = this.o.capacity();
     if (spec.gpus > cap.gpus.length) return `needs ${spec.gpus} GPU${spec.gpus === 1 ? '' : 's'}; the node has ${cap.gpus.length}`;
     if (spec.gpus > 0 && !d.capabilities.gpus) return `driver ${spec.driver} cannot assign GPUs`;
+    if (spec.network && this.o.allowedNetworks && !this.o.allowedNetworks.includes(spec.network)) return `network ${spec.network} is not allowed on this node (jobs.allowed_networks: ${this.o.allowedNetworks.join(', ')})`;
     if ((spec.cpus ?? 0) > cap.cpus) return `needs ${spec.cpus} CPUs; the node has ${cap.cpus}`;
     if ((spec.memory_bytes ?? 0) > cap.memoryBytes) return `needs ${spec.memory_bytes} bytes of memory; the node has ${cap.memoryBytes}`;
     return d.validate(spec);
@@ -144,11 +178,8 @@ export class JobManager extends EventEmitter {
     this.o.store.update(id, { cancel_requested: true, reason: `${why} (stopping)` });
     this.system(id, `${why}; stopping (grace ${job.spec.stop_grace_s} s)`);
     const l = this.live.get(id);
-    if (l && !l.stopping) {
-      l.stopping = true;
-      const d = this.o.drivers[job.spec.driver];
-      d?.stop(l.handle, job.spec.stop_grace_s).catch((e) => this.o.log.warn({ job: id, err: (e as Error).message }, 'stop failed'));
-    }
+    if (l && !l.stopping) this.stopLive(id, l);
+    // a job still `starting` is stopped by watch() as soon as its handle exists (it reads cancel_requested)
     return this.emitJob(id)!;
   }
 
@@ -176,7 +207,7 @@ export class JobManager extends EventEmitter {
       cpus_total: cap.cpus, cpus_free: Math.max(0, cap.cpus - cpus),
       memory_total_bytes: cap.memoryBytes, memory_free_bytes: Math.max(0, cap.memoryBytes - mem),
       queued: this.o.store.list(['queued']).length, running: active.length,
-      drivers: (Object.keys(this.o.drivers) as DriverName[]).map((name) => ({ name, available: true, reason: null })),
+      drivers: (Object.keys(this.o.drivers) as DriverName[]).map((name) => ({ name, ...(this.fingerprints.get(name) ?? { available: true, reason: null }) })),
       simulated: cap.simulated,
     };
   }
@@ -221,7 +252,9 @@ export class JobManager extends EventEmitter {
     const d = this.o.drivers[spec.driver];
     const attempt = rec.job.attempt + 1;
     const now = this.now();
-    this.o.store.transition(id, 'starting', { gpus, attempt, reason: gpus.length ? `starting on ${gpus.length} GPU${gpus.length === 1 ? '' : 's'}` : 'starting', handle: null, exit_code: null, oom_killed: false }, now);
+    if (this.disposed) return;
+    // Conditional: a cancel (or remove) that raced this pass wins, and the job is not started.
+    if (!this.o.store.claimStart(id, gpus, attempt, gpus.length ? `starting on ${gpus.length} GPU${gpus.length === 1 ? '' : 's'}` : 'starting', now)) return;
     this.emitJob(id);
     if (!d) return this.finish(id, 'failed', { reason: `driver ${spec.driver} is not enabled`, exit_code: null });
     const env: Record<string, string> = {
@@ -234,11 +267,13 @@ export class JobManager extends EventEmitter {
     try {
       handle = await d.start({ jobId: id, attempt, node: this.o.node, spec, gpuUuids: gpus, env, dir: join(this.o.logs.dir(id), `attempt-${attempt}`) });
     } catch (e) {
+      if (this.disposed) return; // shutting down mid-start: the next agent's recovery decides (findStarted)
       this.system(id, `start failed: ${(e as Error).message}`);
       return this.finish(id, 'failed', { reason: `start failed: ${(e as Error).message}`, exit_code: null });
     }
-    // Persist the handle in the same write that reports the job running.
-    this.o.store.transition(id, 'running', { handle, started_at: this.now(), reason: gpus.length ? `running on ${gpus.join(', ')}` : 'running' }, this.now());
+    // Persist the handle in the same write that reports the job running (keep a cancel's reason if one came in).
+    const cur = this.o.store.get(id);
+    this.o.store.transition(id, 'running', { handle, started_at: this.now(), reason: cur?.cancelRequested ? cur.job.reason : gpus.length ? `running on ${gpus.join(', ')}` : 'running' }, this.now());
     this.system(id, `started (attempt ${attempt})${gpus.length ? ` on GPUs ${gpus.join(', ')}` : ''}`);
     this.emitJob(id);
     this.watch(id, spec, handle, undefined);
@@ -249,20 +284,27 @@ export class JobManager extends EventEmitter {
     const d = this.o.drivers[spec.driver]!;
     const stopLogs = d.attachLogs(handle, (stream, line, ts) => this.o.logs.append(id, { ts, stream, line }), sinceTs);
     const rec = this.o.store.get(id)!;
-    const l: Live = { handle, stopLogs, timeout: null, stopping: false };
+    const l: Live = { handle, stopLogs, timeout: null, stopping: false, timedOut: false };
     this.live.set(id, l);
     if (spec.timeout_s && rec.job.started_at) {
-      const left = rec.job.started_at + spec.timeout_s * 1000 - this.now();
-      l.timeout = setTimeout(() => {
-        if (l.stopping) return;
-        l.stopping = true;
-        this.system(id, `timed out after ${spec.timeout_s} s; stopping`);
-        d.stop(handle, spec.stop_grace_s).catch(() => undefined);
-      }, Math.max(0, left));
-      l.timeout.unref();
+      const deadline = rec.job.started_at + spec.timeout_s * 1000;
+      const arm = () => {
+        const left = deadline - this.now();
+        l.timeout = setTimeout(() => {
+          if (deadline - this.now() > 0) return arm(); // a step of a timeout longer than Node's longest timer
+          l.timedOut = true;
+          if (l.stopping) return;
+          this.system(id, `timed out after ${spec.timeout_s} s; stopping`);
+          this.stopLive(id, l);
+        }, Math.min(MAX_TIMER_MS, Math.max(0, left)));
+        l.timeout.unref();
+      };
+      arm();
     }
-    if (rec.cancelRequested && !l.stopping) { l.stopping = true; d.stop(handle, spec.stop_grace_s).catch(() => undefined); }
-    d.wait(handle).then((exit) => this.onExit(id, spec, handle, exit), (e) => this.onExit(id, spec, handle, { exitCode: null, signal: null, oomKilled: false, error: (e as Error).message }));
+    if (rec.cancelRequested && !l.stopping) this.stopLive(id, l);
+    d.wait(handle)
+      .then((exit) => this.onExit(id, spec, handle, exit), (e) => this.onExit(id, spec, handle, { exitCode: null, signal: null, oomKilled: false, error: (e as Error).message }))
+      .catch((e) => { this.o.log.error({ err: e, job: id }, 'recording a job exit failed; retrying by recovery'); this.live.delete(id); this.retryRecover.add(id); });
   }
 
   private describeExit(exit: TaskExit): string {
@@ -274,23 +316,40 @@ export class JobManager extends EventEmitter {
 
   private async onExit(id: string, spec: JobSpec, handle: TaskHandle, exit: TaskExit): Promise<void> {
     const l = this.live.get(id);
-    if (l) { if (l.timeout) clearTimeout(l.timeout); setTimeout(() => l.stopLogs(), 500).unref(); this.live.delete(id); }
     if (this.disposed) return; // the agent is stopping: the task's end is recorded by the next agent's recovery
+    const d = this.o.drivers[spec.driver];
+    if (exit.error && d) {
+      // An engine that went away is not a job failure: keep the job running and re-attach when it is back.
+      const fp = await d.fingerprint().catch((e) => ({ available: false, reason: (e as Error).message }));
+      if (!fp.available) {
+        if (l) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); this.live.delete(id); }
+        this.o.store.update(id, { reason: `driver ${spec.driver} unavailable (${fp.reason}); will re-attach` });
+        this.emitJob(id);
+        this.retryRecover.add(id);
+        return;
+      }
+    }
+    if (l) {
+      if (l.timeout) clearTimeout(l.timeout);
+      this.live.delete(id);
+      // Let the log stream drain what the task wrote last before the final state is recorded.
+      await new Promise((r) => setTimeout(r, 300));
+      l.stopLogs();
+    }
     const rec = this.o.store.get(id);
     if (!rec || TERMINAL_STATES.includes(rec.job.state)) return;
     const now = this.now();
     const what = this.describeExit(exit);
-    const timedOut = spec.timeout_s !== undefined && rec.job.started_at !== null && now >= rec.job.started_at + spec.timeout_s * 1000 - 50;
     const fields = { exit_code: exit.exitCode, oom_killed: exit.oomKilled };
     this.system(id, `exited: ${what}`);
     if (rec.cancelRequested) await this.finish(id, 'cancelled', { ...fields, reason: (rec.job.reason ?? 'cancelled').replace(/ \(stopping\)$/, '') + ` (${what})` });
-    else if (timedOut) await this.finish(id, 'failed', { ...fields, reason: `timed out after ${spec.timeout_s} s (${what})` });
+    else if (l?.timedOut) await this.finish(id, 'failed', { ...fields, reason: `timed out after ${spec.timeout_s} s (${what})` });
     else if (exit.exitCode === 0 && !exit.error && !exit.oomKilled) await this.finish(id, 'succeeded', { ...fields, reason: 'exit code 0' });
     else if (spec.restart.policy === 'on-failure' && rec.job.attempt <= spec.restart.max_retries) {
       this.o.store.transition(id, 'queued', { ...fields, gpus: [], handle: null, reason: `restarting after ${what} (attempt ${rec.job.attempt + 1} of ${spec.restart.max_retries + 1})` }, now);
       this.emitJob(id);
     } else await this.finish(id, 'failed', { ...fields, reason: what });
-    this.o.drivers[spec.driver]?.destroy(handle).catch(() => undefined);
+    d?.destroy(handle).catch(() => undefined);
     this.schedule();
   }
 
@@ -304,15 +363,44 @@ export class JobManager extends EventEmitter {
 
   private async recoverOne(rec: JobRecord): Promise<void> {
     const id = rec.job.id;
-    const d = this.o.drivers[rec.job.spec.driver];
-    if (!rec.handle) {
-      // The agent died between asking the driver to start and saving the handle: never start it again.
-      this.system(id, 'the agent stopped while this job was starting; it is not restarted (it may or may not have run)');
-      return this.finish(id, 'lost', { reason: 'agent stopped while the job was starting', exit_code: null });
+    try {
+      await this.recoverInner(rec);
+    } catch (e) {
+      // A bad row or handle must not keep the agent from starting, nor stop the other jobs' recovery.
+      this.o.log.error({ job: id, err: (e as Error).message }, 'recovery failed');
+      await this.finish(id, 'lost', { reason: `recovery failed: ${(e as Error).message}`, exit_code: null }).catch(() => undefined);
     }
+  }
+
+  private async recoverInner(rec: JobRecord): Promise<void> {
+    const id = rec.job.id;
+    const d = this.o.drivers[rec.job.spec.driver];
     if (!d) return this.finish(id, 'lost', { reason: `driver ${rec.job.spec.driver} is no longer enabled`, exit_code: null });
+    let handle = rec.handle;
+    if (!handle) {
+      // The agent died between asking the driver to start and saving the handle. Never start the attempt twice:
+      // adopt the task if the driver finds it, queue again only if it certainly never started.
+      let found: TaskHandle | null | 'unknown';
+      try { found = await d.findStarted(id, rec.job.attempt, join(this.o.logs.dir(id), `attempt-${rec.job.attempt}`)); } catch (e) {
+        this.retryRecover.add(id);
+        this.o.store.update(id, { reason: `cannot check the driver yet: ${(e as Error).message}` });
+        return;
+      }
+      if (found === null) {
+        this.system(id, 'the agent stopped before this job started; queued again');
+        this.o.store.transition(id, 'queued', { gpus: [], reason: 'queued again: the agent stopped before the job started' }, this.now());
+        this.emitJob(id);
+        return;
+      }
+      if (found === 'unknown') {
+        this.system(id, 'the agent stopped while this job was starting; it may have run and is not restarted');
+        return this.finish(id, 'lost', { reason: 'agent stopped while the job was starting', exit_code: null });
+      }
+      handle = found;
+      this.o.store.update(id, { handle });
+    }
     let ok: boolean;
-    try { ok = await d.recover(rec.handle); } catch (e) {
+    try { ok = await d.recover(handle); } catch (e) {
       // engine restarting or down: report, retry, never fatal
       const reason = `cannot re-attach yet: ${(e as Error).message}`;
       if (rec.job.reason !== reason) { this.o.store.update(id, { reason }); this.emitJob(id); }
@@ -323,18 +411,20 @@ export class JobManager extends EventEmitter {
       this.system(id, 'task not found after the agent restarted');
       return this.finish(id, 'lost', { reason: 'task not found after the agent restarted', exit_code: null });
     }
+    const sinceTs = this.o.logs.lastTs(id);
     this.system(id, 're-attached after an agent restart');
     if (rec.job.state === 'starting') {
       this.o.store.transition(id, 'running', { started_at: rec.job.started_at ?? this.now(), reason: 'running (recovered)' }, this.now());
     }
     this.emitJob(id);
-    this.watch(id, rec.job.spec, rec.handle, this.o.logs.lastTs(id));
+    this.watch(id, rec.job.spec, handle, sinceTs);
   }
 
   /** Stop scheduling and detach from tasks (they keep running; the next agent recovers them). */
   async dispose(): Promise<void> {
     this.disposed = true;
     if (this.timer) clearInterval(this.timer);
+    for (let i = 0; i < 50 && this.scheduling; i++) await new Promise((r) => setTimeout(r, 20)); // let a start pass settle
     for (const l of this.live.values()) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); }
     this.live.clear();
   }

@@ -81,6 +81,9 @@ export interface Driver {
    * (process) persist their own read offsets in the task dir and resume from there. */
   attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): () => void;
   destroy(handle: TaskHandle): Promise<void>;
+  /** After a crash between start() and the handle being saved: the task of (job, attempt) if it exists (adopt it),
+   * null if it certainly never started (safe to queue again), 'unknown' if it may have started untraceably. */
+  findStarted(jobId: string, attempt: number, dir: string): Promise<TaskHandle | null | 'unknown'>;
   /** Release engine connections, timers. */
   dispose(): Promise<void>;
 }

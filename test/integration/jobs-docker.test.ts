@@ -56,8 +56,11 @@ describe.skipIf(!engine.available)('container jobs through the agent', () => {
     expect(lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['err']);
     await c.close();
   });
-  it('refuses a missing image at submission', async () => {
+  it('refuses a missing image, and host networking unless the node allows it, at submission', async () => {
     const c = await connect();
+    const h = await c.call('job.submit', { spec: { driver: 'docker', image: TEST_IMAGE, command: ['true'], network: 'host' } }).catch((x) => x);
+    expect(h.codeName).toBe('UNSCHEDULABLE');
+    expect(h.message).toMatch(/network host is not allowed/);
     const e = await c.call('job.submit', { spec: { driver: 'docker', image: 'no/such:image', command: ['true'] } }).catch((x) => x);
     expect(e.codeName).toBe('UNSCHEDULABLE');
     expect(e.message).toMatch(/not present on node/);

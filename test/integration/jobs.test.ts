@@ -102,6 +102,10 @@ describe('job lifecycle', () => {
     expect(r).toMatchObject({ state: 'failed', attempt: 3, exit_code: 4 });
     expect(r.history.filter((h) => h.state === 'running')).toHaveLength(3);
   });
+  it('honours a timeout longer than the longest Node timer (it does not fire at once)', async () => {
+    const j = await until((await submit({ command: ['sleep', '0.3'], timeout_s: 30 * 86_400 })).id, done);
+    expect(j.state).toBe('succeeded');
+  });
   it('streams live output over the job.logs topic and every change over job.events', async () => {
     const events: any[] = [];
     const evSub = await c.subscribe('job.events', {}, (d) => events.push(d));
@@ -129,6 +133,9 @@ describe('job lifecycle', () => {
     await r.connect();
     expect((await r.call('job.submit', { spec: { driver: 'fake', command: ['sleep', '1'] } }).catch((e) => e)).codeName).toBe('FORBIDDEN');
     expect((await r.call('job.list', {})).jobs.length).toBeGreaterThan(0);
+    const secret = await submit({ env: { API_KEY: 's3cret' } });
+    expect((await r.call('job.get', { id: secret.id })).job.spec.env).toEqual({ API_KEY: '<redacted>' }); // readers never see env values
+    expect((await c.call('job.get', { id: secret.id })).job.spec.env).toEqual({ API_KEY: 's3cret' });
     await r.close();
     const db = new Database(join(a.dir, 'fleetml.db'), { readonly: true });
     const rows = db.prepare("SELECT method, outcome, token_name FROM audit WHERE method LIKE 'job.%'").all() as any[];

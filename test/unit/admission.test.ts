@@ -15,11 +15,10 @@ describe('admission', () => {
     expect(d.start.map((s) => s.id)).toEqual(['small']);
     expect(d.waiting).toEqual([{ id: 'big', reason: 'needs 4 GPUs, 2 free' }]);
   });
-  it('stops backfilling once the larger job has waited past the starvation limit', () => {
-    const d = admit([job('big', 4, { submittedAt: 0 }), job('small', 1, { submittedAt: 1 })], free(2), 120_000, 60_000);
-    expect(d.start).toEqual([]);
-    expect(d.waiting[1]).toMatchObject({ id: 'small' });
-    expect(d.waiting[1].reason).toMatch(/waiting behind big/);
+  it('holds free GPUs for a job that has waited past the starvation limit, but lets CPU-only jobs through', () => {
+    const d = admit([job('big', 4, { submittedAt: 0 }), job('small', 1, { submittedAt: 1 }), job('cpu', 0, { submittedAt: 2, cpus: 1 })], free(2), 120_000, 60_000);
+    expect(d.start).toEqual([{ id: 'cpu', gpus: [] }]);
+    expect(d.waiting.find((w) => w.id === 'small')!.reason).toBe('needs 1 GPU, 0 free (held for big, queued 120 s)');
   });
   it('checks CPU and memory too, with reasons in units people read', () => {
     expect(misfit(job('x', 0, { cpus: 4 }), free(0, 1.5))).toBe('needs 4 CPUs, 1.5 free');

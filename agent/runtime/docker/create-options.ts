@@ -62,6 +62,10 @@ export function buildCreateOptions(cfg: TaskConfig, ctx: CreateOptionsContext): 
     // restarts are the job manager's decision (a new attempt is a new container).
     AutoRemove: false,
     RestartPolicy: { Name: 'no' },
+    // Least privilege that jobs do not miss: no raw sockets (sniffing/spoofing on bridge or host networks) and no
+    // privilege gain through setuid binaries.
+    CapDrop: ['NET_RAW'],
+    SecurityOpt: ['no-new-privileges'],
   };
   if (spec.memory_bytes !== undefined) {
     // Swap equal to memory: no swap on top of the limit, so the limit is what the job gets.

@@ -383,6 +383,12 @@ export class DockerDriver implements Driver {
   }
 
   /** This node's fleetml containers (or one job's / attempt's), for recovery and orphan cleanup. */
+  async findStarted(jobId: string, attempt: number): Promise<TaskHandle | null | 'unknown'> {
+    const [c] = await this.listJobContainers({ jobId, attempt });
+    if (!c) return null;
+    return { driver: 'docker', jobId, attempt, state: { containerId: c.containerId, name: c.name } };
+  }
+
   async listJobContainers(filter: { jobId?: string; attempt?: number } = {}): Promise<JobContainer[]> {
     try {
       return await listJobContainers(this.docker, this.node, filter);

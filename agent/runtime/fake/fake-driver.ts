@@ -61,6 +61,10 @@ export class FakeDriver implements Driver {
   }
 
   /** Record the start time; nothing runs. */
+  async findStarted(): Promise<TaskHandle | null | 'unknown'> {
+    return null; // the fake has no side effects: an attempt without a saved handle can safely run again
+  }
+
   async start(cfg: TaskConfig): Promise<TaskHandle> {
     if (this.disposed) throw new Error('fake driver disposed');
     const reason = this.options.failStart?.(cfg) ?? null;

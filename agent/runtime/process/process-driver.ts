@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -134,6 +134,11 @@ export class ProcessDriver implements Driver {
   }
 
   /** Spawn the task under the exit-recording wrapper; resolves once the process exists. */
+  async findStarted(_jobId: string, _attempt: number, dir: string): Promise<TaskHandle | null | 'unknown'> {
+    // start() creates stdout.log right before it spawns: without it the process was never started.
+    return existsSync(join(dir, FILES.stdout)) ? 'unknown' : null;
+  }
+
   async start(cfg: TaskConfig): Promise<TaskHandle> {
     if (this.disposed) throw new Error('process driver disposed');
     const reason = await this.validate(cfg.spec);
