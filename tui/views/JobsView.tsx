@@ -28,7 +28,7 @@ export function JobsView({ nodes, frame, selected, height, width, theme }: ViewP
   if (shown.length === 0) {
     const any = nodes.some((n) => n.jobs?.length);
     const why = !any
-      ? 'no jobs yet; <n> submits one (or `fleetml job submit`)'
+      ? 'no jobs yet; <n> submits one (or `fleetml job run`)'
       : `no job matches${frame.filter ? ` "${frame.filter}"` : ''} (states: ${frame.stateFilter ?? 'all'}); <esc> clears the filter, <f> changes states`;
     return (
       <Box flexDirection="column">
