@@ -52,6 +52,12 @@ export const AgentConfig = z.object({
     starvation_s: z.number().int().min(1).default(600).describe('After this long in the queue a job stops smaller jobs from backfilling ahead of it.'),
     log_max_bytes: z.number().int().min(4096).default(10 * 1024 * 1024).describe('Stored output per job before rotation (one older file is kept).'),
   }).strict().prefault({}),
+  models: z.object({
+    max_bytes: z.number().int().min(1024).default(2 * 1024 ** 3).describe('Largest model file accepted by model.push.'),
+    providers: z.array(z.enum(['cuda', 'cpu'])).default(['cuda', 'cpu']).describe('Execution providers in order of preference; CUDA is tried only when the node has a GPU, and a failed CUDA load falls back to CPU (the provider that serves is reported).'),
+    intra_op_threads: z.number().int().min(1).max(256).default(1).describe('onnxruntime intra-op threads per session.'),
+    workers: z.number().int().min(1).max(64).default(1).describe('Worker threads (each with its own session) per loaded model version.'),
+  }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();

@@ -29,6 +29,10 @@ import { LogStore } from './jobs/log-store.js';
 import { JobManager } from './jobs/manager.js';
 import { GpuProcessAttribution } from './jobs/attribution.js';
 import { jobHandlers } from './api/handlers/jobs.js';
+import { ModelRuntime } from './serving/runtime.js';
+import { ModelRegistry } from './serving/registry.js';
+import { ServingManager } from './serving/serving.js';
+import { modelHandlers } from './api/handlers/models.js';
 
 /** A running agent: its address and how to stop it. */
 export interface RunningAgent {
@@ -55,10 +59,12 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   let collector: Collector | null = null;
   let api: ApiServer | null = null;
   let jobs: JobManager | null = null;
+  let serving: ServingManager | null = null;
   let driversRef: Partial<Record<string, { dispose(): Promise<void> }>> = {};
   const cleanup = async () => {
     await api?.close().catch(() => undefined);
     await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
+    await serving?.dispose().catch(() => undefined);
     await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
     await collector?.stop().catch(() => undefined);
     await gpu?.dispose().catch(() => undefined);
@@ -108,6 +114,23 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       }),
     });
     const jm = jobs;
+
+    // Models: registry (swept of interrupted uploads) and worker-thread sessions. CUDA is tried only on a GPU node.
+    const runtime = new ModelRuntime({ log: log.child({ subsystem: 'onnx' }) });
+    const registry = new ModelRegistry(db, join(config.data_dir, 'models'), config.models.max_bytes, async (file) => {
+      const m = await runtime.load(file, { providers: ['cpu'], intraOpThreads: 1, workers: 1 });
+      const sig = { inputs: m.inputs, outputs: m.outputs };
+      await m.close();
+      return sig;
+    });
+    const swept = registry.init();
+    if (swept.sweptUploads || swept.sweptArtifacts) log.info(swept, 'removed what interrupted model uploads left');
+    const hasGpu = () => (c.latest?.gpu.status === 'ok' && !c.latest.gpu.simulated && c.latest.gpu.gpus.length > 0);
+    serving = new ServingManager(registry, runtime, {
+      get providers() { return hasGpu() ? config.models.providers : ['cpu' as const]; },
+      intraOpThreads: config.models.intra_op_threads, workers: config.models.workers,
+    }, log.child({ subsystem: 'serving' }));
+    const sm = serving;
     const attribution = new GpuProcessAttribution(() => jm.handles());
     collector.decorate = (s) => attribution.decorate(s);
     await collector.start();
@@ -120,6 +143,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...tokenHandlers(tokens, (ids) => apiRef?.dropTokens(ids)),
       ...nodeHandlers(facts, collector),
       ...jobHandlers(jm),
+      ...modelHandlers(registry, sm),
       ...subscribeHandlers(createTopicProviders(collector, jm)),
     };
     const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }));

@@ -7,6 +7,7 @@ import { registerTokenCommands } from '../agent/cli/token-command.js';
 import { registerNodeCommands } from '../shared/cli/nodes.js';
 import { registerClusterCommands } from '../shared/cli/cluster.js';
 import { registerJobCommands } from '../shared/cli/jobs.js';
+import { registerModelCommands } from '../shared/cli/models.js';
 import { targetOptions } from '../shared/cli/common.js';
 import { UsageError } from '../shared/cli/output.js';
 import { packageVersion } from '../shared/util/package-root.js';
@@ -22,6 +23,7 @@ registerTokenCommands(program);
 registerClusterCommands(program);
 registerNodeCommands(program);
 registerJobCommands(program);
+registerModelCommands(program);
 
 targetOptions(program.command('tui').description('the terminal console: every agent of the inventory at once'))
   .option('--readonly', 'hide every action that changes something')

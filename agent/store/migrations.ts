@@ -54,4 +54,27 @@ export const migrations: string[] = [
      reason TEXT
    );
    CREATE INDEX job_events_job ON job_events(job_id, id);`,
+  // v3: model registry (versions are immutable; artifacts live on disk by sha256) and uploads in progress
+  `CREATE TABLE model_versions (
+     name TEXT NOT NULL,
+     version TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     inputs TEXT NOT NULL,
+     outputs TEXT NOT NULL,
+     pushed_by TEXT NOT NULL,
+     pushed_at INTEGER NOT NULL,
+     lineage TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     PRIMARY KEY (name, version)
+   );
+   CREATE TABLE model_uploads (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     version TEXT,
+     received INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     pushed_by TEXT NOT NULL,
+     lineage TEXT NOT NULL
+   );`,
 ];

@@ -3,7 +3,7 @@
 import WebSocket from 'ws';
 
 const ws = new WebSocket(process.env.FLEETML_URL ?? 'ws://127.0.0.1:7070/rpc', {
-  headers: { Authorization: `Bearer ${process.env.FLEETML_TOKEN}`, 'fleetml-protocol': '1.1' },
+  headers: { Authorization: `Bearer ${process.env.FLEETML_TOKEN}`, 'fleetml-protocol': '1.2' },
 });
 let nextId = 1;
 const pending = new Map();

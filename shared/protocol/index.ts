@@ -9,3 +9,4 @@ export * from './subscribe.js';
 export * from './methods.js';
 export * from './history-keys.js';
 export * from './jobs.js';
+export * from './models.js';

@@ -3,6 +3,7 @@ import * as node from './node.js';
 import * as auth from './auth.js';
 import * as sub from './subscribe.js';
 import * as jobs from './jobs.js';
+import * as models from './models.js';
 import type { Role } from './auth.js';
 
 /** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
@@ -46,6 +47,20 @@ export const methods = {
     description: 'Stored output of a job (stdout, stderr and system lines), oldest first; kept until the job is removed. For live output subscribe to job.logs.' }),
   'node.resources': m({ params: jobs.NodeResourcesParams, result: jobs.NodeResourcesResult, role: 'read', mutates: false,
     description: 'GPUs (free, held by a job, busy with foreign processes), CPU and memory capacity and what is free, queue length and drivers: what placement needs.' }),
+  'model.push': m({ params: models.ModelPushParams, result: models.ModelPushResult, role: 'operate', mutates: true,
+    description: 'Upload a model version in chunks (base64, ≤ 512 KiB each). The final chunk checks the sha256 and that the file is a loadable ONNX model, then commits an immutable, content-addressed version with its signature and lineage. A refused or interrupted upload leaves nothing behind.' }),
+  'model.list': m({ params: models.ModelListParams, result: models.ModelListResult, role: 'read', mutates: false,
+    description: 'Model versions on this node (optionally of one name), newest first, with signature, lineage and whether loaded.' }),
+  'model.get': m({ params: models.ModelRefParams, result: models.ModelGetResult, role: 'read', mutates: false,
+    description: 'The versions of one model (or one version).' }),
+  'model.load': m({ params: models.ModelRefParams, result: models.ModelLoadResult, role: 'operate', mutates: true,
+    description: 'Load a version (latest when omitted) into worker-thread sessions and warm it up.' }),
+  'model.unload': m({ params: models.ModelRefParams, result: models.ModelLoadResult, role: 'operate', mutates: true,
+    description: 'Unload a version; other models are not disturbed.' }),
+  'model.remove': m({ params: models.ModelRefParams, result: models.ModelRemoveResult, role: 'operate', mutates: true,
+    description: 'Remove a version (unloading it first); the artifact is deleted when no version uses it.' }),
+  'model.infer': m({ params: models.ModelInferParams, result: models.ModelInferResult, role: 'read', mutates: false,
+    description: 'Run inference with JSON tensors (KServe v2 style); loads the version on first use; the answer says which version served it.' }),
   'subscribe': m({ params: sub.SubscribeParams, result: sub.SubscribeResult, role: 'read', mutates: false,
     description: 'Subscribe to a topic: answers {subscriptionId, snapshot}; events follow as `subscription` notifications {subscriptionId, seq, data}. The topic may need a higher role.' }),
   'unsubscribe': m({ params: sub.UnsubscribeParams, result: sub.UnsubscribeResult, role: 'read', mutates: false,

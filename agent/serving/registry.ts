@@ -1,0 +1,153 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { RpcError } from '../../shared/protocol/index.js';
+import type { TensorSpec } from '../../shared/protocol/index.js';
+import type { Db } from '../store/db.js';
+
+/** A committed version as stored. */
+export interface StoredVersion {
+  name: string; version: string; sha256: string; size_bytes: number; inputs: TensorSpec[]; outputs: TensorSpec[];
+  pushed_by: string; pushed_at: number; lineage: { git_commit: string | null; dataset_sha256: string | null; dataset_name: string | null; meta: Record<string, string> };
+}
+
+/** Reads a candidate file's signature (loads it once): throws a clear Error for a file that is not a loadable model. */
+export type SignatureReader = (file: string) => Promise<{ inputs: TensorSpec[]; outputs: TensorSpec[] }>;
+
+interface UploadRow { id: string; name: string; version: string | null; received: number; started_at: number; pushed_by: string; lineage: string }
+
+/**
+ * The model registry of one agent. Artifacts: <root>/artifacts/<sha256>.onnx (content-addressed, written by rename
+ * only after the digest and the model check pass); uploads in progress: <root>/uploads/<id>.part with a row in
+ * model_uploads. Invariants: a version row exists only for a complete, verified artifact; a refused or interrupted
+ * upload leaves nothing (interrupted ones — e.g. by kill -9 — are swept at start-up); versions are immutable.
+ */
+export class ModelRegistry {
+  private readonly artifacts: string;
+  private readonly uploads: string;
+  constructor(private readonly db: Db, root: string, private readonly maxBytes: number, private readonly readSignature: SignatureReader) {
+    this.artifacts = join(root, 'artifacts');
+    this.uploads = join(root, 'uploads');
+  }
+
+  /** Create folders and sweep what a crash left: partial uploads, artifacts no version references. */
+  init(): { sweptUploads: number; sweptArtifacts: number } {
+    mkdirSync(this.artifacts, { recursive: true, mode: 0o700 });
+    mkdirSync(this.uploads, { recursive: true, mode: 0o700 });
+    const rows = this.db.prepare('SELECT id FROM model_uploads').all() as Array<{ id: string }>;
+    this.db.prepare('DELETE FROM model_uploads').run();
+    let sweptUploads = rows.length;
+    for (const f of readdirSync(this.uploads)) { rmSync(join(this.uploads, f), { force: true }); if (!rows.some((r) => f.startsWith(r.id))) sweptUploads++; }
+    const used = new Set((this.db.prepare('SELECT DISTINCT sha256 FROM model_versions').all() as Array<{ sha256: string }>).map((r) => r.sha256));
+    let sweptArtifacts = 0;
+    for (const f of readdirSync(this.artifacts)) {
+      const sha = f.replace(/\.onnx$/, '');
+      if (!used.has(sha)) { rmSync(join(this.artifacts, f), { force: true }); sweptArtifacts++; }
+    }
+    return { sweptUploads, sweptArtifacts };
+  }
+
+  /** Path of a version's artifact. */
+  file(v: StoredVersion): string { return join(this.artifacts, `${v.sha256}.onnx`); }
+
+  /** Append one chunk; the final one verifies and commits. Returns the upload id, bytes so far, and the version once committed. */
+  async push(p: { name: string; version?: string; upload_id?: string; offset: number; data: Buffer; final: boolean; sha256?: string; lineage?: { git_commit?: string; dataset_sha256?: string; dataset_name?: string; meta?: Record<string, string> } }, by: string, now = Date.now()):
+    Promise<{ upload_id: string; received_bytes: number; version: StoredVersion | null }> {
+    let up: UploadRow | undefined;
+    if (!p.upload_id) {
+      if (p.offset !== 0) throw new RpcError('INVALID_PARAMS', 'the first chunk of an upload has offset 0 and no upload_id');
+      if (p.version && this.get(p.name, p.version)) throw new RpcError('CONFLICT', `model ${p.name} version ${p.version} already exists (versions are immutable: push another version)`);
+      const id = `u_${randomBytes(8).toString('hex')}`;
+      this.db.prepare('INSERT INTO model_uploads (id, name, version, received, started_at, pushed_by, lineage) VALUES (?, ?, ?, 0, ?, ?, ?)')
+        .run(id, p.name, p.version ?? null, now, by, JSON.stringify(p.lineage ?? {}));
+      closeSync(openSync(this.part(id), 'w', 0o600));
+      up = this.db.prepare('SELECT * FROM model_uploads WHERE id = ?').get(id) as UploadRow;
+    } else {
+      up = this.db.prepare('SELECT * FROM model_uploads WHERE id = ?').get(p.upload_id) as UploadRow | undefined;
+      if (!up) throw new RpcError('NOT_FOUND', `no upload ${p.upload_id.slice(0, 64)} (it finished, failed, or the agent restarted: start again from offset 0)`);
+      if (up.name !== p.name) throw new RpcError('INVALID_PARAMS', `upload ${up.id} is for model ${up.name}, not ${p.name}`);
+    }
+    if (p.offset !== up.received) throw new RpcError('INVALID_PARAMS', `chunk at offset ${p.offset}, but ${up.received} bytes were received: resend from offset ${up.received}`);
+    if (up.received + p.data.length > this.maxBytes) { this.abort(up.id); throw new RpcError('INVALID_PARAMS', `model larger than the limit of ${this.maxBytes} bytes (models.max_bytes)`); }
+    const fd = openSync(this.part(up.id), 'r+');
+    try { writeSync(fd, p.data, 0, p.data.length, up.received); if (p.final) fsyncSync(fd); } finally { closeSync(fd); }
+    const received = up.received + p.data.length;
+    this.db.prepare('UPDATE model_uploads SET received = ? WHERE id = ?').run(received, up.id);
+    if (!p.final) return { upload_id: up.id, received_bytes: received, version: null };
+    try {
+      return { upload_id: up.id, received_bytes: received, version: await this.commit(up, received, p.sha256, now) };
+    } finally {
+      this.abort(up.id); // the part file is gone either way (renamed into artifacts, or refused)
+    }
+  }
+
+  private async commit(up: UploadRow, size: number, expected: string | undefined, now: number): Promise<StoredVersion> {
+    if (!expected) throw new RpcError('INVALID_PARAMS', 'the final chunk needs sha256 of the whole file');
+    const part = this.part(up.id);
+    const sha = createHash('sha256').update(readFileSync(part)).digest('hex');
+    if (sha !== expected) throw new RpcError('INVALID_PARAMS', `digest mismatch: received ${size} bytes with sha256 ${sha}, expected ${expected} (corrupt or incomplete upload)`);
+    let sig: { inputs: TensorSpec[]; outputs: TensorSpec[] };
+    try { sig = await this.readSignature(part); } catch (e) {
+      throw new RpcError('INVALID_PARAMS', `not a loadable ONNX model: ${(e as Error).message}`);
+    }
+    const art = join(this.artifacts, `${sha}.onnx`);
+    if (!existsSync(art)) renameSync(part, art); // content-addressed: the same bytes are stored once
+    const lineage = JSON.parse(up.lineage) as { git_commit?: string; dataset_sha256?: string; dataset_name?: string; meta?: Record<string, string> };
+    const seq = ((this.db.prepare('SELECT MAX(seq) AS m FROM model_versions WHERE name = ?').get(up.name) as { m: number | null }).m ?? 0) + 1;
+    const version = up.version ?? `v${seq}`;
+    const existing = this.get(up.name, version);
+    if (existing) {
+      if (existing.sha256 === sha) return existing; // an identical re-push is a no-op
+      throw new RpcError('CONFLICT', `model ${up.name} version ${version} already exists with another digest (versions are immutable)`);
+    }
+    const v: StoredVersion = {
+      name: up.name, version, sha256: sha, size_bytes: size, inputs: sig.inputs, outputs: sig.outputs, pushed_by: up.pushed_by, pushed_at: now,
+      lineage: { git_commit: lineage.git_commit ?? null, dataset_sha256: lineage.dataset_sha256 ?? null, dataset_name: lineage.dataset_name ?? null, meta: lineage.meta ?? {} },
+    };
+    this.db.prepare('INSERT INTO model_versions (name, version, sha256, size_bytes, inputs, outputs, pushed_by, pushed_at, lineage, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(v.name, v.version, v.sha256, v.size_bytes, JSON.stringify(v.inputs), JSON.stringify(v.outputs), v.pushed_by, v.pushed_at, JSON.stringify(v.lineage), seq);
+    return v;
+  }
+
+  private part(id: string): string { return join(this.uploads, `${id}.part`); }
+
+  private abort(id: string): void {
+    this.db.prepare('DELETE FROM model_uploads WHERE id = ?').run(id);
+    rmSync(this.part(id), { force: true });
+  }
+
+  private row(r: Record<string, unknown>): StoredVersion {
+    return { ...(r as unknown as StoredVersion), inputs: JSON.parse(r.inputs as string), outputs: JSON.parse(r.outputs as string), lineage: JSON.parse(r.lineage as string) };
+  }
+
+  get(name: string, version: string): StoredVersion | null {
+    const r = this.db.prepare('SELECT * FROM model_versions WHERE name = ? AND version = ?').get(name, version) as Record<string, unknown> | undefined;
+    return r ? this.row(r) : null;
+  }
+
+  /** Versions (of one name), newest first. */
+  list(name?: string): StoredVersion[] {
+    const rows = (name ? this.db.prepare('SELECT * FROM model_versions WHERE name = ? ORDER BY seq DESC').all(name) : this.db.prepare('SELECT * FROM model_versions ORDER BY name, seq DESC').all()) as Array<Record<string, unknown>>;
+    return rows.map((r) => this.row(r));
+  }
+
+  /** A version, or the newest when none is named; NOT_FOUND with a hint otherwise. */
+  resolve(name: string, version?: string): StoredVersion {
+    const v = version ? this.get(name, version) : this.list(name)[0] ?? null;
+    if (!v) throw new RpcError('NOT_FOUND', version ? `no version ${version} of model ${name} (see: fleetml model show ${name})` : `no model named ${name} (push one with: fleetml model push ${name} FILE.onnx)`);
+    return v;
+  }
+
+  /** Remove a version; its artifact goes when no other version uses it. */
+  remove(name: string, version: string): boolean {
+    const v = this.get(name, version);
+    if (!v) return false;
+    this.db.prepare('DELETE FROM model_versions WHERE name = ? AND version = ?').run(name, version);
+    const still = this.db.prepare('SELECT 1 FROM model_versions WHERE sha256 = ? LIMIT 1').get(v.sha256);
+    if (!still) rmSync(this.file(v), { force: true });
+    return true;
+  }
+
+  /** Bytes of an artifact on disk (for checks). */
+  size(v: StoredVersion): number { return statSync(this.file(v)).size; }
+}

@@ -1,0 +1,297 @@
+// `fleetml model push|list|show|load|unload|rm|infer`: the ONNX model registry of every agent, and inference.
+// Each agent keeps its own versioned, content-addressed registry; push uploads in 512 KiB chunks (model.push) to one
+// node or, with --all, to every node in parallel. Reading commands ask every agent; one that is down is listed and
+// skipped, never fatal by itself.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { RpcCallError, type AgentClient } from '../client/agent-client.js';
+import { resolveTargets } from '../client/targets.js';
+import type { JsonTensor, ModelVersion } from '../protocol/models.js';
+import { targetOptions } from './common.js';
+import { closeAll, connectAll, downNote, onEach, pickNode, upConns, type NodeConn } from './job-conn.js';
+import {
+  buildLineage, checkModelRef, parseGitCommit, parseMeta, parseNodeChoice, planChunks, PUSH_CHUNK_BYTES, readInferInput,
+  requireSingleTarget, type NodeChoice, type PushLineage,
+} from './model-args.js';
+import { formatTensor, MODEL_LIST_HEADERS, modelDetail, modelRow, pushedLine, sortModels } from './model-format.js';
+import { formatTable, parseOutput, printJson, UsageError } from './output.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+type UpConn = NodeConn & { client: AgentClient };
+const isNotFound = (e: unknown) => e instanceof RpcCallError && e.codeName === 'NOT_FOUND';
+/** Committing a push (sha256 + ONNX parse check), loading and inferring may take a while on big models. */
+const SLOW_CALL_MS = 120_000;
+
+/** Say what to try next for the agent errors a user can fix. */
+function explain(e: unknown, node: string, what: string): Error {
+  if (!(e instanceof RpcCallError)) return e instanceof Error ? e : new Error(String(e));
+  const hint = e.codeName === 'FORBIDDEN' ? '; this needs a token with the operate role (create one with: fleetml token create --role operate)'
+    : e.codeName === 'METHOD_NOT_FOUND' ? '; the agent is too old for model serving: upgrade it'
+    : e.codeName === 'NOT_FOUND' ? '; list the models with: fleetml model list'
+    : e.codeName === 'CONFLICT' && what === 'model.remove' ? '; unload it first with: fleetml model unload NAME --version V'
+    : e.codeName === 'CONFLICT' && what === 'model.push' ? '; that version exists already: push with another --version (versions are immutable)'
+    : e.codeName === 'TIMEOUT' ? '; the agent may still be working: check with: fleetml model list'
+    : '';
+  return new Error(`${what} on ${node} refused (${e.codeName}): ${e.message}${hint}`);
+}
+
+/** Open connections for a command, run it, always close them. */
+async function withConns<T>(o: { url?: string; token?: string; inventory?: string }, fn: (conns: NodeConn[]) => Promise<T>): Promise<T> {
+  const { targets } = resolveTargets(o);
+  const conns = await connectAll(targets);
+  try { return await fn(conns); } finally { await closeAll(conns); }
+}
+
+/** The nodes a changing command acts on: --node, --all (reachable ones; the others are reported), or the only target. */
+function chooseNodes(conns: readonly NodeConn[], choice: NodeChoice, verb: string): UpConn[] {
+  if (choice.kind === 'node') return [pickNode(conns, choice.node) as UpConn];
+  if (choice.kind === 'default') requireSingleTarget(conns.map((c) => c.name), verb);
+  const up = upConns(conns);
+  if (!up.length) throw new Error(`no agent reachable${downNote(conns)}; check them with: fleetml nodes`);
+  return up;
+}
+
+/** Unreachable targets, as -o json reports them and the table prints them on stderr. */
+const unreachableOf = (conns: readonly NodeConn[]) => conns.filter((c) => !c.client).map((c) => ({ node: c.name, error: c.error }));
+
+/** sha256 of a file, streamed (models can be large). */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** A file that must exist and be a regular file; otherwise a UsageError naming the flag. */
+async function fileSize(path: string, what: string): Promise<number> {
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new UsageError(`${what} ${path} is not a regular file`);
+    return s.size;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${what} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** What every chunk of one push carries besides its bytes. */
+export interface PushRequest { name: string; version?: string; sha256: string; size: number; lineage?: PushLineage }
+
+/**
+ * Upload a file to one agent with model.push: chunk by chunk in order, the first without upload_id, the last with
+ * final and the sha256. Resolves with the committed version.
+ */
+export async function pushModel(client: AgentClient, path: string, req: PushRequest, opts: { chunkBytes?: number; onProgress?: (sent: number) => void } = {}): Promise<ModelVersion> {
+  const plan = planChunks(req.size, opts.chunkBytes ?? PUSH_CHUNK_BYTES);
+  const fh = await open(path, 'r');
+  try {
+    let uploadId: string | undefined;
+    const buf = Buffer.alloc(Math.min(opts.chunkBytes ?? PUSH_CHUNK_BYTES, req.size));
+    for (const c of plan) {
+      const { bytesRead } = await fh.read(buf, 0, c.length, c.offset);
+      if (bytesRead !== c.length) throw new Error(`${path} changed while it was being pushed (short read at ${c.offset}); push again`);
+      const r = await client.call('model.push', {
+        name: req.name,
+        ...(req.version !== undefined ? { version: req.version } : {}),
+        ...(uploadId !== undefined ? { upload_id: uploadId } : {}),
+        offset: c.offset,
+        data_b64: buf.subarray(0, c.length).toString('base64'),
+        final: c.final,
+        total_bytes: req.size,
+        ...(c.final ? { sha256: req.sha256 } : {}),
+        ...(req.lineage ? { lineage: req.lineage } : {}),
+      }, c.final ? { timeoutMs: SLOW_CALL_MS } : {});
+      uploadId = r.upload_id;
+      if (r.received_bytes !== c.offset + c.length) throw new Error(`the agent has ${r.received_bytes} bytes of the upload, expected ${c.offset + c.length}; push again`);
+      opts.onProgress?.(r.received_bytes);
+      if (c.final) {
+        if (!r.model) throw new Error('the agent did not commit the upload after its final chunk; push again');
+        return r.model;
+      }
+    }
+    throw new Error('nothing to push: the file is empty');
+  } finally { await fh.close(); }
+}
+
+/** Versions of NAME on each reachable node (model.get); nodes without it give []. */
+async function versionsOn(conns: readonly NodeConn[], name: string, version: string | undefined) {
+  const res = await onEach(conns, async (c) => {
+    try { return (await c.call('model.get', { name, ...(version !== undefined ? { version } : {}) })).versions; } catch (e) { if (isNotFound(e)) return []; throw e; }
+  });
+  return res.map((r) => ({ ...r, value: (r.value ?? []).filter((m) => version === undefined || m.version === version) }));
+}
+
+/** Read all of stdin as UTF-8. */
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of process.stdin) parts.push(chunk as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** `fleetml model …` commands. */
+export function registerModelCommands(program: Command): void {
+  // `model push … --version 1.2` must reach the subcommand, not the program's own -V/--version: program options are
+  // recognised only before the subcommand (`fleetml --version` still works).
+  program.enablePositionalOptions();
+  const model = program.command('model').description('ONNX model registry and inference on the nodes: push, list, load, infer');
+  const cmd = (name: string, desc: string) => targetOptions(model.command(name).description(desc)).option('-o, --output <fmt>', 'table or json', 'table');
+  const nodeFlags = (c: Command) => c.option('--node <name>', 'only this node').option('--all', 'every node of the inventory');
+
+  nodeFlags(cmd('push <name> <file>', 'upload an ONNX file as a new immutable version (to the only node, --node N or --all)'))
+    .option('--version <v>', 'version to create [the agent picks the next one]')
+    .option('--meta <k=v>', 'lineage metadata (repeatable)', collect)
+    .option('--git-commit <sha>', 'commit the model was built from')
+    .option('--dataset <file>', 'training/reference data file: its sha256 and name are kept as lineage')
+    .action(async (nameArg: string, file: string, o) => {
+      const out = parseOutput(o.output);
+      const choice = parseNodeChoice(o);
+      const { name, version } = checkModelRef(nameArg, o.version);
+      const meta = parseMeta(o.meta);
+      const gitCommit = parseGitCommit(o.gitCommit);
+      const size = await fileSize(file, 'model file');
+      if (size === 0) throw new UsageError(`model file ${file} is empty; give an .onnx file`);
+      if (o.dataset !== undefined) await fileSize(o.dataset, '--dataset');
+      const [sha256, datasetSha] = await Promise.all([sha256File(file), o.dataset !== undefined ? sha256File(o.dataset) : Promise.resolve(undefined)]);
+      const lineage = buildLineage({ gitCommit, meta, ...(datasetSha ? { dataset: { path: o.dataset, sha256: datasetSha } } : {}) });
+      await withConns(o, async (conns) => {
+        const nodes = chooseNodes(conns, choice, 'push');
+        const unreachable = unreachableOf(conns);
+        const progress = out === 'table' && process.stderr.isTTY && nodes.length === 1 && size > 8 * PUSH_CHUNK_BYTES;
+        const results = await Promise.all(nodes.map(async (c) => {
+          try {
+            const m = await pushModel(c.client, file, { name, version, sha256, size, lineage }, {
+              onProgress: progress ? (sent) => process.stderr.write(`\r${c.name}: ${Math.floor((sent / size) * 100)}% of ${file}`) : undefined,
+            });
+            return { node: c.name, model: m, error: null };
+          } catch (e) { return { node: c.name, model: null, error: explain(e, c.name, 'model.push').message }; }
+          finally { if (progress) process.stderr.write('\n'); }
+        }));
+        if (results.some((r) => r.error)) process.exitCode = 1;
+        if (out === 'json') return printJson({ sha256, size_bytes: size, results, unreachable });
+        if (choice.kind === 'all') for (const u of unreachable) console.error(`${u.node}: not reachable, skipped: ${u.error}`);
+        for (const r of results) {
+          if (r.model) console.log(pushedLine(r.node, r.model));
+          else console.error(r.error);
+        }
+      });
+    });
+
+  cmd('list [name]', 'model versions of every node (or only those named NAME)')
+    .option('--node <name>', 'only this node')
+    .action(async (nameArg: string | undefined, o) => {
+      const out = parseOutput(o.output);
+      const name = nameArg === undefined ? undefined : checkModelRef(nameArg, undefined).name;
+      await withConns(o, async (conns) => {
+        const scope = o.node ? [pickNode(conns, o.node)] : conns;
+        const res = await onEach(scope, async (c, n) => {
+          try { return (await c.call('model.list', name !== undefined ? { name } : {})).models; } catch (e) { throw explain(e, n, 'model.list'); }
+        });
+        const unreachable = [...unreachableOf(scope), ...res.filter((r) => r.error).map((r) => ({ node: r.node, error: r.error ?? null }))];
+        const rows = sortModels(res.flatMap((r) => (r.value ?? []).map((m) => ({ node: r.node, model: m }))));
+        if (out === 'json') return printJson({ models: rows, unreachable });
+        for (const u of unreachable) console.error(`${u.node}: not reachable: ${u.error}`);
+        if (!rows.length) { console.log(`no models${name ? ` named ${name}` : ''}; push one with: fleetml model push NAME FILE.onnx`); return; }
+        const now = Date.now();
+        console.log(formatTable(MODEL_LIST_HEADERS, rows.map((r) => modelRow(r.node, r.model, now))));
+      });
+    });
+
+  cmd('show <name>', 'versions of one model on every node: inputs, outputs, lineage, loaded state')
+    .option('--version <v>', 'only this version')
+    .option('--node <name>', 'only this node')
+    .action(async (nameArg: string, o) => {
+      const out = parseOutput(o.output);
+      const { name, version } = checkModelRef(nameArg, o.version);
+      await withConns(o, async (conns) => {
+        const scope = o.node ? [pickNode(conns, o.node)] : conns;
+        const res = await versionsOn(scope, name, version);
+        const unreachable = [...unreachableOf(scope), ...res.filter((r) => r.error).map((r) => ({ node: r.node, error: r.error ?? null }))];
+        const rows = sortModels(res.flatMap((r) => r.value.map((m) => ({ node: r.node, model: m }))));
+        if (out === 'json') return printJson({ versions: rows, unreachable });
+        for (const u of unreachable) console.error(`${u.node}: not reachable: ${u.error}`);
+        if (!rows.length) {
+          const asked = res.filter((r) => !r.error).map((r) => r.node);
+          throw new UsageError(`no model ${name}${version ? ` version ${version}` : ''} on ${asked.join(', ') || 'any reachable node'}${downNote(scope)}; list them with: fleetml model list`);
+        }
+        const now = Date.now();
+        console.log(rows.map((r) => modelDetail(r.node, r.model, now)).join('\n\n'));
+      });
+    });
+
+  /** load / unload / rm: the same call on the chosen nodes, a line per node. */
+  const onNodes = (verb: 'load' | 'unload' | 'rm', method: 'model.load' | 'model.unload' | 'model.remove', desc: string) => {
+    const c = nodeFlags(cmd(`${verb} <name>`, desc));
+    (verb === 'rm' ? c.requiredOption('--version <v>', 'the version to remove') : c.option('--version <v>', 'version [the newest]'))
+      .action(async (nameArg: string, o) => {
+        const out = parseOutput(o.output);
+        const choice = parseNodeChoice(o);
+        const { name, version } = checkModelRef(nameArg, o.version);
+        const ref = { name, ...(version !== undefined ? { version } : {}) };
+        await withConns(o, async (conns) => {
+          const nodes = chooseNodes(conns, choice, verb === 'rm' ? 'remove it' : verb);
+          const unreachable = unreachableOf(conns);
+          const results = await Promise.all(nodes.map(async (n) => {
+            try {
+              const r: unknown = await n.client.call(method, ref, { timeoutMs: SLOW_CALL_MS });
+              return { node: n.name, result: r, missing: false, error: null };
+            } catch (e) {
+              // with --all, a node without the model is reported, not a failure
+              if (isNotFound(e) && choice.kind === 'all') return { node: n.name, result: null, missing: true, error: null };
+              return { node: n.name, result: null, missing: false, error: explain(e, n.name, method).message };
+            }
+          }));
+          const failed = results.some((r) => r.error) || results.every((r) => r.missing);
+          if (failed) process.exitCode = 1;
+          if (out === 'json') return printJson({ results, unreachable });
+          if (choice.kind === 'all') for (const u of unreachable) console.error(`${u.node}: not reachable, skipped: ${u.error}`);
+          const label = `${name}${version ? ` ${version}` : ''}`;
+          for (const r of results) {
+            if (r.error) { console.error(r.error); continue; }
+            if (r.missing) { console.log(`${r.node}: no ${label} there`); continue; }
+            const m = (r.result as { model?: ModelVersion } | null)?.model;
+            if (verb === 'rm') console.log((r.result as { removed?: boolean }).removed ? `${r.node}: removed ${label}` : `${r.node}: ${label} was already gone`);
+            else if (verb === 'load') console.log(m ? `${r.node}: loaded ${m.name} ${m.version}${m.provider ? ` (${m.provider})` : ''}` : `${r.node}: loaded ${label}`);
+            else console.log(`${r.node}: unloaded ${m ? `${m.name} ${m.version}` : label}`);
+          }
+          if (results.every((r) => r.missing)) console.error(`no ${label} on ${results.map((r) => r.node).join(', ')}; list them with: fleetml model list`);
+        });
+      });
+  };
+  onNodes('load', 'model.load', 'load a version into memory for inference (to the only node, --node N or --all)');
+  onNodes('unload', 'model.unload', 'free the memory of a loaded version');
+  onNodes('rm', 'model.remove', 'remove a version from the registry');
+
+  cmd('infer <name>', 'run inference: --input FILE (or - for stdin) holds KServe v2 JSON {"inputs":[{name,datatype,shape,data}]}')
+    .option('--version <v>', 'version [the newest]')
+    .option('--node <name>', 'ask this node [a node that has the model, loaded ones first]')
+    .option('--input <file>', 'request JSON file, or - for stdin')
+    .action(async (nameArg: string, o) => {
+      const out = parseOutput(o.output);
+      const { name, version } = checkModelRef(nameArg, o.version);
+      const inputs: JsonTensor[] = await readInferInput(o.input, {
+        readFile: (p) => readFile(p, 'utf8'), readStdin, stdinIsTTY: Boolean(process.stdin.isTTY),
+      });
+      await withConns(o, async (conns) => {
+        let target: UpConn;
+        if (o.node) target = pickNode(conns, o.node) as UpConn;
+        else if (conns.length === 1) {
+          if (!conns[0].client) throw new Error(`node ${conns[0].name} is not reachable: ${conns[0].error}`);
+          target = conns[0] as UpConn;
+        } else {
+          const res = await versionsOn(conns, name, version);
+          const having = res.filter((r) => r.value.length).sort((a, b) => Number(b.value.some((m) => m.loaded)) - Number(a.value.some((m) => m.loaded)));
+          if (!having.length) {
+            const errs = res.filter((r) => r.error).map((r) => `${r.node}: ${r.error}`);
+            throw new UsageError(`no node has ${name}${version ? ` version ${version}` : ''}${errs.length ? ` (failed: ${errs.join('; ')})` : ''}${downNote(conns)}; push it with: fleetml model push ${name} FILE.onnx`);
+          }
+          target = conns.find((c) => c.name === having[0].node) as UpConn;
+        }
+        let r;
+        try { r = await target.client.call('model.infer', { name, ...(version !== undefined ? { version } : {}), inputs }, { timeoutMs: SLOW_CALL_MS }); } catch (e) { throw explain(e, target.name, 'model.infer'); }
+        if (out === 'json') return printJson({ node: target.name, ...r });
+        console.log(`${r.model_name} ${r.model_version} on ${target.name} (queue ${(r.timing_us.queue / 1000).toFixed(1)} ms, compute ${(r.timing_us.compute / 1000).toFixed(1)} ms)`);
+        for (const t of r.outputs) console.log(formatTensor(t));
+      });
+    });
+}

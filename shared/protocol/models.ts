@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+// Model serving: a versioned, content-addressed ONNX registry per agent, and inference.
+
+const ModelName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'model names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
+const Version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, 'versions are 1-63 of A-Z a-z 0-9 . _ + -');
+
+/** Element types of tensors (ONNX names as onnxruntime-node reports them). */
+export const TensorDtype = z.enum(['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool', 'string', 'float16']);
+export type TensorDtype = z.infer<typeof TensorDtype>;
+
+/** One input or output of a model: a dimension is a number or a symbolic name (dynamic). */
+export const TensorSpec = z.object({ name: z.string(), dtype: TensorDtype, shape: z.array(z.union([z.number().int(), z.string()])) });
+export type TensorSpec = z.infer<typeof TensorSpec>;
+
+/** Lineage of a version: where it came from. */
+export const Lineage = z.object({
+  git_commit: z.string().max(64).nullable(),
+  /** sha256 of the training/reference data file given at push time. */
+  dataset_sha256: z.string().nullable(),
+  dataset_name: z.string().max(256).nullable(),
+  meta: z.record(z.string().max(64), z.string().max(1024)),
+});
+
+/** An immutable model version. */
+export const ModelVersion = z.object({
+  name: z.string(),
+  version: z.string(),
+  sha256: z.string(),
+  size_bytes: z.number().int(),
+  inputs: z.array(TensorSpec),
+  outputs: z.array(TensorSpec),
+  pushed_by: z.string(),
+  pushed_at: z.number(),
+  lineage: Lineage,
+  /** Loaded in memory now, and by which execution provider. */
+  loaded: z.boolean(),
+  provider: z.string().nullable(),
+});
+export type ModelVersion = z.infer<typeof ModelVersion>;
+
+/** model.push — chunked upload: the first chunk (offset 0) starts an upload; the final one commits it after the sha256
+ * and the ONNX parse check. Chunks are base64 (at most 512 KiB decoded each, under the frame limit). */
+export const ModelPushParams = z.object({
+  name: ModelName,
+  version: Version.optional(),
+  /** Returned by the first chunk; pass it with every later chunk. */
+  upload_id: z.string().max(64).optional(),
+  offset: z.number().int().min(0),
+  data_b64: z.string().max(Math.ceil((512 * 1024 * 4) / 3) + 4),
+  final: z.boolean(),
+  /** Expected sha256 of the whole file (required with final). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  total_bytes: z.number().int().min(1).optional(),
+  lineage: z.object({ git_commit: z.string().max(64).optional(), dataset_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(), dataset_name: z.string().max(256).optional(), meta: z.record(z.string().max(64), z.string().max(1024)).optional() }).strict().optional(),
+}).strict();
+export const ModelPushResult = z.object({
+  upload_id: z.string(),
+  received_bytes: z.number().int(),
+  /** Set once the final chunk committed the version. */
+  model: ModelVersion.nullable(),
+});
+
+export const ModelListParams = z.object({ name: ModelName.optional() }).strict();
+export const ModelListResult = z.object({ models: z.array(ModelVersion) });
+export const ModelRefParams = z.object({ name: ModelName, version: Version.optional() }).strict();
+export const ModelGetResult = z.object({ versions: z.array(ModelVersion) });
+export const ModelLoadResult = z.object({ model: ModelVersion });
+export const ModelRemoveResult = z.object({ removed: z.boolean() });
+
+/** A tensor in JSON: flat data in row-major order (KServe v2 style). */
+export const JsonTensor = z.object({
+  name: z.string().max(256),
+  datatype: z.string().max(16),
+  shape: z.array(z.number().int().min(0)).max(16),
+  data: z.array(z.union([z.number(), z.boolean(), z.string()])).max(16 * 1024 * 1024),
+});
+export type JsonTensor = z.infer<typeof JsonTensor>;
+
+/** model.infer — JSON tensors in, JSON tensors out; says which version answered. */
+export const ModelInferParams = z.object({ name: ModelName, version: Version.optional(), inputs: z.array(JsonTensor).min(1).max(64) }).strict();
+export const ModelInferResult = z.object({ model_name: z.string(), model_version: z.string(), outputs: z.array(JsonTensor), timing_us: z.object({ queue: z.number(), compute: z.number() }) });
