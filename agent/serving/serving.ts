@@ -68,27 +68,38 @@ export class ServingManager {
 
   /** Run JSON inference; errors in the request are INVALID_PARAMS with a message naming the tensor. */
   async infer(name: string, version: string | undefined, inputs: JsonTensor[]): Promise<{ model_name: string; model_version: string; outputs: JsonTensor[]; timing_us: { queue: number; compute: number } }> {
-    const v = this.registry.resolve(name, version);
-    const t0 = performance.now();
-    const m = await this.ensure(v).catch((e) => { throw new RpcError('UNAVAILABLE', `model ${v.name} ${v.version} cannot be loaded: ${(e as Error).message}`); });
     const feeds: Record<string, RawTensor> = {};
     try {
       for (const t of inputs) {
         if (feeds[t.name]) throw new Error(`input "${t.name}" given twice`);
         feeds[t.name] = fromJson(t);
       }
-      validateFeeds(m.inputs, feeds);
-    } catch (e) { throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version}: ${(e as Error).message}`); }
+    } catch (e) { throw new RpcError('INVALID_PARAMS', `${name}: ${(e as Error).message}`); }
+    const r = await this.inferRaw(name, version, feeds);
+    return { model_name: r.name, model_version: r.version, outputs: Object.entries(r.outputs).map(([n, t]) => toJson(n, t)), timing_us: r.timing_us };
+  }
+
+  /** Run inference on raw tensors (binary transports: no JSON on the hot path). */
+  async inferRaw(name: string, version: string | undefined, feeds: Record<string, RawTensor>): Promise<{ name: string; version: string; outputs: Record<string, RawTensor>; timing_us: { queue: number; compute: number } }> {
+    const v = this.registry.resolve(name, version);
+    const t0 = performance.now();
+    const m = await this.ensure(v).catch((e) => { throw new RpcError('UNAVAILABLE', `model ${v.name} ${v.version} cannot be loaded: ${(e as Error).message}`); });
+    try { validateFeeds(m.inputs, feeds); } catch (e) { throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version}: ${(e as Error).message}`); }
     const t1 = performance.now();
     let r: Awaited<ReturnType<LoadedModel['infer']>>;
     try { r = await m.infer(feeds); } catch (e) { throw new RpcError('INTERNAL_ERROR', `${v.name} ${v.version}: inference failed: ${(e as Error).message}`); }
     const inferWallUs = (performance.now() - t1) * 1000;
     return {
-      model_name: v.name, model_version: v.version,
-      outputs: Object.entries(r.outputs).map(([n, t]) => toJson(n, t)),
-      // queue: everything but the session run (load on first use, decoding, validation, waiting for a worker)
+      name: v.name, version: v.version, outputs: r.outputs,
+      // queue: everything but the session run (load on first use, validation, waiting for a worker)
       timing_us: { queue: Math.round((t1 - t0) * 1000 + Math.max(0, inferWallUs - r.computeUs)), compute: Math.round(r.computeUs) },
     };
+  }
+
+  /** The signature of a version (loading it if needed): for the HTTP metadata endpoints. */
+  async signature(name: string, version?: string): Promise<{ version: StoredVersion; ready: boolean }> {
+    const v = this.registry.resolve(name, version);
+    return { version: v, ready: this.ready.has(this.key(v)) };
   }
 
   /** Close every loaded model (agent shutdown). */
