@@ -57,6 +57,8 @@ export const AgentConfig = z.object({
     providers: z.array(z.enum(['cuda', 'cpu'])).default(['cuda', 'cpu']).describe('Execution providers in order of preference; CUDA is tried only when the node has a GPU, and a failed CUDA load falls back to CPU (the provider that serves is reported).'),
     intra_op_threads: z.number().int().min(1).max(256).default(1).describe('onnxruntime intra-op threads per session.'),
     workers: z.number().int().min(1).max(64).default(1).describe('Worker threads (each with its own session) per loaded model version.'),
+    max_queue: z.number().int().min(1).default(256).describe('Requests in flight per model version before new ones are answered OVERLOADED.'),
+    request_timeout_ms: z.number().int().min(1).default(30_000).describe('Per-request inference deadline (error TIMEOUT).'),
   }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),

@@ -14,6 +14,7 @@ import { Authenticator } from './api/auth.js';
 import { RpcDispatcher } from './api/rpc.js';
 import { AgentMetrics } from './api/metrics.js';
 import { ApiServer } from './api/server.js';
+import { createV2Routes } from './api/http-v2.js';
 import { createTopicProviders } from './api/topics.js';
 import { nodeHandlers } from './api/handlers/node.js';
 import { authHandlers } from './api/handlers/auth.js';
@@ -129,8 +130,13 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     serving = new ServingManager(registry, runtime, {
       get providers() { return hasGpu() ? config.models.providers : ['cpu' as const]; },
       intraOpThreads: config.models.intra_op_threads, workers: config.models.workers,
+      maxQueue: config.models.max_queue, requestTimeoutMs: config.models.request_timeout_ms,
     }, log.child({ subsystem: 'serving' }));
     const sm = serving;
+    sm.observer = (model, version, outcome, queueUs, computeUs) => {
+      metrics?.modelRequests.inc({ model, version, outcome });
+      if (outcome === 'ok') { metrics?.modelLatency.observe({ model, version, phase: 'queue' }, queueUs / 1e6); metrics?.modelLatency.observe({ model, version, phase: 'compute' }, computeUs / 1e6); }
+    };
     const attribution = new GpuProcessAttribution(() => jm.handles());
     collector.decorate = (s) => attribution.decorate(s);
     await collector.start();
@@ -153,6 +159,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       identity: { node: config.name, nodeId, agentVersion: version },
       ready: () => c.latest !== null,
     });
+    const srv = api;
+    api.addRoute(createV2Routes({ serving: sm, registry, auth: (req) => srv.authenticateRequest(req), ready: () => c.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
     apiRef = api;
     const { host: h, port } = splitListen(config.listen);
     const bound = await api.listen(h, port);

@@ -34,6 +34,8 @@ export class AgentMetrics {
   readonly authFailures: client.Counter<string>;
   readonly connections: client.Gauge<string>;
   readonly sampleSeconds: client.Histogram<string>;
+  readonly modelRequests: client.Counter<'model' | 'version' | 'outcome'>;
+  readonly modelLatency: client.Histogram<'model' | 'version' | 'phase'>;
 
   constructor(hostname: string, latest: () => NodeStats | null, extra: { conflated: () => number; subscriptions: () => number }) {
     const r = this.registry;
@@ -83,6 +85,9 @@ export class AgentMetrics {
     this.authFailures = new client.Counter({ name: 'fleetml_auth_failures_total', help: 'Connections refused for a missing or bad token.', registers: [r] });
     this.connections = new client.Gauge({ name: 'fleetml_ws_connections', help: 'Open WebSocket connections.', registers: [r] });
     this.sampleSeconds = new client.Histogram({ name: 'fleetml_telemetry_sample_seconds', help: 'Time to take one telemetry sample.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [r] });
+    this.modelRequests = new client.Counter({ name: 'fleetml_model_requests_total', help: 'Inference requests by model, version and outcome.', labelNames: ['model', 'version', 'outcome'], registers: [r] });
+    this.modelLatency = new client.Histogram({ name: 'fleetml_model_latency_seconds', help: 'Inference latency by phase: queue (decode, validation, waiting for a worker) and compute (session run).', labelNames: ['model', 'version', 'phase'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [r] });
     new client.Gauge({ name: 'fleetml_subscriptions', help: 'Active subscriptions.', registers: [r], collect() { this.set(extra.subscriptions()); } });
     new client.Counter({ name: 'fleetml_events_conflated_total', help: 'Telemetry events replaced by a newer one for slow subscribers.', registers: [r], collect() { this.reset(); this.inc(extra.conflated()); } });
   }

@@ -108,6 +108,11 @@ export class ApiServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal, remote));
   }
 
+  /** Authenticate an HTTP request like the upgrade does (penalty delay, failure counting): for extra routes. */
+  authenticateRequest(req: http.IncomingMessage): Promise<Principal | null | 'busy'> {
+    return this.authenticate(req, req.socket.remoteAddress ?? null);
+  }
+
   /** Verify the token, after the address's penalty delay (so parallel guessing is slowed too). */
   private async authenticate(req: http.IncomingMessage, remote: string | null): Promise<Principal | null | 'busy'> {
     const addr = remote ?? 'unknown';

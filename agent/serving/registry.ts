@@ -142,10 +142,33 @@ export class ModelRegistry {
   remove(name: string, version: string): boolean {
     const v = this.get(name, version);
     if (!v) return false;
+    const a = this.alias(name);
+    if (a?.targets.some((t) => t.version === version && t.weight > 0)) throw new RpcError('CONFLICT', `version ${version} of ${name} serves traffic (alias ${a.targets.map((t) => `${t.version}:${t.weight}`).join(', ')}): route it away first with fleetml model alias`);
     this.db.prepare('DELETE FROM model_versions WHERE name = ? AND version = ?').run(name, version);
     const still = this.db.prepare('SELECT 1 FROM model_versions WHERE sha256 = ? LIMIT 1').get(v.sha256);
     if (!still) rmSync(this.file(v), { force: true });
     return true;
+  }
+
+  /** The traffic split of a name, or null when it has none (then the newest version serves). */
+  alias(name: string): { targets: Array<{ version: string; weight: number }>; updated_at: number } | null {
+    const r = this.db.prepare('SELECT targets, updated_at FROM model_aliases WHERE name = ?').get(name) as { targets: string; updated_at: number } | undefined;
+    return r ? { targets: JSON.parse(r.targets), updated_at: r.updated_at } : null;
+  }
+
+  /** Set a traffic split and append it to the name's history (one transaction). */
+  setAlias(name: string, targets: Array<{ version: string; weight: number }>, by: string, reason: string | null, now = Date.now()): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO model_aliases (name, targets, updated_at, updated_by) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET targets = excluded.targets, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
+        .run(name, JSON.stringify(targets), now, by);
+      this.db.prepare('INSERT INTO model_alias_history (name, ts, targets, updated_by, reason) VALUES (?, ?, ?, ?, ?)').run(name, now, JSON.stringify(targets), by, reason);
+    })();
+  }
+
+  /** Routing timeline of a name, newest first. */
+  aliasHistory(name: string, limit: number): Array<{ ts: number; targets: Array<{ version: string; weight: number }>; by: string; reason: string | null }> {
+    return (this.db.prepare('SELECT ts, targets, updated_by AS by, reason FROM model_alias_history WHERE name = ? ORDER BY id DESC LIMIT ?').all(name, limit) as Array<{ ts: number; targets: string; by: string; reason: string | null }>)
+      .map((r) => ({ ...r, targets: JSON.parse(r.targets) }));
   }
 
   /** Bytes of an artifact on disk (for checks). */

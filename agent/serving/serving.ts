@@ -6,7 +6,29 @@ import type { ModelRuntime, LoadedModel } from './runtime.js';
 import { fromJson, toJson, validateFeeds, type RawTensor } from './tensors.js';
 
 /** Serving options (agent config `models`). */
-export interface ServingOptions { providers: Array<'cuda' | 'cpu'>; intraOpThreads: number; workers: number }
+export interface ServingOptions {
+  providers: Array<'cuda' | 'cpu'>; intraOpThreads: number; workers: number;
+  /** Requests in flight per version before new ones get OVERLOADED [256]. */
+  maxQueue?: number;
+  /** Per-request deadline, ms [30000]. */
+  requestTimeoutMs?: number;
+}
+
+/** Called after every request (Prometheus, model.stats). */
+export type InferObserver = (name: string, version: string, outcome: string, queueUs: number, computeUs: number) => void;
+
+const RING = 2048;
+class VersionStats {
+  requests = 0; errors = 0; inFlight = 0;
+  private total = new Float64Array(RING); private queue = new Float64Array(RING); private compute = new Float64Array(RING); private n = 0;
+  add(totalUs: number, queueUs: number, computeUs: number) { const i = this.n++ % RING; this.total[i] = totalUs; this.queue[i] = queueUs; this.compute[i] = computeUs; }
+  private pct(a: Float64Array, q: number): number | null {
+    const k = Math.min(this.n, RING); if (k === 0) return null;
+    const xs = Array.from(a.subarray(0, k)).sort((x, y) => x - y);
+    return Math.round(xs[Math.min(k - 1, Math.floor(q * k))]);
+  }
+  latency() { return { p50: this.pct(this.total, 0.5), p95: this.pct(this.total, 0.95), queue_p50: this.pct(this.queue, 0.5), compute_p50: this.pct(this.compute, 0.5) }; }
+}
 
 /**
  * Loaded models and JSON inference. A version is loaded (and warmed up) before it serves; loading one never
@@ -16,7 +38,44 @@ export interface ServingOptions { providers: Array<'cuda' | 'cpu'>; intraOpThrea
 export class ServingManager {
   private loaded = new Map<string, Promise<LoadedModel>>();
   private ready = new Map<string, LoadedModel>();
+  private stats = new Map<string, VersionStats>();
+  /** Set by main.ts: Prometheus counters and histograms. */
+  observer: InferObserver | null = null;
   constructor(private readonly registry: ModelRegistry, private readonly runtime: ModelRuntime, private readonly opts: ServingOptions, private readonly log: Logger) {}
+
+  /** The version that serves a request: the named one, else the alias's weighted pick, else the newest. */
+  pick(name: string, version?: string, rnd: () => number = Math.random): StoredVersion {
+    if (version) return this.registry.resolve(name, version);
+    const a = this.registry.alias(name);
+    if (a) {
+      let x = rnd() * 100;
+      for (const t of a.targets) { if (t.weight > 0 && (x -= t.weight) < 0) return this.registry.resolve(name, t.version); }
+      const last = [...a.targets].reverse().find((t) => t.weight > 0);
+      if (last) return this.registry.resolve(name, last.version);
+    }
+    return this.registry.resolve(name);
+  }
+
+  /** Route a name: load and warm every target first, then switch (no gap in service). */
+  async alias(name: string, targets: Array<{ version: string; weight: number }>, by: string, reason: string | null): Promise<{ name: string; targets: Array<{ version: string; weight: number }>; updated_at: number }> {
+    const vs = targets.map((t) => this.registry.resolve(name, t.version));
+    await Promise.all(vs.filter((_, i) => targets[i].weight > 0).map((v) => this.ensure(v)));
+    const now = Date.now();
+    this.registry.setAlias(name, targets, by, reason, now);
+    this.log.info({ model: name, targets, by }, 'model routing changed');
+    return { name, targets, updated_at: now };
+  }
+
+  /** Request statistics per version since start. */
+  statsOf(name?: string) {
+    const out = [];
+    for (const [k, st] of this.stats) {
+      const [n, v] = k.split('@');
+      if (name && n !== name) continue;
+      out.push({ name: n, version: v, requests: st.requests, errors: st.errors, in_flight: st.inFlight, latency_us: st.latency() });
+    }
+    return out;
+  }
 
   private key(v: StoredVersion) { return `${v.name}@${v.version}`; }
 
@@ -81,19 +140,43 @@ export class ServingManager {
 
   /** Run inference on raw tensors (binary transports: no JSON on the hot path). */
   async inferRaw(name: string, version: string | undefined, feeds: Record<string, RawTensor>): Promise<{ name: string; version: string; outputs: Record<string, RawTensor>; timing_us: { queue: number; compute: number } }> {
-    const v = this.registry.resolve(name, version);
+    const v = this.pick(name, version);
+    const k = this.key(v);
+    let st = this.stats.get(k);
+    if (!st) this.stats.set(k, (st = new VersionStats()));
+    const maxQueue = this.opts.maxQueue ?? 256;
+    if (st.inFlight >= maxQueue) {
+      st.errors++; this.observer?.(v.name, v.version, 'OVERLOADED', 0, 0);
+      throw new RpcError('OVERLOADED', `${v.name} ${v.version}: ${st.inFlight} requests in flight (models.max_queue ${maxQueue}); retry later`);
+    }
+    st.requests++; st.inFlight++;
     const t0 = performance.now();
-    const m = await this.ensure(v).catch((e) => { throw new RpcError('UNAVAILABLE', `model ${v.name} ${v.version} cannot be loaded: ${(e as Error).message}`); });
-    try { validateFeeds(m.inputs, feeds); } catch (e) { throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version}: ${(e as Error).message}`); }
-    const t1 = performance.now();
-    let r: Awaited<ReturnType<LoadedModel['infer']>>;
-    try { r = await m.infer(feeds); } catch (e) { throw new RpcError('INTERNAL_ERROR', `${v.name} ${v.version}: inference failed: ${(e as Error).message}`); }
-    const inferWallUs = (performance.now() - t1) * 1000;
-    return {
-      name: v.name, version: v.version, outputs: r.outputs,
-      // queue: everything but the session run (load on first use, validation, waiting for a worker)
-      timing_us: { queue: Math.round((t1 - t0) * 1000 + Math.max(0, inferWallUs - r.computeUs)), compute: Math.round(r.computeUs) },
-    };
+    let timer: NodeJS.Timeout | null = null;
+    try {
+      const work = (async () => {
+        const m = await this.ensure(v).catch((e) => { throw new RpcError('UNAVAILABLE', `model ${v.name} ${v.version} cannot be loaded: ${(e as Error).message}`); });
+        try { validateFeeds(m.inputs, feeds); } catch (e) { throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version}: ${(e as Error).message}`); }
+        const t1 = performance.now();
+        let r: Awaited<ReturnType<LoadedModel['infer']>>;
+        try { r = await m.infer(feeds); } catch (e) { throw new RpcError('INTERNAL_ERROR', `${v.name} ${v.version}: inference failed: ${(e as Error).message}`); }
+        const inferWallUs = (performance.now() - t1) * 1000;
+        // queue: everything but the session run (load on first use, validation, waiting for a worker)
+        return { outputs: r.outputs, queue: Math.round((t1 - t0) * 1000 + Math.max(0, inferWallUs - r.computeUs)), compute: Math.round(r.computeUs) };
+      })();
+      const deadline = this.opts.requestTimeoutMs ?? 30_000;
+      const r = await Promise.race([work, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new RpcError('TIMEOUT', `${v.name} ${v.version}: no answer within ${deadline} ms (models.request_timeout_ms)`)), deadline); })]);
+      const total = (performance.now() - t0) * 1000;
+      st.add(total, r.queue, r.compute);
+      this.observer?.(v.name, v.version, 'ok', r.queue, r.compute);
+      return { name: v.name, version: v.version, outputs: r.outputs, timing_us: { queue: r.queue, compute: r.compute } };
+    } catch (e) {
+      st.errors++;
+      this.observer?.(v.name, v.version, e instanceof RpcError ? e.data.code : 'INTERNAL_ERROR', 0, 0);
+      throw e;
+    } finally {
+      if (timer) clearTimeout(timer);
+      st.inFlight--;
+    }
   }
 
   /** The signature of a version (loading it if needed): for the HTTP metadata endpoints. */

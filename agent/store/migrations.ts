@@ -77,4 +77,20 @@ export const migrations: string[] = [
      pushed_by TEXT NOT NULL,
      lineage TEXT NOT NULL
    );`,
+  // v4: aliases (a name → weighted versions) and their history
+  `CREATE TABLE model_aliases (
+     name TEXT PRIMARY KEY,
+     targets TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL
+   );
+   CREATE TABLE model_alias_history (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     targets TEXT NOT NULL,
+     updated_by TEXT NOT NULL,
+     reason TEXT
+   );
+   CREATE INDEX model_alias_history_name ON model_alias_history(name, id);`,
 ];

@@ -80,3 +80,27 @@ export type JsonTensor = z.infer<typeof JsonTensor>;
 /** model.infer — JSON tensors in, JSON tensors out; says which version answered. */
 export const ModelInferParams = z.object({ name: ModelName, version: Version.optional(), inputs: z.array(JsonTensor).min(1).max(64) }).strict();
 export const ModelInferResult = z.object({ model_name: z.string(), model_version: z.string(), outputs: z.array(JsonTensor), timing_us: z.object({ queue: z.number(), compute: z.number() }) });
+
+/** A traffic split: versions with weights (summing to 100). */
+export const AliasTarget = z.object({ version: Version, weight: z.number().int().min(0).max(100) }).strict();
+export type AliasTarget = z.infer<typeof AliasTarget>;
+/** model.alias — route a name to one version or weighted versions; every target is loaded and warmed before the switch. */
+export const ModelAliasParams = z.object({
+  name: ModelName,
+  targets: z.array(AliasTarget).min(1).max(8),
+  reason: z.string().max(500).optional(),
+}).strict().superRefine((p, ctx) => {
+  const sum = p.targets.reduce((a, t) => a + t.weight, 0);
+  if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['targets'], message: `weights must sum to 100 (got ${sum})` });
+  if (new Set(p.targets.map((t) => t.version)).size !== p.targets.length) ctx.addIssue({ code: 'custom', path: ['targets'], message: 'a version appears twice' });
+});
+export const ModelAliasResult = z.object({ name: z.string(), targets: z.array(AliasTarget), updated_at: z.number() });
+/** model.history — which version(s) served a name on this node, and when. */
+export const ModelHistoryParams = z.object({ name: ModelName, limit: z.number().int().min(1).max(10_000).default(100) }).strict();
+export const ModelHistoryResult = z.object({ events: z.array(z.object({ ts: z.number(), targets: z.array(AliasTarget), by: z.string(), reason: z.string().nullable() })) });
+/** model.stats — per version: requests, errors, latency (queue and compute). */
+export const ModelStatsParams = z.object({ name: ModelName.optional() }).strict();
+export const ModelStatsResult = z.object({ models: z.array(z.object({
+  name: z.string(), version: z.string(), requests: z.number().int(), errors: z.number().int(), in_flight: z.number().int(),
+  latency_us: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), queue_p50: z.number().nullable(), compute_p50: z.number().nullable() }),
+})) });

@@ -15,5 +15,8 @@ export function modelHandlers(registry: ModelRegistry, serving: ServingManager):
     'model.unload': async (p) => ({ model: await serving.unload(p.name, p.version) }),
     'model.remove': async (p) => ({ removed: await serving.remove(p.name, p.version) }),
     'model.infer': (p) => serving.infer(p.name, p.version, p.inputs),
+    'model.alias': (p, ctx) => serving.alias(p.name, p.targets, ctx.principal.tokenName, p.reason ?? null),
+    'model.history': (p) => ({ events: registry.aliasHistory(p.name, p.limit) }),
+    'model.stats': (p) => ({ models: serving.statsOf(p.name) }),
   };
 }

@@ -1,0 +1,323 @@
+// Open Inference Protocol (KServe v2) over HTTP/REST, with Triton's binary tensor data extension.
+// Mounted on the agent's API port as an extra route (ApiServer.addRoute); every /v2 path is answered here.
+// Health endpoints are open (like /healthz, /readyz); everything else needs a token with at least the read role.
+
+import type http from 'node:http';
+import { RpcError, roleAllows, type JsonTensor, type TensorDtype, type TensorSpec } from '../../shared/protocol/index.js';
+import type { Logger } from '../log.js';
+import type { Principal } from './context.js';
+import type { ModelRegistry } from '../serving/registry.js';
+import type { ServingManager } from '../serving/serving.js';
+import { allocData, elementCount, fromJson, isDynamicDim, KSERVE_TO_ORT, ORT_TO_KSERVE, toJson, type RawTensor } from '../serving/tensors.js';
+
+/** Default largest request body (JSON header + binary data), bytes. */
+export const V2_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Header naming the length of the JSON part of a binary request/response (Triton binary tensor data extension). */
+export const HEADER_LENGTH = 'inference-header-content-length';
+
+export interface V2Deps {
+  serving: Pick<ServingManager, 'inferRaw' | 'signature'>;
+  registry: Pick<ModelRegistry, 'list'>;
+  /** Verify the request's bearer token (with the API server's failure slow-down). */
+  auth: (req: http.IncomingMessage) => Promise<Principal | null | 'busy'>;
+  /** True once the agent can serve. */
+  ready: () => boolean;
+  /** Agent version, for server metadata. */
+  version: string;
+  log: Logger;
+  /** Largest request body, bytes (default V2_MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
+}
+
+/** An error answered as `{error}` with an HTTP status. */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) { super(message); }
+}
+
+const RPC_TO_HTTP: Record<string, number> = {
+  PARSE_ERROR: 400, INVALID_REQUEST: 400, INVALID_PARAMS: 400, UNSCHEDULABLE: 400, FORBIDDEN: 403, NOT_FOUND: 404,
+  CONFLICT: 409, OVERLOADED: 503, UNAVAILABLE: 503, TIMEOUT: 504, METHOD_NOT_FOUND: 404, INTERNAL_ERROR: 500,
+};
+
+/** Bytes per element in the binary encoding (BYTES is length-prefixed, variable). */
+const ELEMENT_BYTES: Partial<Record<TensorDtype, number>> = {
+  float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1, float16: 2,
+};
+
+/** The /v2 route: returns false for any path outside /v2 so other routes get it. */
+export function createV2Routes(d: V2Deps): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
+  const maxBody = d.maxBodyBytes ?? V2_MAX_BODY_BYTES;
+  return async (req, res) => {
+    let path: string;
+    try { path = new URL(req.url ?? '/', 'http://x').pathname; } catch { return false; }
+    if (path !== '/v2' && !path.startsWith('/v2/')) return false;
+    try {
+      await handle(d, maxBody, path, req, res);
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : e instanceof RpcError ? RPC_TO_HTTP[e.data.code] ?? 500 : 500;
+      if (status === 500) d.log.error({ err: e, path }, 'v2 request failed');
+      const headers = e instanceof HttpError ? e.headers : status === 503 ? { 'retry-after': '1' } : {};
+      const message = status === 500 && !(e instanceof RpcError) ? 'internal error' : (e as Error).message;
+      if (!res.headersSent) sendJson(res, status, { error: message }, headers);
+      else res.destroy();
+    }
+    return true;
+  };
+}
+
+async function handle(d: V2Deps, maxBody: number, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const parts = path.split('/').filter((s, i) => i > 0 && s !== '').slice(1); // segments after "v2"
+  const method = req.method ?? 'GET';
+  const only = (...allowed: string[]) => {
+    if (!allowed.includes(method)) throw new HttpError(405, `${method} is not allowed on ${path.slice(0, 200)} (use ${allowed.join(' or ')})`, { allow: allowed.join(', ') });
+  };
+
+  // open: liveness and readiness (orchestrator probes carry no token)
+  if (parts[0] === 'health' && parts.length === 2 && (parts[1] === 'live' || parts[1] === 'ready')) {
+    only('GET', 'HEAD');
+    if (parts[1] === 'live') return sendJson(res, 200, { live: true });
+    const ok = d.ready();
+    return sendJson(res, ok ? 200 : 503, { ready: ok });
+  }
+
+  const p = await d.auth(req);
+  if (p === 'busy') throw new HttpError(429, 'too many pending authentication attempts from this address', { 'retry-after': '1' });
+  if (!p) throw new HttpError(401, 'a valid token is required: Authorization: Bearer <token> (create one with: fleetml token create)', { 'www-authenticate': 'Bearer' });
+  if (!roleAllows(p.role, 'read')) throw new HttpError(403, `token role ${p.role} cannot use the inference API (read or above is needed)`);
+
+  if (parts.length === 0) {
+    only('GET');
+    return sendJson(res, 200, { name: 'fleetml', version: d.version, extensions: ['binary_tensor_data'] });
+  }
+  if (parts[0] !== 'models' || parts.length < 2) throw new HttpError(404, `not found: ${path.slice(0, 200)}`);
+  const name = segment(parts[1]);
+  let rest = parts.slice(2);
+  let version: string | undefined;
+  if (rest[0] === 'versions') {
+    if (rest.length < 2) throw new HttpError(404, `not found: ${path.slice(0, 200)} (expected /v2/models/{name}/versions/{version})`);
+    version = segment(rest[1]);
+    rest = rest.slice(2);
+  }
+  if (rest.length === 0) {
+    only('GET');
+    const { version: v } = await d.serving.signature(name, version);
+    return sendJson(res, 200, {
+      name: v.name,
+      versions: version ? [v.version] : d.registry.list(v.name).map((x) => x.version),
+      platform: 'onnxruntime_onnx',
+      inputs: v.inputs.map(specView),
+      outputs: v.outputs.map(specView),
+    });
+  }
+  if (rest.length === 1 && rest[0] === 'ready') {
+    only('GET', 'HEAD');
+    const s = await d.serving.signature(name, version);
+    return sendJson(res, s.ready ? 200 : 400, { name: s.version.name, version: s.version.version, ready: s.ready });
+  }
+  if (rest.length === 1 && rest[0] === 'infer') {
+    only('POST');
+    return infer(d, maxBody, name, version, req, res);
+  }
+  throw new HttpError(404, `not found: ${path.slice(0, 200)}`);
+}
+
+function segment(s: string): string {
+  try { return decodeURIComponent(s); } catch { throw new HttpError(400, `bad percent-encoding in path segment "${s.slice(0, 100)}"`); }
+}
+
+function specView(s: TensorSpec) {
+  return { name: s.name, datatype: ORT_TO_KSERVE[s.dtype], shape: s.shape.map((x) => (isDynamicDim(x) ? -1 : x)) };
+}
+
+// ---------- inference ----------
+
+interface RequestedOutput { name: string; binary: boolean | undefined }
+
+async function infer(d: V2Deps, maxBody: number, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const enc = req.headers['content-encoding'];
+  if (enc && enc !== 'identity') throw new HttpError(415, `content-encoding ${String(enc).slice(0, 32)} is not supported (send the body uncompressed)`);
+  const body = await readBody(req, res, maxBody);
+  if (!body) return; // 413 already answered
+
+  // split the JSON header from the binary tensor data
+  const hl = req.headers[HEADER_LENGTH];
+  let headerLen = body.length;
+  if (hl !== undefined) {
+    const s = Array.isArray(hl) ? hl[0] : hl;
+    if (!/^\d+$/.test(s.trim())) throw new HttpError(400, `${HEADER_LENGTH} must be a non-negative integer, got "${s.slice(0, 32)}"`);
+    headerLen = Number(s.trim());
+    if (headerLen > body.length) throw new HttpError(400, `${HEADER_LENGTH} is ${headerLen} but the body has only ${body.length} bytes`);
+  }
+  const binary = body.subarray(headerLen);
+  let doc: unknown;
+  try { doc = JSON.parse(body.subarray(0, headerLen).toString('utf8')); } catch (e) {
+    throw new HttpError(400, `the request JSON is malformed: ${(e as Error).message}${hl === undefined ? ` (for binary tensor data, send the ${HEADER_LENGTH} header)` : ''}`);
+  }
+  if (!isObject(doc)) throw new HttpError(400, 'the request must be a JSON object {inputs: [...]}');
+  if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) throw new HttpError(400, 'the request needs "inputs": a non-empty array of tensors {name, shape, datatype, data}');
+  if (doc.id !== undefined && typeof doc.id !== 'string') throw new HttpError(400, '"id" must be a string');
+  const params = doc.parameters === undefined ? {} : doc.parameters;
+  if (!isObject(params)) throw new HttpError(400, '"parameters" must be an object');
+  const binaryDefault = params.binary_data_output;
+  if (binaryDefault !== undefined && typeof binaryDefault !== 'boolean') throw new HttpError(400, 'parameters.binary_data_output must be true or false');
+
+  // inputs: JSON data, or binary data taken in input order
+  const feeds: Record<string, RawTensor> = {};
+  let offset = 0;
+  doc.inputs.forEach((t: unknown, i: number) => {
+    if (!isObject(t)) throw new HttpError(400, `inputs[${i}] must be an object {name, shape, datatype, data}`);
+    if (typeof t.name !== 'string' || !t.name) throw new HttpError(400, `inputs[${i}].name must be a non-empty string`);
+    const where = `input "${t.name.slice(0, 100)}"`;
+    if (feeds[t.name]) throw new HttpError(400, `${where} is given twice`);
+    if (typeof t.datatype !== 'string') throw new HttpError(400, `${where}: datatype must be a string such as "FP32"`);
+    if (!Array.isArray(t.shape) || t.shape.length > 16 || !t.shape.every((x) => Number.isInteger(x) && x >= 0)) {
+      throw new HttpError(400, `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(t.shape)?.slice(0, 100)}`);
+    }
+    const shape = t.shape as number[];
+    const ip = t.parameters === undefined ? {} : t.parameters;
+    if (!isObject(ip)) throw new HttpError(400, `${where}: parameters must be an object`);
+    if (ip.binary_data_size !== undefined) {
+      if (hl === undefined) throw new HttpError(400, `${where} has parameters.binary_data_size but the request has no ${HEADER_LENGTH} header`);
+      if (t.data !== undefined) throw new HttpError(400, `${where} has both data and parameters.binary_data_size: send one`);
+      const size = ip.binary_data_size;
+      if (!Number.isInteger(size) || (size as number) < 0) throw new HttpError(400, `${where}: parameters.binary_data_size must be a non-negative integer`);
+      if (offset + (size as number) > binary.length) {
+        throw new HttpError(400, `${where}: binary_data_size ${size} at offset ${offset} runs past the ${binary.length} bytes of binary data after the JSON header`);
+      }
+      feeds[t.name] = fromBinary(where, t.datatype, shape, binary.subarray(offset, offset + (size as number)));
+      offset += size as number;
+    } else {
+      if (t.data === undefined) throw new HttpError(400, `${where} has no data (give "data", or parameters.binary_data_size with binary tensor data)`);
+      if (!Array.isArray(t.data)) throw new HttpError(400, `${where}: data must be an array`);
+      const data = (t.data as unknown[]).flat(16) as JsonTensor['data'];
+      try { feeds[t.name] = fromJson({ name: t.name, datatype: t.datatype, shape, data }); } catch (e) { throw new HttpError(400, (e as Error).message); }
+    }
+  });
+  if (offset !== binary.length) throw new HttpError(400, `the request has ${binary.length} bytes of binary data after the JSON header, but the inputs' binary_data_size add up to ${offset}`);
+
+  // requested outputs (all, when none are named)
+  let wanted: RequestedOutput[] | null = null;
+  if (doc.outputs !== undefined) {
+    if (!Array.isArray(doc.outputs)) throw new HttpError(400, '"outputs" must be an array of {name, parameters?}');
+    wanted = doc.outputs.map((o: unknown, i: number) => {
+      if (!isObject(o) || typeof o.name !== 'string') throw new HttpError(400, `outputs[${i}] must be an object with a name`);
+      const op = o.parameters === undefined ? {} : o.parameters;
+      if (!isObject(op)) throw new HttpError(400, `outputs[${i}].parameters must be an object`);
+      if (op.binary_data !== undefined && typeof op.binary_data !== 'boolean') throw new HttpError(400, `outputs[${i}].parameters.binary_data must be true or false`);
+      return { name: o.name, binary: op.binary_data as boolean | undefined };
+    });
+  }
+
+  const r = await d.serving.inferRaw(name, version, feeds);
+  const picked: Array<{ name: string; t: RawTensor; binary: boolean }> = [];
+  if (wanted) {
+    for (const w of wanted) {
+      const t = r.outputs[w.name];
+      if (!t) throw new HttpError(400, `unknown output "${w.name.slice(0, 100)}" (model ${r.name} ${r.version} has: ${Object.keys(r.outputs).map((n) => `"${n}"`).join(', ')})`);
+      picked.push({ name: w.name, t, binary: w.binary ?? binaryDefault === true });
+    }
+  } else {
+    for (const [n, t] of Object.entries(r.outputs)) picked.push({ name: n, t, binary: binaryDefault === true });
+  }
+
+  const chunks: Buffer[] = [];
+  const outputs = picked.map((o) => {
+    if (!o.binary) return toJson(o.name, o.t);
+    const bytes = toBinary(o.t);
+    chunks.push(bytes);
+    return { name: o.name, datatype: ORT_TO_KSERVE[o.t.dtype], shape: [...o.t.dims], parameters: { binary_data_size: bytes.length } };
+  });
+  const answer = {
+    model_name: r.name, model_version: r.version, ...(doc.id !== undefined ? { id: doc.id } : {}),
+    parameters: { timing_us: r.timing_us }, outputs,
+  };
+  const head = Buffer.from(JSON.stringify(answer));
+  if (chunks.length === 0) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': head.length });
+    return void res.end(head);
+  }
+  const out = Buffer.concat([head, ...chunks]);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [HEADER_LENGTH]: String(head.length) });
+  res.end(out);
+}
+
+/** Read the body up to max bytes; beyond it answer 413 (and return null). */
+async function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null> {
+  const tooLarge = () => {
+    sendJson(res, 413, { error: `request body larger than the limit of ${max} bytes` }, { connection: 'close' });
+    // the peer may still be sending: discard what comes, and cut the connection if it keeps on
+    req.resume();
+    setTimeout(() => req.socket.destroy(), 2000).unref();
+    return null;
+  };
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > max) return tooLarge();
+  const chunks: Buffer[] = [];
+  let n = 0;
+  return new Promise<Buffer | null>((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      n += c.length;
+      if (n > max) {
+        req.off('data', onData); req.off('end', onEnd);
+        chunks.length = 0;
+        resolve(tooLarge());
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks, n));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+    req.on('aborted', () => reject(new HttpError(400, 'request aborted')));
+  });
+}
+
+/** A raw tensor from little-endian binary tensor data. */
+function fromBinary(where: string, datatype: string, shape: number[], b: Buffer): RawTensor {
+  const dtype = KSERVE_TO_ORT[datatype];
+  if (!dtype) throw new HttpError(400, `${where}: unknown datatype "${datatype.slice(0, 32)}" (expected one of ${Object.keys(KSERVE_TO_ORT).join(', ')})`);
+  const n = elementCount(shape);
+  if (dtype === 'string') {
+    // BYTES: each element is a 4-byte little-endian length and that many bytes (UTF-8 here)
+    const out: string[] = [];
+    let o = 0;
+    while (o < b.length) {
+      if (o + 4 > b.length) throw new HttpError(400, `${where}: BYTES binary data ends inside a length prefix at byte ${o}`);
+      const len = b.readUInt32LE(o);
+      if (o + 4 + len > b.length) throw new HttpError(400, `${where}: BYTES element ${out.length} of ${len} bytes runs past binary_data_size ${b.length}`);
+      out.push(b.toString('utf8', o + 4, o + 4 + len));
+      o += 4 + len;
+    }
+    if (out.length !== n) throw new HttpError(400, `${where}: shape [${shape.join(', ')}] needs ${n} BYTES elements, the binary data holds ${out.length}`);
+    return { dtype, dims: [...shape], data: out };
+  }
+  const size = ELEMENT_BYTES[dtype]!;
+  if (b.length !== n * size) {
+    throw new HttpError(400, `${where}: binary_data_size is ${b.length} bytes, but ${datatype} [${shape.join(', ')}] needs ${n} x ${size} = ${n * size} bytes`);
+  }
+  const data = allocData(dtype, n) as Exclude<RawTensor['data'], string[]>;
+  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(b); // copy: b may not be aligned
+  if (dtype === 'bool') { const u = data as Uint8Array; for (let i = 0; i < n; i++) if (u[i] > 1) u[i] = 1; }
+  return { dtype, dims: [...shape], data };
+}
+
+/** Little-endian binary tensor data of a raw tensor. */
+function toBinary(t: RawTensor): Buffer {
+  if (Array.isArray(t.data)) {
+    const parts: Buffer[] = [];
+    for (const s of t.data) { const v = Buffer.from(s, 'utf8'); const l = Buffer.alloc(4); l.writeUInt32LE(v.length); parts.push(l, v); }
+    return Buffer.concat(parts);
+  }
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const b = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': b.length });
+  res.end(b);
+}

@@ -1,0 +1,293 @@
+// Benchmark: model inference through a real agent, against onnxruntime-node called directly in this process.
+//
+// Model: the generated MLP test/fixtures/models/mlp.onnx (input "input" float32 [batch, 64], 64 → 256 → 256 → 10),
+// batch 1. The agent is a child process (`fleetml agent --gpu-source none --job-driver fake`, default config: CPU
+// provider, 1 intra-op thread, 1 worker thread per loaded version); the model goes in through the chunked model.push
+// and is loaded with model.load before anything is timed.
+//
+// Rows (each a bounded, timed window after a warm-up; latency = send → answer parsed, at the client):
+//   baseline: ort.InferenceSession.run in this process, same session options as the agent's worker
+//             (intraOp 1, interOp 1, sequential), sequential and with 64 promises outstanding;
+//   (a) model.infer, JSON over WebSocket (AgentClient), sequential and 64 outstanding over 4 connections;
+//   (b) HTTP KServe v2 (POST /v2/models/mlp/infer), JSON and binary extension, sequential and 64 outstanding —
+//       only when GET /v2/models/mlp answers 200 (the HTTP endpoints are new);
+//   (c) dynamic batching: not implemented yet (printed as such).
+// Ratios: agent latency / baseline latency and agent throughput / baseline throughput, against the baseline of the
+// same concurrency measured in the same run.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent as HttpAgent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { spawnAgent, type AgentProcess } from '../scripts/lib/agent-process.js';
+import { AgentClient } from '../shared/client/agent-client.js';
+import { createHash } from 'node:crypto';
+import { ModelInferParams } from '../shared/protocol/models.js';
+import { packageRoot } from '../shared/util/package-root.js';
+import { fmt, freePort, machine, percentile, table } from './util.js';
+
+const MODEL = 'mlp';
+const FEATURES = 64;
+const OUTPUTS = 10;
+const CONCURRENCY = 64;
+const WS_CONNECTIONS = 4;
+const MAX_REQUESTS = 500_000;
+
+/** One measured row. */
+interface Row {
+  label: string;
+  concurrency: number;
+  n: number;
+  errors: number;
+  seconds: number;
+  lat: number[];
+  /** agent-reported timing_us of model.infer answers (WS rows only). */
+  queueUs?: number[];
+  computeUs?: number[];
+  note?: string;
+}
+
+/** One request: resolves with optional agent timings; throws on a wrong answer. */
+type Issue = () => Promise<{ queue?: number; compute?: number } | void>;
+
+/** A deterministic input row (what every transport sends). */
+function inputRow(i: number): Float32Array {
+  const x = new Float32Array(FEATURES);
+  for (let k = 0; k < FEATURES; k++) x[k] = ((i * 7 + k * 13) % 97) / 97;
+  return x;
+}
+
+/** Run `issue` with `concurrency` loops in flight: warm-up, then a timed window (or MAX_REQUESTS). */
+async function measure(label: string, concurrency: number, issue: Issue, o: { warmupMs: number; windowMs: number }): Promise<Row> {
+  // warm-up: same shape of load, not recorded
+  {
+    const end = performance.now() + o.warmupMs;
+    await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < end) await issue(); }));
+  }
+  const lat: number[] = [];
+  const queueUs: number[] = [];
+  const computeUs: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  let started = 0;
+  const t0 = performance.now();
+  const end = t0 + o.windowMs;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end && started < MAX_REQUESTS) {
+      started++;
+      const s = performance.now();
+      try {
+        const r = await issue();
+        lat.push(performance.now() - s);
+        if (r && r.queue !== undefined) queueUs.push(r.queue);
+        if (r && r.compute !== undefined) computeUs.push(r.compute);
+      } catch (e) {
+        errors++;
+        firstError ??= (e as Error).message;
+        if (errors > 100) throw new Error(`${label}: too many errors, first: ${firstError}`);
+      }
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  process.stderr.write(`  serving ${label}: ${lat.length} ok, ${errors} errors in ${fmt(seconds, 2)} s${firstError ? ` (first: ${firstError})` : ''}\n`);
+  return { label, concurrency, n: lat.length, errors, seconds, lat, ...(queueUs.length ? { queueUs, computeUs } : {}), ...(firstError ? { note: firstError } : {}) };
+}
+
+/** Push a file through the chunked model.push (the call sequence of test/helpers/models.ts pushModel). */
+async function pushModel(c: AgentClient, name: string, bytes: Buffer, chunk = 512 * 1024): Promise<void> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let upload_id: string | undefined;
+  let offset = 0;
+  for (;;) {
+    const part = bytes.subarray(offset, offset + chunk);
+    const final = offset + part.length >= bytes.length;
+    const r = await c.call('model.push', { name, ...(upload_id ? { upload_id } : {}), offset, data_b64: part.toString('base64'), final, ...(final ? { sha256 } : {}) }, { timeoutMs: 60_000 });
+    upload_id = r.upload_id;
+    offset += part.length;
+    if (final) return;
+  }
+}
+
+/** Minimal HTTP client on node:http with keep-alive (less client overhead than fetch). */
+function httpCall(agent: HttpAgent, url: URL, method: string, headers: Record<string, string | number>, body?: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method, agent, headers: body ? { ...headers, 'content-length': body.length } : headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Check an output tensor in JSON form. */
+function checkJsonOutput(outputs: Array<{ name: string; shape: number[]; data: unknown[] }> | undefined): void {
+  const o = outputs?.find((t) => t.name === 'output') ?? outputs?.[0];
+  if (!o || o.shape.join(',') !== `1,${OUTPUTS}` || o.data.length !== OUTPUTS) throw new Error(`unexpected output ${JSON.stringify(outputs)?.slice(0, 200)}`);
+}
+
+const fmtMs = (v: number) => fmt(v, v < 1 ? 3 : 2);
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${fmt(a / b, a / b < 10 ? 2 : 1)}×` : '-');
+
+/** The printed tables. */
+function report(rows: Row[], base1: Row, base64: Row, httpNote: string | null, breakdown: string[][]): string {
+  const tp = (r: Row) => r.n / r.seconds;
+  const headers = ['row (mlp.onnx, batch 1)', 'conc', 'n', 'err', 'p50 ms', 'p99 ms', 'inf/s', 'p50 ×base', 'p99 ×base', 'inf/s ×base'];
+  const line = (r: Row): string[] => {
+    const b = r.concurrency === 1 ? base1 : base64;
+    const p50 = percentile(r.lat, 50), p99 = percentile(r.lat, 99);
+    const isBase = r === base1 || r === base64;
+    return [r.label, String(r.concurrency), String(r.n), String(r.errors), fmtMs(p50), fmtMs(p99), fmt(tp(r), 0),
+      isBase ? '1.00×' : ratio(p50, percentile(b.lat, 50)), isBase ? '1.00×' : ratio(p99, percentile(b.lat, 99)), isBase ? '1.00×' : ratio(tp(r), tp(b))];
+  };
+  const body = rows.map(line);
+  if (httpNote) body.push(['(b) HTTP KServe v2 JSON / binary', '', '', '', httpNote, '', '', '', '', '']);
+  body.push(['dynamic batching (on vs off)', '', '', '', 'not implemented yet', '', '', '', '', '']);
+  const out = [table(headers, body),
+    '(ratios: against the in-process baseline of the same concurrency, measured in this run; latency is send → answer parsed at the client;',
+    ` 64 outstanding: WebSocket over ${WS_CONNECTIONS} connections × 16, HTTP/1.1 over a keep-alive pool of up to 64 sockets.)`];
+  if (breakdown.length) {
+    out.push('', 'Where the time goes (p50, µs; batch 1):');
+    out.push(table(['part', 'µs'], breakdown));
+  }
+  return out.join('\n');
+}
+
+/** The serving benchmark; resolves with the printed tables. */
+export async function runServingBench(opts: { quick?: boolean } = {}): Promise<string> {
+  const w = opts.quick ? { warmupMs: 300, windowMs: 800 } : { warmupMs: 1000, windowMs: 2500 };
+  const m = machine();
+  const head = [
+    `machine  ${m.cpu} × ${m.cores} cores, ${fmt(m.memGiB, 1)} GiB RAM; ${m.kernel}, node ${m.node}, onnxruntime-node ${ort.env.versions?.common ?? '?'}`,
+    `date     ${new Date().toISOString()}${opts.quick ? '  (--quick: short windows, rough numbers)' : ''}`,
+    `window   warm-up ${w.warmupMs} ms, then ${w.windowMs} ms per row`,
+  ];
+  const file = join(packageRoot(), 'test', 'fixtures', 'models', 'mlp.onnx');
+  const bytes = readFileSync(file);
+  const x1 = inputRow(1);
+  const xArr = Array.from(x1);
+  const rows: Row[] = [];
+
+  // --- baselines: onnxruntime-node in this process, the agent worker's session options
+  const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  const direct: Issue = async () => {
+    const r = await session.run({ input: new ort.Tensor('float32', Float32Array.from(x1), [1, FEATURES]) });
+    if ((r.output?.data as Float32Array | undefined)?.length !== OUTPUTS) throw new Error('baseline: unexpected output');
+  };
+  const base1 = await measure('baseline: ort session.run in process', 1, direct, w);
+  const base64 = await measure('baseline: ort session.run in process', CONCURRENCY, direct, w);
+  rows.push(base1, base64);
+
+  // --- the agent
+  const dir = mkdtempSync(join(tmpdir(), 'fleetml-bench-serving-'));
+  let a: AgentProcess | undefined;
+  const clients: AgentClient[] = [];
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let httpNote: string | null = null;
+  const breakdown: string[][] = [];
+  try {
+    a = await spawnAgent({ dataDir: dir, port: await freePort(), args: ['--gpu-source', 'none', '--job-driver', 'fake'] });
+    for (let i = 0; i < WS_CONNECTIONS; i++) {
+      const c = new AgentClient({ url: a.url, token: a.token, reconnect: false, callTimeoutMs: 30_000, pingIntervalMs: 60_000 });
+      await c.connect();
+      clients.push(c);
+    }
+    const c0 = clients[0];
+    await pushModel(c0, MODEL, bytes);
+    const loaded = await c0.call('model.load', { name: MODEL }, { timeoutMs: 60_000 });
+    head.push(`agent    ${MODEL} ${loaded.model.version} loaded on ${loaded.model.provider ?? '?'} (agent defaults: 1 worker thread, 1 intra-op thread)`);
+
+    // (a) JSON over WebSocket
+    const inputs = [{ name: 'input', datatype: 'FP32', shape: [1, FEATURES], data: xArr }];
+    let rr = 0;
+    const wsIssue = (c: AgentClient): Issue => async () => {
+      const r = await c.call('model.infer', { name: MODEL, inputs });
+      checkJsonOutput(r.outputs as Array<{ name: string; shape: number[]; data: unknown[] }>);
+      return { queue: r.timing_us.queue, compute: r.timing_us.compute };
+    };
+    const ws1 = await measure('(a) model.infer, JSON over WebSocket', 1, wsIssue(c0), w);
+    const ws64 = await measure('(a) model.infer, JSON over WebSocket', CONCURRENCY, () => wsIssue(clients[rr++ % clients.length])(), w);
+    rows.push(ws1, ws64);
+
+    // (b) HTTP KServe v2, when the endpoints exist
+    const base = new URL(a.httpUrl);
+    const auth = { authorization: `Bearer ${a.token}` };
+    const probe = await httpCall(httpAgent, new URL(`/v2/models/${MODEL}`, base), 'GET', auth).catch((e: Error) => ({ status: 0, headers: {}, body: Buffer.from(e.message) }));
+    if (probe.status !== 200) {
+      httpNote = 'skipped: HTTP v2 not available';
+      process.stderr.write(`  serving HTTP v2: GET /v2/models/${MODEL} answered ${probe.status} ${probe.body.toString().slice(0, 120)}: skipped\n`);
+    } else {
+      const inferUrl = new URL(`/v2/models/${MODEL}/infer`, base);
+      const jsonBody = Buffer.from(JSON.stringify({ inputs }));
+      const jsonIssue: Issue = async () => {
+        const r = await httpCall(httpAgent, inferUrl, 'POST', { ...auth, 'content-type': 'application/json' }, jsonBody);
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.toString().slice(0, 200)}`);
+        checkJsonOutput(JSON.parse(r.body.toString()).outputs);
+      };
+      const xBytes = Buffer.from(x1.buffer, x1.byteOffset, x1.byteLength);
+      const binHead = Buffer.from(JSON.stringify({
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, FEATURES], parameters: { binary_data_size: xBytes.length } }],
+        outputs: [{ name: 'output', parameters: { binary_data: true } }],
+      }));
+      const binBody = Buffer.concat([binHead, xBytes]);
+      const binIssue: Issue = async () => {
+        const r = await httpCall(httpAgent, inferUrl, 'POST', { ...auth, 'content-type': 'application/octet-stream', 'inference-header-content-length': binHead.length }, binBody);
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.toString().slice(0, 200)}`);
+        const hl = Number(r.headers['inference-header-content-length'] ?? r.body.length);
+        const h = JSON.parse(r.body.subarray(0, hl).toString()) as { outputs?: Array<{ name: string; shape: number[]; data?: unknown[]; parameters?: { binary_data_size?: number } }> };
+        const o = h.outputs?.[0];
+        const size = o?.parameters?.binary_data_size;
+        if (!o || o.shape.join(',') !== `1,${OUTPUTS}`) throw new Error(`unexpected output ${JSON.stringify(h).slice(0, 200)}`);
+        if (size !== undefined ? size !== OUTPUTS * 4 || r.body.length - hl !== size : o.data?.length !== OUTPUTS) throw new Error(`unexpected binary output ${JSON.stringify(h).slice(0, 200)} + ${r.body.length - hl} bytes`);
+      };
+      rows.push(await measure('(b) HTTP v2 infer, JSON', 1, jsonIssue, w));
+      rows.push(await measure('(b) HTTP v2 infer, binary extension', 1, binIssue, w));
+      rows.push(await measure('(b) HTTP v2 infer, JSON', CONCURRENCY, jsonIssue, w));
+      rows.push(await measure('(b) HTTP v2 infer, binary extension', CONCURRENCY, binIssue, w));
+    }
+
+    // a null RPC (auth.whoami) on the same connection: JSON-RPC + WS framing + loopback + both event loops, no model
+    const nullRpc = await measure('null RPC auth.whoami over WebSocket (reference)', 1, async () => { await c0.call('auth.whoami', {}); }, { warmupMs: w.warmupMs / 2, windowMs: w.windowMs / 2 });
+
+    // where the time goes, batch 1: client JSON work (measured here), the agent's own report, the rest
+    const enc = microUs(() => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'model.infer', params: { name: MODEL, inputs } }));
+    const sampleAnswer = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { model_name: MODEL, model_version: '1', outputs: [{ name: 'output', datatype: 'FP32', shape: [1, OUTPUTS], data: Array.from({ length: OUTPUTS }, (_, i) => 0.1 * i + 1e-7) }], timing_us: { queue: 12, compute: 34 } } });
+    const dec = microUs(() => JSON.parse(sampleAnswer));
+    const reqText = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'model.infer', params: { name: MODEL, inputs } });
+    const decReq = microUs(() => JSON.parse(reqText));
+    const zodUs = microUs(() => ModelInferParams.parse({ name: MODEL, inputs }));
+    const baseP50 = percentile(base1.lat, 50) * 1000;
+    const nullP50 = percentile(nullRpc.lat, 50) * 1000;
+    const wsP50 = percentile(ws1.lat, 50) * 1000;
+    const q = percentile(ws1.queueUs ?? [], 50), comp = percentile(ws1.computeUs ?? [], 50);
+    breakdown.push(
+      ['in-process session.run (baseline p50)', fmt(baseP50, 0)],
+      ['model.infer over WebSocket, send → answer (p50)', fmt(wsP50, 0)],
+      ['  agent-reported compute (session.run in the worker thread)', fmt(comp, 0)],
+      ['  agent-reported queue (validation, JSON → tensor, worker hop, tensor → JSON)', fmt(q, 0)],
+      ['  the rest: JSON-RPC encode/decode + params schema, WS framing, loopback TCP, event loops', fmt(wsP50 - q - comp, 0)],
+      ['  null RPC auth.whoami on the same connection, send → answer (p50)', fmt(nullP50, 0)],
+      ['  zod parse of the model.infer params (64 numbers; measured here)', fmt(zodUs, 1)],
+      [`  of which JSON.stringify of the request (${reqText.length} B), client`, fmt(enc, 1)],
+      ['  of which JSON.parse of the request, agent (same text, measured here)', fmt(decReq, 1)],
+      ['  of which JSON.parse of an answer, client', fmt(dec, 1)],
+    );
+  } finally {
+    for (const c of clients) await c.close().catch(() => undefined);
+    httpAgent.destroy();
+    await session.release().catch(() => undefined);
+    await a?.stop().catch(() => null);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return [...head, '', report(rows, base1, base64, httpNote, breakdown)].join('\n');
+}
+
+/** Median µs of fn over 2000 runs (after 500 warm-up runs). */
+function microUs(fn: () => unknown): number {
+  for (let i = 0; i < 500; i++) fn();
+  const t: number[] = [];
+  for (let i = 0; i < 2000; i++) { const s = performance.now(); fn(); t.push((performance.now() - s) * 1000); }
+  return percentile(t, 50);
+}
