@@ -13,6 +13,8 @@ export interface FleetClientOptions {
   throttleMs?: number;
   backoffMaxMs?: number;
   pingIntervalMs?: number;
+  /** How often model lists and serving statistics are refreshed, ms [2000]. */
+  modelPollMs?: number;
 }
 
 const toConn = (s: ClientState): NodeConn => (s === 'open' ? 'up' : s === 'unauthorized' ? 'unauthorized' : s === 'incompatible' ? 'incompatible' : s === 'connecting' ? 'connecting' : 'unreachable');
@@ -31,6 +33,7 @@ export class FleetClient implements FleetSource, FleetActions {
   private notifyTimer: NodeJS.Timeout | null = null;
   private readonly points: number;
   private readonly throttleMs: number;
+  private readonly modelPollMs: number;
   /** Samples received (for benchmarks). */
   samples = 0;
   /** Last end-to-end delay (receive time − agent sample time) per node, ms. */
@@ -41,7 +44,8 @@ export class FleetClient implements FleetSource, FleetActions {
   constructor(targets: Target[], o: FleetClientOptions = {}) {
     this.points = o.historyPoints ?? 120;
     this.throttleMs = o.throttleMs ?? 100;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null }));
+    this.modelPollMs = o.modelPollMs ?? 2000;
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
@@ -67,6 +71,8 @@ export class FleetClient implements FleetSource, FleetActions {
 
   /** Start connecting to every agent (does not wait for them). */
   start(): void {
+    this.modelTimer = setInterval(() => void this.pollModels(), this.modelPollMs);
+    this.modelTimer.unref();
     this.clients.forEach((c, i) => {
       c.on('state', (s: ClientState, err: string | null) => {
         const n = this.nodes[i];
@@ -160,6 +166,34 @@ export class FleetClient implements FleetSource, FleetActions {
     return () => { void sub.close(); };
   }
 
+  // Models have no push topic yet: poll model.list and model.stats every modelPollMs per node that is up,
+  // never overlapping, backing off on errors.
+  private modelTimer: NodeJS.Timeout | null = null;
+  private modelPolling = false;
+  private lastStats = new Map<string, { at: number; requests: number }>();
+  private async pollModels(): Promise<void> {
+    if (this.modelPolling) return;
+    this.modelPolling = true;
+    try {
+      await Promise.all(this.clients.map(async (c, i) => {
+        const n = this.nodes[i];
+        if (n.conn !== 'up') return;
+        try {
+          const [list, stats] = await Promise.all([c.call('model.list', {}), c.call('model.stats', {})]);
+          const now = Date.now();
+          n.models = list.models;
+          n.modelStats = stats.models.map((m) => {
+            const k = `${n.name}/${m.name}@${m.version}`;
+            const prev = this.lastStats.get(k);
+            this.lastStats.set(k, { at: now, requests: m.requests });
+            return { ...m, requests_per_s: prev && now > prev.at ? ((m.requests - prev.requests) * 1000) / (now - prev.at) : null };
+          });
+        } catch { /* an old agent or a hiccup: keep the last figures */ }
+      }));
+      this.changed();
+    } finally { this.modelPolling = false; }
+  }
+
   /** The client of one node, for commands that act on it (views never call this). */
   client(name: string): AgentClient | undefined {
     const i = this.nodes.findIndex((n) => n.name === name);
@@ -169,6 +203,7 @@ export class FleetClient implements FleetSource, FleetActions {
   /** Close every connection. */
   async stop(): Promise<void> {
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    if (this.modelTimer) clearInterval(this.modelTimer);
     await Promise.all(this.clients.map((c) => c.close()));
   }
 }

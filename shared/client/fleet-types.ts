@@ -1,4 +1,7 @@
-import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine } from '../protocol/index.js';
+import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion } from '../protocol/index.js';
+
+/** Serving figures of one model version (model.stats). */
+export interface ModelStatsRow { name: string; version: string; requests: number; errors: number; in_flight: number; latency_us: { p50: number | null; p95: number | null; queue_p50: number | null; compute_p50: number | null }; requests_per_s: number | null }
 
 /** Connection state of one agent as the fleet client sees it. */
 export type NodeConn = 'connecting' | 'up' | 'unreachable' | 'unauthorized' | 'incompatible';
@@ -21,6 +24,10 @@ export interface FleetNode {
   history: Record<string, (number | null)[]>;
   /** Jobs of the node (newest first), kept live by the job.events topic; null until known. */
   jobs: Job[] | null;
+  /** Model versions on the node (model.list), refreshed every few seconds; null until known. */
+  models: ModelVersion[] | null;
+  /** Serving statistics per loaded version (model.stats), with a request rate from the last two polls. */
+  modelStats: ModelStatsRow[] | null;
 }
 
 /** A read-only, observable view of the fleet: what the TUI's views consume. */
