@@ -59,6 +59,8 @@ export const AgentConfig = z.object({
     workers: z.number().int().min(1).max(64).default(1).describe('Worker threads (each with its own session) per loaded model version.'),
     max_queue: z.number().int().min(1).default(256).describe('Requests in flight per model version before new ones are answered OVERLOADED.'),
     request_timeout_ms: z.number().int().min(1).default(30_000).describe('Per-request inference deadline (error TIMEOUT).'),
+    batching: z.object({ max_batch_size: z.number().int().min(2).max(4096), max_queue_delay_us: z.number().int().min(0).max(1_000_000) }).strict().nullable().default(null)
+      .describe('Default dynamic batching for models whose inputs and outputs have a dynamic first dimension (null: off; model.load can set it per version).'),
   }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),

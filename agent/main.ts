@@ -131,6 +131,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       get providers() { return hasGpu() ? config.models.providers : ['cpu' as const]; },
       intraOpThreads: config.models.intra_op_threads, workers: config.models.workers,
       maxQueue: config.models.max_queue, requestTimeoutMs: config.models.request_timeout_ms,
+      batching: config.models.batching ? { maxBatchSize: config.models.batching.max_batch_size, maxQueueDelayUs: config.models.batching.max_queue_delay_us } : null,
     }, log.child({ subsystem: 'serving' }));
     const sm = serving;
     sm.observer = (model, version, outcome, queueUs, computeUs) => {

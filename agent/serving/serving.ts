@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { ModelRegistry, StoredVersion } from './registry.js';
 import type { ModelRuntime, LoadedModel } from './runtime.js';
 import { fromJson, toJson, validateFeeds, type RawTensor } from './tensors.js';
+import { Batcher, batchable, type BatchingOptions } from './batcher.js';
 
 /** Serving options (agent config `models`). */
 export interface ServingOptions {
@@ -12,6 +13,8 @@ export interface ServingOptions {
   maxQueue?: number;
   /** Per-request deadline, ms [30000]. */
   requestTimeoutMs?: number;
+  /** Default dynamic batching (null: off). */
+  batching?: BatchingOptions | null;
 }
 
 /** Called after every request (Prometheus, model.stats). */
@@ -19,7 +22,7 @@ export type InferObserver = (name: string, version: string, outcome: string, que
 
 const RING = 2048;
 class VersionStats {
-  requests = 0; errors = 0; inFlight = 0;
+  requests = 0; errors = 0; inFlight = 0; rows = 0; runs = 0;
   private total = new Float64Array(RING); private queue = new Float64Array(RING); private compute = new Float64Array(RING); private n = 0;
   add(totalUs: number, queueUs: number, computeUs: number) { const i = this.n++ % RING; this.total[i] = totalUs; this.queue[i] = queueUs; this.compute[i] = computeUs; }
   private pct(a: Float64Array, q: number): number | null {
@@ -39,6 +42,8 @@ export class ServingManager {
   private loaded = new Map<string, Promise<LoadedModel>>();
   private ready = new Map<string, LoadedModel>();
   private stats = new Map<string, VersionStats>();
+  private batchers = new Map<string, { batcher: Batcher; cfg: BatchingOptions }>();
+  private batchingOverride = new Map<string, BatchingOptions | null>();
   /** Set by main.ts: Prometheus counters and histograms. */
   observer: InferObserver | null = null;
   constructor(private readonly registry: ModelRegistry, private readonly runtime: ModelRuntime, private readonly opts: ServingOptions, private readonly log: Logger) {}
@@ -72,7 +77,10 @@ export class ServingManager {
     for (const [k, st] of this.stats) {
       const [n, v] = k.split('@');
       if (name && n !== name) continue;
-      out.push({ name: n, version: v, requests: st.requests, errors: st.errors, in_flight: st.inFlight, latency_us: st.latency() });
+      const b = this.batchers.get(k);
+      out.push({ name: n, version: v, requests: st.requests, errors: st.errors, in_flight: st.inFlight, latency_us: st.latency(),
+        avg_batch: st.runs > 0 ? Math.round((st.rows / st.runs) * 10) / 10 : null,
+        batching: b ? { max_batch_size: b.cfg.maxBatchSize, max_queue_delay_us: b.cfg.maxQueueDelayUs } : null });
     }
     return out;
   }
@@ -86,10 +94,26 @@ export class ServingManager {
   }
 
   /** Load (once) and warm up a version. */
-  async load(name: string, version?: string): Promise<ModelVersion> {
+  async load(name: string, version?: string, batching?: { max_batch_size: number; max_queue_delay_us: number } | null): Promise<ModelVersion> {
     const v = this.registry.resolve(name, version);
-    await this.ensure(v);
+    if (batching !== undefined) {
+      this.batchingOverride.set(this.key(v), batching ? { maxBatchSize: batching.max_batch_size, maxQueueDelayUs: batching.max_queue_delay_us } : null);
+      this.batchers.get(this.key(v))?.batcher.dispose();
+      this.batchers.delete(this.key(v));
+    }
+    const m = await this.ensure(v);
+    if (batching && !batchable(m.inputs, m.outputs)) throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version} cannot batch: every input and output needs a dynamic first dimension`);
     return this.view(v);
+  }
+
+  /** The batcher of a loaded version, when batching applies to it. */
+  private batcherOf(v: StoredVersion, m: LoadedModel): Batcher | null {
+    const k = this.key(v);
+    const cfg = this.batchingOverride.has(k) ? this.batchingOverride.get(k)! : this.opts.batching ?? null;
+    if (!cfg || !batchable(m.inputs, m.outputs)) return null;
+    let b = this.batchers.get(k);
+    if (!b) this.batchers.set(k, (b = { cfg, batcher: new Batcher(cfg, (feeds) => m.infer(feeds)) }));
+    return b.batcher;
   }
 
   private ensure(v: StoredVersion): Promise<LoadedModel> {
@@ -115,6 +139,8 @@ export class ServingManager {
     const p = this.loaded.get(k);
     this.loaded.delete(k);
     this.ready.delete(k);
+    this.batchers.get(k)?.batcher.dispose();
+    this.batchers.delete(k);
     if (p) await (await p.catch(() => null))?.close();
     return this.view(v);
   }
@@ -157,8 +183,11 @@ export class ServingManager {
         const m = await this.ensure(v).catch((e) => { throw new RpcError('UNAVAILABLE', `model ${v.name} ${v.version} cannot be loaded: ${(e as Error).message}`); });
         try { validateFeeds(m.inputs, feeds); } catch (e) { throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version}: ${(e as Error).message}`); }
         const t1 = performance.now();
-        let r: Awaited<ReturnType<LoadedModel['infer']>>;
-        try { r = await m.infer(feeds); } catch (e) { throw new RpcError('INTERNAL_ERROR', `${v.name} ${v.version}: inference failed: ${(e as Error).message}`); }
+        let r: { outputs: Record<string, RawTensor>; computeUs: number; batch?: number };
+        const batcher = this.batcherOf(v, m);
+        try { r = batcher ? await batcher.submit(feeds) : await m.infer(feeds); } catch (e) { throw new RpcError('INTERNAL_ERROR', `${v.name} ${v.version}: inference failed: ${(e as Error).message}`); }
+        st!.rows += Object.values(feeds)[0]?.dims[0] ?? 1;
+        st!.runs += batcher ? (Object.values(feeds)[0]?.dims[0] ?? 1) / (r.batch ?? 1) : 1;
         const inferWallUs = (performance.now() - t1) * 1000;
         // queue: everything but the session run (load on first use, validation, waiting for a worker)
         return { outputs: r.outputs, queue: Math.round((t1 - t0) * 1000 + Math.max(0, inferWallUs - r.computeUs)), compute: Math.round(r.computeUs) };
@@ -188,6 +217,8 @@ export class ServingManager {
   /** Close every loaded model (agent shutdown). */
   async dispose(): Promise<void> {
     const all = [...this.loaded.values()];
+    for (const b of this.batchers.values()) b.batcher.dispose();
+    this.batchers.clear();
     this.loaded.clear(); this.ready.clear();
     await Promise.all(all.map(async (p) => (await p.catch(() => null))?.close()));
   }

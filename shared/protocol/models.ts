@@ -65,6 +65,10 @@ export const ModelListParams = z.object({ name: ModelName.optional() }).strict()
 export const ModelListResult = z.object({ models: z.array(ModelVersion) });
 export const ModelRefParams = z.object({ name: ModelName, version: Version.optional() }).strict();
 export const ModelGetResult = z.object({ versions: z.array(ModelVersion) });
+/** Dynamic batching of one loaded version (like Triton's): up to max_batch_size rows, waiting at most max_queue_delay_us. */
+export const BatchingConfig = z.object({ max_batch_size: z.number().int().min(2).max(4096), max_queue_delay_us: z.number().int().min(0).max(1_000_000) }).strict();
+/** model.load — optionally with batching (null turns it off; omitted: the node's default from models.batching). */
+export const ModelLoadParams = z.object({ name: ModelName, version: Version.optional(), batching: BatchingConfig.nullable().optional() }).strict();
 export const ModelLoadResult = z.object({ model: ModelVersion });
 export const ModelRemoveResult = z.object({ removed: z.boolean() });
 
@@ -103,4 +107,7 @@ export const ModelStatsParams = z.object({ name: ModelName.optional() }).strict(
 export const ModelStatsResult = z.object({ models: z.array(z.object({
   name: z.string(), version: z.string(), requests: z.number().int(), errors: z.number().int(), in_flight: z.number().int(),
   latency_us: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), queue_p50: z.number().nullable(), compute_p50: z.number().nullable() }),
+  /** Mean rows per session run (1 without batching). */
+  avg_batch: z.number().nullable(),
+  batching: BatchingConfig.nullable(),
 })) });

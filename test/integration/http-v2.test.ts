@@ -28,7 +28,7 @@ async function direct(file: string, input: Float32Array, dims: number[]): Promis
 
 const get = (path: string, headers: Record<string, string> = auth()) => fetch(a.http + path, { headers });
 const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-  fetch(a.http + path, { method: 'POST', headers: { 'content-type': 'application/json', ...auth(), ...headers }, body });
+  fetch(a.http + path, { method: 'POST', headers: { 'content-type': 'application/json', ...auth(), ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) });
 
 /** A binary request body: JSON header then the raw bytes. */
 function binaryBody(header: unknown, ...tensors: Buffer[]): { body: Buffer; headers: Record<string, string> } {

@@ -80,3 +80,18 @@ describe('JSON inference', () => {
     expect((await c.call('model.list', { name: 'linear' })).models).toEqual([]);
   });
 });
+
+describe('dynamic batching through the agent', () => {
+  it('answers concurrent requests from one batched run with the same outputs as unbatched ones', async () => {
+    await pushModel(c, 'mlpb', modelBytes('mlp.onnx'));
+    const input = (i: number) => ({ name: 'input', datatype: 'FP32', shape: [1, 64], data: Array.from({ length: 64 }, (_, k) => Math.sin(i + k)) });
+    const single = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await c.call('model.infer', { name: 'mlpb', inputs: [input(i)] })).outputs));
+    await c.call('model.unload', { name: 'mlpb' });
+    await c.call('model.load', { name: 'mlpb', batching: { max_batch_size: 16, max_queue_delay_us: 20_000 } });
+    const batched = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await c.call('model.infer', { name: 'mlpb', inputs: [input(i)] })).outputs));
+    batched.forEach((outs, i) => outs.forEach((o, j) => (o.data as number[]).forEach((v, k) => expect(v).toBeCloseTo((single[i][j].data as number[])[k], 5))));
+    const st = (await c.call('model.stats', { name: 'mlpb' })).models[0];
+    expect(st.batching).toEqual({ max_batch_size: 16, max_queue_delay_us: 20_000 });
+    expect(st.avg_batch).toBeGreaterThan(1);
+  });
+});

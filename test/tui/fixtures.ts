@@ -2,7 +2,9 @@
 import type { FleetActions, FleetNode, FleetSource } from '../../shared/client/fleet-types.js';
 import type { Job, JobSpecInput, LogLine } from '../../shared/protocol/jobs.js';
 import type { NodeInfoResult } from '../../shared/protocol/node.js';
+import type { ModelVersion } from '../../shared/protocol/models.js';
 import type { GpuSample, GpuState, HostSample, NodeStats } from '../../shared/protocol/telemetry.js';
+import type { ModelStatsRow } from '../../shared/client/fleet-types.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
@@ -49,7 +51,7 @@ function stats(name: string, gpuState: GpuState, h = host()): NodeStats {
 
 function upNode(name: string, gpuState: GpuState, history: FleetNode['history'] = {}): FleetNode {
   return { name, url: `ws://${name}:7070`, conn: 'up', error: null, retryInMs: null, info: info(name, { ...gpuState, count: gpuState.gpus.length }),
-    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name) };
+    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name), models: modelsOf(name), modelStats: modelStatsOf(name) };
 }
 
 /** Fixture time: every job timestamp is relative to it. */
@@ -90,6 +92,53 @@ function jobsOf(name: string): Job[] {
   return Object.values(JOBS).map((f) => f()).filter((j) => j.node === name).sort((a, b) => b.submitted_at - a.submitted_at);
 }
 
+/** sha256 of a fixture blob: 64 hex digits starting with `prefix`. */
+const sha = (prefix: string) => prefix.padEnd(64, '0');
+
+/** A model version as model.list reports it; `over` wins. */
+export function modelVersion(over: Partial<ModelVersion> & { name: string; version: string }): ModelVersion {
+  return {
+    sha256: sha(`5a${over.version}`), size_bytes: 97_800_000,
+    inputs: [{ name: 'input', dtype: 'float32', shape: ['batch', 3, 224, 224] }],
+    outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 1000] }],
+    pushed_by: 'alice', pushed_at: T0 - 3 * 86_400_000, loaded: false, provider: null,
+    lineage: { git_commit: null, dataset_sha256: null, dataset_name: null, meta: {} },
+    ...over,
+  };
+}
+
+/** Serving figures (model.stats plus the client's rate); `over` wins. */
+export function modelStats(over: Partial<ModelStatsRow> & { name: string; version: string }): ModelStatsRow {
+  return { requests: 0, errors: 0, in_flight: 0, latency_us: { p50: null, p95: null, queue_p50: null, compute_p50: null }, requests_per_s: null, ...over };
+}
+
+/** Model versions of the fixture fleet: resnet50 v1 and v2 on gpu01 (v2 busy on CUDA), v2 on mig01 (fresh: figures unknown), a BERT not loaded. */
+export const MODELS = {
+  resnetV1: () => modelVersion({ name: 'resnet50', version: '1', pushed_at: T0 - 10 * 86_400_000, loaded: true, provider: 'cuda', sha256: 'b1'.padEnd(64, 'e'),
+    lineage: { git_commit: '3f2a9c1', dataset_sha256: 'd5e1'.padEnd(64, '7'), dataset_name: 'imagenet-val.parquet', meta: { top1: '0.761' } } }),
+  resnetV2: () => modelVersion({ name: 'resnet50', version: '2', pushed_at: T0 - 2 * 3_600_000, loaded: true, provider: 'cuda', pushed_by: 'bob', sha256: 'c2'.padEnd(64, 'f'),
+    lineage: { git_commit: '9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d', dataset_sha256: 'ab12cd34ef56'.padEnd(64, '9'), dataset_name: 'imagenet-train-2024.tar', meta: { top1: '0.802', epochs: '90' } } }),
+  bert: () => modelVersion({ name: 'bert-sentiment', version: '0.3.1', size_bytes: 438 * MiB, pushed_at: T0 - 86_400_000,
+    inputs: [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 128] }, { name: 'attention_mask', dtype: 'int64', shape: ['batch', 128] }],
+    outputs: [{ name: 'probs', dtype: 'float32', shape: ['batch', 2] }] }),
+};
+
+/** Model versions and serving figures per fixture node (null: not reported, as for unreachable nodes). */
+function modelsOf(name: string): ModelVersion[] | null {
+  if (name === 'gpu01') return [MODELS.resnetV2(), MODELS.resnetV1(), MODELS.bert()];
+  if (name === 'mig01') return [{ ...MODELS.resnetV2(), provider: 'cpu', pushed_at: T0 - 30 * 60_000 }];
+  return [];
+}
+function modelStatsOf(name: string): ModelStatsRow[] | null {
+  if (name === 'gpu01') return [
+    modelStats({ name: 'resnet50', version: '2', requests: 48_210, errors: 3, in_flight: 2, requests_per_s: 41.7, latency_us: { p50: 6_200, p95: 14_800, queue_p50: 350, compute_p50: 5_800 } }),
+    modelStats({ name: 'resnet50', version: '1', requests: 1_200, errors: 0, in_flight: 0, requests_per_s: 0.4, latency_us: { p50: 7_900, p95: 21_000, queue_p50: 120, compute_p50: 7_700 } }),
+  ];
+  // Loaded a minute ago: no request yet, so no latency, and no rate before the second poll.
+  if (name === 'mig01') return [modelStats({ name: 'resnet50', version: '2' })];
+  return [];
+}
+
 /** 2× RTX A5000; pid 4242 (torchrun) uses both GPUs. */
 export const a5000 = (): FleetNode => {
   const g0 = gpu({ index: 0, uuid: 'GPU-aaaa-0', processes: [
@@ -110,7 +159,7 @@ export const noGpu = (): FleetNode =>
 /** An agent that cannot be reached. */
 export const unreachable = (): FleetNode => ({
   name: 'gpu03', url: 'ws://gpu03:7070', conn: 'unreachable', error: 'connect ECONNREFUSED 10.0.0.13:7070', retryInMs: 4200,
-  info: null, stats: null, lastSeen: null, history: {}, jobs: null,
+  info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null,
 });
 
 /** An agent that rejected our token. */
@@ -128,7 +177,7 @@ export const mig = (): FleetNode => {
 export const simulated = (): FleetNode => {
   const n = a5000();
   const g = { ...n.stats!.gpu, source: 'sim' as const, simulated: true };
-  return { ...n, name: 'sim01', url: 'ws://sim01:7070', stats: { ...n.stats!, node: 'sim01', gpu: g }, jobs: [] };
+  return { ...n, name: 'sim01', url: 'ws://sim01:7070', stats: { ...n.stats!, node: 'sim01', gpu: g }, jobs: [], models: [], modelStats: [] };
 };
 
 /** The default test fleet, in inventory order. */

@@ -2,11 +2,15 @@
 // drift) plug in by adding a ViewSpec here; `:` commands, help and Enter all read from this list.
 import { jobDetailLines } from '../render/job-detail.js';
 import { findJob, jobKey } from '../render/job-row.js';
+import { modelDetailLines } from '../render/model-detail.js';
+import { findModel, modelKey } from '../render/model-row.js';
 import { ClusterView, visibleNodes } from './ClusterView.js';
 import { NodeView, frameNode, visibleProcesses } from './NodeView.js';
 import { JobDetailView } from './JobDetailView.js';
 import { JobsView, visibleJobs } from './JobsView.js';
 import { LogsView } from './LogsView.js';
+import { ModelDetailView } from './ModelDetailView.js';
+import { ModelsView, visibleModels } from './ModelsView.js';
 import type { ViewSpec } from './types.js';
 
 /** Cluster overview: the root view (first in VIEWS). */
@@ -67,8 +71,33 @@ export const logsSpec: ViewSpec = {
   Component: LogsView,
 };
 
+/** Every model version of every node (`:models`); Enter opens the version. No mutating keys yet. */
+export const modelsSpec: ViewSpec = {
+  id: 'models',
+  aliases: ['model', 'mo'],
+  arg: 'none',
+  title: (f) => `models${f.filter ? ` (filter: ${f.filter})` : ''}`,
+  items: (nodes, f) => visibleModels(nodes, f).map(modelKey),
+  drill: (key) => ({ view: 'model-detail', arg: key }),
+  Component: ModelsView,
+};
+
+/** One model version, opened with Enter on a row or `:model-detail NODE/NAME@VERSION`; items are its lines (up/down scroll). */
+export const modelDetailSpec: ViewSpec = {
+  id: 'model-detail',
+  aliases: ['md'],
+  arg: 'required',
+  argName: 'node/name@version',
+  title: (f) => `model ${f.arg ?? ''}`,
+  items: (nodes, f) => {
+    const e = findModel(nodes, f.arg);
+    return e ? modelDetailLines(e, 0).map((_, i) => String(i)) : [];
+  },
+  Component: ModelDetailView,
+};
+
 /** All views; the first is the root of the view stack. */
-export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec];
+export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec];
 
 /** The spec of a view id (falls back to the root view). */
 export function viewSpec(id: string, views: readonly ViewSpec[] = VIEWS): ViewSpec {

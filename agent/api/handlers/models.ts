@@ -11,7 +11,7 @@ export function modelHandlers(registry: ModelRegistry, serving: ServingManager):
     },
     'model.list': (p) => ({ models: registry.list(p.name).map((v) => serving.view(v)) }),
     'model.get': (p) => ({ versions: (p.version ? [registry.resolve(p.name, p.version)] : registry.list(p.name)).map((v) => serving.view(v)) }),
-    'model.load': async (p) => ({ model: await serving.load(p.name, p.version) }),
+    'model.load': async (p) => ({ model: await serving.load(p.name, p.version, p.batching) }),
     'model.unload': async (p) => ({ model: await serving.unload(p.name, p.version) }),
     'model.remove': async (p) => ({ removed: await serving.remove(p.name, p.version) }),
     'model.infer': (p) => serving.infer(p.name, p.version, p.inputs),

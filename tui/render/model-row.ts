@@ -1,0 +1,130 @@
+// Pure rendering of model rows (the :models view): one row per model version per node, with its serving figures.
+import type { FleetNode, ModelStatsRow } from '../../shared/client/fleet-types.js';
+import type { ModelVersion, TensorSpec } from '../../shared/protocol/models.js';
+import type { Tone } from '../theme.js';
+import { DASH, fmtBytes, known } from './format.js';
+import { fmtAge } from './job-row.js';
+import type { Column } from './table.js';
+
+/** One model version on one node, with its serving figures (null when the node has not reported them). */
+export interface ModelEntry {
+  node: string;
+  model: ModelVersion;
+  stats: ModelStatsRow | null;
+}
+
+/** Columns of the models view; NAME takes the spare width; SIZE, PUSHED and ERRORS go first on narrow screens. */
+export const MODEL_COLUMNS: Column[] = [
+  { header: 'NODE', width: 8, priority: 8 },
+  { header: 'NAME', width: 12, flex: true, priority: 10 },
+  { header: 'VERSION', width: 7, priority: 9 },
+  { header: 'LOADED', width: 11, priority: 7 },
+  { header: 'REQ/S', width: 5, align: 'right', priority: 6 },
+  { header: 'P50 (QUEUE/COMPUTE)', width: 19, priority: 5 },
+  { header: 'P95', width: 6, align: 'right', priority: 4 },
+  { header: 'ERRORS', width: 6, align: 'right', priority: 3 },
+  { header: 'SIZE', width: 6, align: 'right', priority: 2 },
+  { header: 'PUSHED', width: 6, align: 'right', priority: 1 },
+];
+
+/** Stable item key of a model version across the fleet: "node/name@version" (names and versions hold neither "/" nor "@"). */
+export function modelKey(e: { node: string; model: Pick<ModelVersion, 'name' | 'version'> }): string {
+  return `${e.node}/${e.model.name}@${e.model.version}`;
+}
+
+/** Split a "node/name@version" key; null when malformed. */
+export function parseModelKey(key: string | null): { node: string; name: string; version: string } | null {
+  if (!key) return null;
+  const i = key.indexOf('/');
+  const j = key.lastIndexOf('@');
+  if (i <= 0 || j <= i + 1 || j >= key.length - 1) return null;
+  return { node: key.slice(0, i), name: key.slice(i + 1, j), version: key.slice(j + 1) };
+}
+
+/** The serving figures of a version on a node, or null when unknown. */
+function statsOf(n: FleetNode, m: ModelVersion): ModelStatsRow | null {
+  return n.modelStats?.find((s) => s.name === m.name && s.version === m.version) ?? null;
+}
+
+/** Every known model version of the fleet: by name, newest push first, then node (a stable order). */
+export function allModels(nodes: readonly FleetNode[]): ModelEntry[] {
+  const out = nodes.flatMap((n) => (n.models ?? []).map((model) => ({ node: n.name, model, stats: statsOf(n, model) })));
+  return out.sort((a, b) => a.model.name.localeCompare(b.model.name) || b.model.pushed_at - a.model.pushed_at || a.model.version.localeCompare(b.model.version) || a.node.localeCompare(b.node));
+}
+
+/** The model version a "node/name@version" key names, from the fleet snapshot. */
+export function findModel(nodes: readonly FleetNode[], key: string | null): ModelEntry | undefined {
+  const k = parseModelKey(key);
+  if (!k) return undefined;
+  const n = nodes.find((x) => x.name === k.node);
+  const model = n?.models?.find((m) => m.name === k.name && m.version === k.version);
+  return n && model ? { node: n.name, model, stats: statsOf(n, model) } : undefined;
+}
+
+/** Text the `/` filter matches: node, name, name@version, provider, loaded/unloaded, pusher, commit, dataset, meta as "k=v". */
+export function modelFilterText(e: ModelEntry): string {
+  const m = e.model;
+  const meta = Object.entries(m.lineage.meta).map(([k, v]) => `${k}=${v}`);
+  return [e.node, `${m.name}@${m.version}`, m.loaded ? 'loaded' : 'unloaded', m.provider ?? '', m.pushed_by, m.lineage.git_commit ?? '', m.lineage.dataset_name ?? '', ...meta].join(' ');
+}
+
+/** A latency in µs as "850µs", "1.2ms", "38ms", "2.1s"; DASH when unknown. */
+export function fmtLatency(us: number | null | undefined): string {
+  if (!known(us)) return DASH;
+  if (us < 1000) return `${Math.round(us)}µs`;
+  if (us < 10_000) return `${(us / 1000).toFixed(1)}ms`;
+  if (us < 1_000_000) return `${Math.round(us / 1000)}ms`;
+  return `${(us / 1_000_000).toFixed(1)}s`;
+}
+
+/** A request rate as "0.4", "12", "1.2k"; DASH when unknown (first poll, or no figures). */
+export function fmtRps(v: number | null | undefined): string {
+  if (!known(v)) return DASH;
+  if (v < 10) return v.toFixed(1);
+  if (v < 10_000) return String(Math.round(v));
+  return `${(v / 1000).toFixed(1)}k`;
+}
+
+/** "yes (cuda)", "yes" without a provider, "no". */
+export function fmtLoaded(m: Pick<ModelVersion, 'loaded' | 'provider'>): string {
+  return m.loaded ? (m.provider ? `yes (${m.provider})` : 'yes') : 'no';
+}
+
+/** p50 with its queue/compute split: "1.2ms (90µs/1.1ms)"; only p50 when the split is unknown; DASH when all are. */
+export function fmtP50(s: ModelStatsRow | null): string {
+  const l = s?.latency_us;
+  if (!l) return DASH;
+  const split = known(l.queue_p50) || known(l.compute_p50) ? ` (${fmtLatency(l.queue_p50)}/${fmtLatency(l.compute_p50)})` : '';
+  return `${fmtLatency(l.p50)}${split}`;
+}
+
+/** Error count, DASH when unknown. */
+export function fmtErrors(s: ModelStatsRow | null): string {
+  return s ? String(s.errors) : DASH;
+}
+
+/** A tensor shape as "[batch, 3, 224, 224]" (symbolic dimensions by name; "[]" for a scalar). */
+export function fmtShape(t: Pick<TensorSpec, 'shape'>): string {
+  return `[${t.shape.join(', ')}]`;
+}
+
+/** Tone of a model row: errors yellow, loaded green, otherwise plain. */
+export function modelTone(e: ModelEntry): Tone | undefined {
+  if (e.stats && e.stats.errors > 0) return 'warn';
+  return e.model.loaded ? 'ok' : undefined;
+}
+
+/** Cells of one model row, aligned with MODEL_COLUMNS; `now` in ms (pure: the caller reads the clock). */
+export function modelRow(e: ModelEntry, now: number): string[] {
+  const m = e.model;
+  return [e.node, m.name, m.version, fmtLoaded(m), fmtRps(e.stats?.requests_per_s), fmtP50(e.stats), fmtLatency(e.stats?.latency_us.p95), fmtErrors(e.stats), fmtBytes(m.size_bytes), fmtAge(now - m.pushed_at)];
+}
+
+/** One-line summary: "5 versions of 2 models · 3 loaded". */
+export function modelCounts(entries: readonly ModelEntry[]): string {
+  const names = new Set(entries.map((e) => e.model.name)).size;
+  const loaded = entries.filter((e) => e.model.loaded).length;
+  const parts = [`${entries.length} version${entries.length === 1 ? '' : 's'} of ${names} model${names === 1 ? '' : 's'}`];
+  if (loaded) parts.push(`${loaded} loaded`);
+  return parts.join(' · ');
+}
