@@ -44,6 +44,8 @@ export interface RunningAgent {
   /** Path of the admin token written on first run, else null. */
   adminTokenFile: string | null;
   collector: Collector;
+  /** Model serving (the sampling hook lives here). */
+  serving: ServingManager;
   stop(): Promise<void>;
 }
 
@@ -172,7 +174,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     log.info({ url: bound.url, node: config.name, node_id: nodeId, data_dir: config.data_dir, version }, 'agent listening');
     let stopped = false;
     return {
-      config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector,
+      config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector, serving: sm,
       stop: async () => {
         if (stopped) return;
         stopped = true;

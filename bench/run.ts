@@ -1,6 +1,6 @@
 // fleetml benchmarks: `npm run bench` (builds, then runs dist/bench/run.js). See docs/benchmarks.md.
 //
-//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs] [--fanout 10,100,300] [--quick] [--json FILE]
+//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving] [--fanout 10,100,300] [--quick] [--json FILE]
 //
 // 1. idle   — a real agent process (sim GPUs; gpu none) at 1 Hz vs an idle `node` process: % of a core, RSS.
 // 2. sample — one telemetry sample in process: host, GPU sim, full Collector tick, JSON encoding.
@@ -12,12 +12,13 @@ import { runSampleCost, sampleCostTables, type SampleCostResult } from './sample
 import { runClientIdle, runFanout, fanoutTable, type FanoutRow } from './fanout.js';
 import { runPlacementBench } from './placement.js';
 import { runJobLatencyBench } from './job-latency.js';
+import { runServingBench } from './serving.js';
 import { clockTicks, fmt, machine, summary } from './util.js';
 
 interface Args { only: Set<string>; fanout: number[]; quick: boolean; json: string | null }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs']), fanout: [10, 100, 300], quick: false, json: null };
+  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving']), fanout: [10, 100, 300], quick: false, json: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${k} needs a value`); return x; };
@@ -26,11 +27,11 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--quick') a.quick = true;
     else if (k === '--json') a.json = v();
     else if (k === '--help' || k === '-h') {
-      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs] [--fanout 10,100,300] [--quick] [--json FILE]');
+      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving] [--fanout 10,100,300] [--quick] [--json FILE]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
-  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
+  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
   return a;
 }
 
@@ -91,6 +92,11 @@ async function main(): Promise<void> {
   if (args.only.has('jobs')) {
     console.log('\n## 5. Jobs: submit-to-running latency (process and docker drivers vs spawn / docker run)\n');
     console.log(await runJobLatencyBench({ runs: args.quick ? 5 : 20 }));
+  }
+
+  if (args.only.has('serving')) {
+    console.log('\n## 6. Models: inference through the agent vs onnxruntime-node in process\n');
+    console.log(await runServingBench({ quick: args.quick }));
   }
 
   console.log(`\ntotal ${fmt((performance.now() - t0) / 1000, 1)} s`);

@@ -11,7 +11,7 @@
 //   (a) model.infer, JSON over WebSocket (AgentClient), sequential and 64 outstanding over 4 connections;
 //   (b) HTTP KServe v2 (POST /v2/models/mlp/infer), JSON and binary extension, sequential and 64 outstanding —
 //       only when GET /v2/models/mlp answers 200 (the HTTP endpoints are new);
-//   (c) dynamic batching: not implemented yet (printed as such).
+//   (c) dynamic batching (model.load with batching) under the same loads.
 // Ratios: agent latency / baseline latency and agent throughput / baseline throughput, against the baseline of the
 // same concurrency measured in the same run.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -144,7 +144,6 @@ function report(rows: Row[], base1: Row, base64: Row, httpNote: string | null, b
   };
   const body = rows.map(line);
   if (httpNote) body.push(['(b) HTTP KServe v2 JSON / binary', '', '', '', httpNote, '', '', '', '', '']);
-  body.push(['dynamic batching (on vs off)', '', '', '', 'not implemented yet', '', '', '', '', '']);
   const out = [table(headers, body),
     '(ratios: against the in-process baseline of the same concurrency, measured in this run; latency is send → answer parsed at the client;',
     ` 64 outstanding: WebSocket over ${WS_CONNECTIONS} connections × 16, HTTP/1.1 over a keep-alive pool of up to 64 sockets.)`];
@@ -247,6 +246,12 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
       rows.push(await measure('(b) HTTP v2 infer, JSON', CONCURRENCY, jsonIssue, w));
       rows.push(await measure('(b) HTTP v2 infer, binary extension', CONCURRENCY, binIssue, w));
     }
+
+    // (c) dynamic batching on: the same 64-outstanding WebSocket load, batched up to 32 rows within 500 µs
+    await c0.call('model.load', { name: MODEL, batching: { max_batch_size: 32, max_queue_delay_us: 500 } }, { timeoutMs: 60_000 });
+    rows.push(await measure('(c) model.infer JSON/WS, dynamic batching 32/500µs', CONCURRENCY, () => wsIssue(clients[rr++ % clients.length])(), w));
+    rows.push(await measure('(c) model.infer JSON/WS, dynamic batching 32/500µs', 1, wsIssue(c0), w));
+    await c0.call('model.load', { name: MODEL, batching: null }, { timeoutMs: 60_000 });
 
     // a null RPC (auth.whoami) on the same connection: JSON-RPC + WS framing + loopback + both event loops, no model
     const nullRpc = await measure('null RPC auth.whoami over WebSocket (reference)', 1, async () => { await c0.call('auth.whoami', {}); }, { warmupMs: w.warmupMs / 2, windowMs: w.windowMs / 2 });

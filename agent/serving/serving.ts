@@ -17,6 +17,9 @@ export interface ServingOptions {
   batching?: BatchingOptions | null;
 }
 
+/** One inference seen by the sampling hook (drift monitoring consumes these). */
+export interface InferSample { name: string; version: string; ts: number; inputs: Record<string, RawTensor>; outputs: Record<string, RawTensor> }
+
 /** Called after every request (Prometheus, model.stats). */
 export type InferObserver = (name: string, version: string, outcome: string, queueUs: number, computeUs: number) => void;
 
@@ -46,6 +49,31 @@ export class ServingManager {
   private batchingOverride = new Map<string, BatchingOptions | null>();
   /** Set by main.ts: Prometheus counters and histograms. */
   observer: InferObserver | null = null;
+  // Sampling hook: the hot path only appends to a bounded buffer (O(1)); listeners get batches off the hot path.
+  private sampleListeners = new Set<(batch: InferSample[]) => void>();
+  private sampleBuf: InferSample[] = [];
+  private sampleScheduled = false;
+  /** Share of requests sampled (0..1) and the most samples waiting for delivery; dropped counts what did not fit. */
+  sampleRate = 1;
+  sampleCap = 1024;
+  samplesDropped = 0;
+
+  /** Receive (a sample of) the inputs and outputs of inferences, in batches, off the hot path. */
+  onSamples(l: (batch: InferSample[]) => void): () => void { this.sampleListeners.add(l); return () => this.sampleListeners.delete(l); }
+
+  private sample(s: InferSample): void {
+    if (this.sampleListeners.size === 0 || (this.sampleRate < 1 && Math.random() >= this.sampleRate)) return;
+    if (this.sampleBuf.length >= this.sampleCap) { this.samplesDropped++; return; }
+    this.sampleBuf.push(s);
+    if (this.sampleScheduled) return;
+    this.sampleScheduled = true;
+    setImmediate(() => {
+      this.sampleScheduled = false;
+      const batch = this.sampleBuf;
+      this.sampleBuf = [];
+      for (const l of this.sampleListeners) { try { l(batch); } catch (e) { this.log.warn({ err: (e as Error).message }, 'sample listener failed'); } }
+    });
+  }
   constructor(private readonly registry: ModelRegistry, private readonly runtime: ModelRuntime, private readonly opts: ServingOptions, private readonly log: Logger) {}
 
   /** The version that serves a request: the named one, else the alias's weighted pick, else the newest. */
@@ -197,6 +225,7 @@ export class ServingManager {
       const total = (performance.now() - t0) * 1000;
       st.add(total, r.queue, r.compute);
       this.observer?.(v.name, v.version, 'ok', r.queue, r.compute);
+      this.sample({ name: v.name, version: v.version, ts: Date.now(), inputs: feeds, outputs: r.outputs });
       return { name: v.name, version: v.version, outputs: r.outputs, timing_us: { queue: r.queue, compute: r.compute } };
     } catch (e) {
       st.errors++;

@@ -92,13 +92,13 @@ function jobsOf(name: string): Job[] {
   return Object.values(JOBS).map((f) => f()).filter((j) => j.node === name).sort((a, b) => b.submitted_at - a.submitted_at);
 }
 
-/** sha256 of a fixture blob: 64 hex digits starting with `prefix`. */
-const sha = (prefix: string) => prefix.padEnd(64, '0');
+/** A stand-in sha256 (64 hex digits) derived from a string. */
+const sha = (of: string) => Buffer.from(of).toString('hex').padEnd(64, '0').slice(0, 64);
 
 /** A model version as model.list reports it; `over` wins. */
 export function modelVersion(over: Partial<ModelVersion> & { name: string; version: string }): ModelVersion {
   return {
-    sha256: sha(`5a${over.version}`), size_bytes: 97_800_000,
+    sha256: sha(`${over.name}@${over.version}`), size_bytes: 97_800_000,
     inputs: [{ name: 'input', dtype: 'float32', shape: ['batch', 3, 224, 224] }],
     outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 1000] }],
     pushed_by: 'alice', pushed_at: T0 - 3 * 86_400_000, loaded: false, provider: null,

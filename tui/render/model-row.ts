@@ -46,10 +46,10 @@ function statsOf(n: FleetNode, m: ModelVersion): ModelStatsRow | null {
   return n.modelStats?.find((s) => s.name === m.name && s.version === m.version) ?? null;
 }
 
-/** Every known model version of the fleet: by name, newest push first, then node (a stable order). */
+/** Every known model version of the fleet: by name, highest version first ("10" after "9"), then node (a stable order). */
 export function allModels(nodes: readonly FleetNode[]): ModelEntry[] {
   const out = nodes.flatMap((n) => (n.models ?? []).map((model) => ({ node: n.name, model, stats: statsOf(n, model) })));
-  return out.sort((a, b) => a.model.name.localeCompare(b.model.name) || b.model.pushed_at - a.model.pushed_at || a.model.version.localeCompare(b.model.version) || a.node.localeCompare(b.node));
+  return out.sort((a, b) => a.model.name.localeCompare(b.model.name) || b.model.version.localeCompare(a.model.version, 'en', { numeric: true }) || a.node.localeCompare(b.node));
 }
 
 /** The model version a "node/name@version" key names, from the fleet snapshot. */
