@@ -34,6 +34,7 @@ import { ModelRuntime } from './serving/runtime.js';
 import { ModelRegistry } from './serving/registry.js';
 import { ServingManager } from './serving/serving.js';
 import { modelHandlers } from './api/handlers/models.js';
+import { handleBinaryFrame } from './api/binary-rpc.js';
 
 /** A running agent: its address and how to stop it. */
 export interface RunningAgent {
@@ -164,6 +165,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     });
     const srv = api;
     api.addRoute(createV2Routes({ serving: sm, registry, auth: (req) => srv.authenticateRequest(req), ready: () => c.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
+    api.binaryHandler = (buf, ctx) => handleBinaryFrame(buf, ctx, sm);
     apiRef = api;
     const { host: h, port } = splitListen(config.listen);
     const bound = await api.listen(h, port);

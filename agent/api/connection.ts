@@ -45,6 +45,14 @@ export class Connection implements ConnectionLike {
     this.ws.send(text, (err) => { if (!err && this.pending.size) this.flush(); });
   }
 
+  /** Send a binary frame (or a text one), with the same buffer limits as send(). */
+  sendBinaryOrText(out: Buffer | string): void {
+    if (typeof out === 'string') return this.send(out);
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.limits.maxBufferBytes) { this.ws.terminate(); return; }
+    this.ws.send(out, { binary: true });
+  }
+
   addSubscription(id: string, dispose: () => void): void { this.subs.set(id, { dispose, seq: 0 }); }
 
   removeSubscription(id: string): boolean {

@@ -274,7 +274,7 @@ async function readBody(req: http.IncomingMessage, res: http.ServerResponse, max
 }
 
 /** A raw tensor from little-endian binary tensor data. */
-function fromBinary(where: string, datatype: string, shape: number[], b: Buffer): RawTensor {
+export function fromBinary(where: string, datatype: string, shape: number[], b: Buffer): RawTensor {
   const dtype = KSERVE_TO_ORT[datatype];
   if (!dtype) throw new HttpError(400, `${where}: unknown datatype "${datatype.slice(0, 32)}" (expected one of ${Object.keys(KSERVE_TO_ORT).join(', ')})`);
   const n = elementCount(shape);
@@ -303,7 +303,7 @@ function fromBinary(where: string, datatype: string, shape: number[], b: Buffer)
 }
 
 /** Little-endian binary tensor data of a raw tensor. */
-function toBinary(t: RawTensor): Buffer {
+export function toBinary(t: RawTensor): Buffer {
   if (Array.isArray(t.data)) {
     const parts: Buffer[] = [];
     for (const s of t.data) { const v = Buffer.from(s, 'utf8'); const l = Buffer.alloc(4); l.writeUInt32LE(v.length); parts.push(l, v); }

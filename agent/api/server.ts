@@ -53,6 +53,9 @@ export class ApiServer {
     this.server.on('clientError', (_e, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'); });
   }
 
+  /** Handles binary WebSocket frames (the binary model.infer); unset: binary frames are refused. */
+  binaryHandler: ((buf: Buffer, ctx: import('./context.js').CallContext) => Promise<Buffer | string>) | null = null;
+
   /** Add an HTTP route (tried in order before the built-in 404). */
   addRoute(r: HttpRoute): void { this.routes.push(r); }
 
@@ -149,7 +152,10 @@ export class ApiServer {
     ws.on('pong', () => { conn.lastPong = Date.now(); });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
-        conn.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'binary frames are not accepted on /rpc in this protocol version', data: { code: 'INVALID_REQUEST' } } }));
+        const handler = this.binaryHandler;
+        if (!handler) { conn.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'binary frames are not accepted by this agent', data: { code: 'INVALID_REQUEST' } } })); return; }
+        handler(data as Buffer, { principal, remote, conn }).then((out) => conn.sendBinaryOrText(out))
+          .catch((e) => this.d.log.error({ err: e, conn: conn.id }, 'binary frame failed'));
         return;
       }
       const text = data.toString();

@@ -118,7 +118,8 @@ export class AgentClient extends EventEmitter {
       ws.on('error', (e: NodeJS.ErrnoException) => {
         fail(new ConnectError(`${this.o.url}: ${e.code === 'ECONNREFUSED' ? 'connection refused (is the agent running?)' : e.message}`, 'unreachable'));
       });
-      ws.on('message', (data) => {
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) { this.onBinary(data as Buffer); return; }
         let msg: any;
         try { msg = JSON.parse(data.toString()); } catch { return; }
         if (msg?.method === 'hello' && !settled) {
@@ -187,6 +188,43 @@ export class AgentClient extends EventEmitter {
       if (msg.error) p.reject(new RpcCallError(msg.error.code, msg.error.message, msg.error.data));
       else p.resolve(msg.result);
     }
+  }
+
+  private onBinary(buf: Buffer) {
+    if (buf.length < 4) return;
+    const n = buf.readUInt32LE(0);
+    if (4 + n > buf.length) return;
+    let header: any;
+    try { header = JSON.parse(buf.toString('utf8', 4, 4 + n)); } catch { return; }
+    const p = typeof header?.id === 'number' ? this.pending.get(header.id) : undefined;
+    if (!p) return;
+    this.pending.delete(header.id); clearTimeout(p.timer);
+    p.resolve({ result: header.result, payload: buf.subarray(4 + n) });
+  }
+
+  /**
+   * model.infer in the binary form: tensors as raw little-endian bytes, no JSON on the tensor data
+   * (frame layout in docs/api.md). Resolves with the outputs' bytes; errors reject like call().
+   */
+  async inferBinary(name: string, inputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }>, o: { version?: string; timeoutMs?: number } = {}):
+    Promise<{ model_name: string; model_version: string; timing_us: { queue: number; compute: number }; outputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }> }> {
+    const ws = this.ws;
+    if (!ws || this.state !== 'open') throw new ConnectError(`not connected to ${this.o.url}`, this.state);
+    const id = this.nextId++;
+    const header = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method: 'model.infer', params: { name, ...(o.version ? { version: o.version } : {}), inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, binary_data_size: t.data.length })) } }));
+    const len = Buffer.alloc(4); len.writeUInt32LE(header.length);
+    const timeoutMs = o.timeoutMs ?? this.o.callTimeoutMs;
+    const r = await new Promise<{ result: any; payload: Buffer }>((resolve, reject) => {
+      const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(-32006, `model.infer timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      ws.send(Buffer.concat([len, header, ...inputs.map((t) => t.data)]), { binary: true }, (err) => { if (err && this.pending.has(id)) { clearTimeout(timer); this.pending.delete(id); reject(err); } });
+    });
+    let off = 0;
+    const outputs = (r.result.outputs as Array<{ name: string; datatype: string; shape: number[]; binary_data_size: number }>).map((t) => {
+      const data = r.payload.subarray(off, off + t.binary_data_size); off += t.binary_data_size;
+      return { name: t.name, datatype: t.datatype, shape: t.shape, data };
+    });
+    return { model_name: r.result.model_name, model_version: r.result.model_version, timing_us: r.result.timing_us, outputs };
   }
 
   private failPending(e: Error) {

@@ -113,6 +113,12 @@ describe('bad frames never take the connection or the agent down', () => {
     rpc(s, JSON.stringify([{ jsonrpc: '2.0', id: 4, method: 'auth.whoami' }, { jsonrpc: '2.0', id: 5, method: 'nope' }]));
     const batch = await s.next();
     expect(batch.map((r: any) => r.id).sort()).toEqual([4, 5]);
+    s.ws.send(Buffer.from([1, 2, 3])); // a binary frame too short for its header
+    expect((await s.next()).error).toMatchObject({ code: -32600 });
+    const h = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'node.info' }));
+    const len = Buffer.alloc(4); len.writeUInt32LE(h.length);
+    s.ws.send(Buffer.concat([len, h])); // binary frames carry only model.infer
+    expect((await s.next()).error).toMatchObject({ code: -32600, message: expect.stringMatching(/only .*model.infer/) });
     rpc(s, JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'auth.whoami' }));
     expect((await s.next()).result.role).toBe('admin');
     s.ws.close();

@@ -95,3 +95,24 @@ describe('dynamic batching through the agent', () => {
     expect(st.avg_batch).toBeGreaterThan(1);
   });
 });
+
+describe('binary inference over the WebSocket', () => {
+  it('answers raw float32 tensors with the same outputs as JSON, and refuses malformed frames clearly', async () => {
+    await pushModel(c, 'lin2', modelBytes('linear.onnx'));
+    const x = new Float32Array([0.5, -1, 2, 3, 0.25, -0.75]);
+    const json = await c.call('model.infer', { name: 'lin2', inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 3], data: Array.from(x) }] });
+    const bin = await c.inferBinary('lin2', [{ name: 'input', datatype: 'FP32', shape: [2, 3], data: Buffer.from(x.buffer) }]);
+    expect(bin.model_version).toBe(json.model_version);
+    for (const o of bin.outputs) {
+      const got = Array.from(new Float32Array(o.data.buffer.slice(o.data.byteOffset, o.data.byteOffset + o.data.byteLength)));
+      const want = json.outputs.find((j) => j.name === o.name)!.data as number[];
+      got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+    }
+    const short = await c.inferBinary('lin2', [{ name: 'input', datatype: 'FP32', shape: [2, 3], data: Buffer.alloc(8) }]).catch((e) => e);
+    expect(short.codeName).toBe('INVALID_PARAMS');
+    expect(short.message).toMatch(/binary_data_size is 8 bytes/);
+    const shape = await c.inferBinary('lin2', [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: Buffer.alloc(16) }]).catch((e) => e);
+    expect(shape.message).toMatch(/shape/);
+    expect((await c.call('auth.whoami')).role).toBe('admin'); // the connection is still fine
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { modelDetailLines, shortSha } from '../../tui/render/model-detail.js';
-import { MODEL_COLUMNS, allModels, findModel, fmtLatency, fmtP50, fmtRps, modelCounts, modelFilterText, modelKey, modelRow, modelTone, parseModelKey } from '../../tui/render/model-row.js';
+import { MODEL_COLUMNS, allModels, findModel, fmtLatency, fmtPushedAge, fmtP50, fmtRps, modelCounts, modelFilterText, modelKey, modelRow, modelTone, parseModelKey } from '../../tui/render/model-row.js';
 import { formatRow, layoutColumns } from '../../tui/render/table.js';
 import { MODELS, T0, fleet, modelStats, unreachable } from './fixtures.js';
 
@@ -30,6 +30,9 @@ describe('model rows', () => {
   test('latency and rate formats', () => {
     expect([fmtLatency(850), fmtLatency(1234), fmtLatency(38_400), fmtLatency(2_100_000)]).toEqual(['850µs', '1.2ms', '38ms', '2.1s']);
     expect([fmtRps(0), fmtRps(3.14), fmtRps(41.7), fmtRps(12_345)]).toEqual(['0.0', '3.1', '42', '12.3k']);
+  });
+  test('pushed ages fit their column', () => {
+    expect([fmtPushedAge(90_000), fmtPushedAge(5 * 3_600_000 + 12 * 60_000), fmtPushedAge(412 * 86_400_000 + 3 * 3_600_000)]).toEqual(['1m', '5h12m', '412d']);
   });
   test('tones: errors warn, loaded ok, unloaded plain', () => {
     expect(allModels(fleet()).map(modelTone)).toEqual([undefined, 'warn', 'ok', 'ok']);

@@ -89,7 +89,7 @@ describe(':models', () => {
     await type(':', 'models', ENTER, '/', 'mig01', ENTER, ENTER);
     expect(frame()).toContain('resnet50@2 on mig01: LOADED (cpu)');
     expect(frame()).toContain('latency     p50 – (queue – · compute –) · p95 –');
-    await type(ESC, ESC, ESC, '/', 'bert', ENTER, ENTER);
+    await type(':', 'models', ENTER, '/', 'bert', ENTER, ENTER);
     expect(frame()).toContain('commit      –');
     expect(frame()).toContain('figures     – (not loaded)');
   });

@@ -13,7 +13,7 @@ export interface ModelEntry {
   stats: ModelStatsRow | null;
 }
 
-/** Columns of the models view; NAME takes the spare width; SIZE, PUSHED and ERRORS go first on narrow screens. */
+/** Columns of the models view; NAME takes the spare width; PUSHED, SIZE and P95 go first on narrow screens. */
 export const MODEL_COLUMNS: Column[] = [
   { header: 'NODE', width: 8, priority: 8 },
   { header: 'NAME', width: 12, flex: true, priority: 10 },
@@ -21,8 +21,8 @@ export const MODEL_COLUMNS: Column[] = [
   { header: 'LOADED', width: 11, priority: 7 },
   { header: 'REQ/S', width: 5, align: 'right', priority: 6 },
   { header: 'P50 (QUEUE/COMPUTE)', width: 19, priority: 5 },
-  { header: 'P95', width: 6, align: 'right', priority: 4 },
-  { header: 'ERRORS', width: 6, align: 'right', priority: 3 },
+  { header: 'P95', width: 6, align: 'right', priority: 3 },
+  { header: 'ERRORS', width: 6, align: 'right', priority: 4 },
   { header: 'SIZE', width: 6, align: 'right', priority: 2 },
   { header: 'PUSHED', width: 6, align: 'right', priority: 1 },
 ];
@@ -108,6 +108,12 @@ export function fmtShape(t: Pick<TensorSpec, 'shape'>): string {
   return `[${t.shape.join(', ')}]`;
 }
 
+/** An age that fits the PUSHED column: "2h", "30m", "5h12m", "3d4h", and only the larger unit past six characters ("412d"). */
+export function fmtPushedAge(ms: number): string {
+  const a = fmtAge(ms);
+  return a.length > 6 ? a.replace(/^(\d+[a-z]).*$/, '$1') : a;
+}
+
 /** Tone of a model row: errors yellow, loaded green, otherwise plain. */
 export function modelTone(e: ModelEntry): Tone | undefined {
   if (e.stats && e.stats.errors > 0) return 'warn';
@@ -117,7 +123,7 @@ export function modelTone(e: ModelEntry): Tone | undefined {
 /** Cells of one model row, aligned with MODEL_COLUMNS; `now` in ms (pure: the caller reads the clock). */
 export function modelRow(e: ModelEntry, now: number): string[] {
   const m = e.model;
-  return [e.node, m.name, m.version, fmtLoaded(m), fmtRps(e.stats?.requests_per_s), fmtP50(e.stats), fmtLatency(e.stats?.latency_us.p95), fmtErrors(e.stats), fmtBytes(m.size_bytes), fmtAge(now - m.pushed_at)];
+  return [e.node, m.name, m.version, fmtLoaded(m), fmtRps(e.stats?.requests_per_s), fmtP50(e.stats), fmtLatency(e.stats?.latency_us.p95), fmtErrors(e.stats), fmtBytes(m.size_bytes), fmtPushedAge(now - m.pushed_at)];
 }
 
 /** One-line summary: "5 versions of 2 models · 3 loaded". */
