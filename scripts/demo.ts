@@ -6,6 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { packageRoot } from '../shared/util/package-root.js';
 import { spawnAgent, type AgentProcess } from './lib/agent-process.js';
 import { FleetClient } from '../shared/client/fleet-client.js';
+import { AgentClient } from '../shared/client/agent-client.js';
+import { pushModel } from '../shared/cli/models.js';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const fx = (f: string) => join(packageRoot(), 'test', 'fixtures', 'nvidia-smi', f);
 const base = Number(process.env.FLEETML_DEMO_PORT ?? 7171);
@@ -34,6 +38,29 @@ try {
   await stopAll();
   process.exit(1);
 }
+// Models: push the generated MLP to every agent and send it some traffic, so the models view has figures.
+const mlp = join(packageRoot(), 'test', 'fixtures', 'models', 'mlp.onnx');
+const traffic: AgentClient[] = [];
+let trafficTimer: NodeJS.Timeout | null = null;
+try {
+  const bytes = readFileSync(mlp);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  for (const a of agents) {
+    const c = new AgentClient({ url: a.url, token: a.token, reconnect: false, callTimeoutMs: 60_000 });
+    await c.connect();
+    await pushModel(c, mlp, { name: 'demo-mlp', sha256, size: bytes.length, lineage: { meta: { source: 'scripts/gen-onnx-models.ts' } } });
+    await c.call('model.load', { name: 'demo-mlp' });
+    traffic.push(c);
+  }
+  const input = [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: Array.from({ length: 64 }, (_, i) => Math.sin(i)) }];
+  trafficTimer = setInterval(() => { for (const c of traffic) c.call('model.infer', { name: 'demo-mlp', inputs: input }).catch(() => undefined); }, 100);
+  trafficTimer.unref();
+  console.error('pushed demo-mlp to every agent; sending 10 requests/s to each (:models in the TUI)');
+} catch (e) {
+  console.error(`fleetml demo: models part skipped: ${(e as Error).message}`);
+}
+const stopTraffic = async () => { if (trafficTimer) clearInterval(trafficTimer); await Promise.all(traffic.map((c) => c.close())); };
+
 const fleet = new FleetClient(agents.map((a, i) => ({ name: nodes[i].name, url: a.url, token: a.token })));
 fleet.start();
 const { runTui } = await import('../tui/run.js');
@@ -41,6 +68,7 @@ process.on('SIGTERM', () => void fleet.stop().then(stopAll).then(() => process.e
 try {
   await runTui(fleet, { title: 'demo (simulated GPUs)', actions: fleet });
 } finally {
+  await stopTraffic();
   await fleet.stop();
   await stopAll();
 }

@@ -32,7 +32,7 @@ describe('model rows', () => {
     expect([fmtRps(0), fmtRps(3.14), fmtRps(41.7), fmtRps(12_345)]).toEqual(['0.0', '3.1', '42', '12.3k']);
   });
   test('pushed ages fit their column', () => {
-    expect([fmtPushedAge(90_000), fmtPushedAge(5 * 3_600_000 + 12 * 60_000), fmtPushedAge(412 * 86_400_000 + 3 * 3_600_000)]).toEqual(['1m', '5h12m', '412d']);
+    expect([fmtPushedAge(90_000), fmtPushedAge(5 * 3_600_000 + 12 * 60_000), fmtPushedAge(412 * 86_400_000 + 3 * 3_600_000), fmtPushedAge(1107 * 86_400_000 + 23 * 3_600_000)]).toEqual(['1m', '5h12m', '412d3h', '1107d']);
   });
   test('tones: errors warn, loaded ok, unloaded plain', () => {
     expect(allModels(fleet()).map(modelTone)).toEqual([undefined, 'warn', 'ok', 'ok']);
