@@ -156,3 +156,16 @@ export function formatBytes(n: number): string {
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   return `${v.toFixed(1)}${units[i]}`;
 }
+
+/** Parse alias targets: "v2" (all traffic) or "v1=90 v2=10" (weights summing to 100). */
+export function parseAliasTargets(args: string[]): Array<{ version: string; weight: number }> {
+  if (args.length === 1 && /^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/.test(args[0])) return [{ version: args[0], weight: 100 }];
+  const out = args.map((a) => {
+    const m = /^([A-Za-z0-9][A-Za-z0-9._+-]{0,62})=(\d{1,3})%?$/.exec(a);
+    if (!m) throw new UsageError(`bad target "${a}": use VERSION=WEIGHT, e.g. v1=90 v2=10 (or a single VERSION for all traffic)`);
+    return { version: m[1], weight: Number(m[2]) };
+  });
+  const sum = out.reduce((x, t) => x + t.weight, 0);
+  if (sum !== 100) throw new UsageError(`weights must sum to 100 (got ${sum}): e.g. v1=90 v2=10`);
+  return out;
+}

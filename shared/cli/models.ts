@@ -12,7 +12,7 @@ import type { JsonTensor, ModelVersion } from '../protocol/models.js';
 import { targetOptions } from './common.js';
 import { closeAll, connectAll, downNote, onEach, pickNode, upConns, type NodeConn } from './job-conn.js';
 import {
-  buildLineage, checkModelRef, parseGitCommit, parseMeta, parseNodeChoice, planChunks, PUSH_CHUNK_BYTES, readInferInput,
+  buildLineage, checkModelRef, parseAliasTargets, parseGitCommit, parseMeta, parseNodeChoice, planChunks, PUSH_CHUNK_BYTES, readInferInput,
   requireSingleTarget, type NodeChoice, type PushLineage,
 } from './model-args.js';
 import { formatTensor, MODEL_LIST_HEADERS, modelDetail, modelRow, pushedLine, sortModels } from './model-format.js';
@@ -134,7 +134,7 @@ export function registerModelCommands(program: Command): void {
   // `model push … --version 1.2` must reach the subcommand, not the program's own -V/--version: program options are
   // recognised only before the subcommand (`fleetml --version` still works).
   program.enablePositionalOptions();
-  const model = program.command('model').description('ONNX model registry and inference on the nodes: push, list, load, infer');
+  const model = program.command('model').description('ONNX model registry and inference on the nodes: push, list, load, alias, infer');
   const cmd = (name: string, desc: string) => targetOptions(model.command(name).description(desc)).option('-o, --output <fmt>', 'table or json', 'table');
   const nodeFlags = (c: Command) => c.option('--node <name>', 'only this node').option('--all', 'every node of the inventory');
 
@@ -261,6 +261,44 @@ export function registerModelCommands(program: Command): void {
   onNodes('load', 'model.load', 'load a version into memory for inference (to the only node, --node N or --all)');
   onNodes('unload', 'model.unload', 'free the memory of a loaded version');
   onNodes('rm', 'model.remove', 'remove a version from the registry');
+
+  nodeFlags(cmd('alias <name> <targets...>', 'route NAME to versions with weights: v2 (all traffic) or v1=90 v2=10 (targets are loaded and warmed before the switch)'))
+    .option('--reason <text>', 'why (kept in the routing history and the audit log)')
+    .action(async (nameArg: string, targetArgs: string[], o) => {
+      const out = parseOutput(o.output);
+      const choice = parseNodeChoice(o);
+      const { name } = checkModelRef(nameArg, undefined);
+      const targets = parseAliasTargets(targetArgs);
+      await withConns(o, async (conns) => {
+        const nodes = chooseNodes(conns, choice, 'route it');
+        const results = await Promise.all(nodes.map(async (n) => {
+          try { return { node: n.name, result: await n.client.call('model.alias', { name, targets, ...(o.reason ? { reason: o.reason } : {}) }, { timeoutMs: SLOW_CALL_MS }), error: null }; }
+          catch (e) { return { node: n.name, result: null, error: explain(e, n.name, 'model.alias').message }; }
+        }));
+        if (results.some((r) => r.error)) process.exitCode = 1;
+        if (out === 'json') return printJson({ results });
+        for (const r of results) {
+          if (r.error) console.error(r.error);
+          else console.log(`${r.node}: ${name} → ${r.result!.targets.map((t) => `${t.version} ${t.weight}%`).join(', ')}`);
+        }
+      });
+    });
+
+  cmd('history <name>', 'which versions served NAME on each node, since when, who changed it and why')
+    .option('--node <name>', 'only this node')
+    .action(async (nameArg: string, o) => {
+      const out = parseOutput(o.output);
+      const { name } = checkModelRef(nameArg, undefined);
+      await withConns(o, async (conns) => {
+        const scope = o.node ? [pickNode(conns, o.node)] : conns;
+        const res = await onEach(upConns(scope), (c) => c.call('model.history', { name }));
+        const rows = res.flatMap((r) => (r.value?.events ?? []).map((e) => ({ node: r.node, ...e })));
+        if (out === 'json') return printJson({ events: rows, errors: res.filter((r) => r.error) });
+        for (const r of res) if (r.error) console.error(`${r.node}: ${r.error}`);
+        if (!rows.length) { console.log(`no routing changes of ${name} (the newest version serves)`); return; }
+        console.log(formatTable(['NODE', 'SINCE', 'ROUTING', 'BY', 'REASON'], rows.sort((a, b) => b.ts - a.ts).map((e) => [e.node, new Date(e.ts).toISOString().replace(/\.\d+Z$/, 'Z'), e.targets.map((t) => `${t.version} ${t.weight}%`).join(', '), e.by, e.reason ?? '-'])));
+      });
+    });
 
   cmd('infer <name>', 'run inference: --input FILE (or - for stdin) holds KServe v2 JSON {"inputs":[{name,datatype,shape,data}]}')
     .option('--version <v>', 'version [the newest]')

