@@ -244,7 +244,9 @@ async function infer(d: V2Deps, maxBody: number, name: string, version: string |
 /** Read the body up to max bytes; beyond it answer 413 (and return null). */
 async function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null> {
   const tooLarge = () => {
-    sendJson(res, 413, { error: `request body larger than the limit of ${max} bytes` }, { connection: 'close' });
+    // no 'connection: close' here: closing at once makes a client that is still sending fail with EPIPE before it
+    // reads this answer; the body is discarded and the socket cut after 2 s instead
+    sendJson(res, 413, { error: `request body larger than the limit of ${max} bytes` });
     // the peer may still be sending: discard what comes, and cut the connection if it keeps on
     req.resume();
     setTimeout(() => req.socket.destroy(), 2000).unref();
