@@ -137,8 +137,9 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       batching: config.models.batching ? { maxBatchSize: config.models.batching.max_batch_size, maxQueueDelayUs: config.models.batching.max_queue_delay_us } : null,
     }, log.child({ subsystem: 'serving' }));
     const sm = serving;
-    sm.observer = (model, version, outcome, queueUs, computeUs) => {
+    sm.observer = (model, version, outcome, queueUs, computeUs, batch) => {
       metrics?.modelRequests.inc({ model, version, outcome });
+      if (outcome === 'ok' && batch) metrics?.modelBatch.observe({ model, version }, batch);
       if (outcome === 'ok') { metrics?.modelLatency.observe({ model, version, phase: 'queue' }, queueUs / 1e6); metrics?.modelLatency.observe({ model, version, phase: 'compute' }, computeUs / 1e6); }
     };
     const attribution = new GpuProcessAttribution(() => jm.handles());

@@ -36,6 +36,7 @@ export class AgentMetrics {
   readonly sampleSeconds: client.Histogram<string>;
   readonly modelRequests: client.Counter<'model' | 'version' | 'outcome'>;
   readonly modelLatency: client.Histogram<'model' | 'version' | 'phase'>;
+  readonly modelBatch: client.Histogram<'model' | 'version'>;
 
   constructor(hostname: string, latest: () => NodeStats | null, extra: { conflated: () => number; subscriptions: () => number }) {
     const r = this.registry;
@@ -88,6 +89,7 @@ export class AgentMetrics {
     this.modelRequests = new client.Counter({ name: 'fleetml_model_requests_total', help: 'Inference requests by model, version and outcome.', labelNames: ['model', 'version', 'outcome'], registers: [r] });
     this.modelLatency = new client.Histogram({ name: 'fleetml_model_latency_seconds', help: 'Inference latency by phase: queue (decode, validation, waiting for a worker) and compute (session run).', labelNames: ['model', 'version', 'phase'],
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [r] });
+    this.modelBatch = new client.Histogram({ name: 'fleetml_model_batch_size', help: 'Rows per session run (1 without dynamic batching).', labelNames: ['model', 'version'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [r] });
     new client.Gauge({ name: 'fleetml_subscriptions', help: 'Active subscriptions.', registers: [r], collect() { this.set(extra.subscriptions()); } });
     new client.Counter({ name: 'fleetml_events_conflated_total', help: 'Telemetry events replaced by a newer one for slow subscribers.', registers: [r], collect() { this.reset(); this.inc(extra.conflated()); } });
   }

@@ -21,7 +21,7 @@ export interface ServingOptions {
 export interface InferSample { name: string; version: string; ts: number; inputs: Record<string, RawTensor>; outputs: Record<string, RawTensor> }
 
 /** Called after every request (Prometheus, model.stats). */
-export type InferObserver = (name: string, version: string, outcome: string, queueUs: number, computeUs: number) => void;
+export type InferObserver = (name: string, version: string, outcome: string, queueUs: number, computeUs: number, batch?: number) => void;
 
 const RING = 2048;
 class VersionStats {
@@ -218,13 +218,13 @@ export class ServingManager {
         st!.runs += batcher ? (Object.values(feeds)[0]?.dims[0] ?? 1) / (r.batch ?? 1) : 1;
         const inferWallUs = (performance.now() - t1) * 1000;
         // queue: everything but the session run (load on first use, validation, waiting for a worker)
-        return { outputs: r.outputs, queue: Math.round((t1 - t0) * 1000 + Math.max(0, inferWallUs - r.computeUs)), compute: Math.round(r.computeUs) };
+        return { outputs: r.outputs, batch: r.batch ?? (Object.values(feeds)[0]?.dims[0] ?? 1), queue: Math.round((t1 - t0) * 1000 + Math.max(0, inferWallUs - r.computeUs)), compute: Math.round(r.computeUs) };
       })();
       const deadline = this.opts.requestTimeoutMs ?? 30_000;
       const r = await Promise.race([work, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new RpcError('TIMEOUT', `${v.name} ${v.version}: no answer within ${deadline} ms (models.request_timeout_ms)`)), deadline); })]);
       const total = (performance.now() - t0) * 1000;
       st.add(total, r.queue, r.compute);
-      this.observer?.(v.name, v.version, 'ok', r.queue, r.compute);
+      this.observer?.(v.name, v.version, 'ok', r.queue, r.compute, r.batch);
       this.sample({ name: v.name, version: v.version, ts: Date.now(), inputs: feeds, outputs: r.outputs });
       return { name: v.name, version: v.version, outputs: r.outputs, timing_us: { queue: r.queue, compute: r.compute } };
     } catch (e) {

@@ -1,7 +1,7 @@
 import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion } from '../protocol/index.js';
 
 /** Serving figures of one model version (model.stats). */
-export interface ModelStatsRow { name: string; version: string; requests: number; errors: number; in_flight: number; latency_us: { p50: number | null; p95: number | null; queue_p50: number | null; compute_p50: number | null }; requests_per_s: number | null }
+export interface ModelStatsRow { name: string; version: string; requests: number; errors: number; in_flight: number; latency_us: { p50: number | null; p95: number | null; queue_p50: number | null; compute_p50: number | null }; requests_per_s: number | null; avg_batch?: number | null }
 
 /** Connection state of one agent as the fleet client sees it. */
 export type NodeConn = 'connecting' | 'up' | 'unreachable' | 'unauthorized' | 'incompatible';

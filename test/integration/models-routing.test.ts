@@ -72,5 +72,7 @@ describe('model routing', () => {
     expect(b.latency_us.p50).toBeGreaterThan(0);
     const m = await (await fetch(`${a.http}/metrics`, { headers: { authorization: `Bearer ${a.token}` } })).text();
     expect(m).toMatch(/^fleetml_model_requests_total\{model="score",version="b",outcome="ok"\} \d+/m);
+    expect(m).toMatch(/^fleetml_model_latency_seconds_count\{model="score",version="b",phase="compute"\} \d+/m);
+    expect(m).toMatch(/^fleetml_model_batch_size_count\{model="score",version="b"\} \d+/m);
   });
 });

@@ -103,3 +103,10 @@ describe('model detail', () => {
     expect(shortSha(null)).toBe('–');
   });
 });
+
+import { fmtBatch } from '../../tui/render/model-row.js';
+test('mean batch size shows one decimal, unknown as a dash', () => {
+  expect(fmtBatch({ avg_batch: 3.25 } as never)).toBe('3.3');
+  expect(fmtBatch({ avg_batch: null } as never)).toBe('–');
+  expect(fmtBatch(null)).toBe('–');
+});

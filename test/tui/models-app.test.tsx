@@ -39,7 +39,7 @@ describe(':models', () => {
     await type(':', 'models', ENTER);
     const f = frame();
     expect(f).toContain('4 versions of 2 models · 3 loaded · no model list yet from gpu03, gpu04');
-    expect(f).toMatch(/NODE +NAME +VERSION +LOADED +REQ\/S +P50 \(QUEUE\/COMPUTE\) +P95 +ERRORS +SIZE +PUSHED/);
+    expect(f).toMatch(/NODE +NAME +VERSION +LOADED +REQ\/S +P50 \(QUEUE\/COMPUTE\) +P95 +ERRORS +(BATCH +)?SIZE +PUSHED/);
     expect(f).toMatch(/> gpu01 +bert-sentiment +0\.3\.1 +no +– +– +– +– +438M +\S+/);
     expect(f).toMatch(/gpu01 +resnet50 +2 +yes \(cuda\) +42 +6\.2ms \(350µs\/5\.8ms\) +15ms +3 +93M/);
     expect(f).toMatch(/gpu01 +resnet50 +1 +yes \(cuda\) +0\.4 +7\.9ms \(120µs\/7\.7ms\) +21ms +0 +93M/);

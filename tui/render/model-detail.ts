@@ -3,7 +3,7 @@ import type { TensorSpec } from '../../shared/protocol/models.js';
 import { DASH, fmtBytes } from './format.js';
 import { fmtTime, type DetailLine } from './job-detail.js';
 import { fmtAge } from './job-row.js';
-import { fmtLatency, fmtLoaded, fmtRps, fmtShape, modelTone, type ModelEntry } from './model-row.js';
+import { fmtBatch, fmtLatency, fmtLoaded, fmtRps, fmtShape, modelTone, type ModelEntry } from './model-row.js';
 
 const KEY_W = 11;
 const field = (k: string, v: string): DetailLine => ({ text: `  ${k.padEnd(KEY_W)} ${v}` });
@@ -51,5 +51,6 @@ export function modelDetailLines(e: ModelEntry, now: number): DetailLine[] {
   out.push({ ...field('errors', `${s.errors}${errPct}`), tone: s.errors > 0 ? 'warn' : undefined });
   const lat = s.latency_us;
   out.push(field('latency', `p50 ${fmtLatency(lat.p50)} (queue ${fmtLatency(lat.queue_p50)} · compute ${fmtLatency(lat.compute_p50)}) · p95 ${fmtLatency(lat.p95)}`));
+  out.push(field('batch', `${fmtBatch(s)} rows per run (mean)`));
   return out;
 }

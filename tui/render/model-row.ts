@@ -103,6 +103,12 @@ export function fmtErrors(s: ModelStatsRow | null): string {
   return s ? String(s.errors) : DASH;
 }
 
+/** Mean rows per session run ("1.0" without batching), DASH when unknown. */
+export function fmtBatch(s: ModelStatsRow | null): string {
+  const b = s?.avg_batch;
+  return b === null || b === undefined ? DASH : b.toFixed(1);
+}
+
 /** A tensor shape as "[batch, 3, 224, 224]" (symbolic dimensions by name; "[]" for a scalar). */
 export function fmtShape(t: Pick<TensorSpec, 'shape'>): string {
   return `[${t.shape.join(', ')}]`;
