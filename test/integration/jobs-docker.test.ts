@@ -5,6 +5,7 @@ import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.j
 import { AgentClient } from '../../shared/client/agent-client.js';
 import type { Job, JobSpecInput } from '../../shared/protocol/index.js';
 import { fixture, freePort, tempDir } from '../helpers/agent.js';
+import { isTerminal, untilJob } from '../helpers/jobs.js';
 import { TEST_IMAGE, engineRequired, ensureDockerEngine } from '../helpers/docker.js';
 
 // Container jobs end to end: a real agent process, the real engine, the API; and kill -9 of the agent mid-job.
@@ -22,16 +23,8 @@ describe.skipIf(!engine.available)('container jobs through the agent', () => {
   const args = () => ['--gpu-source', 'none', '--job-driver', 'docker', '--telemetry-interval', '250'];
   const env = { DOCKER_HOST: `unix://${engine.socketPath}` };
   const connect = async () => { const c = new AgentClient({ url: agent.url, token: agent.token, reconnect: false }); await c.connect(); return c; };
-  const until = async (c: AgentClient, id: string, pred: (j: Job) => boolean, ms = 30_000): Promise<Job> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const { job } = await c.call('job.get', { id });
-      if (pred(job)) return job;
-      if (Date.now() > end) throw new Error(`job ${id} still ${job.state} (${job.reason})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  const terminal = (j: Job) => ['succeeded', 'failed', 'cancelled', 'lost'].includes(j.state);
+  const until = (c: AgentClient, id: string, pred: (j: Job) => boolean, ms = 30_000) => untilJob(c, id, pred, ms);
+  const terminal = isTerminal;
 
   beforeAll(async () => {
     tmp = tempDir();

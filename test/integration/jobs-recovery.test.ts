@@ -4,6 +4,7 @@ import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.j
 import { AgentClient } from '../../shared/client/agent-client.js';
 import type { Job, JobSpecInput } from '../../shared/protocol/index.js';
 import { fixture, freePort, tempDir } from '../helpers/agent.js';
+import { isTerminal, untilJob } from '../helpers/jobs.js';
 
 // kill -9 of an agent with running jobs loses none of them, and starts none twice.
 let tmp: ReturnType<typeof tempDir>;
@@ -11,16 +12,8 @@ let agent: AgentProcess;
 let port: number;
 const args = ['--gpu-source', 'sim', '--gpu-fixture', fixture('query-gpu-h100-80gb-hbm3-590.48-load.csv'), '--gpu-fixture', fixture('rtx-3060-570.124-q-x.xml'), '--job-driver', 'fake', '--job-driver', 'process', '--telemetry-interval', '250'];
 const connect = async () => { const c = new AgentClient({ url: agent.url, token: agent.token, reconnect: false }); await c.connect(); return c; };
-const until = async (c: AgentClient, id: string, pred: (j: Job) => boolean, ms = 20_000): Promise<Job> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const { job } = await c.call('job.get', { id });
-    if (pred(job)) return job;
-    if (Date.now() > end) throw new Error(`job ${id} still ${job.state} (${job.reason})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-const terminal = (j: Job) => ['succeeded', 'failed', 'cancelled', 'lost'].includes(j.state);
+const until = (c: AgentClient, id: string, pred: (j: Job) => boolean, ms = 20_000) => untilJob(c, id, pred, ms);
+const terminal = isTerminal;
 
 beforeAll(async () => {
   tmp = tempDir();
