@@ -8,21 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { place, type PlacementStrategy } from '../shared/placement/place.js';
 import type { NodeResources } from '../shared/protocol/jobs.js';
 import { fmt, table } from './util.js';
+import { mulberry32 } from '../shared/util/prng.js';
 
 /** Parameters of the run (defaults: the numbers in docs/benchmarks.md). */
 export interface PlacementBenchOptions { jobs?: number; nodes?: number; seed?: number }
 
-/** mulberry32: a small seeded PRNG, so every run places the same jobs on the same fleet. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fleet(n: number, rand: () => number): NodeResources[] {
   return Array.from({ length: n }, (_, i): NodeResources => {
@@ -76,7 +66,7 @@ function firstFit(requests: number[], base: NodeResources[], sorted: boolean): R
 /** Run the benchmark; returns the printed report (a header line and a table). */
 export async function runPlacementBench(o: PlacementBenchOptions = {}): Promise<string> {
   const jobs = o.jobs ?? 10_000, nNodes = o.nodes ?? 100, seed = o.seed ?? 42;
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const base = fleet(nNodes, rand);
   const requests = Array.from({ length: jobs }, () => 1 + Math.floor(rand() * 8));
   const totalGpus = base.reduce((s, n) => s + n.gpus.length, 0);

@@ -7,17 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDenseModel, type Activation, type DenseLayer } from '../agent/serving/onnx-pb.js';
+import { mulberry32 } from '../shared/util/prng.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Dense layer with uniform ±sqrt(6/fan_in) weights, rounded to float32 so the JSON copy is exact. */
 function dense(rand: () => number, inF: number, outF: number, activation: Activation): DenseLayer {
