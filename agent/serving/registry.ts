@@ -106,6 +106,7 @@ export class ModelRegistry {
     };
     this.db.prepare('INSERT INTO model_versions (name, version, sha256, size_bytes, inputs, outputs, pushed_by, pushed_at, lineage, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(v.name, v.version, v.sha256, v.size_bytes, JSON.stringify(v.inputs), JSON.stringify(v.outputs), v.pushed_by, v.pushed_at, JSON.stringify(v.lineage), seq);
+    this.forget(v.name);
     return v;
   }
 
@@ -120,14 +121,31 @@ export class ModelRegistry {
     return { ...(r as unknown as StoredVersion), inputs: JSON.parse(r.inputs as string), outputs: JSON.parse(r.outputs as string), lineage: JSON.parse(r.lineage as string) };
   }
 
+  // Every inference resolves its name (versions and alias): keep that per name in memory instead of querying SQLite
+  // and parsing signatures on the hot path. Invariant: every write to model_versions / model_aliases goes through
+  // this class and drops the name's entry (forget), so the cache never serves a stale route.
+  private routes = new Map<string, { versions: StoredVersion[]; alias: { targets: Array<{ version: string; weight: number }>; updated_at: number } | null }>();
+  private route(name: string) {
+    let r = this.routes.get(name);
+    if (!r) {
+      const rows = this.db.prepare('SELECT * FROM model_versions WHERE name = ? ORDER BY seq DESC').all(name) as Array<Record<string, unknown>>;
+      const a = this.db.prepare('SELECT targets, updated_at FROM model_aliases WHERE name = ?').get(name) as { targets: string; updated_at: number } | undefined;
+      r = { versions: rows.map((x) => this.row(x)), alias: a ? { targets: JSON.parse(a.targets), updated_at: a.updated_at } : null };
+      if (this.routes.size > 10_000) this.routes.clear(); // bounded: names are few in practice
+      this.routes.set(name, r);
+    }
+    return r;
+  }
+  private forget(name: string): void { this.routes.delete(name); }
+
   get(name: string, version: string): StoredVersion | null {
-    const r = this.db.prepare('SELECT * FROM model_versions WHERE name = ? AND version = ?').get(name, version) as Record<string, unknown> | undefined;
-    return r ? this.row(r) : null;
+    return this.route(name).versions.find((v) => v.version === version) ?? null;
   }
 
   /** Versions (of one name), newest first. */
   list(name?: string): StoredVersion[] {
-    const rows = (name ? this.db.prepare('SELECT * FROM model_versions WHERE name = ? ORDER BY seq DESC').all(name) : this.db.prepare('SELECT * FROM model_versions ORDER BY name, seq DESC').all()) as Array<Record<string, unknown>>;
+    if (name) return [...this.route(name).versions];
+    const rows = this.db.prepare('SELECT * FROM model_versions ORDER BY name, seq DESC').all() as Array<Record<string, unknown>>;
     return rows.map((r) => this.row(r));
   }
 
@@ -145,6 +163,7 @@ export class ModelRegistry {
     const a = this.alias(name);
     if (a?.targets.some((t) => t.version === version && t.weight > 0)) throw new RpcError('CONFLICT', `version ${version} of ${name} serves traffic (alias ${a.targets.map((t) => `${t.version}:${t.weight}`).join(', ')}): route it away first with fleetml model alias`);
     this.db.prepare('DELETE FROM model_versions WHERE name = ? AND version = ?').run(name, version);
+    this.forget(name);
     const still = this.db.prepare('SELECT 1 FROM model_versions WHERE sha256 = ? LIMIT 1').get(v.sha256);
     if (!still) rmSync(this.file(v), { force: true });
     return true;
@@ -152,8 +171,7 @@ export class ModelRegistry {
 
   /** The traffic split of a name, or null when it has none (then the newest version serves). */
   alias(name: string): { targets: Array<{ version: string; weight: number }>; updated_at: number } | null {
-    const r = this.db.prepare('SELECT targets, updated_at FROM model_aliases WHERE name = ?').get(name) as { targets: string; updated_at: number } | undefined;
-    return r ? { targets: JSON.parse(r.targets), updated_at: r.updated_at } : null;
+    return this.route(name).alias;
   }
 
   /** Set a traffic split and append it to the name's history (one transaction). */
@@ -163,6 +181,7 @@ export class ModelRegistry {
         .run(name, JSON.stringify(targets), now, by);
       this.db.prepare('INSERT INTO model_alias_history (name, ts, targets, updated_by, reason) VALUES (?, ?, ?, ?, ?)').run(name, now, JSON.stringify(targets), by, reason);
     })();
+    this.forget(name);
   }
 
   /** Routing timeline of a name, newest first. */
