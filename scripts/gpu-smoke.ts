@@ -1,7 +1,8 @@
 // GPU smoke test for a real GPU node — the only first-hand check of the NVML binding we get.
 // Usage (from the package root, on the GPU node):
-//   npx vite-node scripts/gpu-smoke.ts [out.xml]      (or: node dist/scripts/gpu-smoke.js [out.xml])
-// It (1) loads NVML through our koffi binding and prints the per-GPU table and processes,
+//   npx vite-node scripts/gpu-smoke.ts [out.xml] [--raw-only]  (or: node dist/scripts/gpu-smoke.js …)
+// It (0) prints every NVML binding call raw (return code + decoded out-params, both process APIs),
+// (1) loads NVML through our koffi binding and prints the per-GPU table and processes,
 // (2) runs the smi CSV stream for 3 s and prints when each line arrived (confirms per-tick flushing
 // on a pipe), (3) saves `nvidia-smi -q -x` to out.xml (default ./nvidia-smi-q-x.xml) as a new fixture.
 // Exit code 0 when NVML and the stream both worked, 1 otherwise.
@@ -9,6 +10,8 @@ import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { NvmlGpuSource } from '../agent/telemetry/gpu/nvml.js';
+import { loadNvmlLib } from '../agent/telemetry/gpu/nvml-lib.js';
+import { NVML_INIT_FLAG_NO_GPUS, selectProcessLayout } from '../agent/telemetry/gpu/nvml-structs.js';
 import { SMI_QUERY_GPU_FIELDS } from '../agent/telemetry/gpu/smi-csv.js';
 import { resolveSmiPath } from '../agent/telemetry/gpu/smi-source.js';
 import type { GpuLogger } from '../agent/telemetry/gpu/source.js';
@@ -42,10 +45,68 @@ async function nvmlCheck(): Promise<boolean> {
   })));
   const procs = state.gpus.flatMap((g) => g.processes);
   console.log(`processes (${procs.length}):`);
-  if (procs.length > 0) console.table(procs.map((p) => ({ gpu: p.gpu_uuid, pid: p.pid, type: p.type, used_gib: gib(p.used_gpu_memory_bytes), gi: p.gpu_instance_id, ci: p.compute_instance_id })));
+  if (procs.length > 0) console.table(procs.map((p) => ({ gpu: p.gpu_uuid, pid: p.pid, name: p.process_name, type: p.type, used_gib: gib(p.used_gpu_memory_bytes), gi: p.gpu_instance_id, ci: p.compute_instance_id })));
   const mig = state.gpus.flatMap((g) => g.mig_instances.map((m) => ({ gpu: g.index, ...m })));
   if (mig.length > 0) console.table(mig);
   return state.status === 'ok' && valid.success && state.gpus.every((g) => g.status === 'ok');
+}
+
+const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+
+/**
+ * Every binding call, raw: return code and out-parameter value as the binding decoded them, and the
+ * process lists through BOTH process APIs, so a wrong layout or an unfilled out-param shows up
+ * against nvidia-smi / pynvml printed next to it. Pass --raw-only to run only this section.
+ */
+async function rawCheck(): Promise<boolean> {
+  console.log('== NVML raw binding calls');
+  const lib = await loadNvmlLib();
+  console.log('symbols:', json([...lib.symbols].sort()));
+  console.log('layout:', json(selectProcessLayout(lib.symbols)));
+  const init = await lib.nvmlInitWithFlags(NVML_INIT_FLAG_NO_GPUS);
+  console.log('nvmlInitWithFlags ->', init);
+  if (init !== 0) return false;
+  const p = (name: string, r: unknown): void => console.log(`${name} -> ${json(r)}`);
+  p('nvmlSystemGetDriverVersion', await lib.nvmlSystemGetDriverVersion());
+  p('nvmlSystemGetNVMLVersion', await lib.nvmlSystemGetNVMLVersion());
+  p('nvmlSystemGetCudaDriverVersion_v2', await lib.nvmlSystemGetCudaDriverVersion_v2());
+  const count = await lib.nvmlDeviceGetCount_v2();
+  p('nvmlDeviceGetCount_v2', count);
+  for (let i = 0; i < (count.value ?? 0); i++) {
+    const h = await lib.nvmlDeviceGetHandleByIndex_v2(i);
+    console.log(`-- device ${i}: handle ret=${h.ret} type=${typeof h.value}`);
+    if (h.ret !== 0) continue;
+    const d = h.value;
+    p('nvmlDeviceGetName', await lib.nvmlDeviceGetName(d));
+    p('nvmlDeviceGetUUID', await lib.nvmlDeviceGetUUID(d));
+    p('nvmlDeviceGetPciInfo_v3', await lib.nvmlDeviceGetPciInfo_v3(d));
+    p('nvmlDeviceGetMemoryInfo_v2', await lib.nvmlDeviceGetMemoryInfo_v2(d));
+    p('nvmlDeviceGetUtilizationRates', await lib.nvmlDeviceGetUtilizationRates(d));
+    p('nvmlDeviceGetTemperature(GPU)', await lib.nvmlDeviceGetTemperature(d, 0));
+    p('nvmlDeviceGetPowerUsage', await lib.nvmlDeviceGetPowerUsage(d));
+    p('nvmlDeviceGetEnforcedPowerLimit', await lib.nvmlDeviceGetEnforcedPowerLimit(d));
+    p('nvmlDeviceGetClockInfo(SM)', await lib.nvmlDeviceGetClockInfo(d, 1));
+    p('nvmlDeviceGetClockInfo(MEM)', await lib.nvmlDeviceGetClockInfo(d, 2));
+    p('nvmlDeviceGetFanSpeed', await lib.nvmlDeviceGetFanSpeed(d));
+    p('nvmlDeviceGetPerformanceState', await lib.nvmlDeviceGetPerformanceState(d));
+    p('nvmlDeviceGetCurrPcieLinkGeneration', await lib.nvmlDeviceGetCurrPcieLinkGeneration(d));
+    p('nvmlDeviceGetCurrPcieLinkWidth', await lib.nvmlDeviceGetCurrPcieLinkWidth(d));
+    p('nvmlDeviceGetEccMode', await lib.nvmlDeviceGetEccMode(d));
+    p('nvmlDeviceGetTotalEccErrors(corrected,volatile)', await lib.nvmlDeviceGetTotalEccErrors(d, 0, 0));
+    p('nvmlDeviceGetTotalEccErrors(uncorrected,volatile)', await lib.nvmlDeviceGetTotalEccErrors(d, 1, 0));
+    p('nvmlDeviceGetPersistenceMode', await lib.nvmlDeviceGetPersistenceMode(d));
+    p('nvmlDeviceGetMigMode', await lib.nvmlDeviceGetMigMode(d));
+    p('nvmlDeviceGetMaxMigDeviceCount', await lib.nvmlDeviceGetMaxMigDeviceCount(d));
+    for (const api of ['detail-list', 'legacy'] as const) {
+      for (const kind of ['compute', 'graphics'] as const) {
+        const q = await lib.listProcesses(d, kind, 0, api);
+        const r = q.ret === 7 ? await lib.listProcesses(d, kind, q.count * 2 + 5, api) : q;
+        console.log(`listProcesses(${api}, ${kind}): size query ret=${q.ret} count=${q.count}; fetch ret=${r.ret} count=${r.count} procs=${json(r.procs)}`);
+      }
+    }
+  }
+  console.log('nvmlShutdown ->', await lib.nvmlShutdown());
+  return true;
 }
 
 async function streamCheck(smi: string): Promise<boolean> {
@@ -78,8 +139,12 @@ async function saveXml(smi: string, out: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const out = process.argv[2] ?? 'nvidia-smi-q-x.xml';
+  const args = process.argv.slice(2);
+  const rawOnly = args.includes('--raw-only');
+  const out = args.find((a) => !a.startsWith('--')) ?? 'nvidia-smi-q-x.xml';
   const smi = resolveSmiPath();
+  const rawOk = await rawCheck().catch((e: Error) => (console.log('raw check threw:', e.stack ?? e.message), false));
+  if (rawOnly) process.exit(rawOk ? 0 : 1);
   const nvmlOk = await nvmlCheck().catch((e: Error) => (console.log('NVML check threw:', e.message), false));
   const streamOk = await streamCheck(smi).catch((e: Error) => (console.log('stream check threw:', e.message), false));
   await saveXml(smi, out).catch((e: Error) => console.log('saving -q -x failed:', e.message));

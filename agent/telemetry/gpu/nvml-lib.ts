@@ -74,7 +74,14 @@ export const NVML_LIBRARY = process.platform === 'win32' ? 'nvml.dll' : 'libnvid
 export async function loadNvmlLib(libraryPath: string = NVML_LIBRARY): Promise<NvmlLib> {
   const mod = (await import('koffi')) as unknown as { default?: Koffi } & Koffi;
   const k: Koffi = mod.default ?? mod;
-  const lib = k.load(libraryPath);
+  let lib: ReturnType<Koffi['load']>;
+  try {
+    lib = k.load(libraryPath);
+  } catch (err) {
+    // koffi 3's message drops the file name ("Failed to load shared library: cannot open shared
+    // object file: …"); name it, since that is what an operator has to go and find.
+    throw new Error(`${(err as Error).message} (${libraryPath})`, { cause: err });
+  }
   const t = defineNvmlTypes(k);
   const symbols = new Set<string>();
   for (const s of PROBED_SYMBOLS) {
