@@ -62,6 +62,23 @@ export const AgentConfig = z.object({
     batching: z.object({ max_batch_size: z.number().int().min(2).max(4096), max_queue_delay_us: z.number().int().min(0).max(1_000_000) }).strict().nullable().default(null)
       .describe('Default dynamic batching for models whose inputs and outputs have a dynamic first dimension (null: off; model.load can set it per version).'),
   }).strict().prefault({}),
+  drift: z.object({
+    enabled: z.boolean().default(true).describe('Capture sampled inference inputs and outputs and judge their drift against each version\'s reference.'),
+    bucket_s: z.number().int().min(1).max(3600).default(300).describe('Length of one live window (bucket), seconds; alerts are judged on each closed bucket, longer windows (1h, 24h) merge buckets.'),
+    retention_h: z.number().min(1).max(24 * 90).default(25).describe('Closed buckets kept (hours); the longest window a report can cover.'),
+    min_rows: z.number().int().min(1).default(100).describe('A window with fewer rows than this is not judged (status insufficient). Distances are noisy on small windows: the normalised Wasserstein distance of an unshifted window of n rows is about 1/sqrt(n).'),
+    small_reference_rows: z.number().int().min(1).default(1000).describe('References with at most this many rows use the tests (KS for numeric, chi-square for categorical); larger ones the distances (normalised Wasserstein, Jensen-Shannon), as Evidently does.'),
+    thresholds: z.object({
+      ks: z.number().min(0).max(1).default(0.05), chisquare: z.number().min(0).max(1).default(0.05),
+      wasserstein: z.number().min(0).default(0.1), jensenshannon: z.number().min(0).max(1).default(0.1), psi: z.number().min(0).default(0.2),
+    }).strict().prefault({}).describe('Drift thresholds: p-value below (ks, chisquare) or distance at or above (wasserstein, jensenshannon, psi).'),
+    drift_share: z.number().gt(0).max(1).default(0.5).describe('Dataset drift when at least this share of (non-ignored) input features drifts.'),
+    alert_after: z.number().int().min(1).max(1000).default(3).describe('Consecutive drifting windows (buckets) before an alert is raised.'),
+    auto_reference_rows: z.number().int().min(0).default(1000).describe('A version without a reference dataset gets one from its first N captured rows (0: never).'),
+    max_reference_rows: z.number().int().min(100).default(100_000).describe('Reference datasets larger than this are sampled down uniformly (reservoir) to bound memory.'),
+    max_samples_per_s: z.number().int().min(1).default(2000).describe('Captured rows per second per node above which capture samples uniformly (keeps the cost bounded under heavy traffic).'),
+    max_features: z.number().int().min(1).max(4096).default(256).describe('Features profiled per model (inputs then outputs); the rest are reported as not profiled.'),
+  }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();

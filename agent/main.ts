@@ -33,6 +33,9 @@ import { jobHandlers } from './api/handlers/jobs.js';
 import { ModelRuntime } from './serving/runtime.js';
 import { ModelRegistry } from './serving/registry.js';
 import { ServingManager } from './serving/serving.js';
+import { DriftMonitor } from './drift/monitor.js';
+import { DriftStore } from './drift/store.js';
+import { driftHandlers } from './api/handlers/drift.js';
 import { modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
 
@@ -64,10 +67,12 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   let api: ApiServer | null = null;
   let jobs: JobManager | null = null;
   let serving: ServingManager | null = null;
+  let drift: DriftMonitor | null = null;
   let driversRef: Partial<Record<string, { dispose(): Promise<void> }>> = {};
   const cleanup = async () => {
     await api?.close().catch(() => undefined);
     await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
+    drift?.dispose();
     await serving?.dispose().catch(() => undefined);
     await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
     await collector?.stop().catch(() => undefined);
@@ -142,6 +147,13 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       if (outcome === 'ok' && batch) metrics?.modelBatch.observe({ model, version }, batch);
       if (outcome === 'ok') { metrics?.modelLatency.observe({ model, version, phase: 'queue' }, queueUs / 1e6); metrics?.modelLatency.observe({ model, version, phase: 'compute' }, computeUs / 1e6); }
     };
+    // Drift: resumes open windows and judges the ones that closed while the agent was down, before the API serves.
+    if (config.drift.enabled) {
+      drift = new DriftMonitor({ store: new DriftStore(db), registry, serving: sm, config: config.drift, log: log.child({ subsystem: 'drift' }) });
+      drift.start();
+      const dm = drift;
+      m.addDrift(() => ({ versions: dm.gauges(), sampleRate: sm.sampleRate, dropped: sm.samplesDropped }));
+    }
     const attribution = new GpuProcessAttribution(() => jm.handles());
     collector.decorate = (s) => attribution.decorate(s);
     await collector.start();
@@ -155,7 +167,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...nodeHandlers(facts, collector),
       ...jobHandlers(jm),
       ...modelHandlers(registry, sm),
-      ...subscribeHandlers(createTopicProviders(collector, jm)),
+      ...(drift ? driftHandlers(drift) : {}),
+      ...subscribeHandlers(createTopicProviders(collector, jm, drift)),
     };
     const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }));
     api = new ApiServer({

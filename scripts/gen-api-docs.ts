@@ -28,10 +28,10 @@ export function renderApiDoc(): string {
   }
   out.push('## Methods', '');
   out.push('| method | role | mutating | description |', '|---|---|---|---|');
-  for (const [name, m] of Object.entries(methods)) out.push(`| \`${name}\` | ${m.role} | ${m.mutates ? 'yes' : 'no'} | ${m.description} |`);
+  for (const [name, m] of Object.entries(methods)) out.push(`| \`${name}\` | ${m.role}${'writeRole' in m && m.writeRole ? ` (${m.writeRole} to write)` : ''} | ${m.mutates ? 'yes' : 'writeRole' in m && m.writeRole ? 'when writing' : 'no'} | ${m.description} |`);
   out.push('');
   for (const [name, m] of Object.entries(methods)) {
-    out.push(`### \`${name}\``, '', m.description, '', `Role: \`${m.role}\`. Mutating: ${m.mutates ? 'yes (audited)' : 'no'}.`, '');
+    out.push(`### \`${name}\``, '', m.description, '', `Role: \`${m.role}\`${'writeRole' in m && m.writeRole ? ` (\`${m.writeRole}\` when writing)` : ''}. Mutating: ${m.mutates ? 'yes (audited)' : 'writeRole' in m && m.writeRole ? 'when writing (audited)' : 'no'}.`, '');
     out.push('Params:', '', '```json', schema(m.params), '```', '');
     out.push('Result:', '', '```json', schema(m.result), '```', '');
   }

@@ -8,13 +8,16 @@ import { HelpView } from './components/HelpView.js';
 import { JobFormView } from './components/JobFormView.js';
 import { Line } from './components/Line.js';
 import { PromptLine } from './components/PromptLine.js';
+import { driftActions, frameWindow } from './drift-keys.js';
+import type { DriftFeed } from './drift-poller.js';
 import { dialogActions, jobActions } from './job-keys.js';
 import { KEYMAP, activeBindings, keyName, resolveKey, type KeyBinding } from './keymap.js';
 import { shortJobId } from './render/job-row.js';
 import { clampIndex, currentFrame, initialState, reduce, type Effect, type UiAction, type UiState } from './state.js';
 import { colorEnabled, type Theme } from './theme.js';
 import { useFleet, useTerminalSize, type TermSize } from './use-fleet.js';
-import { useJobLogs } from './use-job-logs.js';
+import { useDriftFeed } from './use-drift.js';
+import { useJobLogs, type LogFeed } from './use-job-logs.js';
 import { VIEWS, viewSpec } from './views/registry.js';
 import type { ViewSpec } from './views/types.js';
 
@@ -63,6 +66,8 @@ function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyB
   const id = resolveKey(name, bindings);
   const job = jobActions(id, s, { nodes, item: items[sel], count, page });
   if (job) return [...pre, ...job];
+  const drift = driftActions(id, s, items[sel]);
+  if (drift) return [...pre, ...drift];
   switch (id) {
     case 'quit': return [{ type: 'quit' }];
     case 'help': return [...pre, { type: 'toggleHelp' }];
@@ -122,7 +127,9 @@ export function App({ source, actions, readonly = false, title = 'cluster', onQu
   const bindings = activeBindings(keymap, { view: spec.id, readonly: state.readonly, actions: canAct });
   // The followed job's output; subscribed while the logs view is on top, disposed when it is left.
   const logs = useJobLogs(actions, frame.view === 'logs' ? frame.arg : null);
-  const items = spec.items(nodes, frame, logs);
+  // The open version's drift; polled while the drift-model view is on top, stopped when it is left.
+  const drift = useDriftFeed(actions, frame.view === 'drift-model' ? frame.arg : null, frameWindow(state), frame.selected);
+  const items = spec.items(nodes, frame, logs, drift);
   const selected = clampIndex(frame.selected, items.length);
   const height = Math.max(1, rows - 1);
   const width = Math.max(1, columns);
@@ -132,6 +139,9 @@ export function App({ source, actions, readonly = false, title = 'cluster', onQu
   // (several keys can arrive before React renders again).
   const live = useRef(state);
   live.current = state;
+  // The feeds the next key sees (items of the logs and drift-model views come from them).
+  const feeds = useRef<{ logs: LogFeed; drift: DriftFeed }>({ logs, drift });
+  feeds.current = { logs, drift };
 
   // Effects the reducer recorded ('run'); their outcome comes back as one 'effectDone'. Errors are the agent's message.
   const perform = (e: Effect) => {
@@ -148,7 +158,7 @@ export function App({ source, actions, readonly = false, title = 'cluster', onQu
       const f = currentFrame(s);
       const sp = viewSpec(f.view, views);
       const bs = activeBindings(keymap, { view: sp.id, readonly: s.readonly, actions: canAct });
-      for (const a of actionsFor(ch, k, s, bs, sp, sp.items(nodes, f, logs), Math.max(1, bodyHeight - 2), views, nodes)) {
+      for (const a of actionsFor(ch, k, s, bs, sp, sp.items(nodes, f, feeds.current.logs, feeds.current.drift), Math.max(1, bodyHeight - 2), views, nodes)) {
         s = reduce(s, a);
         dispatch(a);
         if (a.type === 'run') perform(a.effect);
@@ -178,7 +188,7 @@ export function App({ source, actions, readonly = false, title = 'cluster', onQu
         ) : state.help ? (
           <HelpView bindings={bindings} routes={views} height={bodyHeight} width={width} theme={theme} />
         ) : (
-          <View nodes={nodes} frame={frame} selected={selected} height={bodyHeight} width={width} theme={theme} logs={logs} />
+          <View nodes={nodes} frame={frame} selected={selected} height={bodyHeight} width={width} theme={theme} logs={logs} drift={drift} />
         )}
       </Box>
       <Footer bindings={bindings} width={width} theme={theme} />

@@ -32,7 +32,7 @@ export interface KeyBinding {
 export const KEYMAP: readonly KeyBinding[] = [
   { keys: [':'], description: 'command', action: 'command', footer: true },
   { keys: ['/'], description: 'filter', action: 'filter', footer: true },
-  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs', 'models'] },
+  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs', 'models', 'drift'] },
   // Jobs (views: jobs list, job detail, logs). View-scoped keys come before the global ones so the footer shows them.
   { keys: ['l'], description: 'logs', action: 'logs', footer: true, views: ['jobs', 'job-detail'], usesActions: true },
   { keys: ['ctrl+d'], description: 'cancel', action: 'cancelJob', footer: true, views: ['jobs', 'job-detail', 'logs'], dangerous: true, usesActions: true },
@@ -41,6 +41,9 @@ export const KEYMAP: readonly KeyBinding[] = [
   { keys: ['s'], description: 'autoscroll', action: 'autoscroll', footer: true, views: ['logs'] },
   { keys: ['w'], description: 'wrap', action: 'wrap', footer: true, views: ['logs'] },
   { keys: ['t'], description: 'timestamps', action: 'timestamps', footer: true, views: ['logs'] },
+  // Drift (views: models list and detail, the :drift list, one version's drift). Reads only: never dangerous.
+  { keys: ['d'], description: 'drift', action: 'drift', footer: true, views: ['models', 'model-detail'], usesActions: true },
+  { keys: ['w'], description: 'window 5m/1h/24h', action: 'driftWindow', footer: true, views: ['drift-model'] },
   { keys: ['esc'], description: 'back', action: 'back', footer: true },
   { keys: ['?'], description: 'help', action: 'help', footer: true },
   { keys: ['q', 'ctrl+c'], description: 'quit', action: 'quit', footer: true },

@@ -21,6 +21,8 @@ export interface Frame {
   flags?: Readonly<Record<string, boolean>>;
   /** Jobs view: which states are shown; absent means all. */
   stateFilter?: JobStateFilter;
+  /** Drift-model view: the window shown ("5m", "1h", "24h"); absent means the default (1h). */
+  window?: string;
 }
 
 /** A change to the fleet the UI asks for; App runs it through FleetActions (the reducer only records it). */
@@ -69,6 +71,7 @@ export type UiAction =
   | { type: 'message'; text: string | null; tone?: Tone }
   | { type: 'setFlag'; name: string; value: boolean }
   | { type: 'setStateFilter'; value: JobStateFilter }
+  | { type: 'setWindow'; value: string }
   | { type: 'openDialog'; dialog: Dialog }
   | { type: 'closeDialog' }
   | { type: 'form'; action: FormAction }
@@ -161,6 +164,8 @@ export function reduce(s: UiState, a: UiAction): UiState {
       return withTop(s, (f) => ({ ...f, flags: { ...f.flags, [a.name]: a.value } }));
     case 'setStateFilter':
       return withTop(s, (f) => ({ ...f, stateFilter: a.value, selected: 0 }));
+    case 'setWindow':
+      return withTop(s, (f) => ({ ...f, window: a.value }));
     case 'openDialog':
       return { ...s, dialog: a.dialog, help: false, message: null };
     case 'closeDialog':

@@ -93,4 +93,39 @@ export class AgentMetrics {
     new client.Gauge({ name: 'fleetml_subscriptions', help: 'Active subscriptions.', registers: [r], collect() { this.set(extra.subscriptions()); } });
     new client.Counter({ name: 'fleetml_events_conflated_total', help: 'Telemetry events replaced by a newer one for slow subscribers.', registers: [r], collect() { this.reset(); this.inc(extra.conflated()); } });
   }
+
+  /** Drift gauges, read at scrape time from the last judged window of each model version. */
+  addDrift(read: () => DriftGaugeData): void {
+    const r = this.registry;
+    const perFeature = (name: string, help: string, value: (f: DriftGaugeData['versions'][number]['features'][number]) => number | null, withMethod = false) =>
+      new client.Gauge({ name, help, labelNames: withMethod ? ['model', 'version', 'feature', 'role', 'method'] : ['model', 'version', 'feature', 'role'], registers: [r], collect() {
+        this.reset();
+        for (const v of read().versions) for (const f of v.features) {
+          const x = value(f);
+          if (x === null || !Number.isFinite(x)) continue;
+          const labels: Record<string, string> = { model: v.name, version: v.version, feature: f.name, role: f.role };
+          if (withMethod) labels.method = f.method;
+          this.set(labels, x);
+        }
+      } });
+    perFeature('fleetml_drift_score', 'Drift score of a feature in the last closed window: p-value (ks, chisquare) or distance (wasserstein, jensenshannon, psi).', (f) => f.score, true);
+    perFeature('fleetml_drift_threshold', 'Threshold the score is compared with.', (f) => (f.score === null ? null : f.threshold), true);
+    perFeature('fleetml_drift_detected', '1 when the feature drifted in the last closed window.', (f) => (f.status === 'ok' || f.status === 'drift' ? (f.drift ? 1 : 0) : null));
+    perFeature('fleetml_drift_psi', 'Population stability index of the feature in the last closed window.', (f) => f.psi);
+    perFeature('fleetml_drift_missing_ratio', 'Share of missing values (null, NaN) of the feature in the last closed window.', (f) => (f.cur_rows > 0 ? f.missing.current_share : null));
+    const perVersion = (name: string, help: string, value: (v: DriftGaugeData['versions'][number]) => number) =>
+      new client.Gauge({ name, help, labelNames: ['model', 'version'], registers: [r], collect() { this.reset(); for (const v of read().versions) this.set({ model: v.name, version: v.version }, value(v)); } });
+    perVersion('fleetml_drift_share', 'Share of input features drifting in the last closed window.', (v) => v.point.drift_share);
+    perVersion('fleetml_drift_dataset_drift', '1 when the last closed window showed dataset drift.', (v) => (v.point.dataset_drift ? 1 : 0));
+    perVersion('fleetml_drift_alert_active', '1 while a drift alert is active for the version.', (v) => (v.alert ? 1 : 0));
+    new client.Gauge({ name: 'fleetml_drift_capture_sample_rate', help: 'Share of inferences captured for drift (below 1 when traffic exceeds drift.max_samples_per_s).', registers: [r], collect() { this.set(read().sampleRate); } });
+    new client.Counter({ name: 'fleetml_drift_capture_dropped_total', help: 'Inferences not captured because the capture buffer was full.', registers: [r], collect() { this.reset(); this.inc(read().dropped); } });
+  }
+}
+
+/** What the drift gauges read. */
+export interface DriftGaugeData {
+  versions: Array<{ name: string; version: string; alert: boolean; point: { drift_share: number; dataset_drift: boolean }; features: Array<{ name: string; role: string; method: string; score: number | null; threshold: number; drift: boolean; status: string; psi: number | null; cur_rows: number; missing: { current_share: number } }> }>;
+  sampleRate: number;
+  dropped: number;
 }

@@ -77,16 +77,23 @@ export class RpcDispatcher {
       this.onCall?.(name, 'INVALID_PARAMS');
       return reply(errorResponse(id ?? null, ErrorCodes.INVALID_PARAMS, `invalid params for ${name}: ${describeIssues(parsed.error.issues)}`, 'INVALID_PARAMS'));
     }
+    // A read-or-write method (e.g. drift.config with `set`) needs the write role only when it writes.
+    const writes = spec.mutates || (spec.isWrite?.(parsed.data as never) ?? false);
+    if (writes && spec.writeRole && !roleAllows(ctx.principal.role, spec.writeRole)) {
+      this.onCall?.(name, 'FORBIDDEN');
+      this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome: 'FORBIDDEN', remote: ctx.remote });
+      return reply(errorResponse(id ?? null, ErrorCodes.FORBIDDEN, `${name} with these params needs role ${spec.writeRole}; token "${ctx.principal.tokenName}" has ${ctx.principal.role}`, 'FORBIDDEN'));
+    }
     try {
       const result = await handler(parsed.data as never, ctx);
-      if (spec.mutates) this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome: 'ok', remote: ctx.remote });
+      if (writes) this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome: 'ok', remote: ctx.remote });
       this.onCall?.(name, 'ok');
       return reply({ jsonrpc: '2.0', id: id ?? null, result });
     } catch (e) {
       const err = e instanceof RpcError ? e : null;
       if (!err) this.log.error({ err: e, method: name }, 'handler failed');
       const outcome = err ? err.data.code : 'INTERNAL_ERROR';
-      if (spec.mutates) this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome, remote: ctx.remote });
+      if (writes) this.auditSafe({ token_name: ctx.principal.tokenName, role: ctx.principal.role, method: name, params: parsed.data, outcome, remote: ctx.remote });
       this.onCall?.(name, outcome);
       return reply(err
         ? { jsonrpc: '2.0', id: id ?? null, error: { code: err.code, message: err.message, data: err.data } }

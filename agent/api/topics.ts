@@ -3,6 +3,7 @@ import type { Collector } from '../telemetry/collector.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { Job } from '../../shared/protocol/index.js';
 import { redactEnv } from './handlers/jobs.js';
+import type { DriftMonitor } from '../drift/monitor.js';
 
 /** Server side of a topic: a snapshot for the subscribe answer, then a stream of events. */
 export interface TopicProvider {
@@ -13,8 +14,13 @@ export interface TopicProvider {
 }
 
 /** Providers of this topics. */
-export function createTopicProviders(collector: Collector, jobs: JobManager): Partial<Record<TopicName, TopicProvider>> {
+export function createTopicProviders(collector: Collector, jobs: JobManager, drift: DriftMonitor | null = null): Partial<Record<TopicName, TopicProvider>> {
   return {
+    ...(drift ? { 'drift.alerts': {
+      snapshot: () => ({ alerts: drift.activeAlerts() }),
+      subscribe: (_p: unknown, emit: (data: unknown) => void) => { drift.on('alert', emit); return () => { drift.off('alert', emit); }; },
+      conflate: false,
+    } } : {}),
     'node.stats': {
       snapshot: () => collector.latest,
       subscribe: (_p, emit) => collector.onSample(emit),

@@ -188,10 +188,16 @@ export const KS_EXACT_MAX_N = 10000;
  * SciPy to ~1e-3 relative at these sizes (2.3e-5 absolute in the fixture; see the test). Throws RangeError on an empty sample.
  */
 export function ksTwoSample(a: number[], b: number[]): TestResult & { method: 'exact' | 'asymp' } {
-  const d = ksStatistic(a, b);
-  const n1 = a.length;
-  const n2 = b.length;
-  if (Math.max(n1, n2) <= KS_EXACT_MAX_N) {
+  return ksPValue(ksStatistic(a, b), a.length, b.length);
+}
+
+/**
+ * The two-sided p-value of a KS statistic d between samples of sizes n1 and n2 (the distribution ksTwoSample uses):
+ * exact when both sizes are at most KS_EXACT_MAX_N (and allowExact: the exact path costs O(n1·n2)), else asymptotic.
+ * Used directly when the current side is a sketch.
+ */
+export function ksPValue(d: number, n1: number, n2: number, allowExact = true): TestResult & { method: 'exact' | 'asymp' } {
+  if (allowExact && Math.max(n1, n2) <= KS_EXACT_MAX_N) {
     const g = gcd(n1, n2);
     const lcm = (n1 / g) * n2;
     const h = Math.round(d * lcm);

@@ -237,6 +237,15 @@ export class ServingManager {
     }
   }
 
+  /** Run a version on raw tensors outside traffic (no statistics, no sampling, no routing): reference predictions,
+   * test sets. Loads the version if needed. */
+  async evaluate(name: string, version: string, feeds: Record<string, RawTensor>): Promise<Record<string, RawTensor>> {
+    const v = this.registry.resolve(name, version);
+    const m = await this.ensure(v);
+    try { validateFeeds(m.inputs, feeds); } catch (e) { throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version}: ${(e as Error).message}`); }
+    return (await m.infer(feeds)).outputs;
+  }
+
   /** The signature of a version (loading it if needed): for the HTTP metadata endpoints. */
   async signature(name: string, version?: string): Promise<{ version: StoredVersion; ready: boolean }> {
     const v = this.registry.resolve(name, version);

@@ -93,4 +93,43 @@ export const migrations: string[] = [
      reason TEXT
    );
    CREATE INDEX model_alias_history_name ON model_alias_history(name, id);`,
+  // v5: drift — a reference profile per version, closed (and the open) window buckets with their judgement, alerts,
+  // per-model settings
+  `CREATE TABLE drift_references (
+     name TEXT NOT NULL,
+     version TEXT NOT NULL,
+     info TEXT NOT NULL,
+     features TEXT NOT NULL,
+     profile TEXT NOT NULL,
+     PRIMARY KEY (name, version)
+   );
+   CREATE TABLE drift_buckets (
+     name TEXT NOT NULL,
+     version TEXT NOT NULL,
+     start_ms INTEGER NOT NULL,
+     end_ms INTEGER NOT NULL,
+     rows INTEGER NOT NULL,
+     profile TEXT NOT NULL,
+     judgement TEXT,
+     PRIMARY KEY (name, version, start_ms)
+   );
+   CREATE TABLE drift_alerts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL,
+     version TEXT NOT NULL,
+     raised_at INTEGER NOT NULL,
+     resolved_at INTEGER,
+     features TEXT NOT NULL,
+     predictions TEXT NOT NULL,
+     drift_share REAL NOT NULL,
+     consecutive INTEGER NOT NULL,
+     message TEXT NOT NULL
+   );
+   CREATE INDEX drift_alerts_model ON drift_alerts(name, version, id);
+   CREATE TABLE drift_settings (
+     name TEXT PRIMARY KEY,
+     settings TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL
+   );`,
 ];

@@ -17,6 +17,8 @@ import {
 } from './model-args.js';
 import { formatTensor, MODEL_LIST_HEADERS, modelDetail, modelRow, pushedLine, sortModels } from './model-format.js';
 import { formatTable, parseOutput, printJson, UsageError } from './output.js';
+import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from './drift-upload.js';
+import { formatReferenceResult } from './drift-format.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 type UpConn = NodeConn & { client: AgentClient };
@@ -114,6 +116,9 @@ export async function pushModel(client: AgentClient, path: string, req: PushRequ
   } finally { await fh.close(); }
 }
 
+/** What `model push` reports per node; `reference` only with --reference (null when its upload failed). */
+interface PushResult { node: string; model: ModelVersion | null; reference?: SetReferenceResult | null; error: string | null }
+
 /** Versions of NAME on each reachable node (model.get); nodes without it give []. */
 async function versionsOn(conns: readonly NodeConn[], name: string, version: string | undefined) {
   const res = await onEach(conns, async (c) => {
@@ -143,6 +148,8 @@ export function registerModelCommands(program: Command): void {
     .option('--meta <k=v>', 'lineage metadata (repeatable)', collect)
     .option('--git-commit <sha>', 'commit the model was built from')
     .option('--dataset <file>', 'training/reference data file: its sha256 and name are kept as lineage')
+    .option('--reference <file>', 'after the push, give the new version this drift reference (CSV with a header, or JSON lines)')
+    .option('--reference-format <fmt>', 'csv or jsonl [from the --reference file extension]')
     .action(async (nameArg: string, file: string, o) => {
       const out = parseOutput(o.output);
       const choice = parseNodeChoice(o);
@@ -152,27 +159,44 @@ export function registerModelCommands(program: Command): void {
       const size = await fileSize(file, 'model file');
       if (size === 0) throw new UsageError(`model file ${file} is empty; give an .onnx file`);
       if (o.dataset !== undefined) await fileSize(o.dataset, '--dataset');
+      if (o.referenceFormat !== undefined && o.reference === undefined) throw new UsageError('--reference-format applies to --reference FILE only');
+      // the reference is checked whole before the push, so a bad file never leaves a pushed version without it
+      const refFormat = o.reference !== undefined ? referenceFormat(o.reference, o.referenceFormat, '--reference-format') : undefined;
+      if (o.reference !== undefined) await checkReferenceFile(o.reference, '--reference');
       const [sha256, datasetSha] = await Promise.all([sha256File(file), o.dataset !== undefined ? sha256File(o.dataset) : Promise.resolve(undefined)]);
       const lineage = buildLineage({ gitCommit, meta, ...(datasetSha ? { dataset: { path: o.dataset, sha256: datasetSha } } : {}) });
       await withConns(o, async (conns) => {
         const nodes = chooseNodes(conns, choice, 'push');
         const unreachable = unreachableOf(conns);
         const progress = out === 'table' && process.stderr.isTTY && nodes.length === 1 && size > 8 * PUSH_CHUNK_BYTES;
-        const results = await Promise.all(nodes.map(async (c) => {
+        const results = await Promise.all(nodes.map(async (c): Promise<PushResult> => {
           try {
             const m = await pushModel(c.client, file, { name, version, sha256, size, lineage }, {
               onProgress: progress ? (sent) => process.stderr.write(`\r${c.name}: ${Math.floor((sent / size) * 100)}% of ${file}`) : undefined,
             });
-            return { node: c.name, model: m, error: null };
-          } catch (e) { return { node: c.name, model: null, error: explain(e, c.name, 'model.push').message }; }
-          finally { if (progress) process.stderr.write('\n'); }
+            if (progress) process.stderr.write('\n');
+            if (refFormat === undefined) return { node: c.name, model: m, error: null };
+            // the version exists now whatever happens to its reference: a failed upload says how to retry it alone
+            try {
+              const reference = await uploadReferenceFile(c.client, o.reference, { name, version: m.version, format: refFormat });
+              return { node: c.name, model: m, reference, error: null };
+            } catch (e) {
+              const why = explainDriftError(e, c.name, 'drift.setReference', name).message;
+              return { node: c.name, model: m, reference: null, error: `${why}; ${name} ${m.version} was pushed, retry the reference with: fleetml drift reference ${name} --version ${m.version} --from ${o.reference} --node ${c.name}` };
+            }
+          } catch (e) {
+            if (progress) process.stderr.write('\n');
+            return { node: c.name, model: null, error: explain(e, c.name, 'model.push').message };
+          }
         }));
         if (results.some((r) => r.error)) process.exitCode = 1;
         if (out === 'json') return printJson({ sha256, size_bytes: size, results, unreachable });
         if (choice.kind === 'all') for (const u of unreachable) console.error(`${u.node}: not reachable, skipped: ${u.error}`);
+        const now = Date.now();
         for (const r of results) {
           if (r.model) console.log(pushedLine(r.node, r.model));
-          else console.error(r.error);
+          if (r.model && r.reference) console.log(formatReferenceResult(r.reference, `${name} ${r.model.version}`, now, r.node));
+          if (r.error) console.error(r.error);
         }
       });
     });

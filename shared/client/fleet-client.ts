@@ -1,9 +1,9 @@
-import { AgentClient } from './agent-client.js';
+import { AgentClient, RpcCallError } from './agent-client.js';
 import type { ClientState } from './agent-client.js';
 import type { Target } from './inventory.js';
-import type { FleetActions, FleetNode, FleetSource, NodeConn } from './fleet-types.js';
+import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetActions, FleetNode, FleetSource, NodeConn } from './fleet-types.js';
 import { flattenStats } from '../protocol/index.js';
-import type { Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
+import type { DriftAlert, DriftReport, Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
 
 /** Options of a fleet connection. */
 export interface FleetClientOptions {
@@ -15,6 +15,11 @@ export interface FleetClientOptions {
   pingIntervalMs?: number;
   /** How often model lists and serving statistics are refreshed, ms [2000]. */
   modelPollMs?: number;
+}
+
+/** The fields of `o` that are set (strict param schemas reject neither, but the wire stays clean). */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 const toConn = (s: ClientState): NodeConn => (s === 'open' ? 'up' : s === 'unauthorized' ? 'unauthorized' : s === 'incompatible' ? 'incompatible' : s === 'connecting' ? 'connecting' : 'unreachable');
@@ -29,6 +34,8 @@ export class FleetClient implements FleetSource, FleetActions {
   private clients: AgentClient[];
   private unnamed: boolean[];
   private subscribed: boolean[];
+  /** drift.alerts is subscribed apart: an agent without drift monitoring must not stop the other topics. */
+  private driftSubscribed: boolean[];
   private listeners = new Set<() => void>();
   private notifyTimer: NodeJS.Timeout | null = null;
   private readonly points: number;
@@ -45,9 +52,10 @@ export class FleetClient implements FleetSource, FleetActions {
     this.points = o.historyPoints ?? 120;
     this.throttleMs = o.throttleMs ?? 100;
     this.modelPollMs = o.modelPollMs ?? 2000;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null }));
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
+    this.driftSubscribed = targets.map(() => false);
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
   }
 
@@ -106,6 +114,7 @@ export class FleetClient implements FleetSource, FleetActions {
           this.onJobEvent(i, jobs.snapshot, true);
         } catch (e) { this.subscribed[i] = false; throw e; }
       }
+      if (!this.driftSubscribed[i]) await this.subscribeDrift(i);
       this.changed();
     } catch (e) {
       n.error = (e as Error).message;
@@ -143,6 +152,34 @@ export class FleetClient implements FleetSource, FleetActions {
     this.changed();
   }
 
+  /**
+   * Subscribe to drift.alerts once (AgentClient resubscribes it on reconnect). An agent that does not know the
+   * topic (NOT_FOUND) or has drift monitoring off (UNAVAILABLE) leaves driftAlerts null; the next reconnect tries again
+   * (the agent may have been upgraded meanwhile).
+   */
+  private async subscribeDrift(i: number) {
+    const c = this.clients[i];
+    this.driftSubscribed[i] = true;
+    try {
+      const sub = await c.subscribe('drift.alerts', {}, (d, meta) => this.onDriftAlert(i, d, meta.snapshot));
+      this.onDriftAlert(i, sub.snapshot, true);
+    } catch (e) {
+      this.driftSubscribed[i] = false;
+      const code = e instanceof RpcCallError ? e.codeName : null;
+      if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
+    }
+  }
+
+  private onDriftAlert(i: number, d: unknown, snapshot: boolean) {
+    const n = this.nodes[i];
+    if (snapshot) { n.driftAlerts = (d as { alerts?: DriftAlert[] } | null)?.alerts ?? []; this.changed(); return; }
+    const ev = d as { type?: 'raised' | 'resolved'; alert?: DriftAlert };
+    if (!ev.alert) return;
+    const rest = (n.driftAlerts ?? []).filter((a) => a.id !== ev.alert!.id);
+    n.driftAlerts = ev.type === 'raised' ? [...rest, ev.alert] : rest;
+    this.changed();
+  }
+
   private clientOf(node: string): AgentClient {
     const c = this.client(node);
     if (!c) throw new Error(`no node named "${node}" in this cluster`);
@@ -164,6 +201,14 @@ export class FleetClient implements FleetSource, FleetActions {
     });
     for (const l of (sub.snapshot as unknown as { lines: LogLine[] })?.lines ?? []) onLine(l);
     return () => { void sub.close(); };
+  }
+
+  async driftReport(node: string, name: string, o: DriftReportOptions = {}): Promise<DriftReport> {
+    return this.clientOf(node).call('drift.report', { name, ...defined(o) });
+  }
+
+  async driftHistory(node: string, name: string, o: DriftHistoryOptions = {}): Promise<DriftHistory> {
+    return this.clientOf(node).call('drift.history', { name, ...defined(o) });
   }
 
   // Models have no push topic yet: poll model.list and model.stats every modelPollMs per node that is up,

@@ -1,4 +1,4 @@
-import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion } from '../protocol/index.js';
+import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion, DriftAlert, DriftReport, DriftPoint } from '../protocol/index.js';
 
 /** Serving figures of one model version (model.stats). */
 export interface ModelStatsRow { name: string; version: string; requests: number; errors: number; in_flight: number; latency_us: { p50: number | null; p95: number | null; queue_p50: number | null; compute_p50: number | null }; requests_per_s: number | null; avg_batch?: number | null }
@@ -28,6 +28,8 @@ export interface FleetNode {
   models: ModelVersion[] | null;
   /** Serving statistics per loaded version (model.stats), with a request rate from the last two polls. */
   modelStats: ModelStatsRow[] | null;
+  /** Active drift alerts of the node's models, kept live by the drift.alerts topic; null until known or when the agent has no drift monitoring. */
+  driftAlerts: DriftAlert[] | null;
 }
 
 /** A read-only, observable view of the fleet: what the TUI's views consume. */
@@ -38,8 +40,23 @@ export interface FleetSource {
   onChange(listener: () => void): () => void;
 }
 
+/** Options of FleetActions.driftReport (agent defaults: newest version, window 1h, no histograms). */
+export interface DriftReportOptions { version?: string; window?: string; feature?: string; histograms?: boolean }
+/** Options of FleetActions.driftHistory (agent defaults: newest version, 288 points). */
+export interface DriftHistoryOptions { version?: string; limit?: number }
+/** Closed windows (oldest first) and alerts of one model version (drift.history). */
+export interface DriftHistory { name: string; version: string; points: DriftPoint[]; alerts: DriftAlert[] }
+
+/** Drift reads a view may ask for (drift.report, drift.history); rejects with the agent's message. */
+export interface DriftReader {
+  /** The drift of one model version over a window vs its reference. */
+  driftReport(node: string, name: string, opts?: DriftReportOptions): Promise<DriftReport>;
+  /** Scores per closed window and the alerts of one model version. */
+  driftHistory(node: string, name: string, opts?: DriftHistoryOptions): Promise<DriftHistory>;
+}
+
 /** What views may ask the fleet to do (the TUI's only way to act; views never touch a socket). */
-export interface FleetActions {
+export interface FleetActions extends DriftReader {
   /** Queue a job on a node; rejects with the agent's message when refused. */
   submitJob(node: string, spec: JobSpecInput): Promise<Job>;
   /** Cancel a job (SIGTERM, then SIGKILL after its grace period). */

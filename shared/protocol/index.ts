@@ -10,3 +10,4 @@ export * from './methods.js';
 export * from './history-keys.js';
 export * from './jobs.js';
 export * from './models.js';
+export * from './drift.js';

@@ -4,6 +4,7 @@ import * as auth from './auth.js';
 import * as sub from './subscribe.js';
 import * as jobs from './jobs.js';
 import * as models from './models.js';
+import * as drift from './drift.js';
 import type { Role } from './auth.js';
 
 /** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
@@ -13,6 +14,10 @@ export interface MethodSpec<P extends z.ZodType = z.ZodType, R extends z.ZodType
   role: Role;
   mutates: boolean;
   description: string;
+  /** For a method that reads or writes depending on its params: when this returns true for the parsed params the call
+   * needs `writeRole` and is audited as a mutation. */
+  isWrite?: (params: z.infer<P>) => boolean;
+  writeRole?: Role;
 }
 function m<P extends z.ZodType, R extends z.ZodType>(s: MethodSpec<P, R>): MethodSpec<P, R> { return s; }
 
@@ -67,6 +72,14 @@ export const methods = {
     description: 'Timeline of the routing of a name on this node: which versions served, from when, who changed it and why.' }),
   'model.stats': m({ params: models.ModelStatsParams, result: models.ModelStatsResult, role: 'read', mutates: false,
     description: 'Requests, errors, in-flight and latency percentiles (total, queue, compute) per model version since the agent started.' }),
+  'drift.report': m({ params: drift.DriftReportParams, result: drift.DriftReportResult, role: 'read', mutates: false,
+    description: 'Drift of one model version (newest when omitted) over a window (default 1h) vs its reference: per feature the method, score, threshold, status, PSI, missing values and data-quality flags; the drift share, dataset and prediction drift, and the active alert. `histograms` adds reference vs current shares per bin.' }),
+  'drift.history': m({ params: drift.DriftHistoryParams, result: drift.DriftHistoryResult, role: 'read', mutates: false,
+    description: 'Scores of every closed window (oldest first, as judged when it closed) and the alerts of a model version.' }),
+  'drift.setReference': m({ params: drift.DriftSetReferenceParams, result: drift.DriftSetReferenceResult, role: 'operate', mutates: true,
+    description: 'Set the reference of a version: a CSV (header) or JSON-lines dataset sent in chunks (columns matched to features by name, else by position), or `from_traffic: N` to build it from the next N requests. Replaces the previous reference; windows are judged against the new one from then on.' }),
+  'drift.config': m({ params: drift.DriftConfigParams, result: drift.DriftConfigResult, role: 'read', mutates: false, isWrite: (p) => p.set !== undefined, writeRole: 'operate',
+    description: 'The drift settings of a model: its overrides and the effective values. With `set` (operate role, audited) replaces the overrides (methods, thresholds, drift share, alert_after, per-feature method/threshold/type/ignore); `set: null` restores the node defaults.' }),
   'subscribe': m({ params: sub.SubscribeParams, result: sub.SubscribeResult, role: 'read', mutates: false,
     description: 'Subscribe to a topic: answers {subscriptionId, snapshot}; events follow as `subscription` notifications {subscriptionId, seq, data}. The topic may need a higher role.' }),
   'unsubscribe': m({ params: sub.UnsubscribeParams, result: sub.UnsubscribeResult, role: 'read', mutates: false,

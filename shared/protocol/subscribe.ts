@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NodeStats } from './telemetry.js';
 import { Job, LogLine } from './jobs.js';
+import { DriftAlertEvent } from './drift.js';
 
 /** Topics a client can subscribe to: params schema and the data each event carries. */
 export const topics = {
@@ -20,6 +21,12 @@ export const topics = {
     description: 'Live output of one job. Snapshot: {lines} (the last `tail` stored lines, default 200); events: each new line. Not conflated (lines are never dropped while the peer keeps up; a peer that stops reading is disconnected).',
     params: z.object({ id: z.string().min(1).max(64), tail: z.number().int().min(0).max(10_000).default(200) }).strict(),
     data: LogLine,
+    role: 'read' as const,
+  },
+  'drift.alerts': {
+    description: 'Drift alerts of every model on the node: raised after K consecutive drifting windows, resolved by the first window that does not drift. Snapshot: {alerts} (the active ones). Event data: {type: raised|resolved, alert}.',
+    params: z.object({}).strict(),
+    data: DriftAlertEvent,
     role: 'read' as const,
   },
 } as const;

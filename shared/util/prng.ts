@@ -9,3 +9,17 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Standard normal draws from a uniform source (Box–Muller), for seeded synthetic datasets. */
+export function gaussian(rnd: () => number): () => number {
+  return () => {
+    const u = Math.max(rnd(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd());
+  };
+}
+
+/** n rows of independent normal features with the given means and standard deviations. */
+export function normalRows(rnd: () => number, n: number, means: readonly number[], stds: readonly number[]): number[][] {
+  const g = gaussian(rnd);
+  return Array.from({ length: n }, () => means.map((m, j) => m + stds[j] * g()));
+}

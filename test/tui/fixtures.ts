@@ -1,5 +1,6 @@
 // Realistic sample data for the TUI tests: what agents on real machines report.
-import type { FleetActions, FleetNode, FleetSource } from '../../shared/client/fleet-types.js';
+import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetActions, FleetNode, FleetSource } from '../../shared/client/fleet-types.js';
+import type { DriftReport } from '../../shared/protocol/drift.js';
 import type { Job, JobSpecInput, LogLine } from '../../shared/protocol/jobs.js';
 import type { NodeInfoResult } from '../../shared/protocol/node.js';
 import type { ModelVersion } from '../../shared/protocol/models.js';
@@ -51,7 +52,7 @@ function stats(name: string, gpuState: GpuState, h = host()): NodeStats {
 
 function upNode(name: string, gpuState: GpuState, history: FleetNode['history'] = {}): FleetNode {
   return { name, url: `ws://${name}:7070`, conn: 'up', error: null, retryInMs: null, info: info(name, { ...gpuState, count: gpuState.gpus.length }),
-    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name), models: modelsOf(name), modelStats: modelStatsOf(name) };
+    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name), models: modelsOf(name), modelStats: modelStatsOf(name), driftAlerts: [] };
 }
 
 /** Fixture time: every job timestamp is relative to it. */
@@ -159,7 +160,7 @@ export const noGpu = (): FleetNode =>
 /** An agent that cannot be reached. */
 export const unreachable = (): FleetNode => ({
   name: 'gpu03', url: 'ws://gpu03:7070', conn: 'unreachable', error: 'connect ECONNREFUSED 10.0.0.13:7070', retryInMs: 4200,
-  info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null,
+  info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null,
 });
 
 /** An agent that rejected our token. */
@@ -239,6 +240,34 @@ export class FakeFleetActions implements FleetActions {
   /** Push a new line to every follower of a job. */
   emit(node: string, id: string, l: LogLine): void {
     for (const f of this.followers.get(`${node}/${id}`) ?? []) f(l);
+  }
+  /** Drift reports by "node/name" (an Error is thrown as the agent's refusal); history likewise. */
+  reports = new Map<string, DriftReport | Error>();
+  histories = new Map<string, DriftHistory | Error>();
+  /** Every drift call, in order, with the time it started and whether another drift call was still running. */
+  driftCalls: { method: 'report' | 'history'; node: string; name: string; opts: DriftReportOptions & DriftHistoryOptions; at: number; overlapping: boolean }[] = [];
+  /** Delay of each drift answer (ms). */
+  driftDelayMs = 0;
+  private driftRunning = 0;
+  private async driftAnswer<T>(method: 'report' | 'history', node: string, name: string, opts: DriftReportOptions & DriftHistoryOptions, from: Map<string, T | Error>): Promise<T> {
+    // report and history of one poll run together; overlapping means a call of another poll was still running.
+    this.driftCalls.push({ method, node, name, opts, at: Date.now(), overlapping: this.driftRunning > (method === 'history' ? 1 : 0) });
+    this.driftRunning++;
+    try {
+      if (this.driftDelayMs) await new Promise((r) => setTimeout(r, this.driftDelayMs));
+      const v = from.get(`${node}/${name}`);
+      if (v === undefined) throw new Error(`model "${name}" not found on ${node}`);
+      if (v instanceof Error) throw v;
+      return v;
+    } finally { this.driftRunning--; }
+  }
+  async driftReport(node: string, name: string, opts: DriftReportOptions = {}): Promise<DriftReport> {
+    const r = await this.driftAnswer('report', node, name, opts, this.reports);
+    // Like the agent: histograms only when asked, and only the asked feature's when one is named.
+    return { ...r, window: opts.window ?? r.window, features: r.features.map(({ histogram, ...f }) => (opts.histograms && (!opts.feature || opts.feature === f.name) && histogram ? { ...f, histogram } : f)) };
+  }
+  async driftHistory(node: string, name: string, opts: DriftHistoryOptions = {}): Promise<DriftHistory> {
+    return this.driftAnswer('history', node, name, opts, this.histories);
   }
   /** Followers currently subscribed to a job. */
   followerCount(node: string, id: string): number {

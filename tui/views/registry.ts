@@ -1,10 +1,13 @@
 // The view registry: every view the console knows, in one list. Later issues (jobs, models, rollouts,
 // drift) plug in by adding a ViewSpec here; `:` commands, help and Enter all read from this list.
+import { DEFAULT_DRIFT_WINDOW } from '../drift-poller.js';
 import { jobDetailLines } from '../render/job-detail.js';
 import { findJob, jobKey } from '../render/job-row.js';
 import { modelDetailLines } from '../render/model-detail.js';
 import { findModel, modelKey } from '../render/model-row.js';
 import { ClusterView, visibleNodes } from './ClusterView.js';
+import { DriftModelView } from './DriftModelView.js';
+import { DriftView, visibleDrift } from './DriftView.js';
 import { NodeView, frameNode, visibleProcesses } from './NodeView.js';
 import { JobDetailView } from './JobDetailView.js';
 import { JobsView, visibleJobs } from './JobsView.js';
@@ -96,8 +99,30 @@ export const modelDetailSpec: ViewSpec = {
   Component: ModelDetailView,
 };
 
+/** Drift alert state of every model version (`:drift`), pushed by drift.alerts; Enter opens a version's drift. */
+export const driftSpec: ViewSpec = {
+  id: 'drift',
+  aliases: ['dr'],
+  arg: 'none',
+  title: (f) => `drift${f.filter ? ` (filter: ${f.filter})` : ''}`,
+  items: (nodes, f) => visibleDrift(nodes, f).map(modelKey),
+  drill: (key) => ({ view: 'drift-model', arg: key }),
+  Component: DriftView,
+};
+
+/** One version's drift (`d` on a model, Enter in :drift, or `:drift-model NODE/NAME[@VERSION]`); items are its features. */
+export const driftModelSpec: ViewSpec = {
+  id: 'drift-model',
+  aliases: ['dm'],
+  arg: 'required',
+  argName: 'node/name@version',
+  title: (f) => `drift ${f.arg ?? ''} · window ${f.window ?? DEFAULT_DRIFT_WINDOW}`,
+  items: (_nodes, _f, _logs, drift) => (drift?.report?.features ?? []).map((x) => x.name),
+  Component: DriftModelView,
+};
+
 /** All views; the first is the root of the view stack. */
-export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec];
+export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec, driftSpec, driftModelSpec];
 
 /** The spec of a view id (falls back to the root view). */
 export function viewSpec(id: string, views: readonly ViewSpec[] = VIEWS): ViewSpec {

@@ -1,0 +1,463 @@
+/**
+ * The drift monitor of one agent: turns sampled inferences into window profiles, judges each closed window against
+ * the version's reference, raises and resolves alerts, and answers reports.
+ *
+ * Flow and invariants:
+ * - The serving hot path only appends a sample to a bounded buffer (ServingManager.onSamples); this monitor receives
+ *   batches off the hot path (setImmediate) and adds the rows to the version's open bucket, an in-memory profile.
+ *   Memory per version is bounded: profiles hold histograms, capped sketches and capped category counts, never rows
+ *   (except while a traffic reference collects its first N rows).
+ * - Buckets are aligned to wall-clock multiples of drift.bucket_s. The open bucket is written to SQLite every few
+ *   seconds (so kill -9 loses at most that much capture); a bucket is judged once, when it closes, and its judgement is
+ *   stored with it in the same write as any alert change (one transaction). Buckets that closed while the agent was
+ *   down are judged at start-up.
+ * - Alert state machine per version: judged window drifts (dataset drift or prediction drift) → consecutive += 1;
+ *   at alert_after → alert raised (stored, emitted); further drifting windows update it; the first judged window that
+ *   does not drift resets the count and resolves the alert. Windows that cannot be judged (no reference, too few
+ *   rows) change nothing.
+ * - Changing a version's reference restarts its windows (their histograms use the old bin edges).
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes, createHash } from 'node:crypto';
+import { RpcError } from '../../shared/protocol/index.js';
+import type { DriftAlert, DriftPoint, DriftReport, DriftSettings, FeatureDrift, FeatureType, ReferenceInfo } from '../../shared/protocol/index.js';
+import type { AgentConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { ModelRegistry, StoredVersion } from '../serving/registry.js';
+import type { InferSample, ServingManager } from '../serving/serving.js';
+import { isDynamicDim } from '../serving/tensors.js';
+import { addValue, accFromJson, accToJson, cloneAcc, mergeAcc, newAcc, type Cell, type FeatureAcc } from './profile.js';
+import { datasetFigures, histogramView, judgeFeature, type EffectiveSettings, type RefFeature } from './compare.js';
+import { extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type ColumnMatch, type FeatureDef } from './features.js';
+import { buildRefFeature } from './reference.js';
+import { DriftStore, type StoredReference } from './store.js';
+
+type DriftConfig = AgentConfig['drift'];
+
+interface OpenBucket { start: number; end: number; rows: number; accs: FeatureAcc[] }
+interface VersionState {
+  name: string; version: string; key: string;
+  defs: FeatureDef[]; unprofiled: string[];
+  ref: RefFeature[] | null; refInfo: ReferenceInfo | null;
+  open: OpenBucket | null; dirty: boolean; lastFlush: number;
+  consecutive: number; alert: DriftAlert | null;
+  trafficRef: { need: number; rows: number; cols: Cell[][]; by: string } | null;
+  last: { features: FeatureDrift[]; point: DriftPoint } | null;
+}
+interface Upload { id: string; key: string; name: string; version: string; format: 'csv' | 'jsonl'; partial: string; line: number; match: ColumnMatch | null; jsonKeys: string[] | null;
+  rows: Cell[][]; seen: number; by: string; datasetName: string | null; hash: ReturnType<typeof createHash>; touched: number }
+
+/** Parses a window like 5m, 1h, 24h, 2d into ms. */
+export function parseWindow(w: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(w);
+  if (!m) throw new RpcError('INVALID_PARAMS', `bad window ${w}: use a duration like 5m, 1h, 24h`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's']!;
+}
+
+/** Events: 'alert' ({type, alert}); 'judged' (name, version, point). */
+export class DriftMonitor extends EventEmitter {
+  private states = new Map<string, VersionState>();
+  private uploads = new Map<string, Upload>();
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private closedCache = new Map<string, FeatureAcc[]>();
+  private captured = 0;
+  private lastRateAt = 0;
+  private lastPrune = 0;
+  private readonly bucketMs: number;
+  private readonly now: () => number;
+  private readonly rnd: () => number;
+
+  constructor(private readonly deps: { store: DriftStore; registry: ModelRegistry; serving: ServingManager; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number }) {
+    super();
+    this.bucketMs = deps.config.bucket_s * 1000;
+    this.now = deps.now ?? Date.now;
+    this.rnd = deps.rnd ?? Math.random;
+  }
+
+  /** Resume open buckets, judge buckets that closed while the agent was down, then start capturing. */
+  start(): void {
+    const now = this.now();
+    for (const o of this.deps.store.open(now)) {
+      const st = this.stateOf(o.name, o.version);
+      if (!st || o.bucket.accs.length !== st.defs.length) continue;
+      st.open = { start: o.bucket.start, end: o.bucket.end, rows: o.bucket.rows, accs: o.bucket.accs.map(accFromJson) };
+    }
+    for (const u of this.deps.store.unjudged(now)) {
+      const st = this.stateOf(u.name, u.version);
+      const b = this.deps.store.buckets(u.name, u.version, u.start, 1)[0];
+      if (!st || !b || b.start !== u.start || b.accs.length !== st.defs.length) continue;
+      this.judgeAndStore(st, { start: b.start, end: b.end, rows: b.rows, accs: b.accs.map(accFromJson) });
+    }
+    this.unsubscribe = this.deps.serving.onSamples((batch) => this.ingest(batch));
+    this.timer = setInterval(() => this.tick(), Math.min(1000, Math.max(100, this.bucketMs / 4)));
+    this.timer.unref();
+  }
+
+  /** Flush open buckets and stop (agent shutdown). */
+  dispose(): void {
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    for (const st of this.states.values()) if (st.open && st.dirty) this.flush(st);
+  }
+
+  // ------------------------------------------------------------ state
+
+  private effective(name: string): EffectiveSettings {
+    const c = this.deps.config;
+    const o = this.deps.store.settings(name);
+    return {
+      numeric_method: o.numeric_method ?? null, categorical_method: o.categorical_method ?? null,
+      thresholds: { ...c.thresholds, ...(o.thresholds ?? {}) },
+      drift_share: o.drift_share ?? c.drift_share, alert_after: o.alert_after ?? c.alert_after,
+      small_reference_rows: c.small_reference_rows, min_rows: c.min_rows, features: o.features ?? {},
+    };
+  }
+
+  private stateOf(name: string, version: string): VersionState | null {
+    const key = `${name}@${version}`;
+    const have = this.states.get(key);
+    if (have) return have;
+    let v: StoredVersion;
+    try { v = this.deps.registry.resolve(name, version); } catch { return null; }
+    const eff = this.effective(name);
+    const types = Object.fromEntries(Object.entries(eff.features).map(([k, f]) => [k, f.type]));
+    const { features, unprofiled } = featuresOf(v.inputs, v.outputs, this.deps.config.max_features, types);
+    const st: VersionState = { name, version, key, defs: features, unprofiled, ref: null, refInfo: null, open: null, dirty: false, lastFlush: 0,
+      consecutive: 0, alert: null, trafficRef: null, last: null };
+    const stored = this.deps.store.reference(name, version);
+    if (stored && stored.features.length === features.length) this.applyReference(st, stored);
+    st.alert = this.deps.store.activeAlerts().find((a) => a.name === name && a.version === version) ?? null;
+    // Trailing drifting windows count towards the next alert across restarts.
+    const pts = this.deps.store.judgements(name, version, 0, 1000);
+    for (let i = pts.length - 1; i >= 0; i--) { const p = pts[i]; if (!p.judged) continue; if (p.dataset_drift || p.prediction_drift) st.consecutive++; else break; }
+    if (!st.ref && this.deps.config.auto_reference_rows > 0) st.trafficRef = { need: this.deps.config.auto_reference_rows, rows: 0, cols: features.map(() => []), by: 'auto' };
+    this.states.set(key, st);
+    return st;
+  }
+
+  private applyReference(st: VersionState, r: StoredReference): void {
+    st.ref = r.features.map((f, i) => ({ name: f.name, role: f.role, type: f.type, edges: r.profile[i].edges, acc: accFromJson(r.profile[i].acc) }));
+    st.refInfo = r.info;
+    st.defs = st.defs.map((d, i) => ({ ...d, name: r.features[i].name, type: r.features[i].type }));
+  }
+
+  private newBucket(st: VersionState, ts: number): OpenBucket {
+    const start = Math.floor(ts / this.bucketMs) * this.bucketMs;
+    return { start, end: start + this.bucketMs, rows: 0, accs: st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null)) };
+  }
+
+  // ------------------------------------------------------------ capture
+
+  /** Adds sampled inferences to their versions' open buckets (and to a traffic reference being collected). */
+  ingest(batch: readonly InferSample[]): void {
+    for (const s of batch) {
+      const st = this.stateOf(s.name, s.version);
+      if (!st || st.defs.length === 0) continue;
+      if (st.open && s.ts >= st.open.end) this.close(st);
+      if (!st.open) st.open = this.newBucket(st, s.ts);
+      const open = st.open;
+      const tr = st.trafficRef;
+      const rows = extractRows(st.defs, s.inputs, s.outputs, (f, cell) => {
+        addValue(open.accs[f], cell, st.ref?.[f]?.edges ?? null, 0, this.rnd);
+        if (tr) tr.cols[f].push(cell);
+      });
+      open.rows += rows; st.dirty = true; this.captured += rows;
+      if (tr) { tr.rows += rows; if (tr.rows >= tr.need) this.finishTrafficReference(st); }
+    }
+  }
+
+  private finishTrafficReference(st: VersionState): void {
+    const tr = st.trafficRef!;
+    st.trafficRef = null;
+    const eff = this.effective(st.name);
+    const ref = st.defs.map((d) => buildRefFeature(d.name, d.role, eff.features[d.name]?.type ?? d.type, tr.cols[st.defs.indexOf(d)], this.deps.config.small_reference_rows, this.rnd));
+    const info: ReferenceInfo = { source: 'traffic', rows: tr.rows, rows_seen: tr.rows, created_at: this.now(), created_by: tr.by, dataset_name: null, dataset_sha256: null, matched_by: 'traffic' };
+    this.saveReference(st, ref, info);
+    this.deps.log.info({ model: st.name, version: st.version, rows: tr.rows }, 'drift reference built from traffic');
+  }
+
+  private saveReference(st: VersionState, ref: RefFeature[], info: ReferenceInfo): void {
+    const stored: StoredReference = { info, features: ref.map((f) => ({ name: f.name, role: f.role, type: f.type })), profile: ref.map((f) => ({ edges: f.edges, acc: accToJson(f.acc) })) };
+    this.deps.store.saveReference(st.name, st.version, stored);
+    this.deps.store.dropBuckets(st.name, st.version);
+    this.applyReference(st, stored);
+    // A reference in hand ends any traffic reference still collecting (a dataset given later wins over the auto one).
+    st.trafficRef = null;
+    st.open = null; st.dirty = false; st.consecutive = 0; st.last = null;
+    for (const k of this.closedCache.keys()) if (k.startsWith(`${st.key}|`)) this.closedCache.delete(k);
+  }
+
+  // ------------------------------------------------------------ windows
+
+  private flush(st: VersionState): void {
+    const b = st.open!;
+    this.deps.store.saveBucket(st.name, st.version, { start: b.start, end: b.end, rows: b.rows, accs: b.accs.map(accToJson), judgement: null });
+    st.dirty = false; st.lastFlush = this.now();
+  }
+
+  private close(st: VersionState): void {
+    const b = st.open!;
+    st.open = null; st.dirty = false;
+    this.judgeAndStore(st, b);
+  }
+
+  /** Judges every feature of a profile against the version's reference. */
+  private judge(st: VersionState, accs: FeatureAcc[]): FeatureDrift[] {
+    const eff = this.effective(st.name);
+    return st.defs.map((d, i) => judgeFeature(d.name, d.role, d.type, st.ref?.[i] ?? null, accs[i], eff));
+  }
+
+  private judgeAndStore(st: VersionState, b: OpenBucket): void {
+    const eff = this.effective(st.name);
+    const features = this.judge(st, b.accs);
+    const fig = datasetFigures(features, eff);
+    const judged = features.some((f) => f.status === 'ok' || f.status === 'drift');
+    const point: DriftPoint = { from: b.start, to: b.end, rows: b.rows, drift_share: fig.drift_share, dataset_drift: fig.dataset_drift, prediction_drift: fig.prediction_drift, judged,
+      scores: Object.fromEntries(features.map((f) => [f.name, f.score])), drifted: [...fig.drifted, ...fig.predictions] };
+    const events: Array<{ type: 'raised' | 'resolved'; alert: DriftAlert }> = [];
+    const now = this.now();
+    this.deps.store.transaction(() => {
+      this.deps.store.saveBucket(st.name, st.version, { start: b.start, end: b.end, rows: b.rows, accs: b.accs.map(accToJson), judgement: point });
+      if (!judged) return;
+      if (fig.dataset_drift || fig.prediction_drift) {
+        st.consecutive++;
+        if (st.alert) {
+          this.deps.store.updateAlert(st.alert.id, st.consecutive, fig.drifted, fig.predictions, fig.drift_share);
+          st.alert = { ...st.alert, consecutive: st.consecutive, features: fig.drifted, predictions: fig.predictions, prediction_drift: fig.prediction_drift, drift_share: fig.drift_share };
+        } else if (st.consecutive >= eff.alert_after) {
+          const judgedInputs = features.filter((f) => f.role === 'input' && (f.status === 'ok' || f.status === 'drift')).length;
+          const msg = `${st.name} ${st.version}: ` + (fig.drifted.length > 0 ? `drift in ${fig.drifted.length} of ${judgedInputs} input features (${fig.drifted.join(', ')})` : 'no input feature drifts')
+            + (fig.prediction_drift ? `; predictions drifted (${fig.predictions.join(', ')})` : '') + ` for ${st.consecutive} consecutive windows of ${this.deps.config.bucket_s} s`;
+          st.alert = this.deps.store.raiseAlert({ name: st.name, version: st.version, raised_at: now, features: fig.drifted, predictions: fig.predictions, prediction_drift: fig.prediction_drift, drift_share: fig.drift_share, consecutive: st.consecutive, message: msg });
+          events.push({ type: 'raised', alert: st.alert });
+        }
+      } else {
+        st.consecutive = 0;
+        if (st.alert) { this.deps.store.resolveAlert(st.alert.id, now); events.push({ type: 'resolved', alert: { ...st.alert, resolved_at: now } }); st.alert = null; }
+      }
+    });
+    st.last = { features, point };
+    for (const k of this.closedCache.keys()) if (k.startsWith(`${st.key}|`)) this.closedCache.delete(k);
+    this.emit('judged', st.name, st.version, point);
+    for (const e of events) {
+      this.deps.log.warn({ model: st.name, version: st.version, alert: e.alert.id, features: e.alert.features }, e.type === 'raised' ? `drift alert raised: ${e.alert.message}` : 'drift alert resolved');
+      this.emit('alert', e);
+    }
+  }
+
+  /** Closes due buckets, flushes open ones every few seconds, adapts the capture rate, prunes old buckets and uploads. */
+  tick(): void {
+    const now = this.now();
+    const flushEvery = Math.min(5000, this.bucketMs);
+    for (const st of this.states.values()) {
+      try {
+        if (st.open && now >= st.open.end) this.close(st);
+        else if (st.open && st.dirty && now - st.lastFlush >= flushEvery) this.flush(st);
+      } catch (e) { this.deps.log.error({ err: (e as Error).message, model: st.name, version: st.version }, 'drift window failed'); }
+    }
+    // Capture rate: sample uniformly when rows/s exceed the budget; relax back towards 1 when traffic drops.
+    if (now - this.lastRateAt >= 1000) {
+      const secs = this.lastRateAt ? (now - this.lastRateAt) / 1000 : 1;
+      const rate = this.captured / secs;
+      const sv = this.deps.serving;
+      const max = this.deps.config.max_samples_per_s;
+      sv.sampleRate = rate > max ? Math.max(0.001, sv.sampleRate * (max / rate)) : Math.min(1, sv.sampleRate * 1.25);
+      this.captured = 0; this.lastRateAt = now;
+    }
+    if (now - this.lastPrune > 600_000) {
+      this.lastPrune = now;
+      this.deps.store.prune(now - this.deps.config.retention_h * 3_600_000);
+    }
+    for (const [id, u] of this.uploads) if (now - u.touched > 600_000) this.uploads.delete(id);
+  }
+
+  // ------------------------------------------------------------ API
+
+  /** The version a request without one means: the alias target with the most weight, else the newest. */
+  versionFor(name: string, version?: string): string {
+    if (version) return this.deps.registry.resolve(name, version).version;
+    const a = this.deps.registry.alias(name);
+    if (a) { const t = [...a.targets].sort((x, y) => y.weight - x.weight)[0]; if (t) return t.version; }
+    return this.deps.registry.resolve(name).version;
+  }
+
+  private mustState(name: string, version?: string): VersionState {
+    const v = this.versionFor(name, version);
+    const st = this.stateOf(name, v);
+    if (!st) throw new RpcError('NOT_FOUND', `no version ${v} of model ${name}`);
+    return st;
+  }
+
+  /** drift.report */
+  report(p: { name: string; version?: string; window: string; histograms: boolean; feature?: string }): DriftReport {
+    const st = this.mustState(p.name, p.version);
+    const winMs = parseWindow(p.window);
+    if (winMs < this.bucketMs) throw new RpcError('INVALID_PARAMS', `window ${p.window} is shorter than one bucket (drift.bucket_s = ${this.deps.config.bucket_s} s)`);
+    const now = this.now();
+    const from = Math.floor((now - winMs) / this.bucketMs) * this.bucketMs + (st.open ? 0 : this.bucketMs);
+    const cur = this.windowAccs(st, from);
+    const eff = this.effective(st.name);
+    const features = st.defs.map((d, i) => judgeFeature(d.name, d.role, d.type, st.ref?.[i] ?? null, cur.accs[i], eff));
+    if (p.histograms && st.ref) {
+      for (let i = 0; i < features.length; i++) if (!p.feature || p.feature === features[i].name) features[i].histogram = histogramView(st.ref[i], cur.accs[i]);
+    }
+    if (p.feature && !features.some((f) => f.name === p.feature)) throw new RpcError('NOT_FOUND', `${st.name} ${st.version} has no feature ${p.feature} (features: ${features.map((f) => f.name).slice(0, 12).join(', ')})`);
+    const fig = datasetFigures(features, eff);
+    return { name: st.name, version: st.version, window: p.window, from, to: now, rows: cur.rows, reference: st.refInfo, features,
+      drift_share: fig.drift_share, share_threshold: eff.drift_share, dataset_drift: fig.dataset_drift, prediction_drift: fig.prediction_drift,
+      alert: st.alert, capture: { sample_rate: this.deps.serving.sampleRate, dropped: this.deps.serving.samplesDropped } };
+  }
+
+  /** Merged profile of the closed buckets since `from` (cached until the next close) plus the open bucket. */
+  private windowAccs(st: VersionState, from: number): { accs: FeatureAcc[]; rows: number } {
+    const openStart = st.open?.start ?? Infinity;
+    const ck = `${st.key}|${from}`;
+    let closed = this.closedCache.get(ck);
+    let closedRows = 0;
+    const stored = this.deps.store.buckets(st.name, st.version, from).filter((b) => b.start >= from && b.start !== openStart && b.accs.length === st.defs.length);
+    for (const b of stored) closedRows += b.rows;
+    if (!closed) {
+      closed = st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null));
+      for (const b of stored) b.accs.forEach((a, i) => mergeAcc(closed![i], accFromJson(a), 0, this.rnd));
+      if (this.closedCache.size > 64) this.closedCache.clear();
+      this.closedCache.set(ck, closed);
+    }
+    const accs = closed.map(cloneAcc);
+    if (st.open) st.open.accs.forEach((a, i) => mergeAcc(accs[i], cloneAcc(a), 0, this.rnd));
+    return { accs, rows: closedRows + (st.open?.rows ?? 0) };
+  }
+
+  /** drift.history */
+  history(p: { name: string; version?: string; since?: number; limit: number }): { name: string; version: string; points: DriftPoint[]; alerts: DriftAlert[] } {
+    const st = this.mustState(p.name, p.version);
+    return { name: st.name, version: st.version, points: this.deps.store.judgements(st.name, st.version, p.since ?? 0, p.limit), alerts: this.deps.store.alerts(st.name, st.version) };
+  }
+
+  /** Active alerts of the node (topic snapshot). */
+  activeAlerts(): DriftAlert[] { return this.deps.store.activeAlerts(); }
+
+  /** drift.config */
+  config(name: string, set: DriftSettings | null | undefined, by: string): { name: string; overrides: DriftSettings; effective: Omit<EffectiveSettings, 'min_rows'> } {
+    this.deps.registry.resolve(name);
+    if (set !== undefined) this.deps.store.saveSettings(name, set, by, this.now());
+    const eff = this.effective(name);
+    const { min_rows: _min, ...effective } = eff;
+    void _min;
+    return { name, overrides: this.deps.store.settings(name), effective };
+  }
+
+  /** Last judgement of every version (Prometheus gauges). */
+  gauges(): Array<{ name: string; version: string; features: FeatureDrift[]; point: DriftPoint; alert: boolean }> {
+    const out = [];
+    for (const st of this.states.values()) if (st.last) out.push({ name: st.name, version: st.version, features: st.last.features, point: st.last.point, alert: st.alert !== null });
+    return out;
+  }
+
+  /** drift.setReference: a dataset in chunks, or the next N requests. */
+  async setReference(p: { name: string; version?: string; format?: 'csv' | 'jsonl'; upload_id?: string; data?: string; final: boolean; dataset_name?: string; from_traffic?: number }, by: string): Promise<{ upload_id: string | null; received_rows: number; reference: ReferenceInfo | null; features: string[] }> {
+    let u: Upload | undefined;
+    if (p.upload_id) {
+      u = this.uploads.get(p.upload_id);
+      if (!u) throw new RpcError('NOT_FOUND', `no reference upload ${p.upload_id} (uploads expire after 10 minutes idle): start again without upload_id`);
+    }
+    const st = u ? this.states.get(u.key) : this.mustState(p.name, p.version);
+    if (!st) throw new RpcError('NOT_FOUND', `model ${p.name} is gone`);
+    if (st.defs.filter((d) => d.role === 'input').length === 0) throw new RpcError('INVALID_PARAMS', `${st.name} ${st.version} has no profilable input (only [batch] and [batch, F] inputs are; not profiled: ${st.unprofiled.join(', ')})`);
+    if (p.from_traffic !== undefined) {
+      st.trafficRef = { need: p.from_traffic, rows: 0, cols: st.defs.map(() => []), by };
+      return { upload_id: null, received_rows: 0, reference: null, features: st.defs.map((d) => d.name) };
+    }
+    if (!u) {
+      u = { id: `ref_${randomBytes(6).toString('hex')}`, key: st.key, name: st.name, version: st.version, format: p.format!, partial: '', line: 0, match: null, jsonKeys: null, rows: [], seen: 0, by,
+        datasetName: p.dataset_name ?? null, hash: createHash('sha256'), touched: this.now() };
+      this.uploads.set(u.id, u);
+    }
+    u.touched = this.now();
+    u.hash.update(p.data ?? '');
+    try {
+      this.parseChunk(st, u, p.data ?? '', p.final);
+    } catch (e) {
+      this.uploads.delete(u.id);
+      throw e instanceof RpcError ? e : new RpcError('INVALID_PARAMS', `reference data, line ${u.line}: ${(e as Error).message}`);
+    }
+    if (!p.final) return { upload_id: u.id, received_rows: u.seen, reference: null, features: st.defs.map((d) => d.name) };
+    this.uploads.delete(u.id);
+    if (u.rows.length === 0) throw new RpcError('INVALID_PARAMS', 'the reference dataset has no rows');
+    const info = await this.buildDatasetReference(st, u);
+    return { upload_id: u.id, received_rows: u.seen, reference: info, features: st.defs.map((d) => d.name) };
+  }
+
+  private parseChunk(st: VersionState, u: Upload, data: string, final: boolean): void {
+    const text = u.partial + data;
+    const lines = text.split(/\r?\n/);
+    u.partial = final ? '' : lines.pop()!;
+    const inputs = st.defs.filter((d) => d.role === 'input');
+    const cap = this.deps.config.max_reference_rows;
+    for (const line of lines) {
+      u.line++;
+      if (line.trim() === '') continue;
+      let cells: unknown[];
+      if (u.format === 'csv') {
+        const raw = parseCsvLine(line);
+        if (!u.match) {
+          // A first line with any non-numeric cell is a header; else columns go by position.
+          const isHeader = raw.some((c) => c.trim() !== '' && Number.isNaN(Number(c)));
+          u.match = matchColumns(isHeader ? raw : null, inputs);
+          if (isHeader) continue;
+        }
+        cells = raw;
+      } else {
+        const obj = JSON.parse(line) as unknown;
+        if (Array.isArray(obj)) { if (!u.match) u.match = matchColumns(null, inputs); cells = obj; }
+        else if (obj && typeof obj === 'object') {
+          if (!u.match) { u.jsonKeys = Object.keys(obj); u.match = matchColumns(u.jsonKeys, inputs); }
+          cells = u.jsonKeys!.map((k) => (obj as Record<string, unknown>)[k]);
+        } else throw new Error('each JSON line must be an object or an array');
+      }
+      const m = u.match!;
+      if (m.by === 'position' && cells.length < inputs.length) throw new Error(`${cells.length} values, the model has ${inputs.length} input features`);
+      const row = inputs.map((d, i) => textCell(cells[m.columns[i]], d.type));
+      u.seen++;
+      // Uniform reservoir of rows: memory stays bounded whatever the file size.
+      if (u.rows.length < cap) u.rows.push(row);
+      else { const j = Math.floor(this.rnd() * u.seen); if (j < cap) u.rows[j] = row; }
+    }
+  }
+
+  private async buildDatasetReference(st: VersionState, u: Upload): Promise<ReferenceInfo> {
+    const eff = this.effective(st.name);
+    const v = this.deps.registry.resolve(st.name, st.version);
+    const inputDefs = st.defs.filter((d) => d.role === 'input');
+    const names = u.match?.names ?? null;
+    const defs = st.defs.map((d, i) => (d.role === 'input' && names ? { ...d, name: names[i] } : d));
+    // Predictions on the reference rows: run the version itself, in batches (rows one by one for a fixed batch size).
+    const predCols: Cell[][] = st.defs.map(() => []);
+    const predDefs = st.defs.map((d) => (d.role === 'prediction' ? d : null));
+    let predictionError: string | null = null;
+    if (predDefs.some((d) => d)) {
+      const dynamic = v.inputs.every((s) => s.shape.length > 0 && isDynamicDim(s.shape[0]));
+      const batch = dynamic ? 512 : 1;
+      try {
+        for (let i = 0; i < u.rows.length; i += batch) {
+          const rows = u.rows.slice(i, i + batch);
+          const outputs = await this.deps.serving.evaluate(st.name, st.version, rowsToFeeds(rows, inputDefs, v.inputs));
+          extractRows(st.defs, {}, outputs, (f, cell) => { if (predDefs[f]) predCols[f].push(cell); });
+        }
+      } catch (e) { predictionError = (e as Error).message; }
+    }
+    if (predictionError) this.deps.log.warn({ model: st.name, version: st.version, err: predictionError }, 'reference predictions failed: predictions have no reference');
+    let ii = 0;
+    const ref: RefFeature[] = defs.map((d, f) => {
+      const type: FeatureType = eff.features[d.name]?.type ?? d.type;
+      const cells = d.role === 'input' ? u.rows.map((r) => r[ii]) : predCols[f];
+      if (d.role === 'input') ii++;
+      return buildRefFeature(d.name, d.role, type, cells, this.deps.config.small_reference_rows, this.rnd);
+    });
+    const info: ReferenceInfo = { source: 'dataset', rows: u.rows.length, rows_seen: u.seen, created_at: this.now(), created_by: u.by, dataset_name: u.datasetName,
+      dataset_sha256: u.hash.digest('hex'), matched_by: u.match?.by ?? 'position' };
+    this.saveReference(st, ref, info);
+    this.deps.log.info({ model: st.name, version: st.version, rows: info.rows, rows_seen: info.rows_seen, matched_by: info.matched_by }, 'drift reference set from a dataset');
+    return info;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Profiles: what a window (or a reference) keeps about each feature so that drift can be judged without raw data.
+ *
+ * - numeric: counts over bin edges fixed by the reference (+ under/overflow), a quantile sketch, moments, min/max,
+ *   how many values were not integers, and a capped reservoir of raw values (no statistic reads it: KS compares the
+ *   two sketches, see compare.ts);
+ * - categorical: counts per category (capped; the rest fold into OTHER).
+ * Missing values (null, NaN) are counted per feature, never dropped. Windows merge by adding (reservoirs by a
+ * weighted draw), so 5-minute buckets add up to 1 h and 24 h. Pure: data in, data out; randomness is injected.
+ */
+import { QuantileSketch, type SketchJson } from './sketch.js';
+
+/** A value as captured: number (numeric), string (categorical) or missing. */
+export type Cell = number | string | null;
+
+/** Most categories kept per feature; further ones count as OTHER. */
+export const MAX_CATEGORIES = 200;
+export const OTHER = '__other__';
+
+/** Numeric accumulator. */
+export interface NumAcc {
+  t: 'n';
+  /** Rows seen (missing included). */
+  rows: number;
+  missing: number;
+  /** Finite present values. */
+  n: number;
+  sum: number; sumsq: number; min: number; max: number;
+  /** Present values that are not integers (type-change check). */
+  frac: number;
+  /** ±Infinity values (counted in under/overflow, not in the sketch). */
+  inf: number;
+  /** Counts over the reference edges: [underflow, ...bins, overflow]; null while no edges are known. */
+  hist: number[] | null;
+  sketch: QuantileSketch;
+  /** Reservoir of raw finite values (≤ cap) and how many values it was drawn from. */
+  raw: number[];
+  rawSeen: number;
+}
+
+/** Categorical accumulator. */
+export interface CatAcc { t: 'c'; rows: number; missing: number; counts: Map<string, number> }
+
+export type FeatureAcc = NumAcc | CatAcc;
+
+export function newAcc(type: 'numeric' | 'categorical', edges: number[] | null): FeatureAcc {
+  if (type === 'categorical') return { t: 'c', rows: 0, missing: 0, counts: new Map() };
+  return { t: 'n', rows: 0, missing: 0, n: 0, sum: 0, sumsq: 0, min: Infinity, max: -Infinity, frac: 0, inf: 0,
+    hist: edges ? new Array<number>(edges.length + 1).fill(0) : null, sketch: new QuantileSketch(), raw: [], rawSeen: 0 };
+}
+
+/** Index into [underflow, ...bins, overflow] for v over edges (bins [e_i, e_i+1), the last closed; numpy.histogram). */
+export function binIndex(edges: number[], v: number): number {
+  const k = edges.length - 1;
+  if (v < edges[0]) return 0;
+  if (v > edges[k]) return k + 1;
+  let lo = 0; let hi = k;
+  while (lo < hi) { const mid = (lo + hi + 1) >>> 1; if (edges[mid] <= v) lo = mid; else hi = mid - 1; }
+  return Math.min(lo, k - 1) + 1;
+}
+
+/** Adds one value. `rnd` drives the reservoir; `rawCap` bounds it. */
+export function addValue(a: FeatureAcc, v: Cell, edges: number[] | null, rawCap: number, rnd: () => number): void {
+  a.rows++;
+  if (a.t === 'c') {
+    if (v === null || (typeof v === 'number' && Number.isNaN(v))) { a.missing++; return; }
+    const s = String(v);
+    const cur = a.counts.get(s);
+    if (cur !== undefined) a.counts.set(s, cur + 1);
+    else if (a.counts.size < MAX_CATEGORIES) a.counts.set(s, 1);
+    else a.counts.set(OTHER, (a.counts.get(OTHER) ?? 0) + 1);
+    return;
+  }
+  const x = typeof v === 'string' ? Number(v) : v;
+  if (x === null || Number.isNaN(x)) { a.missing++; return; }
+  if (edges && a.hist) a.hist[binIndex(edges, x)]++;
+  if (!Number.isFinite(x)) { a.inf++; return; }
+  a.n++; a.sum += x; a.sumsq += x * x;
+  if (x < a.min) a.min = x;
+  if (x > a.max) a.max = x;
+  if (!Number.isInteger(x)) a.frac++;
+  a.sketch.add(x);
+  a.rawSeen++;
+  if (a.raw.length < rawCap) a.raw.push(x);
+  else { const j = Math.floor(rnd() * a.rawSeen); if (j < rawCap) a.raw[j] = x; }
+}
+
+/** Adds b into a (same type and edges). Reservoirs merge by drawing from each in proportion to what it stands for. */
+export function mergeAcc(a: FeatureAcc, b: FeatureAcc, rawCap: number, rnd: () => number): FeatureAcc {
+  if (a.t !== b.t) throw new RangeError('mergeAcc: feature types differ');
+  a.rows += b.rows; a.missing += b.missing;
+  if (a.t === 'c' && b.t === 'c') {
+    for (const [k, c] of b.counts) {
+      const key = a.counts.has(k) || a.counts.size < MAX_CATEGORIES ? k : OTHER;
+      a.counts.set(key, (a.counts.get(key) ?? 0) + c);
+    }
+    return a;
+  }
+  const x = a as NumAcc; const y = b as NumAcc;
+  // Binned values: finite and infinite ones (missing ones are never binned).
+  const xBinned = x.n + x.inf; const yBinned = y.n + y.inf;
+  if (x.hist && y.hist && x.hist.length === y.hist.length) for (let i = 0; i < x.hist.length; i++) x.hist[i] += y.hist[i];
+  else if (yBinned === 0) { /* nothing of b to count: a's bins stay exact */ }
+  else if (xBinned === 0 && y.hist) x.hist = [...y.hist];
+  // One side was never counted into these bins (captured before the reference existed): an exact-looking hist that
+  // misses its values would be wrong, so drop it and let histOf estimate all of them from the sketch.
+  else x.hist = null;
+  x.n += y.n; x.sum += y.sum; x.sumsq += y.sumsq; x.frac += y.frac; x.inf += y.inf;
+  x.min = Math.min(x.min, y.min); x.max = Math.max(x.max, y.max);
+  x.sketch.merge(y.sketch);
+  x.raw = mergeReservoirs(x.raw, x.rawSeen, y.raw, y.rawSeen, rawCap, rnd);
+  x.rawSeen += y.rawSeen;
+  return x;
+}
+
+/** A uniform sample of ≤ cap values from the union of two uniform samples that stand for seenA and seenB values. */
+export function mergeReservoirs(a: number[], seenA: number, b: number[], seenB: number, cap: number, rnd: () => number): number[] {
+  if (a.length + b.length <= cap) return [...a, ...b];
+  const take = (xs: number[], k: number) => { const c = [...xs]; for (let i = 0; i < k; i++) { const j = i + Math.floor(rnd() * (c.length - i)); [c[i], c[j]] = [c[j], c[i]]; } return c.slice(0, k); };
+  let ka = Math.round((cap * seenA) / (seenA + seenB));
+  ka = Math.min(a.length, Math.max(cap - b.length, ka));
+  return [...take(a, ka), ...take(b, cap - ka)];
+}
+
+/** Present values of a numeric accumulator: mean and population std (null when none). */
+export function moments(a: NumAcc): { mean: number | null; std: number | null } {
+  if (a.n === 0) return { mean: null, std: null };
+  const mean = a.sum / a.n;
+  return { mean, std: Math.sqrt(Math.max(0, a.sumsq / a.n - mean * mean)) };
+}
+
+/** Histogram counts over edges: exact when kept, else estimated from the sketch (windows captured before the reference existed). */
+export function histOf(a: NumAcc, edges: number[]): number[] {
+  if (a.hist && a.hist.length === edges.length + 1) return a.hist;
+  const out = new Array<number>(edges.length + 1).fill(0);
+  for (const [v, c] of a.sketch.buckets()) out[binIndex(edges, v)] += c;
+  if (a.inf > 0) out[out.length - 1] += a.inf; // sign unknown after the fact: counted as overflow
+  return out;
+}
+
+// ---------------------------------------------------------------- JSON (SQLite storage)
+
+/** JSON form of an accumulator (maps become objects; Infinity becomes null). */
+export type AccJson =
+  | { t: 'n'; rows: number; missing: number; n: number; sum: number; sumsq: number; min: number | null; max: number | null; frac: number; inf: number; hist: number[] | null; sketch: SketchJson; raw: number[]; rawSeen: number }
+  | { t: 'c'; rows: number; missing: number; counts: Record<string, number> };
+
+export function accToJson(a: FeatureAcc): AccJson {
+  if (a.t === 'c') return { t: 'c', rows: a.rows, missing: a.missing, counts: Object.fromEntries(a.counts) };
+  return { t: 'n', rows: a.rows, missing: a.missing, n: a.n, sum: a.sum, sumsq: a.sumsq, min: Number.isFinite(a.min) ? a.min : null, max: Number.isFinite(a.max) ? a.max : null,
+    frac: a.frac, inf: a.inf, hist: a.hist, sketch: a.sketch.toJSON(), raw: a.raw, rawSeen: a.rawSeen };
+}
+
+export function accFromJson(j: AccJson): FeatureAcc {
+  if (j.t === 'c') return { t: 'c', rows: j.rows, missing: j.missing, counts: new Map(Object.entries(j.counts)) };
+  return { t: 'n', rows: j.rows, missing: j.missing, n: j.n, sum: j.sum, sumsq: j.sumsq, min: j.min ?? Infinity, max: j.max ?? -Infinity, frac: j.frac, inf: j.inf,
+    hist: j.hist, sketch: QuantileSketch.fromJSON(j.sketch), raw: j.raw, rawSeen: j.rawSeen };
+}
+
+/** A copy that can be merged into without touching the original. */
+export function cloneAcc(a: FeatureAcc): FeatureAcc { return accFromJson(JSON.parse(JSON.stringify(accToJson(a))) as AccJson); }

@@ -1,0 +1,27 @@
+/**
+ * Building a reference profile from columns of cells (a dataset, or the first N captured rows) — pure.
+ * Numeric features get 10 bin edges at the reference's deciles (each bin holds ~10% of the reference), then every
+ * value is counted into them and into the sketch (KS compares sketches); references of at most `smallRows` rows also
+ * keep every raw value.
+ */
+import type { FeatureType } from '../../shared/protocol/index.js';
+import { binEdgesFromReference } from './stats.js';
+import { addValue, newAcc, type Cell } from './profile.js';
+import type { RefFeature } from './compare.js';
+
+/** Bins per numeric feature. */
+export const REFERENCE_BINS = 10;
+
+/** One reference feature from its cells. */
+export function buildRefFeature(name: string, role: 'input' | 'prediction', type: FeatureType, cells: readonly Cell[], smallRows: number, rnd: () => number): RefFeature {
+  let edges: number[] | null = null;
+  if (type === 'numeric') {
+    const finite: number[] = [];
+    for (const c of cells) { const x = typeof c === 'string' ? Number(c) : c; if (x !== null && Number.isFinite(x)) finite.push(x); }
+    edges = finite.length > 0 ? binEdgesFromReference(finite, REFERENCE_BINS) : null;
+  }
+  const acc = newAcc(type, edges);
+  const cap = Math.max(smallRows, 1);
+  for (const c of cells) addValue(acc, c, edges, cap, rnd);
+  return { name, role, type, edges, acc };
+}

@@ -1,0 +1,115 @@
+import type { Db } from '../store/db.js';
+import type { DriftAlert, DriftPoint, DriftSettings, ReferenceInfo } from '../../shared/protocol/index.js';
+import type { AccJson } from './profile.js';
+import type { FeatureType } from '../../shared/protocol/index.js';
+
+/** A stored reference: its info, the feature names (in feature order) and per-feature profiles. */
+export interface StoredReference {
+  info: ReferenceInfo;
+  features: Array<{ name: string; role: 'input' | 'prediction'; type: FeatureType }>;
+  profile: Array<{ edges: number[] | null; acc: AccJson }>;
+}
+
+/** A stored bucket: its window, rows, per-feature accumulators and (once closed) how it was judged. */
+export interface StoredBucket { start: number; end: number; rows: number; accs: AccJson[]; judgement: DriftPoint | null }
+
+/** SQLite repository of the drift tables (migration v5). Every write is one statement or one transaction. */
+export class DriftStore {
+  constructor(private readonly db: Db) {}
+
+  /** Runs fn in one transaction (a bucket's judgement and its alert change are written together). */
+  transaction(fn: () => void): void { this.db.transaction(fn)(); }
+
+  reference(name: string, version: string): StoredReference | null {
+    const r = this.db.prepare('SELECT info, features, profile FROM drift_references WHERE name = ? AND version = ?').get(name, version) as { info: string; features: string; profile: string } | undefined;
+    return r ? { info: JSON.parse(r.info), features: JSON.parse(r.features), profile: JSON.parse(r.profile) } : null;
+  }
+
+  saveReference(name: string, version: string, ref: StoredReference): void {
+    this.db.prepare('INSERT INTO drift_references (name, version, info, features, profile) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO UPDATE SET info = excluded.info, features = excluded.features, profile = excluded.profile')
+      .run(name, version, JSON.stringify(ref.info), JSON.stringify(ref.features), JSON.stringify(ref.profile));
+  }
+
+  /** Upserts an open or closed bucket. */
+  saveBucket(name: string, version: string, b: StoredBucket): void {
+    this.db.prepare('INSERT INTO drift_buckets (name, version, start_ms, end_ms, rows, profile, judgement) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name, version, start_ms) DO UPDATE SET end_ms = excluded.end_ms, rows = excluded.rows, profile = excluded.profile, judgement = excluded.judgement')
+      .run(name, version, b.start, b.end, b.rows, JSON.stringify(b.accs), b.judgement ? JSON.stringify(b.judgement) : null);
+  }
+
+  /** Buckets of a version whose window ends after `since`, oldest first. */
+  buckets(name: string, version: string, since: number, limit = 100_000): StoredBucket[] {
+    const rows = this.db.prepare('SELECT start_ms, end_ms, rows, profile, judgement FROM drift_buckets WHERE name = ? AND version = ? AND end_ms > ? ORDER BY start_ms LIMIT ?')
+      .all(name, version, since, limit) as Array<{ start_ms: number; end_ms: number; rows: number; profile: string; judgement: string | null }>;
+    return rows.map((r) => ({ start: r.start_ms, end: r.end_ms, rows: r.rows, accs: JSON.parse(r.profile), judgement: r.judgement ? JSON.parse(r.judgement) : null }));
+  }
+
+  /** Judgements only (history), newest `limit`, returned oldest first. */
+  judgements(name: string, version: string, since: number, limit: number): DriftPoint[] {
+    const rows = this.db.prepare('SELECT judgement FROM drift_buckets WHERE name = ? AND version = ? AND end_ms > ? AND judgement IS NOT NULL ORDER BY start_ms DESC LIMIT ?')
+      .all(name, version, since, limit) as Array<{ judgement: string }>;
+    return rows.reverse().map((r) => JSON.parse(r.judgement));
+  }
+
+  /** Buckets closed (end ≤ now) but never judged: the agent was down when they closed. */
+  unjudged(now: number): Array<{ name: string; version: string; start: number }> {
+    return (this.db.prepare('SELECT name, version, start_ms FROM drift_buckets WHERE judgement IS NULL AND end_ms <= ? ORDER BY start_ms').all(now) as Array<{ name: string; version: string; start_ms: number }>)
+      .map((r) => ({ name: r.name, version: r.version, start: r.start_ms }));
+  }
+
+  /** The open bucket of each version (end > now), to continue after a restart. */
+  open(now: number): Array<{ name: string; version: string; bucket: StoredBucket }> {
+    const rows = this.db.prepare('SELECT name, version, start_ms, end_ms, rows, profile FROM drift_buckets WHERE end_ms > ? AND judgement IS NULL').all(now) as Array<{ name: string; version: string; start_ms: number; end_ms: number; rows: number; profile: string }>;
+    return rows.map((r) => ({ name: r.name, version: r.version, bucket: { start: r.start_ms, end: r.end_ms, rows: r.rows, accs: JSON.parse(r.profile), judgement: null } }));
+  }
+
+  /** Deletes buckets that ended before `before`. */
+  prune(before: number): number {
+    return this.db.prepare('DELETE FROM drift_buckets WHERE end_ms < ?').run(before).changes;
+  }
+
+  /** Drops every bucket of a version (its reference changed: old profiles use other bin edges). Alerts are kept. */
+  dropBuckets(name: string, version: string): void {
+    this.db.prepare('DELETE FROM drift_buckets WHERE name = ? AND version = ?').run(name, version);
+  }
+
+  raiseAlert(a: Omit<DriftAlert, 'id' | 'resolved_at'>): DriftAlert {
+    const r = this.db.prepare('INSERT INTO drift_alerts (name, version, raised_at, resolved_at, features, predictions, drift_share, consecutive, message) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)')
+      .run(a.name, a.version, a.raised_at, JSON.stringify(a.features), JSON.stringify(a.predictions), a.drift_share, a.consecutive, a.message);
+    return { ...a, id: Number(r.lastInsertRowid), resolved_at: null };
+  }
+
+  /** Updates an active alert's figures (it keeps drifting). */
+  updateAlert(id: number, consecutive: number, features: string[], predictions: string[], share: number): void {
+    this.db.prepare('UPDATE drift_alerts SET consecutive = ?, features = ?, predictions = ?, drift_share = ? WHERE id = ?').run(consecutive, JSON.stringify(features), JSON.stringify(predictions), share, id);
+  }
+
+  resolveAlert(id: number, at: number): void {
+    this.db.prepare('UPDATE drift_alerts SET resolved_at = ? WHERE id = ?').run(at, id);
+  }
+
+  private static alertRow(r: Record<string, unknown>): DriftAlert {
+    const features = JSON.parse(r.features as string) as string[];
+    const predictions = JSON.parse(r.predictions as string) as string[];
+    return { id: r.id as number, name: r.name as string, version: r.version as string, raised_at: r.raised_at as number, resolved_at: (r.resolved_at as number | null) ?? null,
+      features, predictions, prediction_drift: predictions.length > 0, drift_share: r.drift_share as number, consecutive: r.consecutive as number, message: r.message as string };
+  }
+
+  activeAlerts(): DriftAlert[] {
+    return (this.db.prepare('SELECT * FROM drift_alerts WHERE resolved_at IS NULL ORDER BY id').all() as Array<Record<string, unknown>>).map(DriftStore.alertRow);
+  }
+
+  alerts(name: string, version: string, limit = 100): DriftAlert[] {
+    return (this.db.prepare('SELECT * FROM drift_alerts WHERE name = ? AND version = ? ORDER BY id DESC LIMIT ?').all(name, version, limit) as Array<Record<string, unknown>>).map(DriftStore.alertRow).reverse();
+  }
+
+  settings(name: string): DriftSettings {
+    const r = this.db.prepare('SELECT settings FROM drift_settings WHERE name = ?').get(name) as { settings: string } | undefined;
+    return r ? JSON.parse(r.settings) : {};
+  }
+
+  saveSettings(name: string, s: DriftSettings | null, by: string, at: number): void {
+    if (s === null) this.db.prepare('DELETE FROM drift_settings WHERE name = ?').run(name);
+    else this.db.prepare('INSERT INTO drift_settings (name, settings, updated_at, updated_by) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
+      .run(name, JSON.stringify(s), at, by);
+  }
+}
