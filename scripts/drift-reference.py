@@ -7,7 +7,10 @@ Run with Debian's SciPy (apt-get install -y python3-scipy python3-numpy):
 
 Writes test/fixtures/drift/reference.json: the seeded datasets AND the values SciPy computes
 from them (ks_2samp with method='auto', wasserstein_distance, jensenshannon, chisquare,
-special.gammaincc) plus PSI from the formula written out below. Deterministic: numpy's
+special.gammaincc) plus PSI from the formula written out below. The "sketch" cases hold data for the
+quantile-sketch tests (agent/drift/sketch.ts, test/unit/drift/sketch.test.ts): exact wasserstein_distance, ks_2samp
+and numpy quantiles (method='lower', i.e. the element at index floor(q*(n-1)) of the sorted sample) that the sketched
+values are compared with under the tolerances stated in that test. Deterministic: numpy's
 default_rng with fixed seeds, data rounded to 6 decimals, sorted JSON keys; a rerun gives a
 byte-identical file (the header records the numpy/scipy versions used).
 """
@@ -117,6 +120,73 @@ def categorical_case(name, ref, cur):
     }
 
 
+SKETCH_QS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
+
+
+def sketch_case(name, a, b):
+    """Exact values for sketched comparisons: W1, KS (statistic, p-value, method=auto) and 'lower' quantiles."""
+    a = [float(x) for x in np.round(np.asarray(a, dtype=float), 6)]
+    b = [float(x) for x in np.round(np.asarray(b, dtype=float), 6)]
+    ks = stats.ks_2samp(a, b, alternative="two-sided", method="auto")
+    w = stats.wasserstein_distance(a, b)
+    std = float(np.std(a))
+    p = float(ks.pvalue)
+    return {
+        "name": name,
+        "a": a,
+        "b": b,
+        "ks": {"statistic": num(ks.statistic), "pValue": num(p), "method": "exact" if max(len(a), len(b)) <= 10000 else "asymp"},
+        # A clear case: the drift decision at 0.05 must not depend on the sketch's approximation.
+        "clear": bool(p < 0.001 or p > 0.2),
+        "wasserstein": num(w),
+        "stdA": num(std),
+        "normalisedWasserstein": num(w / max(std, 0.001)),
+        "quantiles": {
+            "qs": SKETCH_QS,
+            "a": [num(x) for x in np.quantile(np.asarray(a), SKETCH_QS, method="lower")],
+            "b": [num(x) for x in np.quantile(np.asarray(b), SKETCH_QS, method="lower")],
+        },
+    }
+
+
+def sketch_cases():
+    out = []
+    rng = np.random.default_rng(20240601)
+    out.append(sketch_case("normal_shift", rng.normal(0, 1, 500), rng.normal(0.5, 1, 400)))
+    rng = np.random.default_rng(20240602)
+    out.append(sketch_case("normal_noshift", rng.normal(5, 2, 500), rng.normal(5, 2, 400)))
+    rng = np.random.default_rng(20240603)
+    out.append(sketch_case("lognormal_shift", rng.lognormal(0, 1, 600), rng.lognormal(0.4, 1, 500)))
+    rng = np.random.default_rng(20240604)
+    out.append(sketch_case("lognormal_noshift", rng.lognormal(0, 1, 600), rng.lognormal(0, 1, 500)))
+    rng = np.random.default_rng(20240605)
+    # Negatives, many exact zeros and ties: integers around 0, a third of them forced to 0.
+    a = np.round(rng.normal(0, 3, 400))
+    a[rng.random(400) < 0.3] = 0.0
+    b = np.round(rng.normal(2, 3, 300))
+    b[rng.random(300) < 0.3] = 0.0
+    out.append(sketch_case("negatives_zeros_shift", a, b))
+    rng = np.random.default_rng(20240606)
+    a = rng.normal(-1, 4, 400)
+    a[rng.random(400) < 0.2] = 0.0
+    b = rng.normal(-1, 4, 350)
+    b[rng.random(350) < 0.2] = 0.0
+    out.append(sketch_case("negatives_zeros_noshift", a, b))
+    rng = np.random.default_rng(20240607)
+    # Nine and a half decades: ~550 buckets per sign at alpha 0.02, more than a cap of 256 would keep (it collapsed the
+    # lowest magnitudes and broke KS against raw values; the default cap is now 2048).
+    out.append(sketch_case("wide_decades", 10 ** rng.uniform(-3, 6, 800), 10 ** rng.uniform(-3, 6.5, 700)))
+    rng = np.random.default_rng(20240608)
+    # Integer-valued features: heavy ties on both sides (each small integer is alone in its sketch bucket).
+    out.append(sketch_case("integers_noshift", rng.poisson(3, 500), rng.poisson(3, 400)))
+    rng = np.random.default_rng(20240609)
+    out.append(sketch_case("integers_shift", rng.poisson(3, 500), rng.poisson(3.8, 400)))
+    out.append(sketch_case("constant_same", np.full(100, 3.0), np.full(80, 3.0)))
+    out.append(sketch_case("constant_moved", np.full(100, 3.0), np.full(80, 4.0)))
+    out.append(sketch_case("constant_negative_vs_zero", np.full(60, -2.5), np.full(50, 0.0)))
+    return out
+
+
 def counts(rng, cats, probs, n):
     draws = rng.choice(len(cats), size=n, p=probs)
     return {c: int(np.sum(draws == i)) for i, c in enumerate(cats) if np.sum(draws == i) > 0}
@@ -173,6 +243,7 @@ def main():
         "numeric": numeric,
         "categorical": categorical,
         "gammaincc": gamma,
+        "sketch": sketch_cases(),
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

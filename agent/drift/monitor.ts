@@ -90,7 +90,7 @@ export class DriftMonitor extends EventEmitter {
       this.judgeAndStore(st, { start: b.start, end: b.end, rows: b.rows, accs: b.accs.map(accFromJson) });
     }
     this.unsubscribe = this.deps.serving.onSamples((batch) => this.ingest(batch));
-    this.timer = setInterval(() => this.tick(), Math.min(1000, Math.max(100, this.bucketMs / 4)));
+    this.timer = setInterval(() => this.tick(), Math.min(1000, Math.max(50, this.bucketMs / 10)));
     this.timer.unref();
   }
 
@@ -249,7 +249,7 @@ export class DriftMonitor extends EventEmitter {
   /** Closes due buckets, flushes open ones every few seconds, adapts the capture rate, prunes old buckets and uploads. */
   tick(): void {
     const now = this.now();
-    const flushEvery = Math.min(5000, this.bucketMs);
+    const flushEvery = Math.min(5000, this.bucketMs / 4);
     for (const st of this.states.values()) {
       try {
         if (st.open && now >= st.open.end) this.close(st);

@@ -52,7 +52,7 @@ describe('drift monitoring end to end', () => {
 
   it('judges unshifted traffic as no drift, and raises no alert', async () => {
     await traffic(normal, 3);
-    await nextBucket(BUCKET, 300);
+    await nextBucket(BUCKET, 500);
     const h = await c.call('drift.history', { name: 'credit' });
     const judged = h.points.filter((p) => p.judged);
     expect(judged.length).toBeGreaterThanOrEqual(2);
@@ -67,7 +67,7 @@ describe('drift monitoring end to end', () => {
   it('raises an alert naming exactly the two shifted features after alert_after windows, visible in the report and /metrics', async () => {
     const start = Date.now();
     await traffic(shifted, 3);
-    await nextBucket(BUCKET, 300);
+    await nextBucket(BUCKET, 500);
     const raised = events.filter((e) => e.type === 'raised');
     expect(raised).toHaveLength(1);
     expect(raised[0].features).toEqual(['income', 'debt_ratio']);
@@ -90,7 +90,7 @@ describe('drift monitoring end to end', () => {
 
   it('resolves the alert at the first window that does not drift, and keeps it in the history', async () => {
     await traffic(normal, 2);
-    await nextBucket(BUCKET, 300);
+    await nextBucket(BUCKET, 500);
     expect(events.map((e) => e.type)).toEqual(['raised', 'resolved']);
     const h = await c.call('drift.history', { name: 'credit' });
     expect(h.alerts).toHaveLength(1);

@@ -1,0 +1,292 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_CATEGORIES, OTHER, accFromJson, accToJson, addValue, binIndex, cloneAcc, histOf, mergeAcc, mergeReservoirs, moments, newAcc,
+  type AccJson, type CatAcc, type Cell, type NumAcc,
+} from '../../../agent/drift/profile.js';
+import { binEdgesFromReference, histogram, histogramBins, mean, stdPopulation } from '../../../agent/drift/stats.js';
+import { gaussian, mulberry32 } from '../../../shared/util/prng.js';
+
+const num = (a: ReturnType<typeof newAcc>): NumAcc => { if (a.t !== 'n') throw new Error('not numeric'); return a; };
+const cat = (a: ReturnType<typeof newAcc>): CatAcc => { if (a.t !== 'c') throw new Error('not categorical'); return a; };
+
+function numAcc(cells: readonly Cell[], edges: number[] | null, rawCap = 1_000_000, seed = 1): NumAcc {
+  const a = num(newAcc('numeric', edges));
+  const rnd = mulberry32(seed);
+  for (const c of cells) addValue(a, c, edges, rawCap, rnd);
+  return a;
+}
+
+/** |a − b| ≤ rel·max(|a|, |b|) + abs. */
+const near = (a: number, b: number, rel = 1e-12, abs = 1e-12) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) + abs;
+
+// Data: normal values with missing (null, NaN), non-numeric strings (missing), numeric strings, ±Infinity, integers.
+const rnd0 = mulberry32(42);
+const g = gaussian(rnd0);
+const cells: Cell[] = Array.from({ length: 3001 }, (_, i): Cell => {
+  if (i % 97 === 0) return null;
+  if (i % 101 === 0) return NaN;
+  if (i % 499 === 0) return i % 2 ? Infinity : -Infinity;
+  if (i % 211 === 0) return 'abc';
+  if (i % 13 === 0) return String(Math.round(g() * 5));
+  if (i % 7 === 0) return Math.round(g() * 3);
+  return g() * 2 + 1;
+});
+const finite = cells.map((c) => (typeof c === 'string' ? Number(c) : c)).filter((x): x is number => x !== null && Number.isFinite(x));
+const edges = binEdgesFromReference(finite, 10);
+
+describe('numeric accumulators', () => {
+  it('count every row: missing (null, NaN, non-numeric strings) counted, never dropped; ±Infinity counted apart', () => {
+    const a = numAcc(cells, edges);
+    const nMissing = cells.filter((c) => c === null || (typeof c === 'number' && Number.isNaN(c)) || (typeof c === 'string' && Number.isNaN(Number(c)))).length;
+    const nInf = cells.filter((c) => c === Infinity || c === -Infinity).length;
+    expect(nMissing).toBeGreaterThan(40);
+    expect(nInf).toBeGreaterThan(2);
+    expect(a.rows).toBe(cells.length);
+    expect(a.missing).toBe(nMissing);
+    expect(a.inf).toBe(nInf);
+    expect(a.n).toBe(finite.length);
+    expect(a.rows).toBe(a.missing + a.inf + a.n);
+    expect(a.sketch.n).toBe(finite.length);
+    // Histogram over the reference edges: numpy semantics (stats.histogram), ±Infinity in under/overflow.
+    const h = histogram(cells.map((c) => (typeof c === 'string' ? Number(c) : c)), edges);
+    expect(a.hist).toEqual(histogramBins(h));
+    expect(a.hist!.reduce((s, x) => s + x, 0)).toBe(a.n + a.inf);
+    // Moments of the finite values.
+    const m = moments(a);
+    expect(near(m.mean!, mean(finite), 1e-12)).toBe(true);
+    expect(near(m.std!, stdPopulation(finite), 1e-9)).toBe(true);
+    expect(a.min).toBe(Math.min(...finite));
+    expect(a.max).toBe(Math.max(...finite));
+    expect(a.frac).toBe(finite.filter((x) => !Number.isInteger(x)).length);
+  });
+
+  it('all-missing and empty accumulators: counts only, moments null', () => {
+    const a = numAcc([null, NaN, null, 'x'], edges);
+    expect(a.rows).toBe(4);
+    expect(a.missing).toBe(4);
+    expect(a.n).toBe(0);
+    expect(moments(a)).toEqual({ mean: null, std: null });
+    expect(a.hist!.every((x) => x === 0)).toBe(true);
+    expect(Number.isNaN(a.sketch.quantile(0.5))).toBe(true);
+    expect(moments(num(newAcc('numeric', null)))).toEqual({ mean: null, std: null });
+  });
+
+  it('merging the accumulators of two halves gives the accumulator of the whole', () => {
+    for (const cut of [1, 1234, 1500, 3000]) {
+      const whole = numAcc(cells, edges);
+      const a = numAcc(cells.slice(0, cut), edges);
+      const b = numAcc(cells.slice(cut), edges);
+      const m = num(mergeAcc(a, b, 1_000_000, mulberry32(3)));
+      expect(m.rows).toBe(whole.rows);
+      expect(m.missing).toBe(whole.missing);
+      expect(m.n).toBe(whole.n);
+      expect(m.inf).toBe(whole.inf);
+      expect(m.frac).toBe(whole.frac);
+      expect(m.min).toBe(whole.min);
+      expect(m.max).toBe(whole.max);
+      expect(m.hist).toEqual(whole.hist);
+      // Sums in a different order: equal up to rounding.
+      expect(near(m.sum, whole.sum, 1e-12, 1e-9)).toBe(true);
+      expect(near(m.sumsq, whole.sumsq, 1e-12)).toBe(true);
+      expect(near(moments(m).std!, moments(whole).std!, 1e-12)).toBe(true);
+      expect(m.sketch.toJSON()).toEqual(whole.sketch.toJSON());
+      // Reservoirs under the cap: the union of the raw values (order aside).
+      expect(m.rawSeen).toBe(whole.rawSeen);
+      expect([...m.raw].sort((x, y) => x - y)).toEqual([...whole.raw].sort((x, y) => x - y));
+    }
+  });
+
+  it('merging into an empty accumulator (with or without edges) copies; merging an empty one changes nothing', () => {
+    const whole = numAcc(cells, edges);
+    for (const start of [num(newAcc('numeric', edges)), num(newAcc('numeric', null))]) {
+      const m = num(mergeAcc(start, cloneAcc(whole), 1_000_000, mulberry32(1)));
+      // Compared as JSON text: the raw values hold -0, which a JSON copy turns into 0.
+      expect(JSON.stringify(accToJson(m))).toEqual(JSON.stringify(accToJson(whole)));
+    }
+    const m2 = num(mergeAcc(cloneAcc(whole), num(newAcc('numeric', null)), 1_000_000, mulberry32(1)));
+    expect(JSON.stringify(accToJson(m2))).toEqual(JSON.stringify(accToJson(whole)));
+  });
+
+  it('a window counted without edges merged with one counted over them: no half-filled exact histogram', () => {
+    // Before the fix, the merged hist kept only the binned side's values (histOf then under-counted the other side).
+    const a = numAcc(cells.slice(0, 1000), null);
+    const b = numAcc(cells.slice(1000), edges);
+    for (const m of [num(mergeAcc(cloneAcc(a), cloneAcc(b), 0, mulberry32(1))), num(mergeAcc(cloneAcc(b), cloneAcc(a), 0, mulberry32(1)))]) {
+      const h = histOf(m, edges);
+      expect(h.reduce((s, x) => s + x, 0)).toBe(m.n + m.inf);
+      expect(m.n + m.inf).toBe(numAcc(cells, edges).n + numAcc(cells, edges).inf);
+    }
+  });
+
+  it('reservoir: addValue keeps at most the cap and counts what it was drawn from', () => {
+    const a = numAcc(cells, edges, 100, 9);
+    expect(a.raw.length).toBe(100);
+    expect(a.rawSeen).toBe(finite.length);
+    const set = new Set(finite);
+    for (const x of a.raw) expect(set.has(x)).toBe(true);
+    expect(numAcc(cells, edges, 0).raw).toEqual([]);
+  });
+
+  it('JSON round trip (through a string): every field, Infinity min/max of empty accumulators, categorical maps', () => {
+    const accs = [numAcc(cells, edges, 50), numAcc(cells, null, 50), num(newAcc('numeric', edges)), numAcc([null, NaN], null)];
+    for (const a of accs) {
+      const j = JSON.parse(JSON.stringify(accToJson(a))) as AccJson;
+      const back = num(accFromJson(j));
+      expect(accToJson(back)).toEqual(accToJson(a));
+      expect(back.min).toBe(a.min);
+      expect(back.max).toBe(a.max);
+      expect(back.sketch.buckets()).toEqual(a.sketch.buckets());
+    }
+    const c = cat(newAcc('categorical', null));
+    const rnd = mulberry32(1);
+    for (const v of ['a', 'b', 'a', null, 'c', NaN, 'a']) addValue(c, v, null, 0, rnd);
+    const back = cat(accFromJson(JSON.parse(JSON.stringify(accToJson(c))) as AccJson));
+    expect([...back.counts]).toEqual([...c.counts]);
+    expect(back.missing).toBe(2);
+    expect(back.rows).toBe(7);
+  });
+
+  it('cloneAcc is independent of the original', () => {
+    const a = numAcc(cells.slice(0, 200), edges);
+    const before = accToJson(a);
+    const c = cloneAcc(a);
+    mergeAcc(c, numAcc(cells.slice(200), edges), 10, mulberry32(1));
+    expect(accToJson(a)).toEqual(before);
+  });
+
+  it('mergeAcc refuses different types', () => {
+    expect(() => mergeAcc(newAcc('numeric', null), newAcc('categorical', null), 0, mulberry32(1))).toThrow(RangeError);
+  });
+});
+
+describe('categorical accumulators', () => {
+  it('counts categories, missing (null, NaN) counted; numbers become their string', () => {
+    const c = cat(newAcc('categorical', null));
+    const rnd = mulberry32(1);
+    for (const v of ['x', 'y', 'x', null, NaN, 3, '3', 'z']) addValue(c, v, null, 0, rnd);
+    expect(c.rows).toBe(8);
+    expect(c.missing).toBe(2);
+    expect(Object.fromEntries(c.counts)).toEqual({ x: 2, y: 1, '3': 2, z: 1 });
+  });
+
+  it(`caps categories at MAX_CATEGORIES (${MAX_CATEGORIES}); later new ones count as OTHER, known ones still count`, () => {
+    const c = cat(newAcc('categorical', null));
+    const rnd = mulberry32(1);
+    for (let i = 0; i < MAX_CATEGORIES + 50; i++) addValue(c, `k${i}`, null, 0, rnd);
+    addValue(c, 'k0', null, 0, rnd);
+    addValue(c, 'fresh', null, 0, rnd);
+    expect(c.counts.get('k0')).toBe(2);
+    expect(c.counts.get(`k${MAX_CATEGORIES - 1}`)).toBe(1);
+    expect(c.counts.has(`k${MAX_CATEGORIES}`)).toBe(false);
+    expect(c.counts.has('fresh')).toBe(false);
+    expect(c.counts.get(OTHER)).toBe(51);
+    expect(c.counts.size).toBe(MAX_CATEGORIES + 1);
+    expect([...c.counts.values()].reduce((s, x) => s + x, 0)).toBe(c.rows - c.missing);
+  });
+
+  it('merging the accumulators of two halves gives the accumulator of the whole (cap and OTHER included)', () => {
+    const r = mulberry32(5);
+    const vals: Cell[] = Array.from({ length: 2000 }, () => (r() < 0.05 ? null : `c${Math.floor(r() ** 2 * 300)}`));
+    const build = (xs: Cell[]) => { const c = cat(newAcc('categorical', null)); const rr = mulberry32(1); for (const v of xs) addValue(c, v, null, 0, rr); return c; };
+    const whole = build(vals);
+    expect(whole.counts.has(OTHER)).toBe(true);
+    for (const cut of [0, 700, 1999]) {
+      const m = cat(mergeAcc(build(vals.slice(0, cut)), build(vals.slice(cut)), 0, mulberry32(1)));
+      expect(m.rows).toBe(whole.rows);
+      expect(m.missing).toBe(whole.missing);
+      expect(m.counts.size).toBeLessThanOrEqual(MAX_CATEGORIES + 1);
+      expect([...m.counts.values()].reduce((s, x) => s + x, 0)).toBe(whole.rows - whole.missing);
+    }
+    // Without the cap in play, merged counts equal the whole's category by category.
+    const few: Cell[] = vals.map((v) => (v === null ? null : `c${Number(String(v).slice(1)) % 20}`));
+    const w = build(few);
+    const m = cat(mergeAcc(build(few.slice(0, 900)), build(few.slice(900)), 0, mulberry32(1)));
+    expect(Object.fromEntries(m.counts)).toEqual(Object.fromEntries(w.counts));
+  });
+});
+
+describe('mergeReservoirs', () => {
+  const A = Array.from({ length: 100 }, (_, i) => i); // stands for 9000 values
+  const B = Array.from({ length: 100 }, (_, i) => 1000 + i); // stands for 1000 values
+
+  it('under the cap: the union', () => {
+    expect(mergeReservoirs([1, 2], 2, [3], 1, 5, mulberry32(1))).toEqual([1, 2, 3]);
+  });
+
+  it('over the cap: exactly cap values, drawn in proportion to what each side stands for, without repeats', () => {
+    const out = mergeReservoirs(A, 9000, B, 1000, 100, mulberry32(7));
+    expect(out.length).toBe(100);
+    expect(new Set(out).size).toBe(100);
+    expect(out.filter((x) => x < 1000).length).toBe(90);
+    expect(out.filter((x) => x >= 1000).length).toBe(10);
+    for (const x of out) expect(A.includes(x) || B.includes(x)).toBe(true);
+    // Deterministic for a seed.
+    expect(mergeReservoirs(A, 9000, B, 1000, 100, mulberry32(7))).toEqual(out);
+    // Equal weights: half and half.
+    expect(mergeReservoirs(A, 500, B, 500, 60, mulberry32(2)).filter((x) => x < 1000).length).toBe(30);
+  });
+
+  it('a side that holds fewer values than its share gives them all, the other side fills up', () => {
+    const out = mergeReservoirs([1, 2, 3], 1_000_000, B, 10, 50, mulberry32(3));
+    expect(out.length).toBe(50);
+    expect(out.filter((x) => x < 1000).sort()).toEqual([1, 2, 3]);
+  });
+
+  it('the draw within a side is uniform (each of 100 values picked ~cap·k/100 times over many seeds)', () => {
+    const hits = new Array<number>(100).fill(0);
+    const runs = 2000;
+    for (let s = 0; s < runs; s++) for (const x of mergeReservoirs(A, 5000, B, 5000, 40, mulberry32(s + 1))) if (x < 1000) hits[x]++;
+    // 20 of A's 100 values per run: expected 400 hits each, binomial sd = sqrt(2000·0.2·0.8) ≈ 17.9; 6 sd bounds.
+    for (const h of hits) expect(Math.abs(h - 400)).toBeLessThanOrEqual(6 * 17.9);
+  });
+});
+
+describe('binIndex and histOf', () => {
+  it('binIndex follows numpy.histogram (last bin closed) with under/overflow, constant edges [c, c]', () => {
+    const e = [0, 1, 2];
+    expect(binIndex(e, -0.1)).toBe(0);
+    expect(binIndex(e, 0)).toBe(1);
+    expect(binIndex(e, 0.999)).toBe(1);
+    expect(binIndex(e, 1)).toBe(2);
+    expect(binIndex(e, 2)).toBe(2);
+    expect(binIndex(e, 2.0001)).toBe(3);
+    expect(binIndex(e, -Infinity)).toBe(0);
+    expect(binIndex(e, Infinity)).toBe(3);
+    expect(binIndex([3, 3], 3)).toBe(1);
+    expect(binIndex([3, 3], 2.9)).toBe(0);
+    expect(binIndex([3, 3], 3.1)).toBe(2);
+  });
+
+  it('histOf returns the kept histogram when there is one', () => {
+    const a = numAcc(cells, edges);
+    expect(histOf(a, edges)).toBe(a.hist);
+  });
+
+  // Without kept bins the sketch is binned instead: each value moves to its bucket value, within α = 0.02 relative
+  // (plus 1e-9 absolute near zero), so only values that close to an edge can change bins. Tolerance per bin: the
+  // number of values within α|e| + 1e-9 of either of its edges (computed from the data); infinities go to overflow.
+  it('histOf from the sketch approximates the exact histogram within the values near the edges', () => {
+    const a = numAcc(cells, null);
+    expect(a.hist).toBeNull();
+    const est = histOf(a, edges);
+    const exact = histogramBins(histogram(finite, edges));
+    exact[exact.length - 1] += a.inf; // ±Infinity: sign unknown after the fact, counted as overflow
+    expect(est.reduce((s, x) => s + x, 0)).toBe(a.n + a.inf);
+    const nearEdge = (e: number) => finite.filter((x) => Math.abs(x - e) <= 0.02 * Math.abs(x) + 1e-9).length;
+    const tol = [nearEdge(edges[0]), ...edges.slice(0, -1).map((e, i) => nearEdge(e) + nearEdge(edges[i + 1])), nearEdge(edges[edges.length - 1])];
+    let total = 0;
+    est.forEach((c, i) => {
+      expect(Math.abs(c - exact[i]), `bin ${i}: ${c} vs ${exact[i]} (tol ${tol[i]})`).toBeLessThanOrEqual(tol[i]);
+      total += Math.abs(c - exact[i]);
+    });
+    // Integer values tie with integer edges here, so ~5% change bins; for continuous data it is far fewer.
+    expect(total / a.n).toBeLessThan(0.06);
+    const cont = Array.from({ length: 5000 }, () => g() * 2 + 1);
+    const ce = binEdgesFromReference(cont, 10);
+    const cest = histOf(numAcc(cont, null), ce);
+    const cexact = histogramBins(histogram(cont, ce));
+    expect(cest.reduce((s, c, i) => s + Math.abs(c - cexact[i]), 0) / cont.length).toBeLessThan(0.02);
+    // The reference's extremes are exact in the sketch, so nothing of the reference leaks into under/overflow.
+    expect(est[0]).toBe(exact[0]);
+  });
+});
