@@ -159,7 +159,7 @@ export class DriftMonitor extends EventEmitter {
       const open = st.open;
       const tr = st.trafficRef;
       const rows = extractRows(st.defs, s.inputs, s.outputs, (f, cell) => {
-        addValue(open.accs[f], cell, st.ref?.[f]?.edges ?? null, 0, this.rnd);
+        addValue(open.accs[f], cell, st.ref?.[f]?.edges ?? null);
         if (tr) tr.cols[f].push(cell);
       });
       open.rows += rows; st.dirty = true; this.captured += rows;
@@ -171,7 +171,7 @@ export class DriftMonitor extends EventEmitter {
     const tr = st.trafficRef!;
     st.trafficRef = null;
     const eff = this.effective(st.name);
-    const ref = st.defs.map((d) => buildRefFeature(d.name, d.role, eff.features[d.name]?.type ?? d.type, tr.cols[st.defs.indexOf(d)], this.deps.config.small_reference_rows, this.rnd));
+    const ref = st.defs.map((d) => buildRefFeature(d.name, d.role, eff.features[d.name]?.type ?? d.type, tr.cols[st.defs.indexOf(d)]));
     const info: ReferenceInfo = { source: 'traffic', rows: tr.rows, rows_seen: tr.rows, created_at: this.now(), created_by: tr.by, dataset_name: null, dataset_sha256: null, matched_by: 'traffic' };
     this.saveReference(st, ref, info);
     this.deps.log.info({ model: st.name, version: st.version, rows: tr.rows }, 'drift reference built from traffic');
@@ -319,12 +319,12 @@ export class DriftMonitor extends EventEmitter {
     for (const b of stored) closedRows += b.rows;
     if (!closed) {
       closed = st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null));
-      for (const b of stored) b.accs.forEach((a, i) => mergeAcc(closed![i], accFromJson(a), 0, this.rnd));
+      for (const b of stored) b.accs.forEach((a, i) => mergeAcc(closed![i], accFromJson(a)));
       if (this.closedCache.size > 64) this.closedCache.clear();
       this.closedCache.set(ck, closed);
     }
     const accs = closed.map(cloneAcc);
-    if (st.open) st.open.accs.forEach((a, i) => mergeAcc(accs[i], cloneAcc(a), 0, this.rnd));
+    if (st.open) st.open.accs.forEach((a, i) => mergeAcc(accs[i], cloneAcc(a)));
     return { accs, rows: closedRows + (st.open?.rows ?? 0) };
   }
 
@@ -452,7 +452,7 @@ export class DriftMonitor extends EventEmitter {
       const type: FeatureType = eff.features[d.name]?.type ?? d.type;
       const cells = d.role === 'input' ? u.rows.map((r) => r[ii]) : predCols[f];
       if (d.role === 'input') ii++;
-      return buildRefFeature(d.name, d.role, type, cells, this.deps.config.small_reference_rows, this.rnd);
+      return buildRefFeature(d.name, d.role, type, cells);
     });
     const info: ReferenceInfo = { source: 'dataset', rows: u.rows.length, rows_seen: u.seen, created_at: this.now(), created_by: u.by, dataset_name: u.datasetName,
       dataset_sha256: u.hash.digest('hex'), matched_by: u.match?.by ?? 'position' };

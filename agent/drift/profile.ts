@@ -1,12 +1,11 @@
 /**
  * Profiles: what a window (or a reference) keeps about each feature so that drift can be judged without raw data.
  *
- * - numeric: counts over bin edges fixed by the reference (+ under/overflow), a quantile sketch, moments, min/max,
- *   how many values were not integers, and a capped reservoir of raw values (no statistic reads it: KS compares the
- *   two sketches, see compare.ts);
+ * - numeric: counts over bin edges fixed by the reference (+ under/overflow), a quantile sketch (KS compares two
+ *   sketches, see compare.ts), moments, min/max and how many values were not integers; no raw values are kept;
  * - categorical: counts per category (capped; the rest fold into OTHER).
- * Missing values (null, NaN) are counted per feature, never dropped. Windows merge by adding (reservoirs by a
- * weighted draw), so 5-minute buckets add up to 1 h and 24 h. Pure: data in, data out; randomness is injected.
+ * Missing values (null, NaN) are counted per feature, never dropped. Windows merge by adding, so 5-minute buckets
+ * add up to 1 h and 24 h. Pure: data in, data out.
  */
 import { QuantileSketch, type SketchJson } from './sketch.js';
 
@@ -33,9 +32,6 @@ export interface NumAcc {
   /** Counts over the reference edges: [underflow, ...bins, overflow]; null while no edges are known. */
   hist: number[] | null;
   sketch: QuantileSketch;
-  /** Reservoir of raw finite values (≤ cap) and how many values it was drawn from. */
-  raw: number[];
-  rawSeen: number;
 }
 
 /** Categorical accumulator. */
@@ -46,7 +42,7 @@ export type FeatureAcc = NumAcc | CatAcc;
 export function newAcc(type: 'numeric' | 'categorical', edges: number[] | null): FeatureAcc {
   if (type === 'categorical') return { t: 'c', rows: 0, missing: 0, counts: new Map() };
   return { t: 'n', rows: 0, missing: 0, n: 0, sum: 0, sumsq: 0, min: Infinity, max: -Infinity, frac: 0, inf: 0,
-    hist: edges ? new Array<number>(edges.length + 1).fill(0) : null, sketch: new QuantileSketch(), raw: [], rawSeen: 0 };
+    hist: edges ? new Array<number>(edges.length + 1).fill(0) : null, sketch: new QuantileSketch() };
 }
 
 /** Index into [underflow, ...bins, overflow] for v over edges (bins [e_i, e_i+1), the last closed; numpy.histogram). */
@@ -59,8 +55,8 @@ export function binIndex(edges: number[], v: number): number {
   return Math.min(lo, k - 1) + 1;
 }
 
-/** Adds one value. `rnd` drives the reservoir; `rawCap` bounds it. */
-export function addValue(a: FeatureAcc, v: Cell, edges: number[] | null, rawCap: number, rnd: () => number): void {
+/** Adds one value. */
+export function addValue(a: FeatureAcc, v: Cell, edges: number[] | null): void {
   a.rows++;
   if (a.t === 'c') {
     if (v === null || (typeof v === 'number' && Number.isNaN(v))) { a.missing++; return; }
@@ -80,13 +76,10 @@ export function addValue(a: FeatureAcc, v: Cell, edges: number[] | null, rawCap:
   if (x > a.max) a.max = x;
   if (!Number.isInteger(x)) a.frac++;
   a.sketch.add(x);
-  a.rawSeen++;
-  if (a.raw.length < rawCap) a.raw.push(x);
-  else { const j = Math.floor(rnd() * a.rawSeen); if (j < rawCap) a.raw[j] = x; }
 }
 
-/** Adds b into a (same type and edges). Reservoirs merge by drawing from each in proportion to what it stands for. */
-export function mergeAcc(a: FeatureAcc, b: FeatureAcc, rawCap: number, rnd: () => number): FeatureAcc {
+/** Adds b into a (same type and edges). */
+export function mergeAcc(a: FeatureAcc, b: FeatureAcc): FeatureAcc {
   if (a.t !== b.t) throw new RangeError('mergeAcc: feature types differ');
   a.rows += b.rows; a.missing += b.missing;
   if (a.t === 'c' && b.t === 'c') {
@@ -108,18 +101,7 @@ export function mergeAcc(a: FeatureAcc, b: FeatureAcc, rawCap: number, rnd: () =
   x.n += y.n; x.sum += y.sum; x.sumsq += y.sumsq; x.frac += y.frac; x.inf += y.inf;
   x.min = Math.min(x.min, y.min); x.max = Math.max(x.max, y.max);
   x.sketch.merge(y.sketch);
-  x.raw = mergeReservoirs(x.raw, x.rawSeen, y.raw, y.rawSeen, rawCap, rnd);
-  x.rawSeen += y.rawSeen;
   return x;
-}
-
-/** A uniform sample of ≤ cap values from the union of two uniform samples that stand for seenA and seenB values. */
-export function mergeReservoirs(a: number[], seenA: number, b: number[], seenB: number, cap: number, rnd: () => number): number[] {
-  if (a.length + b.length <= cap) return [...a, ...b];
-  const take = (xs: number[], k: number) => { const c = [...xs]; for (let i = 0; i < k; i++) { const j = i + Math.floor(rnd() * (c.length - i)); [c[i], c[j]] = [c[j], c[i]]; } return c.slice(0, k); };
-  let ka = Math.round((cap * seenA) / (seenA + seenB));
-  ka = Math.min(a.length, Math.max(cap - b.length, ka));
-  return [...take(a, ka), ...take(b, cap - ka)];
 }
 
 /** Present values of a numeric accumulator: mean and population std (null when none). */
@@ -140,21 +122,24 @@ export function histOf(a: NumAcc, edges: number[]): number[] {
 
 // ---------------------------------------------------------------- JSON (SQLite storage)
 
-/** JSON form of an accumulator (maps become objects; Infinity becomes null). */
+/**
+ * JSON form of an accumulator (maps become objects; Infinity becomes null). Profiles stored by older versions also
+ * hold `raw` and `rawSeen` (a reservoir of raw values no statistic read): accFromJson ignores them.
+ */
 export type AccJson =
-  | { t: 'n'; rows: number; missing: number; n: number; sum: number; sumsq: number; min: number | null; max: number | null; frac: number; inf: number; hist: number[] | null; sketch: SketchJson; raw: number[]; rawSeen: number }
+  | { t: 'n'; rows: number; missing: number; n: number; sum: number; sumsq: number; min: number | null; max: number | null; frac: number; inf: number; hist: number[] | null; sketch: SketchJson; raw?: number[]; rawSeen?: number }
   | { t: 'c'; rows: number; missing: number; counts: Record<string, number> };
 
 export function accToJson(a: FeatureAcc): AccJson {
   if (a.t === 'c') return { t: 'c', rows: a.rows, missing: a.missing, counts: Object.fromEntries(a.counts) };
   return { t: 'n', rows: a.rows, missing: a.missing, n: a.n, sum: a.sum, sumsq: a.sumsq, min: Number.isFinite(a.min) ? a.min : null, max: Number.isFinite(a.max) ? a.max : null,
-    frac: a.frac, inf: a.inf, hist: a.hist, sketch: a.sketch.toJSON(), raw: a.raw, rawSeen: a.rawSeen };
+    frac: a.frac, inf: a.inf, hist: a.hist, sketch: a.sketch.toJSON() };
 }
 
 export function accFromJson(j: AccJson): FeatureAcc {
   if (j.t === 'c') return { t: 'c', rows: j.rows, missing: j.missing, counts: new Map(Object.entries(j.counts)) };
   return { t: 'n', rows: j.rows, missing: j.missing, n: j.n, sum: j.sum, sumsq: j.sumsq, min: j.min ?? Infinity, max: j.max ?? -Infinity, frac: j.frac, inf: j.inf,
-    hist: j.hist, sketch: QuantileSketch.fromJSON(j.sketch), raw: j.raw, rawSeen: j.rawSeen };
+    hist: j.hist, sketch: QuantileSketch.fromJSON(j.sketch) };
 }
 
 /** A copy that can be merged into without touching the original. */

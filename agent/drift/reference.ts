@@ -1,8 +1,7 @@
 /**
  * Building a reference profile from columns of cells (a dataset, or the first N captured rows) — pure.
  * Numeric features get 10 bin edges at the reference's deciles (each bin holds ~10% of the reference), then every
- * value is counted into them and into the sketch (KS compares sketches); references of at most `smallRows` rows also
- * keep every raw value.
+ * value is counted into them and into the sketch (KS compares sketches). No raw values are kept, whatever the size.
  */
 import type { FeatureType } from '../../shared/protocol/index.js';
 import { binEdgesFromReference } from './stats.js';
@@ -13,7 +12,7 @@ import type { RefFeature } from './compare.js';
 export const REFERENCE_BINS = 10;
 
 /** One reference feature from its cells. */
-export function buildRefFeature(name: string, role: 'input' | 'prediction', type: FeatureType, cells: readonly Cell[], smallRows: number, rnd: () => number): RefFeature {
+export function buildRefFeature(name: string, role: 'input' | 'prediction', type: FeatureType, cells: readonly Cell[]): RefFeature {
   let edges: number[] | null = null;
   if (type === 'numeric') {
     const finite: number[] = [];
@@ -21,7 +20,6 @@ export function buildRefFeature(name: string, role: 'input' | 'prediction', type
     edges = finite.length > 0 ? binEdgesFromReference(finite, REFERENCE_BINS) : null;
   }
   const acc = newAcc(type, edges);
-  const cap = Math.max(smallRows, 1);
-  for (const c of cells) addValue(acc, c, edges, cap, rnd);
+  for (const c of cells) addValue(acc, c, edges);
   return { name, role, type, edges, acc };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { AgentClient } from '../../shared/client/agent-client.js';
 import type { DriftAlertEvent } from '../../shared/protocol/index.js';
 import { DriftReport } from '../../shared/protocol/index.js';
@@ -86,6 +87,9 @@ describe('drift monitoring end to end', () => {
     expect(metrics).toContain(`fleetml_drift_alert_active{model="credit",version="${version}"} 1`);
     expect(metrics).toMatch(new RegExp(`fleetml_drift_detected\\{model="credit",version="${version}",feature="income",role="input"\\} 1`));
     expect(metrics).toMatch(new RegExp(`fleetml_drift_detected\\{model="credit",version="${version}",feature="age",role="input"\\} 0`));
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+    if (lint.error) throw new Error('promtool is required for this test (Debian package prometheus; .ci/run installs it)');
+    expect(lint.stderr + lint.stdout).not.toMatch(/error while linting|parsing error|fleetml_drift/);
   }, 30_000);
 
   it('resolves the alert at the first window that does not drift, and keeps it in the history', async () => {

@@ -15,12 +15,11 @@ const settings = (over: Partial<EffectiveSettings> = {}): EffectiveSettings => (
   ...over,
 });
 
-const ref = (type: FeatureType, cells: readonly Cell[], name = 'f', smallRows = 1000): RefFeature => buildRefFeature(name, 'input', type, cells, smallRows, mulberry32(1));
+const ref = (type: FeatureType, cells: readonly Cell[], name = 'f'): RefFeature => buildRefFeature(name, 'input', type, cells);
 function window(r: RefFeature | null, type: FeatureType, cells: readonly Cell[]): FeatureAcc {
   const edges = r?.edges ?? null;
   const a = newAcc(type, edges);
-  const rnd = mulberry32(2);
-  for (const c of cells) addValue(a, c, edges, 0, rnd);
+  for (const c of cells) addValue(a, c, edges);
   return a;
 }
 const judge = (r: RefFeature | null, cur: Cell[], s = settings(), type: FeatureType = r?.type ?? 'numeric', name = 'f') => judgeFeature(name, 'input', type, r, window(r, type, cur), s);

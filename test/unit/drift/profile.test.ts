@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_CATEGORIES, OTHER, accFromJson, accToJson, addValue, binIndex, cloneAcc, histOf, mergeAcc, mergeReservoirs, moments, newAcc,
+  MAX_CATEGORIES, OTHER, accFromJson, accToJson, addValue, binIndex, cloneAcc, histOf, mergeAcc, moments, newAcc,
   type AccJson, type CatAcc, type Cell, type NumAcc,
 } from '../../../agent/drift/profile.js';
 import { binEdgesFromReference, histogram, histogramBins, mean, stdPopulation } from '../../../agent/drift/stats.js';
@@ -9,10 +9,9 @@ import { gaussian, mulberry32 } from '../../../shared/util/prng.js';
 const num = (a: ReturnType<typeof newAcc>): NumAcc => { if (a.t !== 'n') throw new Error('not numeric'); return a; };
 const cat = (a: ReturnType<typeof newAcc>): CatAcc => { if (a.t !== 'c') throw new Error('not categorical'); return a; };
 
-function numAcc(cells: readonly Cell[], edges: number[] | null, rawCap = 1_000_000, seed = 1): NumAcc {
+function numAcc(cells: readonly Cell[], edges: number[] | null): NumAcc {
   const a = num(newAcc('numeric', edges));
-  const rnd = mulberry32(seed);
-  for (const c of cells) addValue(a, c, edges, rawCap, rnd);
+  for (const c of cells) addValue(a, c, edges);
   return a;
 }
 
@@ -76,7 +75,7 @@ describe('numeric accumulators', () => {
       const whole = numAcc(cells, edges);
       const a = numAcc(cells.slice(0, cut), edges);
       const b = numAcc(cells.slice(cut), edges);
-      const m = num(mergeAcc(a, b, 1_000_000, mulberry32(3)));
+      const m = num(mergeAcc(a, b));
       expect(m.rows).toBe(whole.rows);
       expect(m.missing).toBe(whole.missing);
       expect(m.n).toBe(whole.n);
@@ -90,20 +89,17 @@ describe('numeric accumulators', () => {
       expect(near(m.sumsq, whole.sumsq, 1e-12)).toBe(true);
       expect(near(moments(m).std!, moments(whole).std!, 1e-12)).toBe(true);
       expect(m.sketch.toJSON()).toEqual(whole.sketch.toJSON());
-      // Reservoirs under the cap: the union of the raw values (order aside).
-      expect(m.rawSeen).toBe(whole.rawSeen);
-      expect([...m.raw].sort((x, y) => x - y)).toEqual([...whole.raw].sort((x, y) => x - y));
     }
   });
 
   it('merging into an empty accumulator (with or without edges) copies; merging an empty one changes nothing', () => {
     const whole = numAcc(cells, edges);
     for (const start of [num(newAcc('numeric', edges)), num(newAcc('numeric', null))]) {
-      const m = num(mergeAcc(start, cloneAcc(whole), 1_000_000, mulberry32(1)));
-      // Compared as JSON text: the raw values hold -0, which a JSON copy turns into 0.
+      const m = num(mergeAcc(start, cloneAcc(whole)));
+      // Compared as JSON text: a JSON copy turns any -0 into 0.
       expect(JSON.stringify(accToJson(m))).toEqual(JSON.stringify(accToJson(whole)));
     }
-    const m2 = num(mergeAcc(cloneAcc(whole), num(newAcc('numeric', null)), 1_000_000, mulberry32(1)));
+    const m2 = num(mergeAcc(cloneAcc(whole), num(newAcc('numeric', null))));
     expect(JSON.stringify(accToJson(m2))).toEqual(JSON.stringify(accToJson(whole)));
   });
 
@@ -111,24 +107,15 @@ describe('numeric accumulators', () => {
     // Before the fix, the merged hist kept only the binned side's values (histOf then under-counted the other side).
     const a = numAcc(cells.slice(0, 1000), null);
     const b = numAcc(cells.slice(1000), edges);
-    for (const m of [num(mergeAcc(cloneAcc(a), cloneAcc(b), 0, mulberry32(1))), num(mergeAcc(cloneAcc(b), cloneAcc(a), 0, mulberry32(1)))]) {
+    for (const m of [num(mergeAcc(cloneAcc(a), cloneAcc(b))), num(mergeAcc(cloneAcc(b), cloneAcc(a)))]) {
       const h = histOf(m, edges);
       expect(h.reduce((s, x) => s + x, 0)).toBe(m.n + m.inf);
       expect(m.n + m.inf).toBe(numAcc(cells, edges).n + numAcc(cells, edges).inf);
     }
   });
 
-  it('reservoir: addValue keeps at most the cap and counts what it was drawn from', () => {
-    const a = numAcc(cells, edges, 100, 9);
-    expect(a.raw.length).toBe(100);
-    expect(a.rawSeen).toBe(finite.length);
-    const set = new Set(finite);
-    for (const x of a.raw) expect(set.has(x)).toBe(true);
-    expect(numAcc(cells, edges, 0).raw).toEqual([]);
-  });
-
   it('JSON round trip (through a string): every field, Infinity min/max of empty accumulators, categorical maps', () => {
-    const accs = [numAcc(cells, edges, 50), numAcc(cells, null, 50), num(newAcc('numeric', edges)), numAcc([null, NaN], null)];
+    const accs = [numAcc(cells, edges), numAcc(cells, null), num(newAcc('numeric', edges)), numAcc([null, NaN], null)];
     for (const a of accs) {
       const j = JSON.parse(JSON.stringify(accToJson(a))) as AccJson;
       const back = num(accFromJson(j));
@@ -138,32 +125,40 @@ describe('numeric accumulators', () => {
       expect(back.sketch.buckets()).toEqual(a.sketch.buckets());
     }
     const c = cat(newAcc('categorical', null));
-    const rnd = mulberry32(1);
-    for (const v of ['a', 'b', 'a', null, 'c', NaN, 'a']) addValue(c, v, null, 0, rnd);
+    for (const v of ['a', 'b', 'a', null, 'c', NaN, 'a']) addValue(c, v, null);
     const back = cat(accFromJson(JSON.parse(JSON.stringify(accToJson(c))) as AccJson));
     expect([...back.counts]).toEqual([...c.counts]);
     expect(back.missing).toBe(2);
     expect(back.rows).toBe(7);
   });
 
+  it('JSON stored by older versions (with a raw reservoir: raw, rawSeen) loads, the reservoir ignored', () => {
+    const a = numAcc(cells, edges);
+    const old = { ...accToJson(a), raw: [1.5, -2, 3], rawSeen: 3 } as AccJson;
+    const back = num(accFromJson(JSON.parse(JSON.stringify(old)) as AccJson));
+    expect('raw' in back).toBe(false);
+    expect('rawSeen' in back).toBe(false);
+    expect(accToJson(back)).toEqual(accToJson(a));
+    expect('raw' in accToJson(back)).toBe(false);
+  });
+
   it('cloneAcc is independent of the original', () => {
     const a = numAcc(cells.slice(0, 200), edges);
     const before = accToJson(a);
     const c = cloneAcc(a);
-    mergeAcc(c, numAcc(cells.slice(200), edges), 10, mulberry32(1));
+    mergeAcc(c, numAcc(cells.slice(200), edges));
     expect(accToJson(a)).toEqual(before);
   });
 
   it('mergeAcc refuses different types', () => {
-    expect(() => mergeAcc(newAcc('numeric', null), newAcc('categorical', null), 0, mulberry32(1))).toThrow(RangeError);
+    expect(() => mergeAcc(newAcc('numeric', null), newAcc('categorical', null))).toThrow(RangeError);
   });
 });
 
 describe('categorical accumulators', () => {
   it('counts categories, missing (null, NaN) counted; numbers become their string', () => {
     const c = cat(newAcc('categorical', null));
-    const rnd = mulberry32(1);
-    for (const v of ['x', 'y', 'x', null, NaN, 3, '3', 'z']) addValue(c, v, null, 0, rnd);
+    for (const v of ['x', 'y', 'x', null, NaN, 3, '3', 'z']) addValue(c, v, null);
     expect(c.rows).toBe(8);
     expect(c.missing).toBe(2);
     expect(Object.fromEntries(c.counts)).toEqual({ x: 2, y: 1, '3': 2, z: 1 });
@@ -171,10 +166,9 @@ describe('categorical accumulators', () => {
 
   it(`caps categories at MAX_CATEGORIES (${MAX_CATEGORIES}); later new ones count as OTHER, known ones still count`, () => {
     const c = cat(newAcc('categorical', null));
-    const rnd = mulberry32(1);
-    for (let i = 0; i < MAX_CATEGORIES + 50; i++) addValue(c, `k${i}`, null, 0, rnd);
-    addValue(c, 'k0', null, 0, rnd);
-    addValue(c, 'fresh', null, 0, rnd);
+    for (let i = 0; i < MAX_CATEGORIES + 50; i++) addValue(c, `k${i}`, null);
+    addValue(c, 'k0', null);
+    addValue(c, 'fresh', null);
     expect(c.counts.get('k0')).toBe(2);
     expect(c.counts.get(`k${MAX_CATEGORIES - 1}`)).toBe(1);
     expect(c.counts.has(`k${MAX_CATEGORIES}`)).toBe(false);
@@ -187,11 +181,11 @@ describe('categorical accumulators', () => {
   it('merging the accumulators of two halves gives the accumulator of the whole (cap and OTHER included)', () => {
     const r = mulberry32(5);
     const vals: Cell[] = Array.from({ length: 2000 }, () => (r() < 0.05 ? null : `c${Math.floor(r() ** 2 * 300)}`));
-    const build = (xs: Cell[]) => { const c = cat(newAcc('categorical', null)); const rr = mulberry32(1); for (const v of xs) addValue(c, v, null, 0, rr); return c; };
+    const build = (xs: Cell[]) => { const c = cat(newAcc('categorical', null)); for (const v of xs) addValue(c, v, null); return c; };
     const whole = build(vals);
     expect(whole.counts.has(OTHER)).toBe(true);
     for (const cut of [0, 700, 1999]) {
-      const m = cat(mergeAcc(build(vals.slice(0, cut)), build(vals.slice(cut)), 0, mulberry32(1)));
+      const m = cat(mergeAcc(build(vals.slice(0, cut)), build(vals.slice(cut))));
       expect(m.rows).toBe(whole.rows);
       expect(m.missing).toBe(whole.missing);
       expect(m.counts.size).toBeLessThanOrEqual(MAX_CATEGORIES + 1);
@@ -200,44 +194,8 @@ describe('categorical accumulators', () => {
     // Without the cap in play, merged counts equal the whole's category by category.
     const few: Cell[] = vals.map((v) => (v === null ? null : `c${Number(String(v).slice(1)) % 20}`));
     const w = build(few);
-    const m = cat(mergeAcc(build(few.slice(0, 900)), build(few.slice(900)), 0, mulberry32(1)));
+    const m = cat(mergeAcc(build(few.slice(0, 900)), build(few.slice(900))));
     expect(Object.fromEntries(m.counts)).toEqual(Object.fromEntries(w.counts));
-  });
-});
-
-describe('mergeReservoirs', () => {
-  const A = Array.from({ length: 100 }, (_, i) => i); // stands for 9000 values
-  const B = Array.from({ length: 100 }, (_, i) => 1000 + i); // stands for 1000 values
-
-  it('under the cap: the union', () => {
-    expect(mergeReservoirs([1, 2], 2, [3], 1, 5, mulberry32(1))).toEqual([1, 2, 3]);
-  });
-
-  it('over the cap: exactly cap values, drawn in proportion to what each side stands for, without repeats', () => {
-    const out = mergeReservoirs(A, 9000, B, 1000, 100, mulberry32(7));
-    expect(out.length).toBe(100);
-    expect(new Set(out).size).toBe(100);
-    expect(out.filter((x) => x < 1000).length).toBe(90);
-    expect(out.filter((x) => x >= 1000).length).toBe(10);
-    for (const x of out) expect(A.includes(x) || B.includes(x)).toBe(true);
-    // Deterministic for a seed.
-    expect(mergeReservoirs(A, 9000, B, 1000, 100, mulberry32(7))).toEqual(out);
-    // Equal weights: half and half.
-    expect(mergeReservoirs(A, 500, B, 500, 60, mulberry32(2)).filter((x) => x < 1000).length).toBe(30);
-  });
-
-  it('a side that holds fewer values than its share gives them all, the other side fills up', () => {
-    const out = mergeReservoirs([1, 2, 3], 1_000_000, B, 10, 50, mulberry32(3));
-    expect(out.length).toBe(50);
-    expect(out.filter((x) => x < 1000).sort()).toEqual([1, 2, 3]);
-  });
-
-  it('the draw within a side is uniform (each of 100 values picked ~cap·k/100 times over many seeds)', () => {
-    const hits = new Array<number>(100).fill(0);
-    const runs = 2000;
-    for (let s = 0; s < runs; s++) for (const x of mergeReservoirs(A, 5000, B, 5000, 40, mulberry32(s + 1))) if (x < 1000) hits[x]++;
-    // 20 of A's 100 values per run: expected 400 hits each, binomial sd = sqrt(2000·0.2·0.8) ≈ 17.9; 6 sd bounds.
-    for (const h of hits) expect(Math.abs(h - 400)).toBeLessThanOrEqual(6 * 17.9);
   });
 });
 
