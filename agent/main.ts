@@ -36,6 +36,9 @@ import { ServingManager } from './serving/serving.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { DriftStore } from './drift/store.js';
 import { driftHandlers } from './api/handlers/drift.js';
+import { rolloutHandlers } from './api/handlers/rollout.js';
+import { RolloutCoordinator } from './rollout/coordinator.js';
+import { RolloutStore } from './rollout/store.js';
 import { modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
 
@@ -68,10 +71,12 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   let jobs: JobManager | null = null;
   let serving: ServingManager | null = null;
   let drift: DriftMonitor | null = null;
+  let rollouts: RolloutCoordinator | null = null;
   let driversRef: Partial<Record<string, { dispose(): Promise<void> }>> = {};
   const cleanup = async () => {
     await api?.close().catch(() => undefined);
     await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
+    await rollouts?.dispose().catch(() => undefined);
     drift?.dispose();
     await serving?.dispose().catch(() => undefined);
     await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
@@ -161,6 +166,15 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     log.info({ gpu_status: c.latest?.gpu.status, gpu_source: c.latest?.gpu.source, reason: c.latest?.gpu.reason, gpus: c.latest?.gpu.gpus.length }, 'telemetry started');
 
     const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
+    // Rollouts: this agent coordinates the ones it is asked to start; its own node goes through the dispatcher (same
+    // validation and audit as a remote call), other nodes through their API with the peers' tokens.
+    let dispatcherRef: RpcDispatcher | null = null;
+    const selfConn = { id: 'rollout-coordinator', addSubscription: () => undefined, removeSubscription: () => false, subscriptionCount: 0, sendEvent: () => undefined };
+    rollouts = new RolloutCoordinator({
+      store: new RolloutStore(db), audit, log: log.child({ subsystem: 'rollout' }), peers: config.peers,
+      self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcherRef!.call(method as never, params, { principal: { tokenId: 'coordinator', tokenName: `rollout:${by}`, role: 'admin' }, remote: null, conn: selfConn })) as never },
+    });
+    const ro = rollouts;
     const handlers = {
       ...authHandlers(config.name),
       ...tokenHandlers(tokens, (ids) => apiRef?.dropTokens(ids)),
@@ -168,9 +182,12 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...jobHandlers(jm),
       ...modelHandlers(registry, sm),
       ...(drift ? driftHandlers(drift) : {}),
-      ...subscribeHandlers(createTopicProviders(collector, jm, drift)),
+      ...rolloutHandlers(ro),
+      ...subscribeHandlers(createTopicProviders(collector, jm, drift, ro)),
     };
     const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }));
+    dispatcherRef = dispatcher;
+    ro.start(); // resumes rollouts in progress (each current step restarts its window)
     api = new ApiServer({
       config, dispatcher, metrics, log: log.child({ subsystem: 'api' }),
       auth: new Authenticator(tokens, config.api.auth_fail_free, config.api.auth_fail_max_delay_ms),

@@ -9,6 +9,7 @@ import { registerClusterCommands } from '../shared/cli/cluster.js';
 import { registerJobCommands } from '../shared/cli/jobs.js';
 import { registerModelCommands } from '../shared/cli/models.js';
 import { registerDriftCommands } from '../shared/cli/drift.js';
+import { registerRolloutCommands } from '../shared/cli/rollout.js';
 import { targetOptions } from '../shared/cli/common.js';
 import { UsageError } from '../shared/cli/output.js';
 import { packageVersion } from '../shared/util/package-root.js';
@@ -26,6 +27,7 @@ registerNodeCommands(program);
 registerJobCommands(program);
 registerModelCommands(program);
 registerDriftCommands(program);
+registerRolloutCommands(program);
 
 targetOptions(program.command('tui').description('the terminal console: every agent of the inventory at once'))
   .option('--readonly', 'hide every action that changes something')

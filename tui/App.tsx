@@ -11,6 +11,9 @@ import { PromptLine } from './components/PromptLine.js';
 import { driftActions, frameWindow } from './drift-keys.js';
 import type { DriftFeed } from './drift-poller.js';
 import { dialogActions, jobActions } from './job-keys.js';
+import { rolloutActions } from './rollout-keys.js';
+import { rolloutTitle, stepOf } from '../shared/cli/rollout-analysis.js';
+import { shortRolloutId } from './render/rollout-row.js';
 import { KEYMAP, activeBindings, keyName, resolveKey, type KeyBinding } from './keymap.js';
 import { shortJobId } from './render/job-row.js';
 import { clampIndex, currentFrame, initialState, reduce, type Effect, type UiAction, type UiState } from './state.js';
@@ -68,6 +71,8 @@ function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyB
   if (job) return [...pre, ...job];
   const drift = driftActions(id, s, items[sel]);
   if (drift) return [...pre, ...drift];
+  const rollout = rolloutActions(id, s, { nodes, item: items[sel] });
+  if (rollout) return [...pre, ...rollout];
   switch (id) {
     case 'quit': return [{ type: 'quit' }];
     case 'help': return [...pre, { type: 'toggleHelp' }];
@@ -146,6 +151,14 @@ export function App({ source, actions, readonly = false, title = 'cluster', onQu
   // Effects the reducer recorded ('run'); their outcome comes back as one 'effectDone'. Errors are the agent's message.
   const perform = (e: Effect) => {
     if (!actions) return dispatch({ type: 'effectDone', effect: e.kind, error: 'this console cannot change the fleet (started without a connection)' });
+    if (e.kind === 'rollout') {
+      const call = { pause: actions.pauseRollout, resume: actions.resumeRollout, promote: actions.promoteRollout, abort: actions.abortRollout }[e.op];
+      call.call(actions, e.node, e.id).then(
+        (r) => dispatch({ type: 'effectDone', effect: e.kind, message: `${e.op} sent: rollout ${shortRolloutId(r.id)} (${rolloutTitle(r)}) on ${e.node} is ${r.state} at step ${stepOf(r)}` }),
+        (err: unknown) => dispatch({ type: 'effectDone', effect: e.kind, error: `${e.op} refused by ${e.node}: ${err instanceof Error ? err.message : String(err)}` }),
+      );
+      return;
+    }
     const p = e.kind === 'cancelJob' ? actions.cancelJob(e.node, e.id) : actions.submitJob(e.node, e.spec);
     p.then(
       (job) => dispatch({ type: 'effectDone', effect: e.kind, message: e.kind === 'cancelJob' ? `cancelling job ${shortJobId(job.id)} on ${e.node} (${job.state})` : `submitted job ${shortJobId(job.id)} on ${e.node} (${job.state}${job.reason ? `: ${job.reason}` : ''})` }),

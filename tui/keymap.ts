@@ -32,7 +32,7 @@ export interface KeyBinding {
 export const KEYMAP: readonly KeyBinding[] = [
   { keys: [':'], description: 'command', action: 'command', footer: true },
   { keys: ['/'], description: 'filter', action: 'filter', footer: true },
-  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs', 'models', 'drift'] },
+  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs', 'models', 'drift', 'rollouts'] },
   // Jobs (views: jobs list, job detail, logs). View-scoped keys come before the global ones so the footer shows them.
   { keys: ['l'], description: 'logs', action: 'logs', footer: true, views: ['jobs', 'job-detail'], usesActions: true },
   { keys: ['ctrl+d'], description: 'cancel', action: 'cancelJob', footer: true, views: ['jobs', 'job-detail', 'logs'], dangerous: true, usesActions: true },
@@ -44,6 +44,12 @@ export const KEYMAP: readonly KeyBinding[] = [
   // Drift (views: models list and detail, the :drift list, one version's drift). Reads only: never dangerous.
   { keys: ['d'], description: 'drift', action: 'drift', footer: true, views: ['models', 'model-detail'], usesActions: true },
   { keys: ['w'], description: 'window 5m/1h/24h', action: 'driftWindow', footer: true, views: ['drift-model'] },
+  // Rollouts (views: the :rollouts list and one rollout). Every key changes the fleet: dangerous, gone in read-only
+  // mode; promote and abort ask y/n first.
+  { keys: ['p'], description: 'pause', action: 'pauseRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
+  { keys: ['r'], description: 'resume', action: 'resumeRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
+  { keys: ['P'], description: 'promote', action: 'promoteRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
+  { keys: ['ctrl+a'], description: 'abort', action: 'abortRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
   { keys: ['esc'], description: 'back', action: 'back', footer: true },
   { keys: ['?'], description: 'help', action: 'help', footer: true },
   { keys: ['q', 'ctrl+c'], description: 'quit', action: 'quit', footer: true },

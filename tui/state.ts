@@ -25,10 +25,14 @@ export interface Frame {
   window?: string;
 }
 
+/** What the rollout keys ask a coordinator to do. */
+export type RolloutOp = 'pause' | 'resume' | 'promote' | 'abort';
+
 /** A change to the fleet the UI asks for; App runs it through FleetActions (the reducer only records it). */
 export type Effect =
   | { kind: 'cancelJob'; node: string; id: string }
-  | { kind: 'submitJob'; node: string; spec: JobSpecInput };
+  | { kind: 'submitJob'; node: string; spec: JobSpecInput }
+  | { kind: 'rollout'; op: RolloutOp; node: string; id: string };
 
 /** A modal on top of the view: a y/n confirmation, or the job submit form. */
 export type Dialog =

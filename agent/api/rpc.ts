@@ -49,6 +49,17 @@ export class RpcDispatcher {
     return r ? JSON.stringify(r) : null;
   }
 
+  /**
+   * The same pipeline (role, params validation, audit) for a call made inside the agent, e.g. by the rollout
+   * coordinator on its own node. Resolves with the result or rejects with an RpcError.
+   */
+  async call<M extends MethodName>(method: M, params: unknown, ctx: CallContext): Promise<ResultOf<M>> {
+    const r = await this.handleOne({ jsonrpc: '2.0', id: 1, method, params }, ctx);
+    if (!r) throw new RpcError('INTERNAL_ERROR', `${method}: no answer`);
+    if ('error' in r && r.error) throw new RpcError(((r.error.data as { code?: string } | undefined)?.code ?? 'INTERNAL_ERROR') as never, r.error.message);
+    return (r as { result: ResultOf<M> }).result;
+  }
+
   private async handleOne(msg: unknown, ctx: CallContext): Promise<ResponseEnvelope | null> {
     const env = RequestEnvelope.safeParse(msg);
     if (!env.success) {

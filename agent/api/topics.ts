@@ -4,6 +4,7 @@ import type { JobManager } from '../jobs/manager.js';
 import type { Job } from '../../shared/protocol/index.js';
 import { redactEnv } from './handlers/jobs.js';
 import type { DriftMonitor } from '../drift/monitor.js';
+import type { RolloutCoordinator } from '../rollout/coordinator.js';
 
 /** Server side of a topic: a snapshot for the subscribe answer, then a stream of events. */
 export interface TopicProvider {
@@ -14,8 +15,13 @@ export interface TopicProvider {
 }
 
 /** Providers of this topics. */
-export function createTopicProviders(collector: Collector, jobs: JobManager, drift: DriftMonitor | null = null): Partial<Record<TopicName, TopicProvider>> {
+export function createTopicProviders(collector: Collector, jobs: JobManager, drift: DriftMonitor | null = null, rollouts: RolloutCoordinator | null = null): Partial<Record<TopicName, TopicProvider>> {
   return {
+    ...(rollouts ? { 'rollout.events': {
+      snapshot: () => ({ rollouts: rollouts.list(undefined, 50) }),
+      subscribe: (_p: unknown, emit: (data: unknown) => void) => { const on = (r: unknown) => emit({ rollout: r }); rollouts.on('rollout', on); return () => { rollouts.off('rollout', on); }; },
+      conflate: false,
+    } } : {}),
     ...(drift ? { 'drift.alerts': {
       snapshot: () => ({ alerts: drift.activeAlerts() }),
       subscribe: (_p: unknown, emit: (data: unknown) => void) => { drift.on('alert', emit); return () => { drift.off('alert', emit); }; },

@@ -26,13 +26,20 @@ import type { Logger } from '../log.js';
 import type { ModelRegistry, StoredVersion } from '../serving/registry.js';
 import type { InferSample, ServingManager } from '../serving/serving.js';
 import { isDynamicDim } from '../serving/tensors.js';
-import { addValue, accFromJson, accToJson, cloneAcc, mergeAcc, newAcc, type Cell, type FeatureAcc } from './profile.js';
-import { datasetFigures, histogramView, judgeFeature, type EffectiveSettings, type RefFeature } from './compare.js';
+import { addValue, accFromJson, accToJson, cloneAcc, mergeAcc, mergeAccsJson, newAcc, type AccJson, type Cell, type FeatureAcc } from './profile.js';
+import { datasetFigures, histogramView, judgeFeature, score as scoreOf, type EffectiveSettings, type RefFeature } from './compare.js';
 import { extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type ColumnMatch, type FeatureDef } from './features.js';
 import { buildRefFeature } from './reference.js';
 import { DriftStore, type StoredReference } from './store.js';
 
 type DriftConfig = AgentConfig['drift'];
+
+/** Closed buckets are merged in aligned blocks of this length (by bucket start), cached in DriftMonitor.blockCache. */
+const HOUR_MS = 3_600_000;
+/** Most merged hour blocks kept in memory, all versions together (see DriftMonitor.blockCache). */
+const BLOCK_CACHE_MAX = 64;
+/** Most cached window merges (DriftMonitor.closedCache). */
+const WINDOW_CACHE_MAX = 64;
 
 interface OpenBucket { start: number; end: number; rows: number; accs: FeatureAcc[] }
 interface VersionState {
@@ -60,7 +67,24 @@ export class DriftMonitor extends EventEmitter {
   private uploads = new Map<string, Upload>();
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  private closedCache = new Map<string, FeatureAcc[]>();
+  /**
+   * Merged closed part of recent windows (key: version key | from | until | reference stamp) with its row count, so
+   * that a repeated report reads nothing from SQLite. Emptied for a version at each close and reference change; at
+   * most WINDOW_CACHE_MAX entries (cleared past it).
+   */
+  private closedCache = new Map<string, { accs: FeatureAcc[]; rows: number }>();
+  /**
+   * Closed hours merged once: the buckets that start in one aligned hour [start, start + 1 h), merged and kept in JSON
+   * form (compact sketch arrays; immutable, merged into windows with mergeAccsJson), with their row count. Key: version
+   * key | block start | reference stamp. Only hours that can no longer change are cached (every bucket starting in
+   * them has closed: the open bucket and the clock are past the hour's end). LRU, at most BLOCK_CACHE_MAX = 64 blocks
+   * in all (all versions together: 2.7 days of one version); a block of 51 numeric features is ~0.2 MB in memory, so
+   * ~13 MB at most. Windows longer than 64 h still work but rebuild their hours on each uncached call.
+   */
+  private blockCache = new Map<string, { key: string; start: number; accs: AccJson[]; rows: number }>();
+  /** Reference identity → stamp (a new reference array = a new stamp: blocks of the old reference are never reused). */
+  private refStamps = new WeakMap<object, number>();
+  private nextRefStamp = 1;
   private captured = 0;
   private lastRateAt = 0;
   private lastPrune = 0;
@@ -185,7 +209,7 @@ export class DriftMonitor extends EventEmitter {
     // A reference in hand ends any traffic reference still collecting (a dataset given later wins over the auto one).
     st.trafficRef = null;
     st.open = null; st.dirty = false; st.consecutive = 0; st.last = null;
-    for (const k of this.closedCache.keys()) if (k.startsWith(`${st.key}|`)) this.closedCache.delete(k);
+    this.dropCaches(st.key);
   }
 
   // ------------------------------------------------------------ windows
@@ -238,7 +262,7 @@ export class DriftMonitor extends EventEmitter {
       }
     });
     st.last = { features, point };
-    for (const k of this.closedCache.keys()) if (k.startsWith(`${st.key}|`)) this.closedCache.delete(k);
+    this.dropCaches(st.key, b.start);
     this.emit('judged', st.name, st.version, point);
     for (const e of events) {
       this.deps.log.warn({ model: st.name, version: st.version, alert: e.alert.id, features: e.alert.features }, e.type === 'raised' ? `drift alert raised: ${e.alert.message}` : 'drift alert resolved');
@@ -267,7 +291,8 @@ export class DriftMonitor extends EventEmitter {
     }
     if (now - this.lastPrune > 600_000) {
       this.lastPrune = now;
-      this.deps.store.prune(now - this.deps.config.retention_h * 3_600_000);
+      const before = now - this.deps.config.retention_h * 3_600_000;
+      if (this.deps.store.prune(before) > 0) this.dropCachesBefore(before);
     }
     for (const [id, u] of this.uploads) if (now - u.touched > 600_000) this.uploads.delete(id);
   }
@@ -309,23 +334,143 @@ export class DriftMonitor extends EventEmitter {
       alert: st.alert, capture: { sample_rate: this.deps.serving.sampleRate, dropped: this.deps.serving.samplesDropped } };
   }
 
-  /** Merged profile of the closed buckets since `from` (cached until the next close) plus the open bucket. */
-  private windowAccs(st: VersionState, from: number): { accs: FeatureAcc[]; rows: number } {
-    const openStart = st.open?.start ?? Infinity;
-    const ck = `${st.key}|${from}`;
+  /**
+   * Merged profile of the closed buckets since `from` (and starting at or before `until` when given) plus the open
+   * bucket. The closed part is cached with its row count until the next close; it is merged from whole closed hours
+   * (blockCache: each read and merged once) plus the loose buckets of the partial hours at either end.
+   */
+  private windowAccs(st: VersionState, from: number, until?: number): { accs: FeatureAcc[]; rows: number } {
+    const withOpen = st.open !== null && (until === undefined || st.open.start <= until);
+    const stamp = this.refStamp(st);
+    const ck = `${st.key}|${from}|${until ?? ''}|${stamp}`;
     let closed = this.closedCache.get(ck);
-    let closedRows = 0;
-    const stored = this.deps.store.buckets(st.name, st.version, from).filter((b) => b.start >= from && b.start !== openStart && b.accs.length === st.defs.length);
-    for (const b of stored) closedRows += b.rows;
     if (!closed) {
-      closed = st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null));
-      for (const b of stored) b.accs.forEach((a, i) => mergeAcc(closed![i], accFromJson(a)));
-      if (this.closedCache.size > 64) this.closedCache.clear();
+      closed = this.mergeClosed(st, from, until, stamp);
+      if (this.closedCache.size >= WINDOW_CACHE_MAX) this.closedCache.clear();
       this.closedCache.set(ck, closed);
     }
-    const accs = closed.map(cloneAcc);
-    if (st.open) st.open.accs.forEach((a, i) => mergeAcc(accs[i], cloneAcc(a)));
-    return { accs, rows: closedRows + (st.open?.rows ?? 0) };
+    const accs = closed.accs.map(cloneAcc);
+    // mergeAcc only reads its second argument: the open bucket needs no copy.
+    if (withOpen) st.open!.accs.forEach((a, i) => mergeAcc(accs[i], a));
+    return { accs, rows: closed.rows + (withOpen ? st.open!.rows : 0) };
+  }
+
+  /** The closed buckets of a window merged: cached hour blocks + loose buckets of the partial hours, oldest first. */
+  private mergeClosed(st: VersionState, from: number, until: number | undefined, stamp: number): { accs: FeatureAcc[]; rows: number } {
+    const openStart = st.open?.start ?? Infinity;
+    const fresh = (): FeatureAcc[] => st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null));
+    // Parts to merge, oldest first (loose buckets and hour blocks), merged at the end feature by feature.
+    const parts: AccJson[][] = [];
+    let rows = 0;
+    const done = (): { accs: FeatureAcc[]; rows: number } => {
+      const accs = fresh();
+      for (let f = 0; f < accs.length; f++) mergeAccsJson(accs[f], parts.map((p) => p[f]));
+      return { accs, rows };
+    };
+    const take = (b: { start: number; end: number; rows: number; accs: AccJson[] }): void => {
+      if (b.start < from || b.start === openStart || b.accs.length !== st.defs.length || (until !== undefined && b.end > until + this.bucketMs)) return;
+      rows += b.rows;
+      parts.push(b.accs);
+    };
+    const loose = (lo: number, hi: number): void => { if (lo < hi) for (const b of this.deps.store.bucketProfiles(st.name, st.version, lo, hi)) take(b); };
+    // Whole hours [firstBlock, endBlock): inside the window and complete — every bucket starting in them has closed
+    // (the open bucket and the bucket of the current time start at or after the hour's end).
+    const endExcl = until === undefined ? Infinity : until + 1;
+    const frontier = Math.min(openStart, Math.floor(this.now() / this.bucketMs) * this.bucketMs);
+    const firstBlock = Math.ceil(from / HOUR_MS) * HOUR_MS;
+    const endBlock = Math.floor(Math.min(endExcl, frontier) / HOUR_MS) * HOUR_MS;
+    if (firstBlock >= endBlock) { loose(from, endExcl); return done(); }
+    loose(from, firstBlock);
+    const blocks: Array<{ accs: AccJson[]; rows: number } | null> = [];
+    for (let b = firstBlock; b < endBlock; b += HOUR_MS) blocks.push(this.blockGet(`${st.key}|${b}|${stamp}`));
+    // Read the missing hours, a contiguous run at a time.
+    for (let i = 0; i < blocks.length;) {
+      if (blocks[i]) { i++; continue; }
+      let j = i;
+      while (j < blocks.length && !blocks[j]) j++;
+      const lo = firstBlock + i * HOUR_MS;
+      const stored = this.deps.store.bucketProfiles(st.name, st.version, lo, firstBlock + j * HOUR_MS);
+      let s = 0;
+      for (let k = i; k < j; k++) {
+        const start = firstBlock + k * HOUR_MS;
+        const m = fresh();
+        const inHour: AccJson[][] = [];
+        let n = 0;
+        for (; s < stored.length && stored[s].start < start + HOUR_MS; s++) {
+          const b = stored[s];
+          if (b.accs.length !== st.defs.length) continue;
+          n += b.rows;
+          inHour.push(b.accs);
+        }
+        for (let f = 0; f < m.length; f++) mergeAccsJson(m[f], inHour.map((p) => p[f]));
+        blocks[k] = { accs: m.map(accToJson), rows: n };
+        this.blockSet(`${st.key}|${start}|${stamp}`, { key: st.key, start, ...blocks[k]! });
+      }
+      i = j;
+    }
+    for (const b of blocks) { rows += b!.rows; parts.push(b!.accs); }
+    loose(endBlock, endExcl);
+    return done();
+  }
+
+  private blockGet(k: string): { accs: AccJson[]; rows: number } | null {
+    const v = this.blockCache.get(k);
+    if (!v) return null;
+    this.blockCache.delete(k); this.blockCache.set(k, v); // most recently used last
+    return v;
+  }
+
+  private blockSet(k: string, v: { key: string; start: number; accs: AccJson[]; rows: number }): void {
+    this.blockCache.delete(k);
+    this.blockCache.set(k, v);
+    while (this.blockCache.size > BLOCK_CACHE_MAX) this.blockCache.delete(this.blockCache.keys().next().value!);
+  }
+
+  private refStamp(st: VersionState): number {
+    if (!st.ref) return 0;
+    let s = this.refStamps.get(st.ref);
+    if (s === undefined) { s = this.nextRefStamp++; this.refStamps.set(st.ref, s); }
+    return s;
+  }
+
+  /** Forgets a version's cached windows, and its cached hours: all of them, or only the hour holding bucket `start`. */
+  private dropCaches(key: string, start?: number): void {
+    for (const k of this.closedCache.keys()) if (k.startsWith(`${key}|`)) this.closedCache.delete(k);
+    const hour = start === undefined ? null : Math.floor(start / HOUR_MS) * HOUR_MS;
+    for (const [k, b] of this.blockCache) if (b.key === key && (hour === null || b.start === hour)) this.blockCache.delete(k);
+  }
+
+  /** After a prune: every cached window, and the cached hours that may hold a pruned bucket (start before `before`). */
+  private dropCachesBefore(before: number): void {
+    this.closedCache.clear();
+    for (const [k, b] of this.blockCache) if (b.start < before) this.blockCache.delete(k);
+  }
+
+  /**
+   * drift.compare: the traffic version `a` served vs what `b` served on this node since `since` (whole buckets), per
+   * feature as a distance — normalised Wasserstein (by b's std) for numeric features, Jensen–Shannon for categorical —
+   * so one threshold applies to all (rollout analysis). A side with fewer than drift.min_rows rows gives null scores.
+   */
+  compare(p: { name: string; a: string; b: string; since: number; b_since?: number; b_until?: number }): { rows_a: number; rows_b: number; input_drift: number | null; output_drift: number | null; features: Array<{ name: string; role: 'input' | 'prediction'; method: string; score: number | null }> } {
+    const sa = this.stateOf(p.name, this.versionFor(p.name, p.a));
+    const sb = this.stateOf(p.name, this.versionFor(p.name, p.b));
+    if (!sa || !sb) throw new RpcError('NOT_FOUND', `${p.name}: unknown version`);
+    if (sa.defs.length !== sb.defs.length) throw new RpcError('INVALID_PARAMS', `${p.name} ${p.a} and ${p.b} have different features: their traffic cannot be compared`);
+    const from = Math.floor(p.since / this.bucketMs) * this.bucketMs;
+    const A = this.windowAccs(sa, from);
+    const B = this.windowAccs(sb, p.b_since !== undefined ? Math.floor(p.b_since / this.bucketMs) * this.bucketMs : from, p.b_until);
+    const enough = A.rows >= this.deps.config.min_rows && B.rows >= this.deps.config.min_rows;
+    const features = sa.defs.map((d, i) => {
+      const a = A.accs[i]; const b = B.accs[i];
+      const method = d.type === 'numeric' ? 'wasserstein' : 'jensenshannon';
+      if (!enough || a.t !== b.t) return { name: sb.defs[i].name, role: d.role, method, score: null };
+      const ref: RefFeature = { name: d.name, role: d.role, type: d.type, edges: null, acc: b };
+      let score: number | null = null;
+      try { score = (a.t === 'n' && (a.n === 0 || (b as typeof a).n === 0)) ? null : scoreOf(method, ref, a); } catch { score = null; }
+      return { name: sb.defs[i].name, role: d.role, method, score };
+    });
+    const max = (role: 'input' | 'prediction') => { const xs = features.filter((f) => f.role === role && f.score !== null).map((f) => f.score!); return xs.length ? Math.max(...xs) : null; };
+    return { rows_a: A.rows, rows_b: B.rows, input_drift: max('input'), output_drift: max('prediction'), features };
   }
 
   /** drift.history */

@@ -7,7 +7,7 @@
  * Missing values (null, NaN) are counted per feature, never dropped. Windows merge by adding, so 5-minute buckets
  * add up to 1 h and 24 h. Pure: data in, data out.
  */
-import { QuantileSketch, type SketchJson } from './sketch.js';
+import { QuantileSketch, type AnySketchJson } from './sketch.js';
 
 /** A value as captured: number (numeric), string (categorical) or missing. */
 export type Cell = number | string | null;
@@ -81,27 +81,61 @@ export function addValue(a: FeatureAcc, v: Cell, edges: number[] | null): void {
 /** Adds b into a (same type and edges). */
 export function mergeAcc(a: FeatureAcc, b: FeatureAcc): FeatureAcc {
   if (a.t !== b.t) throw new RangeError('mergeAcc: feature types differ');
-  a.rows += b.rows; a.missing += b.missing;
-  if (a.t === 'c' && b.t === 'c') {
-    for (const [k, c] of b.counts) {
-      const key = a.counts.has(k) || a.counts.size < MAX_CATEGORIES ? k : OTHER;
-      a.counts.set(key, (a.counts.get(key) ?? 0) + c);
-    }
-    return a;
-  }
+  if (a.t === 'c' && b.t === 'c') return mergeCounts(a, b.rows, b.missing, b.counts);
   const x = a as NumAcc; const y = b as NumAcc;
+  mergeNumFields(x, y.rows, y.missing, y.n, y.inf, y.sum, y.sumsq, y.frac, y.min, y.max, y.hist);
+  x.sketch.merge(y.sketch);
+  return x;
+}
+
+/**
+ * Adds a stored accumulator (JSON form, either sketch form) into a: the same result as mergeAcc(a, accFromJson(j))
+ * without building the intermediate accumulator and sketch (merging many stored buckets).
+ */
+export function mergeAccJson(a: FeatureAcc, j: AccJson): FeatureAcc {
+  if (a.t !== j.t) throw new RangeError('mergeAcc: feature types differ');
+  if (a.t === 'c' && j.t === 'c') return mergeCounts(a, j.rows, j.missing, Object.entries(j.counts));
+  const x = a as NumAcc; const y = j as Extract<AccJson, { t: 'n' }>;
+  mergeNumFields(x, y.rows, y.missing, y.n, y.inf, y.sum, y.sumsq, y.frac, y.min ?? Infinity, y.max ?? -Infinity, y.hist);
+  x.sketch.mergeJSON(y.sketch);
+  return x;
+}
+
+/** Adds many stored accumulators into a, in order: the same result as mergeAccJson of each in turn (sketches summed at once). */
+export function mergeAccsJson(a: FeatureAcc, js: readonly AccJson[]): FeatureAcc {
+  if (a.t === 'c') { for (const j of js) mergeAccJson(a, j); return a; }
+  const sketches: AnySketchJson[] = [];
+  for (const j of js) {
+    if (j.t !== 'n') throw new RangeError('mergeAcc: feature types differ');
+    mergeNumFields(a, j.rows, j.missing, j.n, j.inf, j.sum, j.sumsq, j.frac, j.min ?? Infinity, j.max ?? -Infinity, j.hist);
+    sketches.push(j.sketch);
+  }
+  a.sketch.mergeManyJSON(sketches);
+  return a;
+}
+
+function mergeCounts(a: CatAcc, rows: number, missing: number, counts: Iterable<[string, number]>): CatAcc {
+  a.rows += rows; a.missing += missing;
+  for (const [k, c] of counts) {
+    const key = a.counts.has(k) || a.counts.size < MAX_CATEGORIES ? k : OTHER;
+    a.counts.set(key, (a.counts.get(key) ?? 0) + c);
+  }
+  return a;
+}
+
+/** mergeAcc's numeric figures and bins (the sketch is merged by the caller). */
+function mergeNumFields(x: NumAcc, rows: number, missing: number, n: number, inf: number, sum: number, sumsq: number, frac: number, min: number, max: number, hist: number[] | null): void {
+  x.rows += rows; x.missing += missing;
   // Binned values: finite and infinite ones (missing ones are never binned).
-  const xBinned = x.n + x.inf; const yBinned = y.n + y.inf;
-  if (x.hist && y.hist && x.hist.length === y.hist.length) for (let i = 0; i < x.hist.length; i++) x.hist[i] += y.hist[i];
+  const xBinned = x.n + x.inf; const yBinned = n + inf;
+  if (x.hist && hist && x.hist.length === hist.length) for (let i = 0; i < x.hist.length; i++) x.hist[i] += hist[i];
   else if (yBinned === 0) { /* nothing of b to count: a's bins stay exact */ }
-  else if (xBinned === 0 && y.hist) x.hist = [...y.hist];
+  else if (xBinned === 0 && hist) x.hist = [...hist];
   // One side was never counted into these bins (captured before the reference existed): an exact-looking hist that
   // misses its values would be wrong, so drop it and let histOf estimate all of them from the sketch.
   else x.hist = null;
-  x.n += y.n; x.sum += y.sum; x.sumsq += y.sumsq; x.frac += y.frac; x.inf += y.inf;
-  x.min = Math.min(x.min, y.min); x.max = Math.max(x.max, y.max);
-  x.sketch.merge(y.sketch);
-  return x;
+  x.n += n; x.sum += sum; x.sumsq += sumsq; x.frac += frac; x.inf += inf;
+  x.min = Math.min(x.min, min); x.max = Math.max(x.max, max);
 }
 
 /** Present values of a numeric accumulator: mean and population std (null when none). */
@@ -123,11 +157,12 @@ export function histOf(a: NumAcc, edges: number[]): number[] {
 // ---------------------------------------------------------------- JSON (SQLite storage)
 
 /**
- * JSON form of an accumulator (maps become objects; Infinity becomes null). Profiles stored by older versions also
- * hold `raw` and `rawSeen` (a reservoir of raw values no statistic read): accFromJson ignores them.
+ * JSON form of an accumulator (category counts become an object, the sketch its compact form — see SketchJson;
+ * Infinity becomes null). Profiles stored by older versions hold the sketch as objects (read too) and may also hold
+ * `raw` and `rawSeen` (a reservoir of raw values no statistic read): accFromJson ignores them.
  */
 export type AccJson =
-  | { t: 'n'; rows: number; missing: number; n: number; sum: number; sumsq: number; min: number | null; max: number | null; frac: number; inf: number; hist: number[] | null; sketch: SketchJson; raw?: number[]; rawSeen?: number }
+  | { t: 'n'; rows: number; missing: number; n: number; sum: number; sumsq: number; min: number | null; max: number | null; frac: number; inf: number; hist: number[] | null; sketch: AnySketchJson; raw?: number[]; rawSeen?: number }
   | { t: 'c'; rows: number; missing: number; counts: Record<string, number> };
 
 export function accToJson(a: FeatureAcc): AccJson {
@@ -142,5 +177,9 @@ export function accFromJson(j: AccJson): FeatureAcc {
     hist: j.hist, sketch: QuantileSketch.fromJSON(j.sketch) };
 }
 
-/** A copy that can be merged into without touching the original. */
-export function cloneAcc(a: FeatureAcc): FeatureAcc { return accFromJson(JSON.parse(JSON.stringify(accToJson(a))) as AccJson); }
+/** A copy that can be merged into without touching the original (a structural copy: maps, bins and sketch copied). */
+export function cloneAcc(a: FeatureAcc): FeatureAcc {
+  if (a.t === 'c') return { t: 'c', rows: a.rows, missing: a.missing, counts: new Map(a.counts) };
+  return { t: 'n', rows: a.rows, missing: a.missing, n: a.n, sum: a.sum, sumsq: a.sumsq, min: a.min, max: a.max, frac: a.frac, inf: a.inf,
+    hist: a.hist ? a.hist.slice() : null, sketch: a.sketch.clone() };
+}

@@ -15,11 +15,70 @@
  */
 export const DEFAULT_MAX_BUCKETS = 2048;
 
-/** Serialised form (JSON-safe): bucket keys and counts per sign, plus the zero count. */
-export interface SketchJson { a: number; pos: Record<string, number>; neg: Record<string, number>; zero: number; n: number; min: number; max: number }
+/**
+ * Serialised form (JSON-safe), compact: per sign the bucket keys in ascending order (`pk`, `nk`: integers) and their
+ * counts (`pc`, `nc`, same length), plus the zero count. Number arrays parse and rebuild several times faster than
+ * objects with string keys (a day of 5-minute buckets holds ~1.8 M keys). min/max are ±Infinity in memory and null
+ * once through JSON.stringify (empty sketch).
+ */
+export interface SketchJson { a: number; pk: number[]; pc: number[]; nk: number[]; nc: number[]; zero: number; n: number; min: number | null; max: number | null }
+/** The form stored by earlier versions (objects keyed by the bucket key as a string): still read by fromJSON. */
+export interface SketchJsonV1 { a: number; pos: Record<string, number>; neg: Record<string, number>; zero: number; n: number; min: number | null; max: number | null }
+/** Either stored form. */
+export type AnySketchJson = SketchJson | SketchJsonV1;
+
+/** Keys and counts of one sign of a map, keys ascending. */
+function sortedArrays(m: Map<number, number>): { k: number[]; c: number[] } {
+  const k = [...m.keys()].sort((x, y) => x - y);
+  const c = new Array<number>(k.length);
+  for (let i = 0; i < k.length; i++) c[i] = m.get(k[i])!;
+  return { k, c };
+}
+
+/** Adds the [keys, counts] (or the old {key: count} object) of one sign into a map. */
+function addInto(m: Map<number, number>, keys: number[] | undefined, counts: number[] | undefined, obj: Record<string, number> | undefined): void {
+  if (keys && counts) {
+    if (m.size === 0) { for (let i = 0; i < keys.length; i++) m.set(keys[i], counts[i]); return; }
+    for (let i = 0; i < keys.length; i++) { const k = keys[i]; m.set(k, (m.get(k) ?? 0) + counts[i]); }
+  } else if (obj) {
+    for (const k in obj) { const key = Number(k); m.set(key, (m.get(key) ?? 0) + obj[k]); }
+  }
+}
 
 /** Values whose magnitude is below this count as zero (keys would underflow). */
 const MIN_MAGNITUDE = 1e-9;
+
+/** Widest key range summed densely by mergeManyJSON (keys span ~18 000 for all doubles; 1e-9..1e9 needs ~1040). */
+const DENSE_RANGE = 1 << 16;
+
+/**
+ * Adds sorted compact key/count lists into m through a dense array; false (m untouched) when a list is missing (old
+ * form), the key range is too wide, or the union of keys exceeds max (a sequential merge would collapse midway).
+ */
+function denseAdd(m: Map<number, number>, keys: ReadonlyArray<number[] | undefined>, counts: ReadonlyArray<number[] | undefined>, max: number): boolean {
+  let lo = Infinity; let hi = -Infinity;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (!k || !counts[i]) return false;
+    if (k.length > 0) { if (k[0] < lo) lo = k[0]; if (k[k.length - 1] > hi) hi = k[k.length - 1]; }
+  }
+  if (lo > hi) return true; // nothing to add
+  for (const k of m.keys()) { if (k < lo) lo = k; if (k > hi) hi = k; }
+  if (hi - lo >= DENSE_RANGE) return false;
+  const sum = new Float64Array(hi - lo + 1);
+  const has = new Uint8Array(hi - lo + 1);
+  for (const [k, c] of m) { sum[k - lo] += c; has[k - lo] = 1; }
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!; const c = counts[i]!;
+    for (let x = 0; x < k.length; x++) { const at = k[x] - lo; sum[at] += c[x]; has[at] = 1; }
+  }
+  let distinct = 0;
+  for (let x = 0; x < has.length; x++) distinct += has[x];
+  if (distinct > max) return false;
+  m.clear();
+  for (let x = 0; x < has.length; x++) if (has[x]) m.set(x + lo, sum[x]);
+  return true;
+}
 
 export class QuantileSketch {
   private readonly gamma: number;
@@ -108,14 +167,64 @@ export class QuantileSketch {
     return quantilesOf(this.buckets(), this.n, [q])[0];
   }
 
-  toJSON(): SketchJson {
-    return { a: this.alpha, pos: Object.fromEntries(this.pos), neg: Object.fromEntries(this.neg), zero: this.zero, n: this.n, min: this.min, max: this.max };
+  /** An independent copy (same alpha, cap, buckets and figures). */
+  clone(): QuantileSketch {
+    const s = new QuantileSketch(this.alpha, this.maxBuckets);
+    s.pos = new Map(this.pos); s.neg = new Map(this.neg);
+    s.zero = this.zero; s.n = this.n; s.min = this.min; s.max = this.max;
+    return s;
   }
 
-  static fromJSON(j: SketchJson, maxBuckets = DEFAULT_MAX_BUCKETS): QuantileSketch {
+  toJSON(): SketchJson {
+    const p = sortedArrays(this.pos);
+    const m = sortedArrays(this.neg);
+    return { a: this.alpha, pk: p.k, pc: p.c, nk: m.k, nc: m.c, zero: this.zero, n: this.n, min: this.min, max: this.max };
+  }
+
+  /**
+   * Adds a serialised sketch (either form) into this one: the same result as merge(QuantileSketch.fromJSON(j)) without
+   * building the intermediate sketch (what merging many stored buckets does).
+   */
+  mergeJSON(j: AnySketchJson): this {
+    if (j.a !== this.alpha) throw new RangeError('QuantileSketch.merge: alpha differs');
+    const c = j as Partial<SketchJson> & Partial<SketchJsonV1>;
+    addInto(this.pos, c.pk, c.pc, c.pos);
+    addInto(this.neg, c.nk, c.nc, c.neg);
+    if (this.pos.size > this.maxBuckets) this.collapse(this.pos);
+    if (this.neg.size > this.maxBuckets) this.collapse(this.neg);
+    this.zero += j.zero; this.n += j.n;
+    this.min = Math.min(this.min, j.min ?? Infinity); this.max = Math.max(this.max, j.max ?? -Infinity);
+    return this;
+  }
+
+  /**
+   * Adds many serialised sketches (either form): the same result as mergeJSON of each in turn, faster for many. Per
+   * sign, when every sketch has the compact form and the union of keys fits maxBuckets (so that no collapse could
+   * happen midway), the counts are summed in a dense array over the key range and written back once; otherwise the
+   * sketches of that sign are added one by one.
+   */
+  mergeManyJSON(js: readonly AnySketchJson[]): this {
+    for (const j of js) if (j.a !== this.alpha) throw new RangeError('QuantileSketch.merge: alpha differs');
+    const cs = js as ReadonlyArray<Partial<SketchJson> & Partial<SketchJsonV1>>;
+    if (!denseAdd(this.pos, cs.map((c) => c.pk), cs.map((c) => c.pc), this.maxBuckets)) {
+      for (const c of cs) { addInto(this.pos, c.pk, c.pc, c.pos); if (this.pos.size > this.maxBuckets) this.collapse(this.pos); }
+    }
+    if (!denseAdd(this.neg, cs.map((c) => c.nk), cs.map((c) => c.nc), this.maxBuckets)) {
+      for (const c of cs) { addInto(this.neg, c.nk, c.nc, c.neg); if (this.neg.size > this.maxBuckets) this.collapse(this.neg); }
+    }
+    for (const j of js) {
+      this.zero += j.zero; this.n += j.n;
+      this.min = Math.min(this.min, j.min ?? Infinity); this.max = Math.max(this.max, j.max ?? -Infinity);
+    }
+    return this;
+  }
+
+  /** Reads either serialised form: the compact one (pk/pc/nk/nc) or the one of earlier versions (pos/neg objects). */
+  static fromJSON(j: AnySketchJson, maxBuckets = DEFAULT_MAX_BUCKETS): QuantileSketch {
     const s = new QuantileSketch(j.a, maxBuckets);
-    for (const [k, c] of Object.entries(j.pos)) s.pos.set(Number(k), c);
-    for (const [k, c] of Object.entries(j.neg)) s.neg.set(Number(k), c);
+    const c = j as Partial<SketchJson> & Partial<SketchJsonV1>;
+    addInto(s.pos, c.pk, c.pc, c.pos);
+    addInto(s.neg, c.nk, c.nc, c.neg);
     s.zero = j.zero; s.n = j.n;
     // JSON has no Infinity: an empty sketch round-trips its min/max as null.
     s.min = j.min ?? Infinity; s.max = j.max ?? -Infinity;

@@ -43,6 +43,16 @@ export class DriftStore {
     return rows.map((r) => ({ start: r.start_ms, end: r.end_ms, rows: r.rows, accs: JSON.parse(r.profile), judgement: r.judgement ? JSON.parse(r.judgement) : null }));
   }
 
+  /**
+   * Profiles of a version's buckets that start in [fromStart, toStart), oldest first, without their judgements (what
+   * merging windows needs: DriftMonitor reads one hour block or a partial hour at a time).
+   */
+  bucketProfiles(name: string, version: string, fromStart: number, toStart: number): Array<{ start: number; end: number; rows: number; accs: AccJson[] }> {
+    const rows = this.db.prepare('SELECT start_ms, end_ms, rows, profile FROM drift_buckets WHERE name = ? AND version = ? AND start_ms >= ? AND start_ms < ? ORDER BY start_ms')
+      .all(name, version, fromStart, Math.min(toStart, Number.MAX_SAFE_INTEGER)) as Array<{ start_ms: number; end_ms: number; rows: number; profile: string }>;
+    return rows.map((r) => ({ start: r.start_ms, end: r.end_ms, rows: r.rows, accs: JSON.parse(r.profile) }));
+  }
+
   /** Judgements only (history), newest `limit`, returned oldest first. */
   judgements(name: string, version: string, since: number, limit: number): DriftPoint[] {
     const rows = this.db.prepare('SELECT judgement FROM drift_buckets WHERE name = ? AND version = ? AND end_ms > ? AND judgement IS NOT NULL ORDER BY start_ms DESC LIMIT ?')

@@ -269,8 +269,10 @@ class PooledModel implements LoadedModel {
     });
   }
 
+  /** A few runs per worker before the version serves: onnxruntime allocates its arenas and picks kernels on the first
+   * runs, which would otherwise land on the first requests (and on a rollout's latency comparison). */
   async warmup(): Promise<void> {
-    await Promise.all(this.slots.map((s) => this.runOn(s, zeroFeeds(this.inputs), true)));
+    for (let i = 0; i < 3; i++) await Promise.all(this.slots.map((s) => this.runOn(s, zeroFeeds(this.inputs), true)));
   }
 
   async close(): Promise<void> {

@@ -20,12 +20,40 @@ export interface ServingOptions {
 /** One inference seen by the sampling hook (drift monitoring consumes these). */
 export interface InferSample { name: string; version: string; ts: number; inputs: Record<string, RawTensor>; outputs: Record<string, RawTensor> }
 
+/**
+ * Whether two answers agree: same output names and shapes; for an output [batch, C > 1] the same class (argmax) per
+ * row, else every value within 1e-3 (absolute, or relative to the served value's magnitude).
+ */
+export function sameAnswers(a: Record<string, RawTensor>, b: Record<string, RawTensor>): boolean {
+  for (const [name, x] of Object.entries(a)) {
+    const y = b[name];
+    if (!y || y.dims.join() !== x.dims.join()) return false;
+    const xs = x.data as ArrayLike<number | bigint | string>; const ys = y.data as ArrayLike<number | bigint | string>;
+    const width = x.dims.length === 2 ? x.dims[1] : 1;
+    if (width > 1 && typeof xs[0] === 'number') {
+      for (let r = 0; r < x.dims[0]; r++) {
+        let ia = 0; let ib = 0;
+        for (let c = 1; c < width; c++) { if ((xs[r * width + c] as number) > (xs[r * width + ia] as number)) ia = c; if ((ys[r * width + c] as number) > (ys[r * width + ib] as number)) ib = c; }
+        if (ia !== ib) return false;
+      }
+      continue;
+    }
+    for (let i = 0; i < xs.length; i++) {
+      if (typeof xs[i] === 'number') { const p = xs[i] as number; const q = Number(ys[i]); if (!(Math.abs(p - q) <= 1e-3 * Math.max(1, Math.abs(p)))) return false; }
+      else if (xs[i] !== ys[i]) return false;
+    }
+  }
+  return true;
+}
+
 /** Called after every request (Prometheus, model.stats). */
 export type InferObserver = (name: string, version: string, outcome: string, queueUs: number, computeUs: number, batch?: number) => void;
 
 const RING = 2048;
 class VersionStats {
   requests = 0; errors = 0; inFlight = 0; rows = 0; runs = 0;
+  /** Set while this version receives shadow copies: compared with `of`. */
+  shadow: { of: string; compared: number; disagreements: number; skipped: number } | null = null;
   private total = new Float64Array(RING); private queue = new Float64Array(RING); private compute = new Float64Array(RING); private n = 0;
   add(totalUs: number, queueUs: number, computeUs: number) { const i = this.n++ % RING; this.total[i] = totalUs; this.queue[i] = queueUs; this.compute[i] = computeUs; }
   private pct(a: Float64Array, q: number): number | null {
@@ -47,6 +75,11 @@ export class ServingManager {
   private stats = new Map<string, VersionStats>();
   private batchers = new Map<string, { batcher: Batcher; cfg: BatchingOptions }>();
   private batchingOverride = new Map<string, BatchingOptions | null>();
+  /** Shadow version per model name (copies of aliased traffic); in memory. */
+  private shadows = new Map<string, string>();
+  private shadowInFlight = 0;
+  /** Most shadow copies running at once; beyond it copies are skipped (counted), never queued behind real traffic. */
+  shadowMaxInFlight = 16;
   /** Set by main.ts: Prometheus counters and histograms. */
   observer: InferObserver | null = null;
   // Sampling hook: the hot path only appends to a bounded buffer (O(1)); listeners get batches off the hot path.
@@ -90,13 +123,47 @@ export class ServingManager {
   }
 
   /** Route a name: load and warm every target first, then switch (no gap in service). */
-  async alias(name: string, targets: Array<{ version: string; weight: number }>, by: string, reason: string | null): Promise<{ name: string; targets: Array<{ version: string; weight: number }>; updated_at: number }> {
+  async alias(name: string, targets: Array<{ version: string; weight: number }>, by: string, reason: string | null, shadow?: string | null): Promise<{ name: string; targets: Array<{ version: string; weight: number }>; updated_at: number; shadow: string | null }> {
     const vs = targets.map((t) => this.registry.resolve(name, t.version));
-    await Promise.all(vs.filter((_, i) => targets[i].weight > 0).map((v) => this.ensure(v)));
+    const sv = shadow ? this.registry.resolve(name, shadow) : null;
+    await Promise.all([...vs.filter((_, i) => targets[i].weight > 0), ...(sv ? [sv] : [])].map((v) => this.ensure(v)));
     const now = Date.now();
     this.registry.setAlias(name, targets, by, reason, now);
-    this.log.info({ model: name, targets, by }, 'model routing changed');
-    return { name, targets, updated_at: now };
+    if (shadow !== undefined) {
+      if (sv) this.shadows.set(name, sv.version); else this.shadows.delete(name);
+    }
+    this.log.info({ model: name, targets, shadow: this.shadows.get(name) ?? null, by }, 'model routing changed');
+    return { name, targets, updated_at: now, shadow: this.shadows.get(name) ?? null };
+  }
+
+  /**
+   * Runs a copy of a request on the shadow version, off the answer's path: the client already has its answer. The
+   * copy's outputs are compared with the served ones and fed to the sampling hook (drift sees the shadow's traffic).
+   */
+  private shadowCopy(name: string, servedVersion: string, feeds: Record<string, RawTensor>, served: Record<string, RawTensor>): void {
+    const sv = this.shadows.get(name);
+    if (!sv || sv === servedVersion) return;
+    const k = `${name}@${sv}`;
+    let st = this.stats.get(k);
+    if (!st) this.stats.set(k, (st = new VersionStats()));
+    if (!st.shadow || st.shadow.of !== servedVersion) st.shadow = { of: servedVersion, compared: 0, disagreements: 0, skipped: 0 };
+    const sh = st.shadow;
+    if (this.shadowInFlight >= this.shadowMaxInFlight) { sh.skipped++; return; }
+    this.shadowInFlight++;
+    const t0 = performance.now();
+    st.requests++;
+    const stats = st;
+    void (async () => {
+      try {
+        const v = this.registry.resolve(name, sv);
+        const m = await this.ensure(v);
+        const r = await m.infer(feeds);
+        stats.add((performance.now() - t0) * 1000, 0, r.computeUs);
+        sh.compared++;
+        if (!sameAnswers(served, r.outputs)) sh.disagreements++;
+        this.sample({ name, version: sv, ts: Date.now(), inputs: feeds, outputs: r.outputs });
+      } catch { stats.errors++; } finally { this.shadowInFlight--; }
+    })();
   }
 
   /** Request statistics per version since start. */
@@ -108,7 +175,8 @@ export class ServingManager {
       const b = this.batchers.get(k);
       out.push({ name: n, version: v, requests: st.requests, errors: st.errors, in_flight: st.inFlight, latency_us: st.latency(),
         avg_batch: st.runs > 0 ? Math.round((st.rows / st.runs) * 10) / 10 : null,
-        batching: b ? { max_batch_size: b.cfg.maxBatchSize, max_queue_delay_us: b.cfg.maxQueueDelayUs } : null });
+        batching: b ? { max_batch_size: b.cfg.maxBatchSize, max_queue_delay_us: b.cfg.maxQueueDelayUs } : null,
+        shadow: st.shadow ? { ...st.shadow } : null });
     }
     return out;
   }
@@ -226,6 +294,7 @@ export class ServingManager {
       st.add(total, r.queue, r.compute);
       this.observer?.(v.name, v.version, 'ok', r.queue, r.compute, r.batch);
       this.sample({ name: v.name, version: v.version, ts: Date.now(), inputs: feeds, outputs: r.outputs });
+      if (!version && this.shadows.size > 0) this.shadowCopy(v.name, v.version, feeds, r.outputs);
       return { name: v.name, version: v.version, outputs: r.outputs, timing_us: { queue: r.queue, compute: r.compute } };
     } catch (e) {
       st.errors++;

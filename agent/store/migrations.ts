@@ -132,4 +132,16 @@ export const migrations: string[] = [
      updated_at INTEGER NOT NULL,
      updated_by TEXT NOT NULL
    );`,
+  // v6: rollouts (one JSON document per rollout, rewritten on every change) and a detail column for audit rows the
+  // agent writes itself (rollout decisions: why, and the figures)
+  `CREATE TABLE rollouts (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     state TEXT NOT NULL,
+     doc TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX rollouts_created ON rollouts(created_at);
+   ALTER TABLE audit ADD COLUMN detail TEXT;`,
 ];

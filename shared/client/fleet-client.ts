@@ -4,6 +4,7 @@ import type { Target } from './inventory.js';
 import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetActions, FleetNode, FleetSource, NodeConn } from './fleet-types.js';
 import { flattenStats } from '../protocol/index.js';
 import type { DriftAlert, DriftReport, Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
+import type { Rollout } from '../protocol/rollout.js';
 
 /** Options of a fleet connection. */
 export interface FleetClientOptions {
@@ -36,6 +37,8 @@ export class FleetClient implements FleetSource, FleetActions {
   private subscribed: boolean[];
   /** drift.alerts is subscribed apart: an agent without drift monitoring must not stop the other topics. */
   private driftSubscribed: boolean[];
+  /** rollout.events likewise: an agent without rollouts keeps `rollouts` null and everything else working. */
+  private rolloutSubscribed: boolean[];
   private listeners = new Set<() => void>();
   private notifyTimer: NodeJS.Timeout | null = null;
   private readonly points: number;
@@ -52,10 +55,11 @@ export class FleetClient implements FleetSource, FleetActions {
     this.points = o.historyPoints ?? 120;
     this.throttleMs = o.throttleMs ?? 100;
     this.modelPollMs = o.modelPollMs ?? 2000;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null }));
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null, rollouts: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
     this.driftSubscribed = targets.map(() => false);
+    this.rolloutSubscribed = targets.map(() => false);
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
   }
 
@@ -115,6 +119,7 @@ export class FleetClient implements FleetSource, FleetActions {
         } catch (e) { this.subscribed[i] = false; throw e; }
       }
       if (!this.driftSubscribed[i]) await this.subscribeDrift(i);
+      if (!this.rolloutSubscribed[i]) await this.subscribeRollouts(i);
       this.changed();
     } catch (e) {
       n.error = (e as Error).message;
@@ -178,6 +183,56 @@ export class FleetClient implements FleetSource, FleetActions {
     const rest = (n.driftAlerts ?? []).filter((a) => a.id !== ev.alert!.id);
     n.driftAlerts = ev.type === 'raised' ? [...rest, ev.alert] : rest;
     this.changed();
+  }
+
+  /**
+   * Subscribe to rollout.events once, like drift.alerts: an agent that does not know the topic (NOT_FOUND,
+   * METHOD_NOT_FOUND) or has rollouts off (UNAVAILABLE) leaves `rollouts` null; the next reconnect tries again.
+   */
+  private async subscribeRollouts(i: number) {
+    const c = this.clients[i];
+    this.rolloutSubscribed[i] = true;
+    try {
+      const sub = await c.subscribe('rollout.events', {}, (d, meta) => this.onRolloutEvent(i, d, meta.snapshot));
+      this.onRolloutEvent(i, sub.snapshot, true);
+    } catch (e) {
+      this.rolloutSubscribed[i] = false;
+      const code = e instanceof RpcCallError ? e.codeName : null;
+      if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
+    }
+  }
+
+  /** Snapshot {rollouts} replaces the list; an event {rollout} replaces that rollout (an older copy is ignored) or adds it. Newest first. */
+  private onRolloutEvent(i: number, d: unknown, snapshot: boolean) {
+    const n = this.nodes[i];
+    if (snapshot) {
+      n.rollouts = [...((d as { rollouts?: Rollout[] } | null)?.rollouts ?? [])].sort((a, b) => b.created_at - a.created_at);
+      this.changed();
+      return;
+    }
+    const r = (d as { rollout?: Rollout } | null)?.rollout;
+    if (!r) return;
+    const list = n.rollouts ?? [];
+    const old = list.find((x) => x.id === r.id);
+    if (old && old.updated_at > r.updated_at) return;
+    n.rollouts = [r, ...list.filter((x) => x.id !== r.id)].sort((a, b) => b.created_at - a.created_at);
+    this.changed();
+  }
+
+  async pauseRollout(node: string, id: string, reason?: string): Promise<Rollout> {
+    return (await this.clientOf(node).call('rollout.pause', { id, ...defined({ reason }) })).rollout;
+  }
+
+  async resumeRollout(node: string, id: string, reason?: string): Promise<Rollout> {
+    return (await this.clientOf(node).call('rollout.resume', { id, ...defined({ reason }) })).rollout;
+  }
+
+  async promoteRollout(node: string, id: string, reason?: string): Promise<Rollout> {
+    return (await this.clientOf(node).call('rollout.promote', { id, ...defined({ reason }) })).rollout;
+  }
+
+  async abortRollout(node: string, id: string, reason?: string): Promise<Rollout> {
+    return (await this.clientOf(node).call('rollout.abort', { id, ...defined({ reason }) })).rollout;
   }
 
   private clientOf(node: string): AgentClient {

@@ -1,4 +1,5 @@
 import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion, DriftAlert, DriftReport, DriftPoint } from '../protocol/index.js';
+import type { Rollout } from '../protocol/rollout.js';
 
 /** Serving figures of one model version (model.stats). */
 export interface ModelStatsRow { name: string; version: string; requests: number; errors: number; in_flight: number; latency_us: { p50: number | null; p95: number | null; queue_p50: number | null; compute_p50: number | null }; requests_per_s: number | null; avg_batch?: number | null }
@@ -30,6 +31,8 @@ export interface FleetNode {
   modelStats: ModelStatsRow[] | null;
   /** Active drift alerts of the node's models, kept live by the drift.alerts topic; null until known or when the agent has no drift monitoring. */
   driftAlerts: DriftAlert[] | null;
+  /** Rollouts this node coordinates (newest first), kept live by the rollout.events topic; null until known or when the agent has no rollouts. */
+  rollouts: Rollout[] | null;
 }
 
 /** A read-only, observable view of the fleet: what the TUI's views consume. */
@@ -63,4 +66,12 @@ export interface FleetActions extends DriftReader {
   cancelJob(node: string, id: string, reason?: string): Promise<Job>;
   /** Follow a job's output: the last `tail` lines, then each new one. Resolves to a disposer. */
   followLogs(node: string, id: string, onLine: (l: LogLine) => void, tail?: number): Promise<() => void>;
+  /** Hold a running rollout at its current step (on its coordinator); resolves with the rollout after. */
+  pauseRollout(node: string, id: string, reason?: string): Promise<Rollout>;
+  /** Continue a paused rollout. */
+  resumeRollout(node: string, id: string, reason?: string): Promise<Rollout>;
+  /** Skip the remaining steps: every target node serves the candidate at 100 %. */
+  promoteRollout(node: string, id: string, reason?: string): Promise<Rollout>;
+  /** Stop a rollout and restore the previous routing everywhere it changed it. */
+  abortRollout(node: string, id: string, reason?: string): Promise<Rollout>;
 }

@@ -208,3 +208,4 @@ export const DriftConfigResult = z.object({
 
 /** Event data of the drift.alerts topic. */
 export const DriftAlertEvent = z.object({ type: z.enum(['raised', 'resolved']), alert: DriftAlert });
+export type DriftAlertEvent = z.infer<typeof DriftAlertEvent>;

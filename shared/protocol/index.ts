@@ -11,3 +11,4 @@ export * from './history-keys.js';
 export * from './jobs.js';
 export * from './models.js';
 export * from './drift.js';
+export * from './rollout.js';

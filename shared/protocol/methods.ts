@@ -5,6 +5,7 @@ import * as sub from './subscribe.js';
 import * as jobs from './jobs.js';
 import * as models from './models.js';
 import * as drift from './drift.js';
+import * as rollout from './rollout.js';
 import type { Role } from './auth.js';
 
 /** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
@@ -80,6 +81,24 @@ export const methods = {
     description: 'Set the reference of a version: a CSV (header) or JSON-lines dataset sent in chunks (columns matched to features by name, else by position), or `from_traffic: N` to build it from the next N requests. Replaces the previous reference; windows are judged against the new one from then on.' }),
   'drift.config': m({ params: drift.DriftConfigParams, result: drift.DriftConfigResult, role: 'read', mutates: false, isWrite: (p) => p.set !== undefined, writeRole: 'operate',
     description: 'The drift settings of a model: its overrides and the effective values. With `set` (operate role, audited) replaces the overrides (methods, thresholds, drift share, alert_after, per-feature method/threshold/type/ignore); `set: null` restores the node defaults.' }),
+  'drift.compare': m({ params: rollout.DriftCompareParams, result: rollout.DriftCompareResult, role: 'read', mutates: false,
+    description: 'Drift between the traffic two versions of a model served on this node since a time (rollout analysis): per feature the normalised Wasserstein distance (numeric) or Jensen–Shannon distance (categorical) of `a` against `b`, and the largest over inputs and over predictions.' }),
+  'model.evaluate': m({ params: rollout.ModelEvaluateParams, result: rollout.ModelEvaluateResult, role: 'operate', mutates: false,
+    description: 'Run a version on a labelled test set outside traffic (no statistics, no capture) and score it: accuracy and macro F1 for classifiers (an output [batch, C>1] is argmax), MAE and RMSE for regressors.' }),
+  'rollout.start': m({ params: rollout.RolloutStartParams, result: rollout.RolloutStartResult, role: 'operate', mutates: true,
+    description: 'Start a rollout coordinated by this agent: test gate, then canary steps (alias weights), rolling waves, all at once, or shadow traffic, each step analysed against the stable version, with automatic rollback. `dry_run` returns the plan and changes nothing. Other nodes are driven through their API with the cluster token of this agent\'s peers config.' }),
+  'rollout.get': m({ params: rollout.RolloutIdParams, result: rollout.RolloutGetResult, role: 'read', mutates: false,
+    description: 'One rollout: plan, current step, each node\'s state, every decision with its figures and reason.' }),
+  'rollout.list': m({ params: rollout.RolloutListParams, result: rollout.RolloutListResult, role: 'read', mutates: false,
+    description: 'Rollouts coordinated by this agent, newest first.' }),
+  'rollout.pause': m({ params: rollout.RolloutIdParams, result: rollout.RolloutGetResult, role: 'operate', mutates: true,
+    description: 'Hold a running rollout at its current step (traffic stays as it is).' }),
+  'rollout.resume': m({ params: rollout.RolloutIdParams, result: rollout.RolloutGetResult, role: 'operate', mutates: true,
+    description: 'Continue a paused rollout: the current step is analysed again from now.' }),
+  'rollout.promote': m({ params: rollout.RolloutIdParams, result: rollout.RolloutGetResult, role: 'operate', mutates: true,
+    description: 'Skip the remaining steps: every target node serves the candidate at 100 %.' }),
+  'rollout.abort': m({ params: rollout.RolloutIdParams, result: rollout.RolloutGetResult, role: 'operate', mutates: true,
+    description: 'Stop a rollout and restore the previous routing on every node it changed.' }),
   'subscribe': m({ params: sub.SubscribeParams, result: sub.SubscribeResult, role: 'read', mutates: false,
     description: 'Subscribe to a topic: answers {subscriptionId, snapshot}; events follow as `subscription` notifications {subscriptionId, seq, data}. The topic may need a higher role.' }),
   'unsubscribe': m({ params: sub.UnsubscribeParams, result: sub.UnsubscribeResult, role: 'read', mutates: false,

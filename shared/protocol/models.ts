@@ -93,12 +93,16 @@ export const ModelAliasParams = z.object({
   name: ModelName,
   targets: z.array(AliasTarget).min(1).max(8),
   reason: z.string().max(500).optional(),
+  /** Also send a copy of every request routed by the alias to this version: its answers are compared with the served
+   * ones and never returned (shadow rollouts). null or omitted: no shadow. Kept in memory (a restart clears it). */
+  shadow: Version.nullable().optional(),
 }).strict().superRefine((p, ctx) => {
+  if (p.shadow && p.targets.some((t) => t.version === p.shadow && t.weight > 0)) ctx.addIssue({ code: 'custom', path: ['shadow'], message: 'the shadow version already serves traffic' });
   const sum = p.targets.reduce((a, t) => a + t.weight, 0);
   if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['targets'], message: `weights must sum to 100 (got ${sum})` });
   if (new Set(p.targets.map((t) => t.version)).size !== p.targets.length) ctx.addIssue({ code: 'custom', path: ['targets'], message: 'a version appears twice' });
 });
-export const ModelAliasResult = z.object({ name: z.string(), targets: z.array(AliasTarget), updated_at: z.number() });
+export const ModelAliasResult = z.object({ name: z.string(), targets: z.array(AliasTarget), updated_at: z.number(), shadow: z.string().nullable().optional() });
 /** model.history — which version(s) served a name on this node, and when. */
 export const ModelHistoryParams = z.object({ name: ModelName, limit: z.number().int().min(1).max(10_000).default(100) }).strict();
 export const ModelHistoryResult = z.object({ events: z.array(z.object({ ts: z.number(), targets: z.array(AliasTarget), by: z.string(), reason: z.string().nullable() })) });
@@ -110,4 +114,7 @@ export const ModelStatsResult = z.object({ models: z.array(z.object({
   /** Mean rows per session run (1 without batching). */
   avg_batch: z.number().nullable(),
   batching: BatchingConfig.nullable(),
+  /** For a version receiving shadow copies: the version whose answers it is compared with, how many copies were
+   * compared, and how many answers differed (beyond 1e-3, or another class for classifiers). */
+  shadow: z.object({ of: z.string(), compared: z.number().int(), disagreements: z.number().int(), skipped: z.number().int() }).nullable().optional(),
 })) });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NodeStats } from './telemetry.js';
 import { Job, LogLine } from './jobs.js';
 import { DriftAlertEvent } from './drift.js';
+import { RolloutEvent } from './rollout.js';
 
 /** Topics a client can subscribe to: params schema and the data each event carries. */
 export const topics = {
@@ -27,6 +28,12 @@ export const topics = {
     description: 'Drift alerts of every model on the node: raised after K consecutive drifting windows, resolved by the first window that does not drift. Snapshot: {alerts} (the active ones). Event data: {type: raised|resolved, alert}.',
     params: z.object({}).strict(),
     data: DriftAlertEvent,
+    role: 'read' as const,
+  },
+  'rollout.events': {
+    description: 'Every change of every rollout this agent coordinates (step, node state, decision). Snapshot: {rollouts} (the newest 50). Event data: {rollout}.',
+    params: z.object({}).strict(),
+    data: RolloutEvent,
     role: 'read' as const,
   },
 } as const;

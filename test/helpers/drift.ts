@@ -1,10 +1,7 @@
 import type { AgentClient } from '../../shared/client/agent-client.js';
 
-/** The demo credit features (logreg.onnx: 4 inputs → 1 probability): names, means and standard deviations. */
-export const CREDIT = { names: ['income', 'age', 'debt_ratio', 'tenure'], means: [0.5, -0.2, 0.1, 0.3], stds: [1, 0.8, 1.2, 0.5] };
-
-/** CSV text with a header. */
-export const csvOf = (header: readonly string[], rows: readonly number[][]) => [header.join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n';
+// The credit dataset lives in shared/util/credit-data.ts (the demo uses it too); re-exported for the tests.
+export { CREDIT, CREDIT_DRIFT, CREDIT_SHIFTED, CREDIT_SHIFT_STDS, creditRows, csvOf } from '../../shared/util/credit-data.js';
 
 /** Sends rows as [n, F] FP32 requests of `batch` rows. */
 export async function sendRows(c: AgentClient, name: string, rows: readonly number[][], batch = 25): Promise<void> {

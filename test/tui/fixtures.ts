@@ -6,6 +6,7 @@ import type { NodeInfoResult } from '../../shared/protocol/node.js';
 import type { ModelVersion } from '../../shared/protocol/models.js';
 import type { GpuSample, GpuState, HostSample, NodeStats } from '../../shared/protocol/telemetry.js';
 import type { ModelStatsRow } from '../../shared/client/fleet-types.js';
+import type { Rollout } from '../../shared/protocol/rollout.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
@@ -52,7 +53,7 @@ function stats(name: string, gpuState: GpuState, h = host()): NodeStats {
 
 function upNode(name: string, gpuState: GpuState, history: FleetNode['history'] = {}): FleetNode {
   return { name, url: `ws://${name}:7070`, conn: 'up', error: null, retryInMs: null, info: info(name, { ...gpuState, count: gpuState.gpus.length }),
-    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name), models: modelsOf(name), modelStats: modelStatsOf(name), driftAlerts: [] };
+    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name), models: modelsOf(name), modelStats: modelStatsOf(name), driftAlerts: [], rollouts: [] };
 }
 
 /** Fixture time: every job timestamp is relative to it. */
@@ -160,7 +161,7 @@ export const noGpu = (): FleetNode =>
 /** An agent that cannot be reached. */
 export const unreachable = (): FleetNode => ({
   name: 'gpu03', url: 'ws://gpu03:7070', conn: 'unreachable', error: 'connect ECONNREFUSED 10.0.0.13:7070', retryInMs: 4200,
-  info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null,
+  info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null, rollouts: null,
 });
 
 /** An agent that rejected our token. */
@@ -269,6 +270,22 @@ export class FakeFleetActions implements FleetActions {
   async driftHistory(node: string, name: string, opts: DriftHistoryOptions = {}): Promise<DriftHistory> {
     return this.driftAnswer('history', node, name, opts, this.histories);
   }
+  /** Rollouts the rollout actions answer with, by "node/id" (an Error is thrown as the coordinator's refusal). */
+  rollouts = new Map<string, Rollout | Error>();
+  /** Every rollout action, in order. */
+  rolloutCalls: { op: 'pause' | 'resume' | 'promote' | 'abort'; node: string; id: string }[] = [];
+  private async rolloutAnswer(op: 'pause' | 'resume' | 'promote' | 'abort', node: string, id: string): Promise<Rollout> {
+    this.rolloutCalls.push({ op, node, id });
+    const r = this.rollouts.get(`${node}/${id}`);
+    if (r === undefined) throw new Error(`rollout ${id} not found on ${node}`);
+    if (r instanceof Error) throw r;
+    const state = op === 'pause' ? 'paused' : op === 'resume' ? 'running' : op === 'promote' ? 'promoted' : 'aborted';
+    return { ...r, state };
+  }
+  async pauseRollout(node: string, id: string): Promise<Rollout> { return this.rolloutAnswer('pause', node, id); }
+  async resumeRollout(node: string, id: string): Promise<Rollout> { return this.rolloutAnswer('resume', node, id); }
+  async promoteRollout(node: string, id: string): Promise<Rollout> { return this.rolloutAnswer('promote', node, id); }
+  async abortRollout(node: string, id: string): Promise<Rollout> { return this.rolloutAnswer('abort', node, id); }
   /** Followers currently subscribed to a job. */
   followerCount(node: string, id: string): number {
     return this.followers.get(`${node}/${id}`)?.size ?? 0;

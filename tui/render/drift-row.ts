@@ -13,7 +13,7 @@ export const DRIFT_FEATURE_COLUMNS: Column[] = [
   { header: 'METHOD', width: 13, priority: 6 },
   { header: 'SCORE', width: 7, align: 'right', priority: 8 },
   { header: 'THRESHOLD', width: 9, align: 'right', priority: 5 },
-  { header: 'STATUS', width: 7, priority: 9 },
+  { header: 'STATUS', width: 8, priority: 9 },
   { header: 'MISSING%', width: 8, align: 'right', priority: 4 },
   { header: 'PSI', width: 6, align: 'right', priority: 3 },
   { header: 'QUALITY', width: 12, priority: 2 },

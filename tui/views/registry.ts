@@ -5,10 +5,14 @@ import { jobDetailLines } from '../render/job-detail.js';
 import { findJob, jobKey } from '../render/job-row.js';
 import { modelDetailLines } from '../render/model-detail.js';
 import { findModel, modelKey } from '../render/model-row.js';
+import { decisionsNewestFirst } from '../../shared/cli/rollout-analysis.js';
+import { findRolloutEntry, rolloutKey } from '../render/rollout-row.js';
 import { ClusterView, visibleNodes } from './ClusterView.js';
 import { DriftModelView } from './DriftModelView.js';
 import { DriftView, visibleDrift } from './DriftView.js';
 import { NodeView, frameNode, visibleProcesses } from './NodeView.js';
+import { RolloutDetailView } from './RolloutDetailView.js';
+import { RolloutsView, visibleRollouts } from './RolloutsView.js';
 import { JobDetailView } from './JobDetailView.js';
 import { JobsView, visibleJobs } from './JobsView.js';
 import { LogsView } from './LogsView.js';
@@ -121,8 +125,33 @@ export const driftModelSpec: ViewSpec = {
   Component: DriftModelView,
 };
 
+/** Rollouts of every coordinator (`:rollouts`), pushed by rollout.events; Enter opens one; p/r/P/ctrl-a act on it. */
+export const rolloutsSpec: ViewSpec = {
+  id: 'rollouts',
+  aliases: ['rollout', 'ro'],
+  arg: 'none',
+  title: (f) => `rollouts${f.filter ? ` (filter: ${f.filter})` : ''}`,
+  items: (nodes, f) => visibleRollouts(nodes, f).map(rolloutKey),
+  drill: (key) => ({ view: 'rollout-detail', arg: key }),
+  Component: RolloutsView,
+};
+
+/** One rollout (Enter in :rollouts, or `:rollout-detail NODE/ID`); items are its decisions, newest first (up/down scroll them). */
+export const rolloutDetailSpec: ViewSpec = {
+  id: 'rollout-detail',
+  aliases: ['rd'],
+  arg: 'required',
+  argName: 'node/rollout id',
+  title: (f) => `rollout ${f.arg ?? ''}`,
+  items: (nodes, f) => {
+    const e = findRolloutEntry(nodes, f.arg);
+    return e ? decisionsNewestFirst(e.rollout).map((_, i) => String(i)) : [];
+  },
+  Component: RolloutDetailView,
+};
+
 /** All views; the first is the root of the view stack. */
-export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec, driftSpec, driftModelSpec];
+export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec, driftSpec, driftModelSpec, rolloutsSpec, rolloutDetailSpec];
 
 /** The spec of a view id (falls back to the root view). */
 export function viewSpec(id: string, views: readonly ViewSpec[] = VIEWS): ViewSpec {

@@ -8,5 +8,6 @@ export function driftHandlers(drift: DriftMonitor): HandlerMap {
     'drift.history': (p) => drift.history(p),
     'drift.setReference': (p, ctx) => drift.setReference(p, ctx.principal.tokenName),
     'drift.config': (p, ctx) => drift.config(p.name, p.set, ctx.principal.tokenName),
+    'drift.compare': (p) => drift.compare(p),
   };
 }

@@ -1,6 +1,7 @@
 import type { ModelRegistry } from '../../serving/registry.js';
 import type { ServingManager } from '../../serving/serving.js';
 import type { HandlerMap } from '../rpc.js';
+import { evaluateVersion } from '../../rollout/evaluate.js';
 
 /** model.* handlers. Mutations need operate and are audited by the dispatcher. */
 export function modelHandlers(registry: ModelRegistry, serving: ServingManager): HandlerMap {
@@ -15,8 +16,9 @@ export function modelHandlers(registry: ModelRegistry, serving: ServingManager):
     'model.unload': async (p) => ({ model: await serving.unload(p.name, p.version) }),
     'model.remove': async (p) => ({ removed: await serving.remove(p.name, p.version) }),
     'model.infer': (p) => serving.infer(p.name, p.version, p.inputs),
-    'model.alias': (p, ctx) => serving.alias(p.name, p.targets, ctx.principal.tokenName, p.reason ?? null),
+    'model.alias': (p, ctx) => serving.alias(p.name, p.targets, ctx.principal.tokenName, p.reason ?? null, p.shadow),
     'model.history': (p) => ({ events: registry.aliasHistory(p.name, p.limit) }),
     'model.stats': (p) => ({ models: serving.statsOf(p.name) }),
+    'model.evaluate': (p) => evaluateVersion(registry, serving, p),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_CATEGORIES, OTHER, accFromJson, accToJson, addValue, binIndex, cloneAcc, histOf, mergeAcc, moments, newAcc,
+  MAX_CATEGORIES, OTHER, accFromJson, accToJson, addValue, binIndex, cloneAcc, histOf, mergeAcc, mergeAccJson, mergeAccsJson, moments, newAcc,
   type AccJson, type CatAcc, type Cell, type NumAcc,
 } from '../../../agent/drift/profile.js';
 import { binEdgesFromReference, histogram, histogramBins, mean, stdPopulation } from '../../../agent/drift/stats.js';
@@ -140,6 +140,71 @@ describe('numeric accumulators', () => {
     expect('rawSeen' in back).toBe(false);
     expect(accToJson(back)).toEqual(accToJson(a));
     expect('raw' in accToJson(back)).toBe(false);
+  });
+
+  it('stores the sketch in the compact form (sorted key and count arrays) and reads profiles stored in the old form', () => {
+    const a = numAcc(cells, edges);
+    const j = JSON.parse(JSON.stringify(accToJson(a))) as Extract<AccJson, { t: 'n' }>;
+    const sk = j.sketch as { pk: number[]; pc: number[]; nk: number[]; nc: number[] };
+    expect(Array.isArray(sk.pk) && Array.isArray(sk.pc) && Array.isArray(sk.nk) && Array.isArray(sk.nc)).toBe(true);
+    expect('pos' in j.sketch).toBe(false);
+    expect(sk.pk.every((k, i) => i === 0 || k > sk.pk[i - 1])).toBe(true);
+    // The form of earlier versions: sketch buckets as objects keyed by strings.
+    const old = { ...j, sketch: { a: j.sketch.a, pos: Object.fromEntries(sk.pk.map((k, i) => [String(k), sk.pc[i]])), neg: Object.fromEntries(sk.nk.map((k, i) => [String(k), sk.nc[i]])),
+      zero: j.sketch.zero, n: j.sketch.n, min: j.sketch.min, max: j.sketch.max } } as AccJson;
+    const back = num(accFromJson(JSON.parse(JSON.stringify(old)) as AccJson));
+    expect(accToJson(back)).toEqual(accToJson(a));
+    expect(back.sketch.buckets()).toEqual(a.sketch.buckets());
+  });
+
+  it('mergeAccJson (either stored form) equals mergeAcc of the parsed accumulator', () => {
+    const a = numAcc(cells.slice(0, 1200), edges);
+    const b = numAcc(cells.slice(1200), edges);
+    const jb = JSON.parse(JSON.stringify(accToJson(b))) as AccJson;
+    const expected = accToJson(mergeAcc(cloneAcc(a), accFromJson(jb)));
+    expect(accToJson(mergeAccJson(cloneAcc(a), jb))).toEqual(expected);
+    expect(accToJson(mergeAccJson(num(newAcc('numeric', edges)), accToJson(a)))).toEqual(accToJson(a));
+    // Unbinned side (captured before the reference): hist dropped exactly as mergeAcc does.
+    const unbinned = JSON.parse(JSON.stringify(accToJson(numAcc(cells.slice(1200), null)))) as AccJson;
+    expect(accToJson(mergeAccJson(cloneAcc(a), unbinned))).toEqual(accToJson(mergeAcc(cloneAcc(a), accFromJson(unbinned))));
+    expect(num(mergeAccJson(cloneAcc(a), unbinned)).hist).toBeNull();
+    // Empty stored accumulator (min/max null).
+    const empty = JSON.parse(JSON.stringify(accToJson(newAcc('numeric', edges)))) as AccJson;
+    expect(accToJson(mergeAccJson(cloneAcc(a), empty))).toEqual(accToJson(a));
+    const c = cat(newAcc('categorical', null));
+    for (const v of ['a', 'b', 'a', null, 'c']) addValue(c, v, null);
+    const jc = JSON.parse(JSON.stringify(accToJson(c))) as AccJson;
+    expect(accToJson(mergeAccJson(cloneAcc(c), jc))).toEqual(accToJson(mergeAcc(cloneAcc(c), accFromJson(jc))));
+    expect(() => mergeAccJson(newAcc('numeric', null), jc)).toThrow(RangeError);
+    // Many at once (mergeAccsJson) equals one by one.
+    const many = [0, 700, 1500, 2200, 3001].slice(1).map((end, i, ends) => JSON.parse(JSON.stringify(accToJson(numAcc(cells.slice(i ? ends[i - 1] : 0, end), edges)))) as AccJson);
+    const oneByOne = num(newAcc('numeric', edges)); for (const j of many) mergeAccJson(oneByOne, j);
+    expect(accToJson(mergeAccsJson(num(newAcc('numeric', edges)), many))).toEqual(accToJson(oneByOne));
+    const all = num(mergeAccsJson(num(newAcc('numeric', edges)), many)); const whole = numAcc(cells, edges);
+    expect([all.rows, all.missing, all.n, all.inf, all.frac, all.min, all.max, all.hist]).toEqual([whole.rows, whole.missing, whole.n, whole.inf, whole.frac, whole.min, whole.max, whole.hist]);
+    expect(all.sketch.toJSON()).toEqual(whole.sketch.toJSON());
+    expect(accToJson(mergeAccsJson(cloneAcc(c), [jc, jc]))).toEqual(accToJson(mergeAccJson(mergeAccJson(cloneAcc(c), jc), jc)));
+  });
+
+  it('cloneAcc is a structural copy: equal figures, nothing shared (hist, sketch, category map)', () => {
+    const a = numAcc(cells, edges);
+    const c = num(cloneAcc(a));
+    expect(accToJson(c)).toEqual(accToJson(a));
+    expect(c.hist).not.toBe(a.hist);
+    expect(c.sketch).not.toBe(a.sketch);
+    expect(c.sketch.buckets()).toEqual(a.sketch.buckets());
+    const before = accToJson(a);
+    c.hist![3] += 5; c.sketch.add(42); addValue(c, 7.5, edges);
+    expect(accToJson(a)).toEqual(before);
+    const e = num(cloneAcc(newAcc('numeric', null)));
+    expect([e.min, e.max, e.hist]).toEqual([Infinity, -Infinity, null]);
+    const k = cat(newAcc('categorical', null));
+    for (const v of ['x', 'y', 'x', null]) addValue(k, v, null);
+    const kc = cat(cloneAcc(k));
+    expect([...kc.counts]).toEqual([...k.counts]);
+    expect([kc.rows, kc.missing]).toEqual([4, 1]);
+    addValue(kc, 'z', null);
+    expect(k.counts.has('z')).toBe(false);
   });
 
   it('cloneAcc is independent of the original', () => {

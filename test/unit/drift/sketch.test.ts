@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_BUCKETS, QuantileSketch, ksFromSteps, sketchWasserstein, type SketchJson } from '../../../agent/drift/sketch.js';
+import { DEFAULT_MAX_BUCKETS, QuantileSketch, ksFromSteps, sketchWasserstein, type SketchJson, type SketchJsonV1 } from '../../../agent/drift/sketch.js';
 import { ksPValue, ksStatistic } from '../../../agent/drift/stats.js';
 import { KS_EXACT_MAX_PRODUCT, score, type RefFeature } from '../../../agent/drift/compare.js';
 import { buildRefFeature } from '../../../agent/drift/reference.js';
@@ -199,6 +199,81 @@ describe('QuantileSketch structure', () => {
     expect(back.merge(sketchOf([1, 2, 3])).toJSON()).toEqual(sketchOf([...data, 1, 2, 3]).toJSON());
   });
 
+  it('compact JSON: sorted integer keys and counts as number arrays per sign, round trip through a string', () => {
+    const s = sketchOf(data);
+    const j = JSON.parse(JSON.stringify(s)) as SketchJson;
+    expect(Object.keys(j).sort()).toEqual(['a', 'max', 'min', 'n', 'nc', 'nk', 'pc', 'pk', 'zero']);
+    for (const [k, c] of [[j.pk, j.pc], [j.nk, j.nc]]) {
+      expect(k.length).toBe(c.length);
+      expect(k.length).toBeGreaterThan(0);
+      expect(k.every((x) => Number.isInteger(x))).toBe(true);
+      expect(k.every((x, i) => i === 0 || x > k[i - 1])).toBe(true);
+      expect(c.every((x) => Number.isInteger(x) && x > 0)).toBe(true);
+    }
+    expect(j.pc.reduce((t, x) => t + x, 0) + j.nc.reduce((t, x) => t + x, 0) + j.zero).toBe(data.length);
+    const back = QuantileSketch.fromJSON(j);
+    expect(back.steps()).toEqual(s.steps());
+    expect(back.buckets()).toEqual(s.buckets());
+    expect([back.n, back.zero, back.min, back.max]).toEqual([s.n, s.zero, s.min, s.max]);
+  });
+
+  it('fromJSON reads the old stored form (pos/neg objects keyed by strings) like the compact one', () => {
+    const s = sketchOf(data);
+    const j = s.toJSON();
+    const old: SketchJsonV1 = { a: j.a, pos: Object.fromEntries(j.pk.map((k, i) => [String(k), j.pc[i]])), neg: Object.fromEntries(j.nk.map((k, i) => [String(k), j.nc[i]])),
+      zero: j.zero, n: j.n, min: j.min, max: j.max };
+    const back = QuantileSketch.fromJSON(JSON.parse(JSON.stringify(old)) as SketchJsonV1);
+    expect(back.toJSON()).toEqual(s.toJSON());
+    expect(back.buckets()).toEqual(s.buckets());
+    for (const q of [0, 0.1, 0.5, 0.99, 1]) expect(back.quantile(q)).toBe(s.quantile(q));
+    // An empty sketch of the old form (min/max null).
+    const e = QuantileSketch.fromJSON({ a: ALPHA, pos: {}, neg: {}, zero: 0, n: 0, min: null, max: null });
+    expect([e.n, e.min, e.max]).toEqual([0, Infinity, -Infinity]);
+    // mergeJSON of either form equals merge of the parsed sketch.
+    const base = sketchOf([1, -2, 0, 3.5]);
+    const viaOld = sketchOf([1, -2, 0, 3.5]).mergeJSON(JSON.parse(JSON.stringify(old)) as SketchJsonV1);
+    const viaNew = sketchOf([1, -2, 0, 3.5]).mergeJSON(JSON.parse(JSON.stringify(s)) as SketchJson);
+    const expected = base.merge(s).toJSON();
+    expect(viaOld.toJSON()).toEqual(expected);
+    expect(viaNew.toJSON()).toEqual(expected);
+    expect(() => new QuantileSketch(0.01).mergeJSON(j)).toThrow(RangeError);
+    // Empty serialised sketch (min/max null) merges as nothing.
+    const emptyJ = JSON.parse(JSON.stringify(new QuantileSketch())) as SketchJson;
+    expect(sketchOf(data).mergeJSON(emptyJ).toJSON()).toEqual(s.toJSON());
+  });
+
+  it('mergeManyJSON equals mergeJSON of each in turn: dense path, old form, and when collapses happen midway', () => {
+    const parts = [data.slice(0, 1000), data.slice(1000, 1100), [], data.slice(1100, 4000), data.slice(4000)];
+    for (const cap of [MAX_BUCKETS, 40, 8]) {
+      const build = (xs: readonly number[]) => { const q = new QuantileSketch(ALPHA, cap); for (const x of xs) q.add(x); return q; };
+      const js = parts.map((p) => JSON.parse(JSON.stringify(build(p))) as SketchJson);
+      const seq = build([5, -5]); for (const j of js) seq.mergeJSON(j);
+      expect(build([5, -5]).mergeManyJSON(js).toJSON(), `cap ${cap}`).toEqual(seq.toJSON());
+      // A mix with the old form takes the sequential path for that sign.
+      const mixed: Array<SketchJson | SketchJsonV1> = [...js];
+      const j0 = js[0];
+      mixed[0] = { a: j0.a, pos: Object.fromEntries(j0.pk.map((k, i) => [String(k), j0.pc[i]])), neg: Object.fromEntries(j0.nk.map((k, i) => [String(k), j0.nc[i]])), zero: j0.zero, n: j0.n, min: j0.min, max: j0.max };
+      expect(build([5, -5]).mergeManyJSON(mixed).toJSON(), `cap ${cap}, old form`).toEqual(seq.toJSON());
+    }
+    expect(new QuantileSketch().mergeManyJSON([]).toJSON()).toEqual(new QuantileSketch().toJSON());
+    expect(() => new QuantileSketch(0.01).mergeManyJSON([new QuantileSketch(0.02).toJSON()])).toThrow(RangeError);
+  });
+
+  it('clone is an independent copy with the same buckets, figures and cap', () => {
+    const s = new QuantileSketch(ALPHA, 32);
+    for (const x of data) s.add(x);
+    const c = s.clone();
+    expect(c.toJSON()).toEqual(s.toJSON());
+    expect(c.maxBuckets).toBe(32);
+    expect(c.alpha).toBe(ALPHA);
+    const before = s.toJSON();
+    c.add(12345); c.add(-0.5); c.merge(sketchOf([1, 2, 3]));
+    expect(s.toJSON()).toEqual(before);
+    expect(c.n).toBe(s.n + 5);
+    const e = new QuantileSketch().clone();
+    expect([e.n, e.min, e.max]).toEqual([0, Infinity, -Infinity]);
+  });
+
   it('collapse bounds the buckets (1e6 values over 12 decades, maxBuckets 32) while the top quantiles stay within α', () => {
     const r = mulberry32(99);
     const n = 1_000_000;
@@ -207,7 +282,7 @@ describe('QuantileSketch structure', () => {
     const s = new QuantileSketch(ALPHA, 32);
     for (const x of xs) s.add(x);
     const j = s.toJSON();
-    expect(Object.keys(j.pos).length).toBeLessThanOrEqual(32);
+    expect(j.pk.length).toBeLessThanOrEqual(32);
     expect(s.buckets().length).toBeLessThanOrEqual(32);
     expect(s.n).toBe(n);
     expect(s.buckets().reduce((t, [, c]) => t + c, 0)).toBe(n);
@@ -223,14 +298,14 @@ describe('QuantileSketch structure', () => {
     expect(s.quantile(0.01)).toBeLessThanOrEqual(s.quantile(0.5));
     // Merging collapsed sketches stays bounded too.
     const m = QuantileSketch.fromJSON(j, 32).merge(s);
-    expect(Object.keys(m.toJSON().pos).length).toBeLessThanOrEqual(32);
+    expect(m.toJSON().pk.length).toBeLessThanOrEqual(32);
     expect(m.n).toBe(2 * n);
   });
 
   it('collapse applies to negative values too', () => {
     const s = new QuantileSketch(ALPHA, 16);
     for (let i = 0; i < 2000; i++) s.add(-(10 ** (i / 200)));
-    expect(Object.keys(s.toJSON().neg).length).toBeLessThanOrEqual(16);
+    expect(s.toJSON().nk.length).toBeLessThanOrEqual(16);
     expect(s.quantile(0)).toBe(-(10 ** (1999 / 200)));
     // sorted[i] = −10^((1999 − i)/200); 16 buckets span ~0.27 decades of the largest magnitudes (the lowest quantiles).
     for (const q of [0.005, 0.01]) {

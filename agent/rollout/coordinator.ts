@@ -1,0 +1,391 @@
+/**
+ * The rollout coordinator: runs the rollouts this agent was asked to start, driving every target node (itself
+ * included) through the public API — model.alias, model.stats, model.evaluate, drift.compare — with the cluster
+ * token of its peers config (its own node through the same dispatcher, audited the same way).
+ *
+ * State machine of a rollout (persisted as one document per change; decisions are appended, never rewritten):
+ *
+ *   planned ─▶ gating ──fail──▶ failed            (the candidate never served)
+ *                 │pass
+ *                 ▼
+ *   ┌────────▶ running ──analysis fail──▶ rolled_back   (every touched node restored)
+ *   │   step k: apply weights (targets warmed before the switch) → wait step_duration → analyse
+ *   │           pass → k+1 … last → promoted;  too few requests → wait, then paused
+ *   │             │ pause / node unreachable
+ *   └── resume ── paused ──abort──▶ aborted            (every touched node restored)
+ *   promote (any time): every node at 100 % → promoted
+ *
+ * Effects are idempotent (an alias is set to exact targets; loading is a no-op when loaded), so after a restart the
+ * coordinator re-applies the current step's weights and restarts that step's window: it resumes at the right step
+ * and never judges on counters from before the restart.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { RpcError } from '../../shared/protocol/index.js';
+import type { AnalysisFigures, MethodName, ResultOf, Rollout, RolloutDecision, RolloutNode } from '../../shared/protocol/index.js';
+import { RolloutStartParams } from '../../shared/protocol/index.js';
+import { AgentClient } from '../../shared/client/agent-client.js';
+import type { z } from 'zod';
+import type { AuditLog } from '../store/audit.js';
+import type { Logger } from '../log.js';
+import { judgeGate, judgeStep, planSteps, targetsFor } from './plan.js';
+import type { RolloutStore } from './store.js';
+
+type Spec = z.infer<typeof RolloutStartParams>;
+type Caller = <M extends MethodName>(method: M, params: unknown) => Promise<ResultOf<M>>;
+
+/** A node the coordinator can drive. */
+export interface NodeHandle { name: string; url: string; call: Caller; close(): Promise<void> }
+
+/** Peer as configured (agent config `peers`). */
+export interface PeerConfig { name: string; url: string; token?: string; token_file?: string }
+
+const TERMINAL = new Set(['promoted', 'completed', 'rolled_back', 'aborted', 'failed']);
+
+/** Counters of a node at a step's start. */
+interface Baseline { cand: { requests: number; errors: number }; stable: { requests: number; errors: number; p95: number | null }; shadow: { compared: number; disagreements: number } | null }
+
+/** Share of shadow copies in the step whose answers differed (null before any was compared). */
+function shadowShare(now: { compared: number; disagreements: number } | null, then: { compared: number; disagreements: number } | null): number | null {
+  if (!now) return null;
+  const c = now.compared - (then && then.compared <= now.compared ? then.compared : 0);
+  const d = now.disagreements - (then && then.disagreements <= now.disagreements ? then.disagreements : 0);
+  return c > 0 ? d / c : null;
+}
+/** Estimated memory a loaded version needs, as a multiple of its file size (weights plus onnxruntime arenas). */
+export const LOAD_MEMORY_FACTOR = 3;
+
+export class RolloutCoordinator extends EventEmitter {
+  private timer: NodeJS.Timeout | null = null;
+  private busy = new Set<string>();
+  private remotes = new Map<string, NodeHandle>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: {
+    store: RolloutStore; audit: AuditLog; log: Logger;
+    self: { name: string; url: () => string; call: (by: string) => Caller };
+    peers: PeerConfig[]; tickMs?: number; now?: () => number;
+  }) {
+    super();
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Resume rollouts in progress (their current step's window restarts), then tick. */
+  start(): void {
+    for (const r of this.deps.store.active()) {
+      if (r.state === 'running' && r.step_started_at !== null) {
+        r.step_started_at = null; // re-apply the step's weights (idempotent) and judge it on a fresh window
+        this.decide(r, 'resume', 'info', `coordinator restarted: step ${r.step + 1} of ${r.plan.length} resumes with a fresh analysis window`, 'coordinator');
+      }
+    }
+    this.timer = setInterval(() => this.tick(), this.deps.tickMs ?? 500);
+    this.timer.unref();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.remotes.values()].map((n) => n.close().catch(() => undefined)));
+  }
+
+  // ------------------------------------------------------------ nodes
+
+  /** Names this coordinator can drive: itself and its peers. */
+  knownNodes(): string[] { return [this.deps.self.name, ...this.deps.peers.map((p) => p.name)]; }
+
+  private node(name: string, by: string): NodeHandle {
+    if (name === this.deps.self.name) return { name, url: this.deps.self.url(), call: this.deps.self.call(by), close: async () => undefined };
+    const have = this.remotes.get(name);
+    if (have) return have;
+    const p = this.deps.peers.find((x) => x.name === name);
+    if (!p) throw new RpcError('INVALID_PARAMS', `unknown node ${name}: this coordinator (${this.deps.self.name}) knows ${this.knownNodes().join(', ')} (agent config peers)`);
+    const token = p.token ?? (p.token_file ? readFileSync(p.token_file, 'utf8').trim() : undefined);
+    if (!token) throw new RpcError('INVALID_PARAMS', `peer ${name} has no token in this agent's config (peers[].token or token_file): the coordinator cannot drive it`);
+    const client = new AgentClient({ url: p.url, token, reconnect: false, callTimeoutMs: 60_000 });
+    let connected: Promise<void> | null = null;
+    const h: NodeHandle = {
+      name, url: p.url,
+      call: (async (method: MethodName, params: unknown) => {
+        if (client.state !== 'open') { connected ??= client.connect().then(() => undefined).finally(() => { connected = null; }); await connected; }
+        return client.call(method, params as never);
+      }) as Caller,
+      close: () => client.close(),
+    };
+    this.remotes.set(name, h);
+    return h;
+  }
+
+  // ------------------------------------------------------------ API
+
+  /** rollout.start: plan (dry run answers the plan), then persist and run. */
+  async startRollout(raw: unknown, by: string): Promise<Rollout> {
+    const spec = RolloutStartParams.parse(raw);
+    const names = spec.nodes ?? [this.deps.self.name];
+    if (new Set(names).size !== names.length) throw new RpcError('INVALID_PARAMS', 'a node is named twice');
+    const now = this.now();
+    const nodes: RolloutNode[] = [];
+    const warnings: string[] = [];
+    for (const name of names) {
+      const h = this.node(name, by);
+      let versions;
+      try { versions = (await h.call('model.list', { name: spec.name })).models; } catch (e) {
+        if (e instanceof RpcError) throw e;
+        throw new RpcError('UNAVAILABLE', `node ${name} (${h.url}) is unreachable: ${(e as Error).message}`);
+      }
+      const cand = versions.find((v) => v.version === spec.to);
+      if (!cand) throw new RpcError('NOT_FOUND', `node ${name} has no version ${spec.to} of ${spec.name}: push it first (fleetml model push ${spec.name} FILE.onnx --version ${spec.to} --node ${name})`);
+      const hist = (await h.call('model.history', { name: spec.name, limit: 1 })).events[0];
+      const previous = hist ? hist.targets : null;
+      const main = previous ? [...previous].sort((a, b) => b.weight - a.weight)[0]?.version ?? null : null;
+      const stable = spec.from ?? (main && main !== spec.to ? main : versions.find((v) => v.version !== spec.to)?.version ?? null);
+      if (spec.from && !versions.some((v) => v.version === spec.from)) throw new RpcError('NOT_FOUND', `node ${name} has no version ${spec.from} of ${spec.name}`);
+      if (!stable && spec.strategy !== 'all-at-once') warnings.push(`${name}: no other version of ${spec.name} serves there: nothing to compare the candidate with (it takes all traffic at the first step)`);
+      // Memory up front: the candidate is loaded and warmed next to the stable version before any switch.
+      const loaded = cand.loaded;
+      if (!loaded) {
+        const stats = await h.call('node.stats', {}).catch(() => null);
+        const need = cand.size_bytes * LOAD_MEMORY_FACTOR;
+        const free = stats?.host.memory.available_bytes ?? null;
+        if (free !== null && free < need) warnings.push(`${name}: loading ${spec.to} needs about ${(need / 2 ** 20).toFixed(0)} MiB (${LOAD_MEMORY_FACTOR}× its ${(cand.size_bytes / 2 ** 20).toFixed(1)} MiB file) next to the stable version; ${(free / 2 ** 20).toFixed(0)} MiB are available`);
+      }
+      nodes.push({ name, url: h.url, stable, previous_targets: previous, weight: 0, state: 'pending', touched: false, error: null });
+    }
+    const plan = planSteps(spec.strategy, names, spec.steps, spec.max_unavailable);
+    if (spec.strategy === 'shadow' && nodes.some((n) => !n.stable)) throw new RpcError('INVALID_PARAMS', `a shadow rollout needs a stable version serving on every node (none on ${nodes.filter((n) => !n.stable).map((n) => n.name).join(', ')})`);
+    const r: Rollout = {
+      id: `ro_${randomBytes(5).toString('hex')}`, name: spec.name, to: spec.to, from: spec.from ?? null, strategy: spec.strategy,
+      state: spec.gate ? 'gating' : 'running', step: 0, plan, step_started_at: null, waits: 0, nodes, spec, decisions: [],
+      reason: spec.reason ?? null, created_at: now, updated_at: now, created_by: by, warnings,
+    };
+    const memory = warnings.filter((w) => w.includes('MiB are available'));
+    if (spec.dry_run) { r.state = 'planned'; r.decisions.push({ ts: now, step: -1, kind: 'plan', outcome: 'info', reason: 'dry run: nothing changed', by }); return r; }
+    if (memory.length) throw new RpcError('CONFLICT', `not enough memory to load the candidate next to the stable version: ${memory.join('; ')}`);
+    this.decide(r, 'plan', 'info', `${spec.strategy} of ${spec.name} ${spec.to} on ${names.join(', ')}: ${plan.map((s) => s.note).join(' → ')}${spec.reason ? ` (${spec.reason})` : ''}`, by, { plan, warnings });
+    setImmediate(() => this.tick());
+    return r;
+  }
+
+  get(id: string): Rollout {
+    const r = this.deps.store.get(id);
+    if (!r) throw new RpcError('NOT_FOUND', `no rollout ${id} on this coordinator (see: fleetml rollout list)`);
+    return r;
+  }
+
+  list(name: string | undefined, limit: number): Rollout[] { return this.deps.store.list(name, limit); }
+
+  async pause(id: string, by: string, reason?: string): Promise<Rollout> {
+    return this.withRollout(id, async (r) => {
+      if (r.state !== 'running' && r.state !== 'gating') throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a running rollout can be paused`);
+      r.state = 'paused';
+      this.decide(r, 'pause', 'info', reason ?? 'paused by hand', by);
+    });
+  }
+
+  async resume(id: string, by: string, reason?: string): Promise<Rollout> {
+    return this.withRollout(id, async (r) => {
+      if (r.state !== 'paused') throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a paused rollout can be resumed`);
+      r.state = r.decisions.some((d) => d.kind === 'gate' && d.outcome === 'pass') || !(r.spec as Spec).gate ? 'running' : 'gating';
+      r.step_started_at = null; r.waits = 0;
+      for (const n of r.nodes) if (n.state === 'unreachable') { n.state = n.touched ? 'serving' : 'pending'; n.error = null; }
+      this.decide(r, 'resume', 'info', reason ?? `resumed by hand at step ${r.step + 1}`, by);
+    });
+  }
+
+  async promote(id: string, by: string, reason?: string): Promise<Rollout> {
+    return this.withRollout(id, async (r) => {
+      if (TERMINAL.has(r.state)) throw new RpcError('CONFLICT', `rollout ${id} is already ${r.state}`);
+      await this.applyWeights(r, Object.fromEntries(r.nodes.map((n) => [n.name, 100])), by, `promoted by hand${reason ? `: ${reason}` : ''}`);
+      r.state = 'promoted';
+      for (const n of r.nodes) n.state = 'done';
+      this.decide(r, 'promote', 'ok', reason ?? 'promoted by hand: every node serves the candidate', by);
+    });
+  }
+
+  async abort(id: string, by: string, reason?: string): Promise<Rollout> {
+    return this.withRollout(id, async (r) => {
+      if (TERMINAL.has(r.state)) throw new RpcError('CONFLICT', `rollout ${id} is already ${r.state}`);
+      const errors = await this.restore(r, by, `rollout ${r.id} aborted${reason ? `: ${reason}` : ''}`);
+      r.state = 'aborted';
+      this.decide(r, 'abort', errors.length ? 'fail' : 'ok', `${reason ?? 'aborted by hand'}; previous routing restored on ${r.nodes.filter((n) => n.touched).map((n) => n.name).join(', ') || 'no node (none was changed)'}${errors.length ? `; could not restore: ${errors.join('; ')}` : ''}`, by);
+    });
+  }
+
+  /** Runs fn on the latest stored rollout while no tick works on it, then saves. */
+  private async withRollout(id: string, fn: (r: Rollout) => Promise<void>): Promise<Rollout> {
+    for (let i = 0; this.busy.has(id) && i < 600; i++) await new Promise((res) => setTimeout(res, 50));
+    this.busy.add(id);
+    try {
+      const r = this.get(id);
+      await fn(r);
+      this.save(r);
+      return r;
+    } finally { this.busy.delete(id); }
+  }
+
+  // ------------------------------------------------------------ the loop
+
+  private tick(): void {
+    for (const r of this.deps.store.active()) {
+      if (r.state === 'paused' || this.busy.has(r.id)) continue;
+      this.busy.add(r.id);
+      this.advance(r).catch((e) => this.deps.log.error({ err: (e as Error).message, rollout: r.id }, 'rollout step failed'))
+        .finally(() => this.busy.delete(r.id));
+    }
+  }
+
+  private async advance(r: Rollout): Promise<void> {
+    const spec = r.spec as Spec;
+    try {
+      if (r.state === 'gating') return await this.gate(r, spec);
+      if (r.state !== 'running') return;
+      const step = r.plan[r.step];
+      if (r.step_started_at === null) {
+        await this.applyWeights(r, step.weights, r.created_by, `rollout ${r.id} step ${r.step + 1}/${r.plan.length}: ${step.note}`);
+        r.step_started_at = this.now(); r.waits = 0;
+        (r as Rollout & { baseline?: unknown }).baseline = await this.snapshot(r);
+        this.decide(r, 'step', 'ok', `step ${r.step + 1} of ${r.plan.length}: ${step.note}`, r.created_by, { weights: step.weights });
+        return;
+      }
+      const due = r.step_started_at + spec.step_duration_s * 1000 * (1 + r.waits);
+      if (this.now() < due) return;
+      const figures = await this.analyse(r, spec);
+      const v = judgeStep(figures, spec.analysis);
+      if (v.outcome === 'fail') {
+        this.decide(r, 'analysis', 'fail', v.reason, 'coordinator', figures);
+        const errors = await this.restore(r, 'coordinator', `rollout ${r.id} rolled back: ${v.reason}`);
+        r.state = 'rolled_back';
+        this.decide(r, 'rollback', errors.length ? 'fail' : 'ok', `automatic rollback to the stable version on ${r.nodes.filter((n) => n.touched).map((n) => n.name).join(', ')}: ${v.reason}${errors.length ? `; could not restore: ${errors.join('; ')}` : ''}`, 'coordinator', figures);
+      } else if (v.outcome === 'wait') {
+        if (r.waits < spec.analysis.max_waits) { r.waits++; this.decide(r, 'wait', 'wait', `${v.reason}: waiting another ${spec.step_duration_s} s (${r.waits} of ${spec.analysis.max_waits})`, 'coordinator', figures); }
+        else { r.state = 'paused'; this.decide(r, 'pause', 'wait', `${v.reason} after ${r.waits + 1} step durations: paused for a human (fleetml rollout resume|promote|abort ${r.id})`, 'coordinator', figures); }
+      } else {
+        this.decide(r, 'analysis', 'pass', v.reason, 'coordinator', figures);
+        if (r.step + 1 >= r.plan.length && r.strategy === 'shadow') {
+          // The shadow test passed: stop the copies; traffic never moved (a canary or a promote moves it).
+          await this.restore(r, 'coordinator', `rollout ${r.id}: shadow test passed, copies stopped`);
+          r.state = 'completed';
+          for (const n of r.nodes) n.state = 'done';
+          this.decide(r, 'done', 'ok', `shadow test passed: ${r.to} answered like ${[...new Set(r.nodes.map((n) => n.stable))].join(', ')} within the thresholds; routing unchanged (start a canary to move traffic)`, 'coordinator');
+        } else if (r.step + 1 >= r.plan.length) {
+          r.state = 'promoted';
+          for (const n of r.nodes) n.state = 'done';
+          this.decide(r, 'done', 'ok', `promoted: ${r.to} serves all traffic of ${r.name} on ${r.nodes.map((n) => n.name).join(', ')}`, 'coordinator');
+        } else { r.step++; r.step_started_at = null; r.waits = 0; this.save(r); }
+      }
+    } catch (e) {
+      const msg = (e as Error).message;
+      const node = (e as { node?: string }).node;
+      if (node) { const n = r.nodes.find((x) => x.name === node); if (n) { n.state = 'unreachable'; n.error = msg; } }
+      r.state = 'paused';
+      this.decide(r, 'pause', 'fail', `${node ? `node ${node} unreachable or failing` : 'error'}: ${msg}; paused (fleetml rollout resume ${r.id} once it is back, or abort)`, 'coordinator');
+    }
+  }
+
+  /** Calls a node, tagging failures with its name (an unreachable node pauses the rollout). */
+  private async callNode<M extends MethodName>(_r: Rollout, node: string, by: string, method: M, params: unknown): Promise<ResultOf<M>> {
+    try { return await this.node(node, by).call(method, params); } catch (e) {
+      if (e instanceof RpcError && e.data.code !== 'UNAVAILABLE' && e.data.code !== 'TIMEOUT') throw Object.assign(e, { node });
+      throw Object.assign(new Error(`${method} on ${node}: ${(e as Error).message}`), { node });
+    }
+  }
+
+  private async gate(r: Rollout, spec: Spec): Promise<void> {
+    const g = spec.gate!;
+    const target = r.nodes[0];
+    const cand = await this.callNode(r, target.name, r.created_by, 'model.evaluate', { name: r.name, version: r.to, test_set: g.test_set });
+    const cur = target.stable ? await this.callNode(r, target.name, r.created_by, 'model.evaluate', { name: r.name, version: target.stable, test_set: g.test_set }) : null;
+    const cv = cand[g.metric]; const sv = cur ? cur[g.metric] : null;
+    if (cv === null) { r.state = 'failed'; this.decide(r, 'gate', 'fail', `${g.metric} does not apply to ${r.name} ${r.to} (task ${cand.task}): choose ${cand.task === 'classification' ? 'accuracy or f1' : 'mae or rmse'}`, 'coordinator', { candidate: cand, current: cur }); return; }
+    const v = judgeGate(g.metric, g.bound, g.max_regression, cv, sv);
+    const figures = { node: target.name, rows: cand.rows, metric: g.metric, candidate: cv, current: sv, bound: g.bound, max_regression: g.max_regression, candidate_all: cand, current_all: cur };
+    if (v.outcome === 'pass') { r.state = 'running'; this.decide(r, 'gate', 'pass', `test gate on ${target.name}: ${v.reason}`, 'coordinator', figures); }
+    else { r.state = 'failed'; this.decide(r, 'gate', 'fail', `test gate on ${target.name}: ${v.reason}; the candidate never served traffic`, 'coordinator', figures); }
+  }
+
+  /** Sets each node's routing for the candidate weights (targets are loaded and warmed by model.alias before the switch). */
+  private async applyWeights(r: Rollout, weights: Record<string, number>, by: string, reason: string): Promise<void> {
+    for (const n of r.nodes) {
+      const w = weights[n.name] ?? n.weight;
+      if (n.touched && w === n.weight && n.state !== 'pending') continue;
+      n.state = 'warming';
+      const shadow = r.strategy === 'shadow' ? (w > 0 || r.state !== 'running' ? null : r.to) : undefined;
+      await this.callNode(r, n.name, by, 'model.alias', { name: r.name, targets: targetsFor(r.to, n.stable, w), reason, ...(shadow !== undefined ? { shadow } : {}) });
+      n.weight = w; n.touched = true; n.state = 'serving'; n.error = null;
+    }
+  }
+
+  /** Restores the routing of every node the rollout changed; returns the errors (a node that could not be restored). */
+  private async restore(r: Rollout, by: string, reason: string): Promise<string[]> {
+    const errors: string[] = [];
+    for (const n of r.nodes.filter((x) => x.touched)) {
+      const targets = n.previous_targets && n.previous_targets.length ? n.previous_targets : n.stable ? [{ version: n.stable, weight: 100 }] : null;
+      if (!targets) { errors.push(`${n.name}: no previous version to restore`); continue; }
+      try {
+        await this.callNode(r, n.name, by, 'model.alias', { name: r.name, targets, reason, ...(r.strategy === 'shadow' ? { shadow: null } : {}) });
+        n.weight = targets.find((t) => t.version === r.to)?.weight ?? 0; n.state = 'rolled_back'; n.error = null;
+      } catch (e) { n.error = (e as Error).message; errors.push(`${n.name}: ${(e as Error).message}`); }
+    }
+    return errors;
+  }
+
+  /** Counters and latency per node at a step's start. */
+  private async snapshot(r: Rollout): Promise<Record<string, Baseline>> {
+    const out: Record<string, Baseline> = {};
+    for (const n of r.nodes) {
+      const st = (await this.callNode(r, n.name, r.created_by, 'model.stats', { name: r.name })).models;
+      const c = st.find((m) => m.version === r.to); const s = st.find((m) => m.version === n.stable);
+      out[n.name] = { cand: { requests: c?.requests ?? 0, errors: c?.errors ?? 0 }, stable: { requests: s?.requests ?? 0, errors: s?.errors ?? 0, p95: s?.latency_us.p95 ?? null }, shadow: c?.shadow ?? null };
+    }
+    return out;
+  }
+
+  /** Figures of the current step on every node that serves the candidate, against the stable version of the same node. */
+  private async analyse(r: Rollout, spec: Spec): Promise<AnalysisFigures[]> {
+    const base = (r as Rollout & { baseline?: Record<string, Baseline> }).baseline ?? {};
+    const since = r.step_started_at!;
+    const out: AnalysisFigures[] = [];
+    for (const n of r.nodes.filter((x) => x.weight > 0 || r.strategy === 'shadow')) {
+      const st = (await this.callNode(r, n.name, 'coordinator', 'model.stats', { name: r.name })).models;
+      const c = st.find((m) => m.version === r.to); const s = st.find((m) => m.version === n.stable);
+      const b: Baseline = base[n.name] ?? { cand: { requests: 0, errors: 0 }, stable: { requests: 0, errors: 0, p95: null }, shadow: null };
+      // A counter below its baseline means the node restarted: count from zero.
+      const delta = (now: number, then: number) => (now >= then ? now - then : now);
+      const cReq = delta(c?.requests ?? 0, b.cand.requests); const cErr = delta(c?.errors ?? 0, b.cand.errors);
+      const sReq = delta(s?.requests ?? 0, b.stable.requests); const sErr = delta(s?.errors ?? 0, b.stable.errors);
+      const cP95 = cReq > 0 ? c?.latency_us.p95 ?? null : null;
+      // The stable p95 of the same window when it still served, else the one from before the switch.
+      const sP95 = sReq > 0 ? s?.latency_us.p95 ?? null : b.stable.p95;
+      let input: number | null = null; let output: number | null = null;
+      if (n.stable) {
+        const cmp = await this.callNode(r, n.name, 'coordinator', 'drift.compare', sReq > 0
+          ? { name: r.name, a: r.to, b: n.stable, since }
+          : { name: r.name, a: r.to, b: n.stable, since, b_since: since - spec.step_duration_s * 1000 * 2, b_until: since }).catch(() => null);
+        input = cmp?.input_drift ?? null; output = cmp?.output_drift ?? null;
+      }
+      out.push({ node: n.name, candidate_requests: cReq, stable_requests: sReq,
+        candidate_error_rate: cReq > 0 ? cErr / cReq : null, stable_error_rate: sReq > 0 ? sErr / sReq : null,
+        candidate_p95_us: cP95, stable_p95_us: sP95, p95_ratio: cP95 !== null && sP95 ? cP95 / sP95 : null, input_drift: input, output_drift: output,
+        ...(r.strategy === 'shadow' ? { disagreement: shadowShare(c?.shadow ?? null, b.shadow ?? null) } : {}) });
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ records
+
+  /** Appends a decision, writes its audit row (who, why, the figures) and saves the rollout. */
+  private decide(r: Rollout, kind: RolloutDecision['kind'], outcome: RolloutDecision['outcome'], reason: string, by: string, figures?: unknown): void {
+    const d: RolloutDecision = { ts: this.now(), step: r.step, kind, outcome, reason, by, ...(figures !== undefined ? { figures } : {}) };
+    r.decisions.push(d);
+    try {
+      this.deps.audit.record({ token_name: by, role: by === 'coordinator' ? 'system' : 'operate', method: `rollout.${kind}`, params: { id: r.id, model: r.name, to: r.to, step: r.step }, outcome, remote: null, detail: { rollout: r.id, model: r.name, to: r.to, step: r.step, reason, figures } });
+    } catch (e) { this.deps.log.error({ err: (e as Error).message }, 'audit write failed'); }
+    this.deps.log.info({ rollout: r.id, model: r.name, to: r.to, step: r.step, kind, outcome }, reason);
+    this.save(r);
+  }
+
+  private save(r: Rollout): void {
+    r.updated_at = this.now();
+    this.deps.store.save(r);
+    this.emit('rollout', r);
+  }
+}

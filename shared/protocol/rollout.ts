@@ -1,0 +1,176 @@
+import { z } from 'zod';
+
+// Rollouts: a model version tested, then exposed across nodes by canary, rolling, all-at-once or shadow, judged
+// against the version it replaces, and rolled back by itself when worse. Coordinated by the agent the client asked.
+
+const ModelName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'model names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
+const Version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, 'versions are 1-63 of A-Z a-z 0-9 . _ + -');
+
+export const RolloutStrategy = z.enum(['canary', 'rolling', 'all-at-once', 'shadow']);
+export type RolloutStrategy = z.infer<typeof RolloutStrategy>;
+
+/** A gate on one metric of the test set: accuracy and f1 (classifiers, higher is better), mae and rmse (regressors, lower is better). */
+export const GateMetric = z.enum(['accuracy', 'f1', 'mae', 'rmse']);
+export type GateMetric = z.infer<typeof GateMetric>;
+
+/** A labelled test set, inline: rows of input features (in feature order) and one label per row. */
+export const TestSet = z.object({
+  name: z.string().max(256).optional(),
+  rows: z.array(z.array(z.number().nullable()).max(4096)).min(1).max(50_000),
+  labels: z.array(z.number()).min(1).max(50_000),
+}).strict().refine((t) => t.rows.length === t.labels.length, { message: 'rows and labels differ in length', path: ['labels'] });
+export type TestSet = z.infer<typeof TestSet>;
+
+/** The test gate: the candidate must pass `metric op value` and not be worse than the current version by more than max_regression. */
+export const GateSpec = z.object({
+  test_set: TestSet,
+  metric: GateMetric,
+  /** Absolute bound: metric >= min for accuracy/f1, metric <= max for mae/rmse. */
+  bound: z.number(),
+  max_regression: z.number().min(0).default(0.01),
+}).strict();
+export type GateSpec = z.infer<typeof GateSpec>;
+
+/** Thresholds of the analysis after each step (candidate vs the stable version serving at the same time). */
+export const AnalysisSpec = z.object({
+  max_error_rate: z.number().min(0).max(1).default(0.01),
+  max_p95_ratio: z.number().min(1).default(1.5),
+  /** Largest drift score (normalised distance or PSI-like, see docs/rollouts.md) of the candidate's inputs or outputs vs the stable version's. */
+  max_drift: z.number().min(0).default(0.2),
+  /** Requests the candidate must serve in a step before it is judged. */
+  min_requests: z.number().int().min(1).default(100),
+  /** Extra step durations to wait for min_requests before pausing for a human. */
+  max_waits: z.number().int().min(0).max(100).default(3),
+}).strict();
+export type AnalysisSpec = z.infer<typeof AnalysisSpec>;
+
+/** rollout.start */
+export const RolloutStartParams = z.object({
+  name: ModelName,
+  to: Version,
+  /** The version being replaced; default: what each node serves now (its alias's main target, else its newest other version). */
+  from: Version.optional(),
+  /** Node names (as in the coordinator's peers config, or its own name); default: the coordinator alone. */
+  nodes: z.array(z.string().min(1).max(128)).min(1).max(256).optional(),
+  strategy: RolloutStrategy.default('canary'),
+  /** Candidate traffic % per step (canary), ending at 100. */
+  steps: z.array(z.number().int().min(1).max(100)).min(1).max(20).default([10, 50, 100]),
+  step_duration_s: z.number().min(1).max(7 * 86_400).default(300),
+  /** Nodes switched at once (rolling). */
+  max_unavailable: z.number().int().min(1).default(1),
+  gate: GateSpec.optional(),
+  analysis: AnalysisSpec.prefault({}),
+  /** Plan only: nothing changes. */
+  dry_run: z.boolean().default(false),
+  reason: z.string().max(500).optional(),
+}).strict().superRefine((p, ctx) => {
+  for (let i = 1; i < p.steps.length; i++) if (p.steps[i] <= p.steps[i - 1]) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'steps must increase' });
+  if (p.strategy === 'canary' && p.steps[p.steps.length - 1] !== 100) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'the last canary step must be 100' });
+  if (p.from && p.from === p.to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'from and to are the same version' });
+});
+export type RolloutStartParams = z.input<typeof RolloutStartParams>;
+
+/** Figures of one analysis: candidate vs stable over one step's window on one node (null: not measurable). */
+export const AnalysisFigures = z.object({
+  node: z.string(),
+  candidate_requests: z.number().int(),
+  stable_requests: z.number().int(),
+  candidate_error_rate: z.number().nullable(),
+  stable_error_rate: z.number().nullable(),
+  candidate_p95_us: z.number().nullable(),
+  stable_p95_us: z.number().nullable(),
+  p95_ratio: z.number().nullable(),
+  input_drift: z.number().nullable(),
+  output_drift: z.number().nullable(),
+  /** Shadow: share of requests where the candidate's answer differed from the stable one. */
+  disagreement: z.number().nullable().optional(),
+});
+export type AnalysisFigures = z.infer<typeof AnalysisFigures>;
+
+/** A decision of the coordinator, with why and the figures it used. */
+export const RolloutDecision = z.object({
+  ts: z.number(),
+  step: z.number().int(),
+  kind: z.enum(['plan', 'gate', 'step', 'analysis', 'wait', 'pause', 'resume', 'promote', 'rollback', 'abort', 'done', 'error']),
+  outcome: z.enum(['ok', 'pass', 'fail', 'wait', 'info']),
+  reason: z.string(),
+  figures: z.unknown().optional(),
+  by: z.string(),
+});
+export type RolloutDecision = z.infer<typeof RolloutDecision>;
+
+/** A node's part in a rollout. */
+export const RolloutNode = z.object({
+  name: z.string(),
+  url: z.string(),
+  /** The version it served before (restored on rollback). */
+  stable: z.string().nullable(),
+  /** The alias targets before the rollout touched it (null: it had none). */
+  previous_targets: z.array(z.object({ version: z.string(), weight: z.number() })).nullable(),
+  /** Candidate traffic % now. */
+  weight: z.number(),
+  state: z.enum(['pending', 'warming', 'serving', 'done', 'rolled_back', 'unreachable', 'skipped']),
+  touched: z.boolean(),
+  error: z.string().nullable(),
+});
+export type RolloutNode = z.infer<typeof RolloutNode>;
+
+/** Planned steps: per step, the candidate weight on each node. */
+export const RolloutPlanStep = z.object({ index: z.number().int(), weights: z.record(z.string(), z.number()), note: z.string() });
+
+/** A rollout as stored by its coordinator. */
+export const Rollout = z.object({
+  id: z.string(),
+  name: z.string(),
+  to: z.string(),
+  from: z.string().nullable(),
+  strategy: RolloutStrategy,
+  /** completed: a shadow test passed (traffic never moved). */
+  state: z.enum(['planned', 'gating', 'running', 'paused', 'promoted', 'completed', 'rolled_back', 'aborted', 'failed']),
+  /** Index into plan of the current step (-1 before the first). */
+  step: z.number().int(),
+  plan: z.array(RolloutPlanStep),
+  /** When the current step's traffic started (ms). */
+  step_started_at: z.number().nullable(),
+  waits: z.number().int(),
+  nodes: z.array(RolloutNode),
+  spec: z.unknown(),
+  decisions: z.array(RolloutDecision),
+  reason: z.string().nullable(),
+  created_at: z.number(),
+  updated_at: z.number(),
+  created_by: z.string(),
+  /** Warnings found when planning (e.g. memory). */
+  warnings: z.array(z.string()),
+});
+export type Rollout = z.infer<typeof Rollout>;
+
+export const RolloutStartResult = z.object({ rollout: Rollout });
+export const RolloutIdParams = z.object({ id: z.string().min(1).max(64), reason: z.string().max(500).optional() }).strict();
+export const RolloutGetResult = z.object({ rollout: Rollout });
+export const RolloutListParams = z.object({ name: ModelName.optional(), limit: z.number().int().min(1).max(1000).default(50) }).strict();
+export const RolloutListResult = z.object({ rollouts: z.array(Rollout) });
+
+/** Event data of the rollout.events topic: the rollout after each change. */
+export const RolloutEvent = z.object({ rollout: Rollout });
+
+// ---------------------------------------------------------------- node-side primitives the coordinator uses
+
+/** model.evaluate — run a version on a labelled test set (outside traffic) and score it. */
+export const ModelEvaluateParams = z.object({ name: ModelName, version: Version.optional(), test_set: TestSet }).strict();
+export const ModelEvaluateResult = z.object({
+  name: z.string(), version: z.string(), rows: z.number().int(),
+  task: z.enum(['classification', 'regression']),
+  accuracy: z.number().nullable(), f1: z.number().nullable(), mae: z.number().nullable(), rmse: z.number().nullable(),
+});
+
+/** drift.compare — drift of one version's traffic vs another's over the same recent window on this node. */
+export const DriftCompareParams = z.object({ name: ModelName, a: Version, b: Version, since: z.number(),
+  /** Window start for b when it differs (e.g. b's traffic before the node switched). */
+  b_since: z.number().optional(), b_until: z.number().optional() }).strict();
+export const DriftCompareResult = z.object({
+  rows_a: z.number().int(), rows_b: z.number().int(),
+  /** Largest normalised score over the input features / the predictions (null: too few rows). */
+  input_drift: z.number().nullable(), output_drift: z.number().nullable(),
+  features: z.array(z.object({ name: z.string(), role: z.enum(['input', 'prediction']), method: z.string(), score: z.number().nullable() })),
+});
