@@ -157,3 +157,26 @@ export function histogramView(ref: RefFeature, cur: FeatureAcc, fmt: (x: number)
   labels.push(`> ${fmt(e[e.length - 1])}`);
   return { labels, reference: shares(histOf(ref.acc as NumAcc, e)), current: shares(histOf(cur as NumAcc, e)) };
 }
+
+/**
+ * Score of drift.compare when the compared side (`cur`, the candidate) has rows but no present value for a feature
+ * while the baseline has values: e.g. a candidate that outputs only NaN. A distance cannot be computed, but the
+ * candidate is as different as it gets, so instead of null (which analysis would skip, letting such a candidate pass)
+ * the score is this large finite value: any threshold fails, and it stays valid JSON (Infinity would not).
+ */
+export const ALL_MISSING_SCORE = 1e6;
+
+/**
+ * drift.compare's distance of one feature: the traffic `cur` vs the baseline `base`, normalised Wasserstein (by the
+ * baseline's std) for numeric features, Jensen–Shannon for categorical ones. null when it cannot be judged (types
+ * differ, an empty side, or the baseline has no present value); ALL_MISSING_SCORE when `cur` has rows but none present
+ * while the baseline has some.
+ */
+export function trafficDistance(method: 'wasserstein' | 'jensenshannon', name: string, role: 'input' | 'prediction', cur: FeatureAcc, base: FeatureAcc): number | null {
+  if (cur.t !== base.t) return null;
+  const presentOf = (a: FeatureAcc) => (a.t === 'n' ? a.n : present(a));
+  if (presentOf(base) === 0) return null;
+  if (presentOf(cur) === 0) return cur.rows > 0 ? ALL_MISSING_SCORE : null;
+  const ref: RefFeature = { name, role, type: base.t === 'n' ? 'numeric' : 'categorical', edges: null, acc: base };
+  try { return score(method, ref, cur); } catch { return null; }
+}

@@ -113,7 +113,8 @@ export function parseCsvLine(line: string): string[] {
   return out;
 }
 
-const MISSING_TEXT = new Set(['', 'na', 'nan', 'null', 'none', 'n/a']);
+/** Text cells read as missing (lower-cased, trimmed): empty, NA, NaN, null, None, n/a. */
+export const MISSING_TEXT: ReadonlySet<string> = new Set(['', 'na', 'nan', 'null', 'none', 'n/a']);
 /** A text cell: missing markers (empty, NA, NaN, null, None) → null; numbers for numeric features. */
 export function textCell(s: unknown, type: FeatureType): Cell {
   if (s === null || s === undefined) return null;

@@ -6,7 +6,7 @@
  * - The serving hot path only appends a sample to a bounded buffer (ServingManager.onSamples); this monitor receives
  *   batches off the hot path (setImmediate) and adds the rows to the version's open bucket, an in-memory profile.
  *   Memory per version is bounded: profiles hold histograms, capped sketches and capped category counts, never rows
- *   (except while a traffic reference collects its first N rows).
+ *   (except while a traffic reference collects its first N rows, N at most drift.max_reference_rows).
  * - Buckets are aligned to wall-clock multiples of drift.bucket_s. The open bucket is written to SQLite every few
  *   seconds (so kill -9 loses at most that much capture); a bucket is judged once, when it closes, and its judgement is
  *   stored with it in the same write as any alert change (one transaction). Buckets that closed while the agent was
@@ -15,7 +15,10 @@
  *   at alert_after → alert raised (stored, emitted); further drifting windows update it; the first judged window that
  *   does not drift resets the count and resolves the alert. Windows that cannot be judged (no reference, too few
  *   rows) change nothing.
- * - Changing a version's reference restarts its windows (their histograms use the old bin edges).
+ * - Changing a version's reference restarts its windows (their histograms use the old bin edges): the open bucket is
+ *   dropped and the profiles of judged ones are emptied, their judgements kept for the history.
+ * - An active alert of a version that stops getting traffic (no bucket for alert_after + 1 bucket lengths), or that is
+ *   removed, is resolved ("no traffic"): nothing is left to judge it by.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes, createHash } from 'node:crypto';
@@ -27,8 +30,8 @@ import type { ModelRegistry, StoredVersion } from '../serving/registry.js';
 import type { InferSample, ServingManager } from '../serving/serving.js';
 import { isDynamicDim } from '../serving/tensors.js';
 import { addValue, accFromJson, accToJson, cloneAcc, mergeAcc, mergeAccsJson, newAcc, type AccJson, type Cell, type FeatureAcc } from './profile.js';
-import { datasetFigures, histogramView, judgeFeature, score as scoreOf, type EffectiveSettings, type RefFeature } from './compare.js';
-import { extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type ColumnMatch, type FeatureDef } from './features.js';
+import { datasetFigures, histogramView, judgeFeature, trafficDistance, type EffectiveSettings, type RefFeature } from './compare.js';
+import { MISSING_TEXT, extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type ColumnMatch, type FeatureDef } from './features.js';
 import { buildRefFeature } from './reference.js';
 import { DriftStore, type StoredReference } from './store.js';
 
@@ -48,7 +51,7 @@ interface VersionState {
   ref: RefFeature[] | null; refInfo: ReferenceInfo | null;
   open: OpenBucket | null; dirty: boolean; lastFlush: number;
   consecutive: number; alert: DriftAlert | null;
-  trafficRef: { need: number; rows: number; cols: Cell[][]; by: string } | null;
+  trafficRef: { need: number; rows: number; cols: Cell[][]; by: string; asked?: number } | null;
   last: { features: FeatureDrift[]; point: DriftPoint } | null;
 }
 interface Upload { id: string; key: string; name: string; version: string; format: 'csv' | 'jsonl'; partial: string; line: number; match: ColumnMatch | null; jsonKeys: string[] | null;
@@ -88,6 +91,8 @@ export class DriftMonitor extends EventEmitter {
   private captured = 0;
   private lastRateAt = 0;
   private lastPrune = 0;
+  private lastStaleCheck = 0;
+  private startedAt = 0;
   private readonly bucketMs: number;
   private readonly now: () => number;
   private readonly rnd: () => number;
@@ -102,6 +107,7 @@ export class DriftMonitor extends EventEmitter {
   /** Resume open buckets, judge buckets that closed while the agent was down, then start capturing. */
   start(): void {
     const now = this.now();
+    this.startedAt = now;
     for (const o of this.deps.store.open(now)) {
       const st = this.stateOf(o.name, o.version);
       if (!st || o.bucket.accs.length !== st.defs.length) continue;
@@ -152,10 +158,11 @@ export class DriftMonitor extends EventEmitter {
     const stored = this.deps.store.reference(name, version);
     if (stored && stored.features.length === features.length) this.applyReference(st, stored);
     st.alert = this.deps.store.activeAlerts().find((a) => a.name === name && a.version === version) ?? null;
-    // Trailing drifting windows count towards the next alert across restarts.
-    const pts = this.deps.store.judgements(name, version, 0, 1000);
+    // Trailing drifting windows count towards the next alert across restarts (only those judged against the current
+    // reference: windows judged before it was set stay in the history but count no more).
+    const pts = this.deps.store.judgements(name, version, st.refInfo?.created_at ?? 0, 1000);
     for (let i = pts.length - 1; i >= 0; i--) { const p = pts[i]; if (!p.judged) continue; if (p.dataset_drift || p.prediction_drift) st.consecutive++; else break; }
-    if (!st.ref && this.deps.config.auto_reference_rows > 0) st.trafficRef = { need: this.deps.config.auto_reference_rows, rows: 0, cols: features.map(() => []), by: 'auto' };
+    if (!st.ref && this.deps.config.auto_reference_rows > 0) st.trafficRef = { need: Math.min(this.deps.config.auto_reference_rows, this.deps.config.max_reference_rows), rows: 0, cols: features.map(() => []), by: 'auto' };
     this.states.set(key, st);
     return st;
   }
@@ -198,7 +205,9 @@ export class DriftMonitor extends EventEmitter {
     const ref = st.defs.map((d) => buildRefFeature(d.name, d.role, eff.features[d.name]?.type ?? d.type, tr.cols[st.defs.indexOf(d)]));
     const info: ReferenceInfo = { source: 'traffic', rows: tr.rows, rows_seen: tr.rows, created_at: this.now(), created_by: tr.by, dataset_name: null, dataset_sha256: null, matched_by: 'traffic' };
     this.saveReference(st, ref, info);
-    this.deps.log.info({ model: st.name, version: st.version, rows: tr.rows }, 'drift reference built from traffic');
+    const capped = tr.asked !== undefined && tr.asked > tr.need;
+    this.deps.log.info({ model: st.name, version: st.version, rows: tr.rows, ...(capped ? { asked: tr.asked, capped_at: tr.need } : {}) },
+      capped ? `drift reference built from traffic (capped at drift.max_reference_rows = ${tr.need} of the ${tr.asked} rows asked)` : 'drift reference built from traffic');
   }
 
   private saveReference(st: VersionState, ref: RefFeature[], info: ReferenceInfo): void {
@@ -270,7 +279,10 @@ export class DriftMonitor extends EventEmitter {
     }
   }
 
-  /** Closes due buckets, flushes open ones every few seconds, adapts the capture rate, prunes old buckets and uploads. */
+  /**
+   * Closes due buckets, flushes open ones every few seconds, adapts the capture rate, prunes old buckets and uploads,
+   * and (every min(60 s, bucket_s)) resolves the alerts of versions without traffic or removed.
+   */
   tick(): void {
     const now = this.now();
     const flushEvery = Math.min(5000, this.bucketMs / 4);
@@ -295,6 +307,42 @@ export class DriftMonitor extends EventEmitter {
       if (this.deps.store.prune(before) > 0) this.dropCachesBefore(before);
     }
     for (const [id, u] of this.uploads) if (now - u.touched > 600_000) this.uploads.delete(id);
+    if (now - this.lastStaleCheck >= Math.min(60_000, this.bucketMs)) {
+      this.lastStaleCheck = now;
+      try { this.resolveStale(now); } catch (e) { this.deps.log.error({ err: (e as Error).message }, 'drift stale alert check failed'); }
+    }
+  }
+
+  /**
+   * Resolves the active alerts that nothing can resolve any more: their version was removed, or it has had no bucket
+   * for alert_after + 1 bucket lengths (no traffic: no window will ever be judged without drift). Forgets the state
+   * of removed versions.
+   */
+  private resolveStale(now: number): void {
+    for (const [key, st] of this.states) {
+      if (this.deps.registry.get(st.name, st.version)) continue;
+      this.states.delete(key);
+      this.dropCaches(key);
+    }
+    for (const a of this.deps.store.activeAlerts()) {
+      const key = `${a.name}@${a.version}`;
+      const st = this.states.get(key);
+      let why: string;
+      if (!this.deps.registry.get(a.name, a.version)) why = 'version removed';
+      else {
+        // Silence counts from the agent's start at the earliest: while it was down no traffic could be seen.
+        const last = Math.max(a.raised_at, this.startedAt, st?.open?.end ?? 0, this.deps.store.lastBucketEnd(a.name, a.version) ?? 0);
+        const windows = Math.floor((now - last) / this.bucketMs);
+        if (windows < this.effective(a.name).alert_after + 1) continue;
+        why = `no traffic for ${windows} windows`;
+      }
+      const message = `${a.message}; resolved: ${why}`;
+      this.deps.store.resolveAlert(a.id, now, message);
+      if (st && st.alert?.id === a.id) { st.alert = null; st.consecutive = 0; }
+      const alert: DriftAlert = { ...a, resolved_at: now, message };
+      this.deps.log.warn({ model: a.name, version: a.version, alert: a.id, features: a.features }, `drift alert resolved: ${why}`);
+      this.emit('alert', { type: 'resolved', alert });
+    }
   }
 
   // ------------------------------------------------------------ API
@@ -449,7 +497,8 @@ export class DriftMonitor extends EventEmitter {
   /**
    * drift.compare: the traffic version `a` served vs what `b` served on this node since `since` (whole buckets), per
    * feature as a distance — normalised Wasserstein (by b's std) for numeric features, Jensen–Shannon for categorical —
-   * so one threshold applies to all (rollout analysis). A side with fewer than drift.min_rows rows gives null scores.
+   * so one threshold applies to all (rollout analysis). A side with fewer than drift.min_rows rows gives null scores;
+   * a feature with no present value in `a` while `b` has some scores ALL_MISSING_SCORE (1e6: fails any threshold).
    */
   compare(p: { name: string; a: string; b: string; since: number; b_since?: number; b_until?: number }): { rows_a: number; rows_b: number; input_drift: number | null; output_drift: number | null; features: Array<{ name: string; role: 'input' | 'prediction'; method: string; score: number | null }> } {
     const sa = this.stateOf(p.name, this.versionFor(p.name, p.a));
@@ -463,10 +512,9 @@ export class DriftMonitor extends EventEmitter {
     const features = sa.defs.map((d, i) => {
       const a = A.accs[i]; const b = B.accs[i];
       const method = d.type === 'numeric' ? 'wasserstein' : 'jensenshannon';
-      if (!enough || a.t !== b.t) return { name: sb.defs[i].name, role: d.role, method, score: null };
-      const ref: RefFeature = { name: d.name, role: d.role, type: d.type, edges: null, acc: b };
-      let score: number | null = null;
-      try { score = (a.t === 'n' && (a.n === 0 || (b as typeof a).n === 0)) ? null : scoreOf(method, ref, a); } catch { score = null; }
+      // A candidate with rows but no present value (all NaN / null) while b has values scores ALL_MISSING_SCORE (1e6):
+      // finite, so JSON-safe, and above any threshold, so the analysis fails it instead of skipping a null.
+      const score = enough ? trafficDistance(method, d.name, d.role, a, b) : null;
       return { name: sb.defs[i].name, role: d.role, method, score };
     });
     const max = (role: 'input' | 'prediction') => { const xs = features.filter((f) => f.role === role && f.score !== null).map((f) => f.score!); return xs.length ? Math.max(...xs) : null; };
@@ -510,7 +558,12 @@ export class DriftMonitor extends EventEmitter {
     if (!st) throw new RpcError('NOT_FOUND', `model ${p.name} is gone`);
     if (st.defs.filter((d) => d.role === 'input').length === 0) throw new RpcError('INVALID_PARAMS', `${st.name} ${st.version} has no profilable input (only [batch] and [batch, F] inputs are; not profiled: ${st.unprofiled.join(', ')})`);
     if (p.from_traffic !== undefined) {
-      st.trafficRef = { need: p.from_traffic, rows: 0, cols: st.defs.map(() => []), by };
+      // The rows are kept raw until the reference is built: at most drift.max_reference_rows of them (a dataset is
+      // sampled down to the same bound). In memory only: a restart drops a pending traffic reference.
+      const cap = this.deps.config.max_reference_rows;
+      const need = Math.min(p.from_traffic, cap);
+      if (need < p.from_traffic) this.deps.log.info({ model: st.name, version: st.version, asked: p.from_traffic, rows: need }, `drift reference from traffic capped at drift.max_reference_rows: collecting ${need} of the ${p.from_traffic} rows asked`);
+      st.trafficRef = { need, rows: 0, cols: st.defs.map(() => []), by, asked: p.from_traffic };
       return { upload_id: null, received_rows: 0, reference: null, features: st.defs.map((d) => d.name) };
     }
     if (!u) {
@@ -519,9 +572,11 @@ export class DriftMonitor extends EventEmitter {
       this.uploads.set(u.id, u);
     }
     u.touched = this.now();
-    u.hash.update(p.data ?? '');
+    // A UTF-8 byte-order mark opening the file (the CLI drops it; other clients may not) is not part of the first cell.
+    const data = !p.upload_id && p.data?.startsWith('\uFEFF') ? p.data.slice(1) : p.data ?? '';
+    u.hash.update(data);
     try {
-      this.parseChunk(st, u, p.data ?? '', p.final);
+      this.parseChunk(st, u, data, p.final);
     } catch (e) {
       this.uploads.delete(u.id);
       throw e instanceof RpcError ? e : new RpcError('INVALID_PARAMS', `reference data, line ${u.line}: ${(e as Error).message}`);
@@ -546,8 +601,9 @@ export class DriftMonitor extends EventEmitter {
       if (u.format === 'csv') {
         const raw = parseCsvLine(line);
         if (!u.match) {
-          // A first line with any non-numeric cell is a header; else columns go by position.
-          const isHeader = raw.some((c) => c.trim() !== '' && Number.isNaN(Number(c)));
+          // A first line with any non-numeric cell is a header; else columns go by position. Missing markers (NA, NaN,
+          // null, None, empty) are not names: a headerless file whose first row has a missing value is data.
+          const isHeader = raw.some((c) => !MISSING_TEXT.has(c.trim().toLowerCase()) && Number.isNaN(Number(c)));
           u.match = matchColumns(isHeader ? raw : null, inputs);
           if (isHeader) continue;
         }
@@ -584,11 +640,14 @@ export class DriftMonitor extends EventEmitter {
       const dynamic = v.inputs.every((s) => s.shape.length > 0 && isDynamicDim(s.shape[0]));
       const batch = dynamic ? 512 : 1;
       try {
-        for (let i = 0; i < u.rows.length; i += batch) {
-          const rows = u.rows.slice(i, i + batch);
-          const outputs = await this.deps.serving.evaluate(st.name, st.version, rowsToFeeds(rows, inputDefs, v.inputs));
-          extractRows(st.defs, {}, outputs, (f, cell) => { if (predDefs[f]) predCols[f].push(cell); });
-        }
+        // A version loaded only for this is unloaded afterwards (unless it started serving meanwhile).
+        await this.deps.serving.withEvaluation(st.name, st.version, async () => {
+          for (let i = 0; i < u.rows.length; i += batch) {
+            const rows = u.rows.slice(i, i + batch);
+            const outputs = await this.deps.serving.evaluate(st.name, st.version, rowsToFeeds(rows, inputDefs, v.inputs));
+            extractRows(st.defs, {}, outputs, (f, cell) => { if (predDefs[f]) predCols[f].push(cell); });
+          }
+        });
       } catch (e) { predictionError = (e as Error).message; }
     }
     if (predictionError) this.deps.log.warn({ model: st.name, version: st.version, err: predictionError }, 'reference predictions failed: predictions have no reference');

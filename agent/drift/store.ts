@@ -77,9 +77,22 @@ export class DriftStore {
     return this.db.prepare('DELETE FROM drift_buckets WHERE end_ms < ?').run(before).changes;
   }
 
-  /** Drops every bucket of a version (its reference changed: old profiles use other bin edges). Alerts are kept. */
+  /**
+   * A version's reference changed: its stored profiles use the old bin edges and can no longer be merged into windows.
+   * Judged buckets stay for the history with their judgement, their profile emptied to '[]' (windows skip a profile
+   * whose length does not match the features); unjudged ones (the open bucket) are deleted. Alerts are kept.
+   */
   dropBuckets(name: string, version: string): void {
-    this.db.prepare('DELETE FROM drift_buckets WHERE name = ? AND version = ?').run(name, version);
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM drift_buckets WHERE name = ? AND version = ? AND judgement IS NULL').run(name, version);
+      this.db.prepare("UPDATE drift_buckets SET profile = '[]' WHERE name = ? AND version = ?").run(name, version);
+    });
+  }
+
+  /** End of the newest bucket of a version (open or closed), or null without any. */
+  lastBucketEnd(name: string, version: string): number | null {
+    const r = this.db.prepare('SELECT MAX(end_ms) AS e FROM drift_buckets WHERE name = ? AND version = ?').get(name, version) as { e: number | null } | undefined;
+    return r?.e ?? null;
   }
 
   raiseAlert(a: Omit<DriftAlert, 'id' | 'resolved_at'>): DriftAlert {
@@ -93,8 +106,10 @@ export class DriftStore {
     this.db.prepare('UPDATE drift_alerts SET consecutive = ?, features = ?, predictions = ?, drift_share = ? WHERE id = ?').run(consecutive, JSON.stringify(features), JSON.stringify(predictions), share, id);
   }
 
-  resolveAlert(id: number, at: number): void {
-    this.db.prepare('UPDATE drift_alerts SET resolved_at = ? WHERE id = ?').run(at, id);
+  /** Resolves an alert; `message` replaces its message (e.g. to say why it resolved). */
+  resolveAlert(id: number, at: number, message?: string): void {
+    if (message === undefined) this.db.prepare('UPDATE drift_alerts SET resolved_at = ? WHERE id = ?').run(at, id);
+    else this.db.prepare('UPDATE drift_alerts SET resolved_at = ?, message = ? WHERE id = ?').run(at, message, id);
   }
 
   private static alertRow(r: Record<string, unknown>): DriftAlert {

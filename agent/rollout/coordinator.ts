@@ -8,16 +8,20 @@
  *   planned ─▶ gating ──fail──▶ failed            (the candidate never served)
  *                 │pass
  *                 ▼
- *   ┌────────▶ running ──analysis fail──▶ rolled_back   (every touched node restored)
+ *   ┌────────▶ running ──analysis fail──▶ rolling_back ──every touched node restored──▶ rolled_back
  *   │   step k: apply weights (targets warmed before the switch) → wait step_duration → analyse
- *   │           pass → k+1 … last → promoted;  too few requests → wait, then paused
+ *   │           pass → k+1 … last → promoted (shadow: completed);  too few requests → wait, then paused
  *   │             │ pause / node unreachable
- *   └── resume ── paused ──abort──▶ aborted            (every touched node restored)
- *   promote (any time): every node at 100 % → promoted
+ *   └── resume ── paused ──abort──▶ aborting ──every touched node restored──▶ aborted
+ *   promote (running or paused, after the gate): every node at 100 % → promoted
+ * rolling_back and aborting are persisted before the first restore call and retried on every tick (and after a
+ * restart) until every node the rollout changed has its previous routing back: a crash or an unreachable node never
+ * leaves a node on the candidate. A node is marked touched (and saved) before its routing is changed.
  *
  * Effects are idempotent (an alias is set to exact targets; loading is a no-op when loaded), so after a restart the
- * coordinator re-applies the current step's weights and restarts that step's window: it resumes at the right step
- * and never judges on counters from before the restart.
+ * coordinator re-applies the current step's routing on every node (shadow copies included: they live in memory) and
+ * restarts that step's window: it resumes at the right step and never judges on counters from before the restart.
+ * One rollout is worked on by one task at a time (a per-rollout lock shared by the tick and the API calls).
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -42,6 +46,8 @@ export interface NodeHandle { name: string; url: string; call: Caller; close(): 
 export interface PeerConfig { name: string; url: string; token?: string; token_file?: string }
 
 const TERMINAL = new Set(['promoted', 'completed', 'rolled_back', 'aborted', 'failed']);
+/** What the gate needs of a spec's test set once it is stored apart. */
+type StoredSpec = Omit<Spec, 'gate'> & { gate?: Omit<NonNullable<Spec['gate']>, 'test_set'> & { test_set: { name: string | null; rows: number } } };
 
 /** Counters of a node at a step's start. */
 interface Baseline { cand: { requests: number; errors: number }; stable: { requests: number; errors: number; p95: number | null }; shadow: { compared: number; disagreements: number } | null }
@@ -58,7 +64,7 @@ export const LOAD_MEMORY_FACTOR = 3;
 
 export class RolloutCoordinator extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
-  private busy = new Set<string>();
+  private locks = new Map<string, Promise<void>>();
   private remotes = new Map<string, NodeHandle>();
   private readonly now: () => number;
 
@@ -75,7 +81,9 @@ export class RolloutCoordinator extends EventEmitter {
   start(): void {
     for (const r of this.deps.store.active()) {
       if (r.state === 'running' && r.step_started_at !== null) {
-        r.step_started_at = null; // re-apply the step's weights (idempotent) and judge it on a fresh window
+        // re-apply the step's routing on every node (idempotent; restores in-memory shadow copies) and judge it on a fresh window
+        r.step_started_at = null;
+        for (const n of r.nodes) if (n.touched && n.state !== 'unreachable') n.state = 'pending';
         this.decide(r, 'resume', 'info', `coordinator restarted: step ${r.step + 1} of ${r.plan.length} resumes with a fresh analysis window`, 'coordinator');
       }
     }
@@ -118,10 +126,13 @@ export class RolloutCoordinator extends EventEmitter {
   // ------------------------------------------------------------ API
 
   /** rollout.start: plan (dry run answers the plan), then persist and run. */
-  async startRollout(raw: unknown, by: string): Promise<Rollout> {
+  async startRollout(raw: unknown, by: string, role = 'operate'): Promise<Rollout> {
     const spec = RolloutStartParams.parse(raw);
     const names = spec.nodes ?? [this.deps.self.name];
     if (new Set(names).size !== names.length) throw new RpcError('INVALID_PARAMS', 'a node is named twice');
+    const clash = this.deps.store.active().find((x) => x.name === spec.name && x.nodes.some((n) => names.includes(n.name)));
+    if (clash && !spec.dry_run) throw new RpcError('CONFLICT', `rollout ${clash.id} of ${spec.name} is ${clash.state} on ${clash.nodes.filter((n) => names.includes(n.name)).map((n) => n.name).join(', ')}: finish, promote or abort it first`);
+    const missing: string[] = [];
     const now = this.now();
     const nodes: RolloutNode[] = [];
     const warnings: string[] = [];
@@ -133,7 +144,13 @@ export class RolloutCoordinator extends EventEmitter {
         throw new RpcError('UNAVAILABLE', `node ${name} (${h.url}) is unreachable: ${(e as Error).message}`);
       }
       const cand = versions.find((v) => v.version === spec.to);
-      if (!cand) throw new RpcError('NOT_FOUND', `node ${name} has no version ${spec.to} of ${spec.name}: push it first (fleetml model push ${spec.name} FILE.onnx --version ${spec.to} --node ${name})`);
+      if (!cand) {
+        const msg = `node ${name} has no version ${spec.to} of ${spec.name}: push it first (fleetml model push ${spec.name} FILE.onnx --version ${spec.to} --node ${name})`;
+        if (!spec.dry_run) throw new RpcError('NOT_FOUND', msg);
+        missing.push(msg); warnings.push(msg);
+        nodes.push({ name, url: h.url, stable: null, previous_targets: null, weight: 0, state: 'skipped', touched: false, error: 'candidate not pushed' });
+        continue;
+      }
       const hist = (await h.call('model.history', { name: spec.name, limit: 1 })).events[0];
       const previous = hist ? hist.targets : null;
       const main = previous ? [...previous].sort((a, b) => b.weight - a.weight)[0]?.version ?? null : null;
@@ -155,12 +172,17 @@ export class RolloutCoordinator extends EventEmitter {
     const r: Rollout = {
       id: `ro_${randomBytes(5).toString('hex')}`, name: spec.name, to: spec.to, from: spec.from ?? null, strategy: spec.strategy,
       state: spec.gate ? 'gating' : 'running', step: 0, plan, step_started_at: null, waits: 0, nodes, spec, decisions: [],
-      reason: spec.reason ?? null, created_at: now, updated_at: now, created_by: by, warnings,
+      reason: spec.reason ?? null, created_at: now, updated_at: now, created_by: by, created_by_role: role, warnings,
     };
+    // The test set is kept apart from the document (rewritten on every change); the document keeps its size.
+    const testSet = spec.gate?.test_set ?? null;
+    if (spec.gate) r.spec = { ...spec, gate: { ...spec.gate, test_set: { name: spec.gate.test_set.name ?? null, rows: spec.gate.test_set.rows.length } } };
+    void missing;
     const memory = warnings.filter((w) => w.includes('MiB are available'));
     if (spec.dry_run) { r.state = 'planned'; r.decisions.push({ ts: now, step: -1, kind: 'plan', outcome: 'info', reason: 'dry run: nothing changed', by }); return r; }
     if (memory.length) throw new RpcError('CONFLICT', `not enough memory to load the candidate next to the stable version: ${memory.join('; ')}`);
-    this.decide(r, 'plan', 'info', `${spec.strategy} of ${spec.name} ${spec.to} on ${names.join(', ')}: ${plan.map((s) => s.note).join(' → ')}${spec.reason ? ` (${spec.reason})` : ''}`, by, { plan, warnings });
+    if (testSet) this.deps.store.saveWithTestSet(r, testSet);
+    this.decide(r, 'plan', 'info', `${spec.strategy} of ${spec.name} ${spec.to} on ${names.join(', ')}: ${plan.map((s) => s.note).join(' → ')}${spec.reason ? ` (${spec.reason})` : ''}`, by, { plan, warnings }, role);
     setImmediate(() => this.tick());
     return r;
   }
@@ -173,69 +195,106 @@ export class RolloutCoordinator extends EventEmitter {
 
   list(name: string | undefined, limit: number): Rollout[] { return this.deps.store.list(name, limit); }
 
-  async pause(id: string, by: string, reason?: string): Promise<Rollout> {
+  async pause(id: string, by: string, reason?: string, role = 'operate'): Promise<Rollout> {
     return this.withRollout(id, async (r) => {
       if (r.state !== 'running' && r.state !== 'gating') throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a running rollout can be paused`);
       r.state = 'paused';
-      this.decide(r, 'pause', 'info', reason ?? 'paused by hand', by);
+      this.decide(r, 'pause', 'info', reason ?? 'paused by hand', by, undefined, role);
     });
   }
 
-  async resume(id: string, by: string, reason?: string): Promise<Rollout> {
+  async resume(id: string, by: string, reason?: string, role = 'operate'): Promise<Rollout> {
     return this.withRollout(id, async (r) => {
       if (r.state !== 'paused') throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a paused rollout can be resumed`);
-      r.state = r.decisions.some((d) => d.kind === 'gate' && d.outcome === 'pass') || !(r.spec as Spec).gate ? 'running' : 'gating';
+      r.state = this.gatePassed(r) ? 'running' : 'gating';
       r.step_started_at = null; r.waits = 0;
-      for (const n of r.nodes) if (n.state === 'unreachable') { n.state = n.touched ? 'serving' : 'pending'; n.error = null; }
-      this.decide(r, 'resume', 'info', reason ?? `resumed by hand at step ${r.step + 1}`, by);
+      // re-apply every node's routing (a node that was away may have restarted without its shadow copy)
+      for (const n of r.nodes) if (n.state !== 'skipped') { n.state = 'pending'; n.error = null; }
+      this.decide(r, 'resume', 'info', reason ?? `resumed by hand at step ${r.step + 1}`, by, undefined, role);
     });
   }
 
-  async promote(id: string, by: string, reason?: string): Promise<Rollout> {
+  private gatePassed(r: Rollout): boolean {
+    return !(r.spec as StoredSpec).gate || r.decisions.some((d) => d.kind === 'gate' && d.outcome === 'pass');
+  }
+
+  async promote(id: string, by: string, reason?: string, role = 'operate'): Promise<Rollout> {
     return this.withRollout(id, async (r) => {
-      if (TERMINAL.has(r.state)) throw new RpcError('CONFLICT', `rollout ${id} is already ${r.state}`);
+      if (r.state !== 'running' && r.state !== 'paused') throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a running or paused rollout can be promoted`);
+      if (!this.gatePassed(r)) throw new RpcError('CONFLICT', `rollout ${id} has not passed its test gate: the candidate cannot be promoted before it does`);
       await this.applyWeights(r, Object.fromEntries(r.nodes.map((n) => [n.name, 100])), by, `promoted by hand${reason ? `: ${reason}` : ''}`);
       r.state = 'promoted';
-      for (const n of r.nodes) n.state = 'done';
-      this.decide(r, 'promote', 'ok', reason ?? 'promoted by hand: every node serves the candidate', by);
+      for (const n of r.nodes) if (n.state !== 'skipped') n.state = 'done';
+      this.decide(r, 'promote', 'ok', reason ?? 'promoted by hand: every node serves the candidate', by, undefined, role);
     });
   }
 
-  async abort(id: string, by: string, reason?: string): Promise<Rollout> {
+  async abort(id: string, by: string, reason?: string, role = 'operate'): Promise<Rollout> {
     return this.withRollout(id, async (r) => {
       if (TERMINAL.has(r.state)) throw new RpcError('CONFLICT', `rollout ${id} is already ${r.state}`);
-      const errors = await this.restore(r, by, `rollout ${r.id} aborted${reason ? `: ${reason}` : ''}`);
-      r.state = 'aborted';
-      this.decide(r, 'abort', errors.length ? 'fail' : 'ok', `${reason ?? 'aborted by hand'}; previous routing restored on ${r.nodes.filter((n) => n.touched).map((n) => n.name).join(', ') || 'no node (none was changed)'}${errors.length ? `; could not restore: ${errors.join('; ')}` : ''}`, by);
+      if (r.state === 'aborting' || r.state === 'rolling_back') return;
+      r.state = 'aborting';
+      this.decide(r, 'abort', 'info', `${reason ?? 'aborted by hand'}: restoring the previous routing on ${r.nodes.filter((n) => n.touched).map((n) => n.name).join(', ') || 'no node (none was changed)'}`, by, undefined, role);
+      await this.finishRestore(r, by, `rollout ${r.id} aborted${reason ? `: ${reason}` : ''}`);
     });
   }
 
-  /** Runs fn on the latest stored rollout while no tick works on it, then saves. */
+  /**
+   * One attempt to restore every touched node (rolling_back / aborting). All restored → the terminal state; else the
+   * rollout stays restoring, the failing nodes are recorded (once per change) and the next tick tries again.
+   */
+  private async finishRestore(r: Rollout, by: string, reason: string): Promise<void> {
+    const errors = await this.restore(r, by, reason);
+    const touched = r.nodes.filter((n) => n.touched).map((n) => n.name).join(', ') || 'no node (none was changed)';
+    if (errors.length === 0) {
+      if (r.state === 'rolling_back') { r.state = 'rolled_back'; this.decide(r, 'rollback', 'ok', `previous routing restored on ${touched}`, 'coordinator'); }
+      else { r.state = 'aborted'; this.decide(r, 'abort', 'ok', `aborted; previous routing restored on ${touched}`, 'coordinator'); }
+      return;
+    }
+    const msg = `could not restore ${errors.join('; ')}: retrying until every node is restored`;
+    if (r.decisions.at(-1)?.reason !== msg) this.decide(r, r.state === 'rolling_back' ? 'rollback' : 'abort', 'fail', msg, 'coordinator');
+    else this.save(r);
+  }
+
+  /** Runs fn on the latest stored rollout, one task per rollout at a time (ticks and API calls share the lock), then saves even if fn fails part-way. */
   private async withRollout(id: string, fn: (r: Rollout) => Promise<void>): Promise<Rollout> {
-    for (let i = 0; this.busy.has(id) && i < 600; i++) await new Promise((res) => setTimeout(res, 50));
-    this.busy.add(id);
-    try {
+    return this.exclusive(id, async () => {
       const r = this.get(id);
-      await fn(r);
-      this.save(r);
+      try { await fn(r); } finally { this.save(r); }
       return r;
-    } finally { this.busy.delete(id); }
+    });
+  }
+
+  /** A per-rollout mutex (promise chain, no timeout): effects of one rollout never interleave. */
+  private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((res) => { release = res; });
+    const chained = prev.then(() => mine);
+    this.locks.set(id, chained);
+    await prev;
+    try { return await fn(); } finally {
+      release();
+      if (this.locks.get(id) === chained) this.locks.delete(id);
+    }
   }
 
   // ------------------------------------------------------------ the loop
 
   private tick(): void {
-    for (const r of this.deps.store.active()) {
-      if (r.state === 'paused' || this.busy.has(r.id)) continue;
-      this.busy.add(r.id);
-      this.advance(r).catch((e) => this.deps.log.error({ err: (e as Error).message, rollout: r.id }, 'rollout step failed'))
-        .finally(() => this.busy.delete(r.id));
+    for (const r0 of this.deps.store.active()) {
+      if (r0.state === 'paused' || this.locks.has(r0.id)) continue;
+      // the document is read again under the lock: an API call may have changed it since
+      this.exclusive(r0.id, async () => { const r = this.get(r0.id); if (r.state !== 'paused' && !TERMINAL.has(r.state)) await this.advance(r); })
+        .catch((e) => this.deps.log.error({ err: (e as Error).message, rollout: r0.id }, 'rollout step failed'));
     }
   }
 
   private async advance(r: Rollout): Promise<void> {
     const spec = r.spec as Spec;
     try {
+      if (r.state === 'rolling_back') return await this.finishRestore(r, 'coordinator', `rollout ${r.id} rolled back`);
+      if (r.state === 'aborting') return await this.finishRestore(r, 'coordinator', `rollout ${r.id} aborted`);
       if (r.state === 'gating') return await this.gate(r, spec);
       if (r.state !== 'running') return;
       const step = r.plan[r.step];
@@ -252,9 +311,9 @@ export class RolloutCoordinator extends EventEmitter {
       const v = judgeStep(figures, spec.analysis);
       if (v.outcome === 'fail') {
         this.decide(r, 'analysis', 'fail', v.reason, 'coordinator', figures);
-        const errors = await this.restore(r, 'coordinator', `rollout ${r.id} rolled back: ${v.reason}`);
-        r.state = 'rolled_back';
-        this.decide(r, 'rollback', errors.length ? 'fail' : 'ok', `automatic rollback to the stable version on ${r.nodes.filter((n) => n.touched).map((n) => n.name).join(', ')}: ${v.reason}${errors.length ? `; could not restore: ${errors.join('; ')}` : ''}`, 'coordinator', figures);
+        r.state = 'rolling_back'; // persisted before any restore call: a crash from here on still ends restored
+        this.decide(r, 'rollback', 'info', `automatic rollback to the stable version on ${r.nodes.filter((n) => n.touched).map((n) => n.name).join(', ')}: ${v.reason}`, 'coordinator', figures);
+        await this.finishRestore(r, 'coordinator', `rollout ${r.id} rolled back: ${v.reason}`);
       } else if (v.outcome === 'wait') {
         if (r.waits < spec.analysis.max_waits) { r.waits++; this.decide(r, 'wait', 'wait', `${v.reason}: waiting another ${spec.step_duration_s} s (${r.waits} of ${spec.analysis.max_waits})`, 'coordinator', figures); }
         else { r.state = 'paused'; this.decide(r, 'pause', 'wait', `${v.reason} after ${r.waits + 1} step durations: paused for a human (fleetml rollout resume|promote|abort ${r.id})`, 'coordinator', figures); }
@@ -290,11 +349,14 @@ export class RolloutCoordinator extends EventEmitter {
   }
 
   private async gate(r: Rollout, spec: Spec): Promise<void> {
-    const g = spec.gate!;
+    const g = (spec as unknown as StoredSpec).gate!;
+    const testSet = this.deps.store.testSet(r.id);
+    if (!testSet) { r.state = 'failed'; this.decide(r, 'gate', 'fail', 'the test set of this rollout is missing from the store', 'coordinator'); return; }
     const target = r.nodes[0];
-    const cand = await this.callNode(r, target.name, r.created_by, 'model.evaluate', { name: r.name, version: r.to, test_set: g.test_set });
-    const cur = target.stable ? await this.callNode(r, target.name, r.created_by, 'model.evaluate', { name: r.name, version: target.stable, test_set: g.test_set }) : null;
+    const cand = await this.callNode(r, target.name, r.created_by, 'model.evaluate', { name: r.name, version: r.to, test_set: testSet });
+    const cur = target.stable ? await this.callNode(r, target.name, r.created_by, 'model.evaluate', { name: r.name, version: target.stable, test_set: testSet }) : null;
     const cv = cand[g.metric]; const sv = cur ? cur[g.metric] : null;
+    if (cv !== null && !Number.isFinite(cv)) { r.state = 'failed'; this.decide(r, 'gate', 'fail', `test gate on ${target.name}: ${g.metric} of ${r.to} is not a number (its predictions hold NaN or the test set has missing values); the candidate never served traffic`, 'coordinator', { candidate: cand, current: cur }); return; }
     if (cv === null) { r.state = 'failed'; this.decide(r, 'gate', 'fail', `${g.metric} does not apply to ${r.name} ${r.to} (task ${cand.task}): choose ${cand.task === 'classification' ? 'accuracy or f1' : 'mae or rmse'}`, 'coordinator', { candidate: cand, current: cur }); return; }
     const v = judgeGate(g.metric, g.bound, g.max_regression, cv, sv);
     const figures = { node: target.name, rows: cand.rows, metric: g.metric, candidate: cv, current: sv, bound: g.bound, max_regression: g.max_regression, candidate_all: cand, current_all: cur };
@@ -306,10 +368,14 @@ export class RolloutCoordinator extends EventEmitter {
   private async applyWeights(r: Rollout, weights: Record<string, number>, by: string, reason: string): Promise<void> {
     for (const n of r.nodes) {
       const w = weights[n.name] ?? n.weight;
-      if (n.touched && w === n.weight && n.state !== 'pending') continue;
-      n.state = 'warming';
+      if (n.state === 'skipped' || (n.touched && w === n.weight && n.state !== 'pending')) continue;
+      // touched is saved before the change: a crash during the call still leaves the node on the restore list
+      n.state = 'warming'; n.touched = true;
+      this.save(r);
       const shadow = r.strategy === 'shadow' ? (w > 0 || r.state !== 'running' ? null : r.to) : undefined;
-      await this.callNode(r, n.name, by, 'model.alias', { name: r.name, targets: targetsFor(r.to, n.stable, w), reason, ...(shadow !== undefined ? { shadow } : {}) });
+      // a shadow step moves no traffic: the node keeps its routing (a split included) and gets the copy
+      const targets = shadow && n.previous_targets?.length ? n.previous_targets : targetsFor(r.to, n.stable, w);
+      await this.callNode(r, n.name, by, 'model.alias', { name: r.name, targets, reason, ...(shadow !== undefined ? { shadow } : {}) });
       n.weight = w; n.touched = true; n.state = 'serving'; n.error = null;
     }
   }
@@ -345,7 +411,8 @@ export class RolloutCoordinator extends EventEmitter {
     const since = r.step_started_at!;
     const out: AnalysisFigures[] = [];
     for (const n of r.nodes.filter((x) => x.weight > 0 || r.strategy === 'shadow')) {
-      const st = (await this.callNode(r, n.name, 'coordinator', 'model.stats', { name: r.name })).models;
+      // latency percentiles over this step's window only (counters are cumulative: deltas from the baseline below)
+      const st = (await this.callNode(r, n.name, 'coordinator', 'model.stats', { name: r.name, since: Math.floor(since) })).models;
       const c = st.find((m) => m.version === r.to); const s = st.find((m) => m.version === n.stable);
       const b: Baseline = base[n.name] ?? { cand: { requests: 0, errors: 0 }, stable: { requests: 0, errors: 0, p95: null }, shadow: null };
       // A counter below its baseline means the node restarted: count from zero.
@@ -373,11 +440,11 @@ export class RolloutCoordinator extends EventEmitter {
   // ------------------------------------------------------------ records
 
   /** Appends a decision, writes its audit row (who, why, the figures) and saves the rollout. */
-  private decide(r: Rollout, kind: RolloutDecision['kind'], outcome: RolloutDecision['outcome'], reason: string, by: string, figures?: unknown): void {
+  private decide(r: Rollout, kind: RolloutDecision['kind'], outcome: RolloutDecision['outcome'], reason: string, by: string, figures?: unknown, role?: string): void {
     const d: RolloutDecision = { ts: this.now(), step: r.step, kind, outcome, reason, by, ...(figures !== undefined ? { figures } : {}) };
     r.decisions.push(d);
     try {
-      this.deps.audit.record({ token_name: by, role: by === 'coordinator' ? 'system' : 'operate', method: `rollout.${kind}`, params: { id: r.id, model: r.name, to: r.to, step: r.step }, outcome, remote: null, detail: { rollout: r.id, model: r.name, to: r.to, step: r.step, reason, figures } });
+      this.deps.audit.record({ token_name: by, role: by === 'coordinator' ? 'system' : role ?? r.created_by_role ?? 'operate', method: `rollout.${kind}`, params: { id: r.id, model: r.name, to: r.to, step: r.step }, outcome, remote: null, detail: { rollout: r.id, model: r.name, to: r.to, step: r.step, reason, figures } });
     } catch (e) { this.deps.log.error({ err: (e as Error).message }, 'audit write failed'); }
     this.deps.log.info({ rollout: r.id, model: r.name, to: r.to, step: r.step, kind, outcome }, reason);
     this.save(r);

@@ -18,12 +18,15 @@ export async function evaluateVersion(registry: ModelRegistry, serving: ServingM
   const dynamic = v.inputs.every((s) => s.shape.length > 0 && isDynamicDim(s.shape[0]));
   const batch = dynamic ? 512 : 1;
   const preds = new Float64Array(p.test_set.rows.length * width);
-  for (let i = 0; i < p.test_set.rows.length; i += batch) {
-    const rows = p.test_set.rows.slice(i, i + batch);
-    const outputs = await serving.evaluate(v.name, v.version, rowsToFeeds(rows, inputs, v.inputs));
-    const t = outputs[out.name];
-    const data = t.data as ArrayLike<number | bigint>;
-    for (let j = 0; j < rows.length * width; j++) preds[i * width + j] = Number(data[j]);
-  }
+  // A version loaded only for this is unloaded afterwards (unless it started serving meanwhile).
+  await serving.withEvaluation(v.name, v.version, async () => {
+    for (let i = 0; i < p.test_set.rows.length; i += batch) {
+      const rows = p.test_set.rows.slice(i, i + batch);
+      const outputs = await serving.evaluate(v.name, v.version, rowsToFeeds(rows, inputs, v.inputs));
+      const t = outputs[out.name];
+      const data = t.data as ArrayLike<number | bigint>;
+      for (let j = 0; j < rows.length * width; j++) preds[i * width + j] = Number(data[j]);
+    }
+  });
   return { name: v.name, version: v.version, rows: p.test_set.rows.length, ...scoreOutputs(preds, width, p.test_set.labels) };
 }

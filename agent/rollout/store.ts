@@ -24,6 +24,19 @@ export class RolloutStore {
 
   /** Rollouts still in progress (to resume after a restart). */
   active(): Rollout[] {
-    return (this.db.prepare("SELECT doc FROM rollouts WHERE state IN ('gating', 'running', 'paused') ORDER BY created_at").all() as Array<{ doc: string }>).map((r) => JSON.parse(r.doc));
+    return (this.db.prepare("SELECT doc FROM rollouts WHERE state IN ('gating', 'running', 'paused', 'rolling_back', 'aborting') ORDER BY created_at").all() as Array<{ doc: string }>).map((r) => JSON.parse(r.doc));
+  }
+
+  /** Stores a rollout's test set (with the rollout document in one transaction). */
+  saveWithTestSet(r: Rollout, testSet: unknown): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO rollout_test_sets (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data').run(r.id, JSON.stringify(testSet));
+      this.save(r);
+    })();
+  }
+
+  testSet(id: string): unknown {
+    const row = this.db.prepare('SELECT data FROM rollout_test_sets WHERE id = ?').get(id) as { data: string } | undefined;
+    return row ? JSON.parse(row.data) : null;
   }
 }

@@ -54,14 +54,21 @@ class VersionStats {
   requests = 0; errors = 0; inFlight = 0; rows = 0; runs = 0;
   /** Set while this version receives shadow copies: compared with `of`. */
   shadow: { of: string; compared: number; disagreements: number; skipped: number } | null = null;
-  private total = new Float64Array(RING); private queue = new Float64Array(RING); private compute = new Float64Array(RING); private n = 0;
-  add(totalUs: number, queueUs: number, computeUs: number) { const i = this.n++ % RING; this.total[i] = totalUs; this.queue[i] = queueUs; this.compute[i] = computeUs; }
-  private pct(a: Float64Array, q: number): number | null {
-    const k = Math.min(this.n, RING); if (k === 0) return null;
-    const xs = Array.from(a.subarray(0, k)).sort((x, y) => x - y);
+  /** The last RING requests: latencies (µs) and when each was recorded (ms epoch). */
+  private total = new Float64Array(RING); private queue = new Float64Array(RING); private compute = new Float64Array(RING); private at = new Float64Array(RING); private n = 0;
+  add(totalUs: number, queueUs: number, computeUs: number, now = Date.now()) { const i = this.n++ % RING; this.total[i] = totalUs; this.queue[i] = queueUs; this.compute[i] = computeUs; this.at[i] = now; }
+  private pct(a: Float64Array, q: number, idx: number[] | null): number | null {
+    const xs = idx ? idx.map((i) => a[i]) : Array.from(a.subarray(0, Math.min(this.n, RING)));
+    const k = xs.length; if (k === 0) return null;
+    xs.sort((x, y) => x - y);
     return Math.round(xs[Math.min(k - 1, Math.floor(q * k))]);
   }
-  latency() { return { p50: this.pct(this.total, 0.5), p95: this.pct(this.total, 0.95), queue_p50: this.pct(this.queue, 0.5), compute_p50: this.pct(this.compute, 0.5) }; }
+  /** Percentiles over the ring; with `since` (ms epoch), over the entries recorded at or after it only (null if none). */
+  latency(since?: number) {
+    let idx: number[] | null = null;
+    if (since !== undefined) { idx = []; for (let i = 0, k = Math.min(this.n, RING); i < k; i++) if (this.at[i] >= since) idx.push(i); }
+    return { p50: this.pct(this.total, 0.5, idx), p95: this.pct(this.total, 0.95, idx), queue_p50: this.pct(this.queue, 0.5, idx), compute_p50: this.pct(this.compute, 0.5, idx) };
+  }
 }
 
 /**
@@ -75,6 +82,11 @@ export class ServingManager {
   private stats = new Map<string, VersionStats>();
   private batchers = new Map<string, { batcher: Batcher; cfg: BatchingOptions }>();
   private batchingOverride = new Map<string, BatchingOptions | null>();
+  /**
+   * Versions loaded only to be evaluated (not loaded before): key → evaluations running and the version's request
+   * count when it was loaded. Unloaded when the last evaluation ends unless the version started serving meanwhile.
+   */
+  private transient = new Map<string, { running: number; requests: number }>();
   /** Shadow version per model name (copies of aliased traffic); in memory. */
   private shadows = new Map<string, string>();
   private shadowInFlight = 0;
@@ -126,14 +138,20 @@ export class ServingManager {
   async alias(name: string, targets: Array<{ version: string; weight: number }>, by: string, reason: string | null, shadow?: string | null): Promise<{ name: string; targets: Array<{ version: string; weight: number }>; updated_at: number; shadow: string | null }> {
     const vs = targets.map((t) => this.registry.resolve(name, t.version));
     const sv = shadow ? this.registry.resolve(name, shadow) : null;
-    await Promise.all([...vs.filter((_, i) => targets[i].weight > 0), ...(sv ? [sv] : [])].map((v) => this.ensure(v)));
+    const serve = [...vs.filter((_, i) => targets[i].weight > 0), ...(sv ? [sv] : [])];
+    for (const v of serve) this.transient.delete(this.key(v));
+    await Promise.all(serve.map((v) => this.ensure(v)));
     const now = Date.now();
-    this.registry.setAlias(name, targets, by, reason, now);
+    // The routing history records changes: setting the same targets again (a coordinator re-applying a step after a
+    // restart) writes nothing, though the call is still audited and the shadow still set.
+    const cur = this.registry.alias(name);
+    const same = cur !== null && cur.targets.length === targets.length && cur.targets.every((t, i) => t.version === targets[i].version && t.weight === targets[i].weight);
+    if (!same) this.registry.setAlias(name, targets, by, reason, now);
     if (shadow !== undefined) {
       if (sv) this.shadows.set(name, sv.version); else this.shadows.delete(name);
     }
     this.log.info({ model: name, targets, shadow: this.shadows.get(name) ?? null, by }, 'model routing changed');
-    return { name, targets, updated_at: now, shadow: this.shadows.get(name) ?? null };
+    return { name, targets, updated_at: same ? cur!.updated_at : now, shadow: this.shadows.get(name) ?? null };
   }
 
   /**
@@ -166,14 +184,17 @@ export class ServingManager {
     })();
   }
 
-  /** Request statistics per version since start. */
-  statsOf(name?: string) {
+  /**
+   * Request statistics per version since start (counters), latency percentiles over the last 2048 requests, or with
+   * `since` (ms epoch) over those of them recorded at or after it.
+   */
+  statsOf(name?: string, since?: number) {
     const out = [];
     for (const [k, st] of this.stats) {
       const [n, v] = k.split('@');
       if (name && n !== name) continue;
       const b = this.batchers.get(k);
-      out.push({ name: n, version: v, requests: st.requests, errors: st.errors, in_flight: st.inFlight, latency_us: st.latency(),
+      out.push({ name: n, version: v, requests: st.requests, errors: st.errors, in_flight: st.inFlight, latency_us: st.latency(since),
         avg_batch: st.runs > 0 ? Math.round((st.rows / st.runs) * 10) / 10 : null,
         batching: b ? { max_batch_size: b.cfg.maxBatchSize, max_queue_delay_us: b.cfg.maxQueueDelayUs } : null,
         shadow: st.shadow ? { ...st.shadow } : null });
@@ -197,6 +218,7 @@ export class ServingManager {
       this.batchers.get(this.key(v))?.batcher.dispose();
       this.batchers.delete(this.key(v));
     }
+    this.transient.delete(this.key(v)); // loaded on purpose: stays loaded after any evaluation running on it
     const m = await this.ensure(v);
     if (batching && !batchable(m.inputs, m.outputs)) throw new RpcError('INVALID_PARAMS', `${v.name} ${v.version} cannot batch: every input and output needs a dynamic first dimension`);
     return this.view(v);
@@ -306,8 +328,36 @@ export class ServingManager {
     }
   }
 
+  /**
+   * Runs `fn` (which calls evaluate) with a version that may need loading for it: a version that was not loaded is
+   * unloaded again when the last evaluation running on it ends — unless it started serving meanwhile (an alias target
+   * with weight > 0, the shadow, requests served or in flight, or loaded explicitly with model.load / model.alias).
+   */
+  async withEvaluation<T>(name: string, version: string, fn: () => Promise<T>): Promise<T> {
+    const v = this.registry.resolve(name, version);
+    const k = this.key(v);
+    let t = this.transient.get(k);
+    if (!t && !this.loaded.has(k)) this.transient.set(k, (t = { running: 0, requests: this.stats.get(k)?.requests ?? 0 }));
+    if (t) t.running++;
+    try {
+      return await fn();
+    } finally {
+      if (t && --t.running === 0 && this.transient.get(k) === t) {
+        this.transient.delete(k);
+        const st = this.stats.get(k);
+        const alias = this.registry.alias(v.name);
+        const serves = (alias?.targets.some((x) => x.version === v.version && x.weight > 0) ?? false) || this.shadows.get(v.name) === v.version
+          || (st !== undefined && (st.requests !== t.requests || st.inFlight > 0));
+        if (!serves) {
+          this.log.info({ model: v.name, version: v.version }, 'model unloaded after evaluation (it was not loaded before)');
+          await this.unload(v.name, v.version).catch((e) => this.log.warn({ model: v.name, version: v.version, err: (e as Error).message }, 'unload after evaluation failed'));
+        }
+      }
+    }
+  }
+
   /** Run a version on raw tensors outside traffic (no statistics, no sampling, no routing): reference predictions,
-   * test sets. Loads the version if needed. */
+   * test sets. Loads the version if needed (and leaves it loaded: wrap the calls in withEvaluation to unload it). */
   async evaluate(name: string, version: string, feeds: Record<string, RawTensor>): Promise<Record<string, RawTensor>> {
     const v = this.registry.resolve(name, version);
     const m = await this.ensure(v);

@@ -144,4 +144,9 @@ export const migrations: string[] = [
    );
    CREATE INDEX rollouts_created ON rollouts(created_at);
    ALTER TABLE audit ADD COLUMN detail TEXT;`,
+  // v7: a rollout's test set, kept apart from its document (which is rewritten on every change)
+  `CREATE TABLE rollout_test_sets (
+     id TEXT PRIMARY KEY,
+     data TEXT NOT NULL
+   );`,
 ];

@@ -238,7 +238,7 @@ Examples:
         const { conn, rollout: found } = await findRollout(conns, id);
         const method = `rollout.${verb}` as const;
         let r: Rollout;
-        try { r = (await conn.client.call(method, { id: found.id, ...(o.reason !== undefined ? { reason: o.reason } : {}) })).rollout; } catch (e) { throw explainRolloutError(e, conn.name, method); }
+        try { r = (await conn.client.call(method, { id: found.id, ...(o.reason !== undefined ? { reason: o.reason } : {}) }, { timeoutMs: START_TIMEOUT_MS })).rollout; } catch (e) { throw explainRolloutError(e, conn.name, method); }
         if (out === 'json') return printJson({ coordinator: conn.name, rollout: r });
         console.log(actionLine(past, r, conns.length > 1 ? conn.name : undefined));
       });

@@ -72,7 +72,7 @@ export const methods = {
   'model.history': m({ params: models.ModelHistoryParams, result: models.ModelHistoryResult, role: 'read', mutates: false,
     description: 'Timeline of the routing of a name on this node: which versions served, from when, who changed it and why.' }),
   'model.stats': m({ params: models.ModelStatsParams, result: models.ModelStatsResult, role: 'read', mutates: false,
-    description: 'Requests, errors, in-flight and latency percentiles (total, queue, compute) per model version since the agent started.' }),
+    description: 'Requests, errors and in-flight per model version since the agent started, and latency percentiles (total, queue, compute) over its last 2048 requests; with `since` (ms epoch) the percentiles cover only the requests recorded at or after it (null when none), the counters stay cumulative.' }),
   'drift.report': m({ params: drift.DriftReportParams, result: drift.DriftReportResult, role: 'read', mutates: false,
     description: 'Drift of one model version (newest when omitted) over a window (default 1h) vs its reference: per feature the method, score, threshold, status, PSI, missing values and data-quality flags; the drift share, dataset and prediction drift, and the active alert. `histograms` adds reference vs current shares per bin.' }),
   'drift.history': m({ params: drift.DriftHistoryParams, result: drift.DriftHistoryResult, role: 'read', mutates: false,

@@ -107,7 +107,11 @@ export const ModelAliasResult = z.object({ name: z.string(), targets: z.array(Al
 export const ModelHistoryParams = z.object({ name: ModelName, limit: z.number().int().min(1).max(10_000).default(100) }).strict();
 export const ModelHistoryResult = z.object({ events: z.array(z.object({ ts: z.number(), targets: z.array(AliasTarget), by: z.string(), reason: z.string().nullable() })) });
 /** model.stats — per version: requests, errors, latency (queue and compute). */
-export const ModelStatsParams = z.object({ name: ModelName.optional() }).strict();
+export const ModelStatsParams = z.object({
+  name: ModelName.optional(),
+  /** Latency percentiles over the requests recorded at or after this time (ms since the epoch) only; counters stay cumulative. */
+  since: z.number().int().nonnegative().optional(),
+}).strict();
 export const ModelStatsResult = z.object({ models: z.array(z.object({
   name: z.string(), version: z.string(), requests: z.number().int(), errors: z.number().int(), in_flight: z.number().int(),
   latency_us: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), queue_p50: z.number().nullable(), compute_p50: z.number().nullable() }),

@@ -125,9 +125,10 @@ export const Rollout = z.object({
   to: z.string(),
   from: z.string().nullable(),
   strategy: RolloutStrategy,
-  /** completed: a shadow test passed (traffic never moved). */
-  state: z.enum(['planned', 'gating', 'running', 'paused', 'promoted', 'completed', 'rolled_back', 'aborted', 'failed']),
-  /** Index into plan of the current step (-1 before the first). */
+  /** completed: a shadow test passed (traffic never moved). rolling_back / aborting: restoring the previous routing
+   * (retried until every node the rollout changed is restored). */
+  state: z.enum(['planned', 'gating', 'running', 'paused', 'rolling_back', 'aborting', 'promoted', 'completed', 'rolled_back', 'aborted', 'failed']),
+  /** Index into plan of the current step. */
   step: z.number().int(),
   plan: z.array(RolloutPlanStep),
   /** When the current step's traffic started (ms). */
@@ -140,6 +141,8 @@ export const Rollout = z.object({
   created_at: z.number(),
   updated_at: z.number(),
   created_by: z.string(),
+  /** Role of the token that started it (audit rows of its decisions say so). */
+  created_by_role: z.string().optional(),
   /** Warnings found when planning (e.g. memory). */
   warnings: z.array(z.string()),
 });

@@ -106,6 +106,10 @@ describe('drift across kill -9', () => {
     const env = { FLEETML_URL: agent.url, FLEETML_TOKEN: agent.token };
     const audited = () => { const db = new Database(join(agent.dataDir, 'fleetml.db'), { readonly: true }); try { return (db.prepare("SELECT COUNT(*) AS n FROM audit WHERE method = 'drift.setReference' AND outcome = 'ok'").get() as { n: number }).n; } finally { db.close(); } };
     const auditedBefore = audited();
+    const c = await connect();
+    const judgedBefore = (await c.call('drift.history', { name: 'credit' })).points;
+    await c.close();
+    expect(judgedBefore.length).toBeGreaterThan(0);
     const csv = join(tmp.dir, 'train.csv');
     writeFileSync(csv, csvOf(CREDIT.names, normal(3000)));
     const up = await fleetml(['drift', 'reference', 'credit', '--from', csv, '-o', 'json'], env);
@@ -118,7 +122,8 @@ describe('drift across kill -9', () => {
     expect(show.stdout).toMatch(/reference/);
     const hist = await fleetml(['drift', 'history', 'credit', '-o', 'json'], env);
     expect(hist.code).toBe(0);
-    expect(JSON.parse(hist.stdout).points).toEqual([]); // a new reference restarts the windows
+    // a new reference restarts the windows, but the windows judged before stay in the history
+    expect(JSON.parse(hist.stdout).points).toEqual(judgedBefore);
     const bad = await fleetml(['drift', 'show', 'nope'], env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/nope/);

@@ -96,6 +96,29 @@ describe('dynamic batching through the agent', () => {
   });
 });
 
+describe('model.stats over a window', () => {
+  it('computes the latency percentiles over the requests since `since` only (null if none); counters stay cumulative', async () => {
+    await pushModel(c, 'statwin', modelBytes('linear.onnx'));
+    const infer = () => c.call('model.infer', { name: 'statwin', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] });
+    for (let i = 0; i < 5; i++) await infer();
+    await new Promise((r) => setTimeout(r, 5));
+    const since = Date.now();
+    const quiet = (await c.call('model.stats', { name: 'statwin', since })).models[0];
+    expect(quiet.requests).toBe(5);
+    expect(quiet.latency_us).toEqual({ p50: null, p95: null, queue_p50: null, compute_p50: null });
+    const all = (await c.call('model.stats', { name: 'statwin' })).models[0];
+    expect(all.latency_us.p50).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) await infer();
+    const recent = (await c.call('model.stats', { name: 'statwin', since })).models[0];
+    expect(recent.requests).toBe(8);
+    expect(recent.latency_us.p50).toBeGreaterThan(0);
+    expect(recent.latency_us.compute_p50).not.toBeNull();
+    expect((await c.call('model.stats', { name: 'statwin', since: Date.now() + 60_000 })).models[0].latency_us.p95).toBeNull();
+    const bad = await c.call('model.stats', { name: 'statwin', since: -1 }).catch((e) => e);
+    expect(bad.data?.code).toBe('INVALID_PARAMS');
+  });
+});
+
 describe('binary inference over the WebSocket', () => {
   it('answers raw float32 tensors with the same outputs as JSON, and refuses malformed frames clearly', async () => {
     await pushModel(c, 'lin2', modelBytes('linear.onnx'));

@@ -16,7 +16,10 @@ let tmp: ReturnType<typeof tempDir>;
 let coord: AgentProcess;
 let port: number;
 let config: string;
-const peers: Array<Awaited<ReturnType<typeof inProcessAgent>>> = [];
+let pb: Awaited<ReturnType<typeof inProcessAgent>>;
+let pc: AgentProcess; // a process, so it can die and come back on the same port
+let pcPort: number;
+const startPc = () => spawnAgent({ dataDir: join(tmp.dir, 'pc'), port: pcPort, name: 'pc', args: ['--gpu-source', 'none', '--job-driver', 'fake', '--config', join(tmp.dir, 'pc.yaml')] });
 const clients = new Map<string, AgentClient>();
 const rnd = mulberry32(5);
 let trafficOn = false;
@@ -48,12 +51,16 @@ const targetsOf = async (c: AgentClient) => (await c.call('model.history', { nam
 beforeAll(async () => {
   tmp = tempDir();
   port = await freePort();
-  for (const n of ['pb', 'pc']) peers.push(await inProcessAgent({ name: n, jobDriver: ['fake'] }, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.min_rows = 50; }));
+  pb = await inProcessAgent({ name: 'pb', jobDriver: ['fake'] }, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.min_rows = 50; });
+  pcPort = await freePort();
+  writeFileSync(join(tmp.dir, 'pc.yaml'), 'drift:\n  bucket_s: 1\n  min_rows: 50\n');
+  pc = await startPc();
   config = join(tmp.dir, 'co.yaml');
-  writeFileSync(config, ['drift:', '  bucket_s: 1', '  min_rows: 50', 'peers:', ...peers.map((p, i) => `  - { name: ${['pb', 'pc'][i]}, url: "${p.agent.url}", token: "${p.token}" }`)].join('\n') + '\n');
+  writeFileSync(config, ['drift:', '  bucket_s: 1', '  min_rows: 50', 'peers:', `  - { name: pb, url: "${pb.agent.url}", token: "${pb.token}" }`, `  - { name: pc, url: "${pc.url}", token: "${pc.token}" }`].join('\n') + '\n');
   coord = await start();
   clients.set('co', await connect(coord.url, coord.token));
-  for (const [i, p] of peers.entries()) clients.set(['pb', 'pc'][i], await connect(p.agent.url, p.token));
+  clients.set('pb', await connect(pb.agent.url, pb.token));
+  clients.set('pc', await connect(pc.url, pc.token));
   for (const c of clients.values()) {
     await pushModel(c, 'credit', modelBytes('logreg.onnx'), { version: 'v1' });
     await c.call('model.alias', { name: 'credit', targets: [{ version: 'v1', weight: 100 }] });
@@ -64,11 +71,12 @@ afterAll(async () => {
   await stopTraffic();
   for (const c of clients.values()) await c.close().catch(() => undefined);
   await coord?.stop();
-  for (const p of peers) await p.close().catch(() => undefined);
+  await pc?.stop();
+  await pb?.close().catch(() => undefined);
   tmp?.cleanup();
 });
 
-const spec = { name: 'credit', to: 'v2', nodes: ['co', 'pb', 'pc'], step_duration_s: 2.5, analysis: { min_requests: 30, max_waits: 6, max_p95_ratio: 3 } };
+const spec = { name: 'credit', to: 'v2', nodes: ['co', 'pb', 'pc'], step_duration_s: 2.5, analysis: { min_requests: 30, max_waits: 6, max_p95_ratio: 20 } }; // latency is not what these tests check (rollout.test.ts does)
 
 describe('rollout coordinator across kill -9', () => {
   it('resumes at the step it was at and finishes the rollout', async () => {
@@ -93,23 +101,29 @@ describe('rollout coordinator across kill -9', () => {
     await stopTraffic();
   }, 90_000);
 
-  it('pauses with the node\'s name when a node goes away, and abort restores the nodes it can reach', async () => {
+  it('pauses with the node\'s name when a node goes away; abort restores the nodes it can reach, and the last one when it is back', async () => {
     for (const c of clients.values()) await c.call('model.alias', { name: 'credit', targets: [{ version: 'v1', weight: 100 }] });
     traffic(['co', 'pb', 'pc']);
     const co = clients.get('co')!;
     const { rollout } = await co.call('rollout.start', { ...spec, step_duration_s: 2 });
     await until(() => co, rollout.id, (r) => r.step_started_at !== null);
-    // pc goes away
-    const pc = clients.get('pc')!; clients.delete('pc'); await pc.close();
-    await peers[1].close();
+    // pc goes away (kill -9)
+    const pcc = clients.get('pc')!; clients.delete('pc'); await pcc.close();
+    await pc.stop('SIGKILL');
     const r = await until(() => co, rollout.id, (x) => x.state !== 'running');
     expect(r.state).toBe('paused');
     expect(r.decisions.at(-1)!.reason).toMatch(/node pc unreachable/);
     expect(r.nodes.find((n) => n.name === 'pc')!.state).toBe('unreachable');
     const a = (await co.call('rollout.abort', { id: rollout.id, reason: 'pc is down' })).rollout;
-    expect(a.state).toBe('aborted');
-    expect(a.decisions.at(-1)!.reason).toMatch(/could not restore: pc/);
+    expect(a.state).toBe('aborting'); // not aborted until every node it changed is restored
+    expect(a.decisions.at(-1)!.reason).toMatch(/could not restore pc: .*retrying/);
     for (const n of ['co', 'pb']) expect((await targetsOf(clients.get(n)!)).at(-1)).toBe('v1:100');
+    // pc comes back on the same port and data dir: the coordinator restores it and the abort completes
+    pc = await startPc();
+    clients.set('pc', await connect(pc.url, pc.token));
+    const done = await until(() => co, rollout.id, (x) => x.state === 'aborted');
+    expect(done.decisions.at(-1)!.reason).toMatch(/previous routing restored on co, pb, pc/);
+    expect((await targetsOf(clients.get('pc')!)).at(-1)).toBe('v1:100');
     await stopTraffic();
   }, 60_000);
 });

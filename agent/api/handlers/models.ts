@@ -18,7 +18,7 @@ export function modelHandlers(registry: ModelRegistry, serving: ServingManager):
     'model.infer': (p) => serving.infer(p.name, p.version, p.inputs),
     'model.alias': (p, ctx) => serving.alias(p.name, p.targets, ctx.principal.tokenName, p.reason ?? null, p.shadow),
     'model.history': (p) => ({ events: registry.aliasHistory(p.name, p.limit) }),
-    'model.stats': (p) => ({ models: serving.statsOf(p.name) }),
+    'model.stats': (p) => ({ models: serving.statsOf(p.name, p.since) }),
     'model.evaluate': (p) => evaluateVersion(registry, serving, p),
   };
 }

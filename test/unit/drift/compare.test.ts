@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { datasetFigures, histogramView, judgeFeature, methodFor, psiOf, qualityFlags, score, type EffectiveSettings, type RefFeature } from '../../../agent/drift/compare.js';
+import { ALL_MISSING_SCORE, datasetFigures, histogramView, judgeFeature, methodFor, psiOf, qualityFlags, score, trafficDistance, type EffectiveSettings, type RefFeature } from '../../../agent/drift/compare.js';
 import { buildRefFeature } from '../../../agent/drift/reference.js';
 import { addValue, histOf, newAcc, type CatAcc, type Cell, type FeatureAcc, type NumAcc } from '../../../agent/drift/profile.js';
 import { ksFromSteps, QuantileSketch, sketchWasserstein } from '../../../agent/drift/sketch.js';
@@ -355,5 +355,35 @@ describe('histogramView', () => {
     const r = ref('categorical', ['b', 'a', 'a', 'a']);
     const v = histogramView(r, window(r, 'categorical', ['c', 'a']));
     expect(v).toEqual({ labels: ['a', 'b', 'c'], reference: [0.75, 0.25, 0], current: [0.5, 0, 0.5] });
+  });
+});
+
+describe('trafficDistance (drift.compare, rollout analysis)', () => {
+  const acc = (type: FeatureType, cells: readonly Cell[]) => window(null, type, cells);
+  it('a candidate whose values are all missing (NaN outputs) scores ALL_MISSING_SCORE: finite, JSON-safe, above any threshold', () => {
+    const base = acc('numeric', normal(1, 500));
+    const cand = acc('numeric', rep(NaN, 500));
+    const s = trafficDistance('wasserstein', 'output', 'prediction', cand, base);
+    expect(s).toBe(ALL_MISSING_SCORE);
+    expect(Number.isFinite(s)).toBe(true);
+    expect(JSON.parse(JSON.stringify({ s }))).toEqual({ s: 1e6 });
+    // categorical too (an argmax over NaN is missing)
+    expect(trafficDistance('jensenshannon', 'out:class', 'prediction', acc('categorical', rep(null, 300)), acc('categorical', rep('a', 300)))).toBe(ALL_MISSING_SCORE);
+    // ±Infinity only: no finite value either
+    expect(trafficDistance('wasserstein', 'output', 'prediction', acc('numeric', rep(Infinity, 300)), base)).toBe(ALL_MISSING_SCORE);
+  });
+  it('null when it cannot be judged: no rows in the candidate, no present value in the baseline, types differ', () => {
+    const base = acc('numeric', normal(1, 500));
+    expect(trafficDistance('wasserstein', 'f', 'input', acc('numeric', []), base)).toBeNull();
+    expect(trafficDistance('wasserstein', 'f', 'input', acc('numeric', normal(2, 500)), acc('numeric', rep(NaN, 500)))).toBeNull();
+    expect(trafficDistance('wasserstein', 'f', 'input', acc('numeric', rep(NaN, 10)), acc('numeric', rep(NaN, 10)))).toBeNull();
+    expect(trafficDistance('wasserstein', 'f', 'input', acc('categorical', ['a']), base)).toBeNull();
+  });
+  it('otherwise the distance: ~0 for the same distribution, large for a shift', () => {
+    const base = acc('numeric', normal(1, 2000));
+    expect(trafficDistance('wasserstein', 'f', 'input', acc('numeric', normal(2, 2000)), base)!).toBeLessThan(0.1);
+    expect(trafficDistance('wasserstein', 'f', 'input', acc('numeric', normal(3, 2000, 3)), base)!).toBeGreaterThan(2);
+    // partly missing values are judged on the present ones
+    expect(trafficDistance('wasserstein', 'f', 'input', acc('numeric', [...normal(2, 2000), ...rep(NaN, 100)]), base)!).toBeLessThan(0.1);
   });
 });

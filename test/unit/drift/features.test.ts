@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type FeatureDef } from '../../../agent/drift/features.js';
+import { MISSING_TEXT, extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type FeatureDef } from '../../../agent/drift/features.js';
 import type { Cell } from '../../../agent/drift/profile.js';
 import type { TensorSpec } from '../../../shared/protocol/index.js';
 import type { RawTensor } from '../../../agent/serving/tensors.js';
@@ -160,5 +160,12 @@ describe('reference datasets: CSV, text cells, column matching, feeds', () => {
     const got: Cell[][] = feats.map(() => []);
     extractRows(feats, feeds, {}, (f, c) => got[f].push(c));
     expect(got).toEqual([[1, 4], [2, NaN], [3, 6]]);
+  });
+});
+
+describe('MISSING_TEXT', () => {
+  it('holds the lower-cased missing markers textCell reads as null', () => {
+    for (const m of ['', 'NA', 'NaN', 'null', 'None', 'n/a']) { expect(MISSING_TEXT.has(m.toLowerCase())).toBe(true); expect(textCell(m, 'numeric')).toBeNull(); }
+    expect(MISSING_TEXT.has('income')).toBe(false);
   });
 });
