@@ -76,7 +76,7 @@ export const AgentConfig = z.object({
     alert_after: z.number().int().min(1).max(1000).default(3).describe('Consecutive drifting windows (buckets) before an alert is raised.'),
     auto_reference_rows: z.number().int().min(0).default(1000).describe('A version without a reference dataset gets one from its first N captured rows (0: never).'),
     max_reference_rows: z.number().int().min(100).default(100_000).describe('Reference datasets larger than this are sampled down uniformly (reservoir) to bound memory; traffic references (auto or from_traffic) collect at most this many rows.'),
-    max_samples_per_s: z.number().int().min(1).default(2000).describe('Captured rows per second per node above which capture samples uniformly (keeps the cost bounded under heavy traffic).'),
+    max_samples_per_s: z.number().int().min(1).default(2000).describe('Captured rows per second per model above which capture samples that model uniformly (keeps the cost bounded under heavy traffic; a busy model does not starve the others).'),
     max_features: z.number().int().min(1).max(4096).default(256).describe('Features profiled per model (inputs then outputs); the rest are reported as not profiled.'),
   }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),

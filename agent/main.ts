@@ -157,7 +157,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       drift = new DriftMonitor({ store: new DriftStore(db), registry, serving: sm, config: config.drift, log: log.child({ subsystem: 'drift' }) });
       drift.start();
       const dm = drift;
-      m.addDrift(() => ({ versions: dm.gauges(), sampleRate: sm.sampleRate, dropped: sm.samplesDropped }));
+      m.addDrift(() => ({ versions: dm.gauges(), sampleRates: sm.sampleRates, dropped: sm.samplesDropped }));
     }
     const attribution = new GpuProcessAttribution(() => jm.handles());
     collector.decorate = (s) => attribution.decorate(s);

@@ -118,7 +118,12 @@ export class AgentMetrics {
     perVersion('fleetml_drift_share', 'Share of input features drifting in the last closed window.', (v) => v.point.drift_share);
     perVersion('fleetml_drift_dataset_drift', '1 when the last closed window showed dataset drift.', (v) => (v.point.dataset_drift ? 1 : 0));
     perVersion('fleetml_drift_alert_active', '1 while a drift alert is active for the version.', (v) => (v.alert ? 1 : 0));
-    new client.Gauge({ name: 'fleetml_drift_capture_sample_rate', help: 'Share of inferences captured for drift (below 1 when traffic exceeds drift.max_samples_per_s).', registers: [r], collect() { this.set(read().sampleRate); } });
+    new client.Gauge({ name: 'fleetml_drift_capture_sample_rate', help: 'Share of a model\'s inferences captured for drift (below 1 while its traffic exceeds drift.max_samples_per_s).', labelNames: ['model'], registers: [r], collect() {
+      this.reset();
+      const d = read();
+      for (const m of new Set(d.versions.map((v) => v.name))) this.set({ model: m }, d.sampleRates.get(m) ?? 1);
+      for (const [m, x] of d.sampleRates) this.set({ model: m }, x);
+    } });
     new client.Counter({ name: 'fleetml_drift_capture_dropped_total', help: 'Inferences not captured because the capture buffer was full.', registers: [r], collect() { this.reset(); this.inc(read().dropped); } });
   }
 }
@@ -126,6 +131,6 @@ export class AgentMetrics {
 /** What the drift gauges read. */
 export interface DriftGaugeData {
   versions: Array<{ name: string; version: string; alert: boolean; point: { drift_share: number; dataset_drift: boolean }; features: Array<{ name: string; role: string; method: string; score: number | null; threshold: number; drift: boolean; status: string; psi: number | null; cur_rows: number; missing: { current_share: number } }> }>;
-  sampleRate: number;
+  sampleRates: ReadonlyMap<string, number>;
   dropped: number;
 }

@@ -88,7 +88,8 @@ export class DriftMonitor extends EventEmitter {
   /** Reference identity → stamp (a new reference array = a new stamp: blocks of the old reference are never reused). */
   private refStamps = new WeakMap<object, number>();
   private nextRefStamp = 1;
-  private captured = 0;
+  /** Rows captured per model since the last rate adjustment. */
+  private captured = new Map<string, number>();
   private lastRateAt = 0;
   private lastPrune = 0;
   private lastStaleCheck = 0;
@@ -193,7 +194,7 @@ export class DriftMonitor extends EventEmitter {
         addValue(open.accs[f], cell, st.ref?.[f]?.edges ?? null);
         if (tr) tr.cols[f].push(cell);
       });
-      open.rows += rows; st.dirty = true; this.captured += rows;
+      open.rows += rows; st.dirty = true; this.captured.set(s.name, (this.captured.get(s.name) ?? 0) + rows);
       if (tr) { tr.rows += rows; if (tr.rows >= tr.need) this.finishTrafficReference(st); }
     }
   }
@@ -295,11 +296,16 @@ export class DriftMonitor extends EventEmitter {
     // Capture rate: sample uniformly when rows/s exceed the budget; relax back towards 1 when traffic drops.
     if (now - this.lastRateAt >= 1000) {
       const secs = this.lastRateAt ? (now - this.lastRateAt) / 1000 : 1;
-      const rate = this.captured / secs;
+      // Per model, so one busy model does not starve the others' windows.
       const sv = this.deps.serving;
       const max = this.deps.config.max_samples_per_s;
-      sv.sampleRate = rate > max ? Math.max(0.001, sv.sampleRate * (max / rate)) : Math.min(1, sv.sampleRate * 1.25);
-      this.captured = 0; this.lastRateAt = now;
+      for (const name of new Set([...this.captured.keys(), ...sv.sampleRates.keys()])) {
+        const rate = (this.captured.get(name) ?? 0) / secs;
+        const cur = sv.sampleRates.get(name) ?? 1;
+        const next = rate > max ? Math.max(0.001, cur * (max / rate)) : Math.min(1, cur * 1.25);
+        if (next >= 1) sv.sampleRates.delete(name); else sv.sampleRates.set(name, next);
+      }
+      this.captured.clear(); this.lastRateAt = now;
     }
     if (now - this.lastPrune > 600_000) {
       this.lastPrune = now;
@@ -379,7 +385,7 @@ export class DriftMonitor extends EventEmitter {
     const fig = datasetFigures(features, eff);
     return { name: st.name, version: st.version, window: p.window, from, to: now, rows: cur.rows, reference: st.refInfo, features,
       drift_share: fig.drift_share, share_threshold: eff.drift_share, dataset_drift: fig.dataset_drift, prediction_drift: fig.prediction_drift,
-      alert: st.alert, capture: { sample_rate: this.deps.serving.sampleRate, dropped: this.deps.serving.samplesDropped } };
+      alert: st.alert, capture: { sample_rate: this.deps.serving.sampleRates.get(st.name) ?? 1, dropped: this.deps.serving.samplesDropped } };
   }
 
   /**

@@ -100,6 +100,8 @@ export class ServingManager {
   private sampleScheduled = false;
   /** Share of requests sampled (0..1) and the most samples waiting for delivery; dropped counts what did not fit. */
   sampleRate = 1;
+  /** Per-model share, set by the drift monitor when one model's traffic exceeds its capture budget (overrides sampleRate). */
+  readonly sampleRates = new Map<string, number>();
   sampleCap = 1024;
   samplesDropped = 0;
 
@@ -107,7 +109,9 @@ export class ServingManager {
   onSamples(l: (batch: InferSample[]) => void): () => void { this.sampleListeners.add(l); return () => this.sampleListeners.delete(l); }
 
   private sample(s: InferSample): void {
-    if (this.sampleListeners.size === 0 || (this.sampleRate < 1 && Math.random() >= this.sampleRate)) return;
+    if (this.sampleListeners.size === 0) return;
+    const rate = this.sampleRates.size > 0 ? this.sampleRates.get(s.name) ?? this.sampleRate : this.sampleRate;
+    if (rate < 1 && Math.random() >= rate) return;
     if (this.sampleBuf.length >= this.sampleCap) { this.samplesDropped++; return; }
     this.sampleBuf.push(s);
     if (this.sampleScheduled) return;
