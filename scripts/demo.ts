@@ -5,11 +5,17 @@
 // `credit` with a reference dataset (2000 seeded rows), unshifted traffic to every agent, then after DRIFT_AFTER_MS
 // the traffic of ONE node (DRIFT_NODE) gets income and debt_ratio shifted by 3 standard deviations: its drift alert
 // shows in `:drift` two windows later, naming exactly those two features.
+//
+// Rollouts (`:rollouts`): the first agent (COORDINATOR) has the two others as peers in its config. A model of its
+// own, `scoring` (so the credit drift above stays apart), is pushed to every node as v1 (logreg.onnx, serving),
+// v2 (logreg.onnx again: a good candidate, same answers) and v3 (logreg-drifted.onnx: different answers), with
+// traffic to every node. ROLLOUT_AFTER_MS in, the demo starts a canary of v2 on all three nodes (10 → 50 → 100 %,
+// ROLLOUT_STEP_S each): it is promoted; then a canary of v3, rolled back by itself at its first step (output drift).
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { packageRoot } from '../shared/util/package-root.js';
-import { spawnAgent, type AgentProcess } from './lib/agent-process.js';
+import { cliPath, spawnAgent, type AgentProcess } from './lib/agent-process.js';
 import { FleetClient } from '../shared/client/fleet-client.js';
 import { AgentClient } from '../shared/client/agent-client.js';
 import { pushModel } from '../shared/cli/models.js';
@@ -41,18 +47,46 @@ const DRIFT_NODE = 'h100-01';
 const DRIFT_AFTER_MS = 40_000;
 const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 8);
 
+// Rollouts: the coordinator (it keeps the rollouts and drives the other nodes with their admin tokens, read from
+// their token files: `peers` in its config), the model, and when the automatic canaries start (after its traffic).
+const COORDINATOR = nodes[0].name;
+const ROLLOUT_MODEL = 'scoring';
+const ROLLOUT_AFTER_MS = 20_000;
+const ROLLOUT_STEP_S = 20;
+const ROLLOUT_STEPS = [10, 50, 100];
+// Thresholds: the defaults, except min_requests (a 10 % step of 20 s serves 30-40 candidate requests per node
+// here) and the p95 ratio (three agents and the console share this machine: latency is noisy; this demo is about
+// answers, not speed).
+const ROLLOUT_MIN_REQUESTS = 20;
+/**
+ * Rows per `scoring` request. The analysis compares the candidate's inputs and outputs with the stable version's
+ * (normalised distances, threshold 0.2); by chance alone that distance is about 1/sqrt(rows): with 10-row requests a
+ * 10 % step saw ~400 candidate rows and input distances up to 0.12 for the good candidate, with 20 about 800.
+ */
+const SCORING_ROWS = 20;
+const ROLLOUT_MAX_P95_RATIO = 3;
+const coordinatorConfig = join(root, 'agent-coordinator.yaml');
+
 const agents: AgentProcess[] = [];
 const stopAll = async () => { await Promise.all(agents.map((a) => a.stop())); rmSync(root, { recursive: true, force: true }); };
 try {
-  for (const [i, n] of nodes.entries()) {
-    console.error(`starting ${n.name} on 127.0.0.1:${base + i} (simulated GPUs from ${n.fixtures.join(', ')})`);
-    agents.push(await spawnAgent({
+  const spawnNode = (i: number, config: string) => {
+    const n = nodes[i];
+    console.error(`starting ${n.name} on 127.0.0.1:${base + i} (simulated GPUs from ${n.fixtures.join(', ')})${n.name === COORDINATOR ? `; it coordinates rollouts on ${nodes.map((x) => x.name).join(', ')}` : ''}`);
+    return spawnAgent({
       dataDir: join(root, n.name), port: base + i, name: n.name,
-      args: ['--config', agentConfig, '--gpu-source', 'sim', ...n.fixtures.flatMap((f) => ['--gpu-fixture', fx(f)]), ...n.labels.flatMap((l) => ['--label', l]),
+      args: ['--config', config, '--gpu-source', 'sim', ...n.fixtures.flatMap((f) => ['--gpu-fixture', fx(f)]), ...n.labels.flatMap((l) => ['--label', l]),
         // jobs: the fake driver (no real work) plus real processes and containers where an engine runs
         '--job-driver', 'fake', '--job-driver', 'process', '--job-driver', 'docker'],
-    }));
-  }
+    });
+  };
+  // The peers first (each writes its admin token at its first start), then the coordinator, whose config names them.
+  const peers: AgentProcess[] = [];
+  for (let i = 1; i < nodes.length; i++) { const a = await spawnNode(i, agentConfig); peers.push(a); agents.push(a); }
+  writeFileSync(coordinatorConfig, readFileSync(agentConfig, 'utf8')
+    + `# the other demo agents, driven by this one's rollouts with their admin tokens\npeers:\n`
+    + peers.map((p, i) => `  - name: ${nodes[i + 1].name}\n    url: ${p.url}\n    token_file: ${join(p.dataDir, 'admin.token')}\n`).join(''), { mode: 0o600 });
+  agents.unshift(await spawnNode(0, coordinatorConfig)); // agents[i] is nodes[i]
 } catch (e) {
   console.error(`fleetml demo: ${(e as Error).message}`);
   await stopAll();
@@ -128,10 +162,99 @@ try {
 } catch (e) {
   console.error(`fleetml demo: drift part skipped: ${(e as Error).message}`);
 }
+// Rollouts: `scoring` v1 (serving), v2 (good) and v3 (bad) on every agent, SCORING_ROWS-row requests every 50 ms to each, then
+// the two canaries, started on the coordinator through the API (`fleetml rollout start` does the same).
+let scoringTimer: NodeJS.Timeout | null = null;
+let rolloutTimer: NodeJS.Timeout | null = null;
+const scoringClients: AgentClient[] = [];
+try {
+  const models = join(packageRoot(), 'test', 'fixtures', 'models');
+  const versions = [
+    { version: 'v1', file: 'logreg.onnx', note: 'the version serving now' },
+    { version: 'v2', file: 'logreg.onnx', note: 'retrained: same answers (a good candidate)' },
+    { version: 'v3', file: 'logreg-drifted.onnx', note: 'different answers (a bad candidate)' },
+  ];
+  for (const a of agents) {
+    const c = new AgentClient({ url: a.url, token: a.token, reconnect: false, callTimeoutMs: 60_000 });
+    scoringClients.push(c);
+    await c.connect();
+    for (const v of versions) {
+      const path = join(models, v.file);
+      const bytes = readFileSync(path);
+      await pushModel(c, path, { name: ROLLOUT_MODEL, version: v.version, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length,
+        lineage: { meta: { source: `test/fixtures/models/${v.file}`, demo: v.note } } });
+      if (v.version === 'v1') {
+        await c.call('model.alias', { name: ROLLOUT_MODEL, targets: [{ version: 'v1', weight: 100 }], reason: 'demo: v1 serves' });
+        await c.call('model.load', { name: ROLLOUT_MODEL });
+      }
+    }
+  }
+  const rnds = scoringClients.map((_, i) => mulberry32(200 + i));
+  const busy = scoringClients.map(() => false);
+  scoringTimer = setInterval(() => {
+    scoringClients.forEach((c, i) => {
+      if (busy[i]) return;
+      const rows = creditRows(rnds[i], SCORING_ROWS);
+      busy[i] = true;
+      c.call('model.infer', { name: ROLLOUT_MODEL, inputs: [{ name: 'input', datatype: 'FP32', shape: [rows.length, CREDIT.names.length], data: rows.flat() }] })
+        .catch(() => undefined).finally(() => { busy[i] = false; });
+    });
+  }, 50);
+  scoringTimer.unref();
+
+  const co = scoringClients[0];
+  const say = (line: string) => { if (process.stderr.isTTY) notes.push(`${clock(Date.now())} ${line}`); else console.error(`${clock(Date.now())} ${line}`); };
+  const spec = (from: string, to: string, reason: string) => ({
+    name: ROLLOUT_MODEL, from, to, nodes: nodes.map((n) => n.name), strategy: 'canary' as const, steps: ROLLOUT_STEPS, step_duration_s: ROLLOUT_STEP_S,
+    analysis: { min_requests: ROLLOUT_MIN_REQUESTS, max_p95_ratio: ROLLOUT_MAX_P95_RATIO }, reason,
+  });
+  /** Start a canary, then poll it until it ends; resolves with its final state (null when it could not start). */
+  const canary = async (from: string, to: string, reason: string): Promise<string | null> => {
+    let id: string;
+    try { id = (await co.call('rollout.start', spec(from, to, reason))).rollout.id; } catch (e) { say(`rollout of ${ROLLOUT_MODEL} ${to} not started: ${(e as Error).message}`); return null; }
+    say(`rollout ${id} started: canary of ${ROLLOUT_MODEL} ${from} → ${to} on ${nodes.map((n) => n.name).join(', ')}`);
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000).unref());
+      const r = await co.call('rollout.get', { id }).then((x) => x.rollout).catch(() => null);
+      if (!r) return null; // the demo is stopping
+      if (['promoted', 'completed', 'rolled_back', 'aborted', 'failed', 'paused'].includes(r.state)) {
+        // Why: the failed analysis of a rollback, else the last decision.
+        const why = r.decisions.find((d) => d.kind === 'analysis' && d.outcome === 'fail') ?? r.decisions.at(-1);
+        say(`rollout ${id} (${ROLLOUT_MODEL} ${from} → ${to}) is ${r.state.toUpperCase()}${why ? ` (${why.kind}: ${why.reason})` : ''}`);
+        return r.state;
+      }
+    }
+  };
+  rolloutTimer = setTimeout(() => {
+    void (async () => {
+      const first = await canary('v1', 'v2', 'demo: v2 retrained, same answers');
+      if (first === 'promoted') await canary('v2', 'v3', 'demo: v3 gives different answers: watch it roll back');
+    })();
+  }, ROLLOUT_AFTER_MS);
+  rolloutTimer.unref();
+  const at = Date.now() + ROLLOUT_AFTER_MS;
+  const total = ROLLOUT_STEPS.length * ROLLOUT_STEP_S;
+  console.error(`pushed ${ROLLOUT_MODEL} v1 (serving), v2 (logreg.onnx: same answers) and v3 (logreg-drifted.onnx: different answers) to every agent; sending ${SCORING_ROWS}-row requests every 50 ms to each`);
+  console.error(`at ${clock(at)} (in ~${ROLLOUT_AFTER_MS / 1000} s) ${COORDINATOR} starts a canary rollout of ${ROLLOUT_MODEL} v1 → v2 on every node: ${ROLLOUT_STEPS.join(' → ')} % of its traffic, ${ROLLOUT_STEP_S} s per step; `
+    + `watch :rollouts (Enter opens it: each step's node weights, the analysis against its thresholds, the decisions). It is promoted after ~${total} s; `
+    + `then a canary of v3 is rolled back by itself at its first step (its output drifts from v2's). Keys there: p pause, r resume, P promote, ctrl-a abort`);
+  // An inventory of the three (token files, no token copies), so the CLI knows every node `--all` names.
+  const inventory = join(root, 'inventory.yaml');
+  writeFileSync(inventory, `# the fleetml demo agents (scripts/demo.ts); removed when the demo stops\nnodes:\n`
+    + agents.map((a, i) => `  - name: ${nodes[i].name}\n    url: ${a.url}\n    token_file: ${join(a.dataDir, 'admin.token')}\n`).join(''), { mode: 0o600 });
+  const cmd = `FLEETML_INVENTORY=${inventory} node ${cliPath()} rollout start ${ROLLOUT_MODEL} --to v1 --all --coordinator ${COORDINATOR} `
+    + `--steps ${ROLLOUT_STEPS.join(',')} --step-duration ${ROLLOUT_STEP_S}s --min-requests ${ROLLOUT_MIN_REQUESTS} --max-p95-ratio ${ROLLOUT_MAX_P95_RATIO}`;
+  console.error(`your own try, from another terminal once those two are done (~${Math.round((ROLLOUT_AFTER_MS / 1000 + total + 2 * ROLLOUT_STEP_S) / 60)} min; one rollout of a model at a time), back to v1 (--to v3: another rollback):\n  ${cmd}`);
+} catch (e) {
+  console.error(`fleetml demo: rollout part skipped: ${(e as Error).message}`);
+}
+
 const stopTraffic = async () => {
   if (trafficTimer) clearInterval(trafficTimer);
   if (creditTimer) clearInterval(creditTimer);
-  await Promise.all([...traffic, ...creditClients].map((c) => c.close().catch(() => undefined)));
+  if (scoringTimer) clearInterval(scoringTimer);
+  if (rolloutTimer) clearTimeout(rolloutTimer);
+  await Promise.all([...traffic, ...creditClients, ...scoringClients].map((c) => c.close().catch(() => undefined)));
 };
 
 const fleet = new FleetClient(agents.map((a, i) => ({ name: nodes[i].name, url: a.url, token: a.token })));

@@ -29,10 +29,11 @@ const NAMES = ['ro-a', 'ro-b', 'ro-c'] as const;
 const STEP_S = 3;
 /**
  * The rollouts' spec: every node, canary 10 → 50 → 100 of STEP_S each. Thresholds: the defaults except p95 (three
- * agents, their traffic, the TUI and the test share the CPUs: latency is noisy) and min_requests (a 3 s step of the
- * 10 % slice serves ~40-100 candidate requests here).
+ * agents, their traffic, the TUI and the test share the CPUs, and a candidate's first requests are cold: its p95 was
+ * seen at 3.6× the stable one's; latency is not what this test is about) and min_requests (a 3 s step of the 10 %
+ * slice serves ~20-50 candidate requests per node here).
  */
-const SPEC = { name: 'credit', nodes: [...NAMES], strategy: 'canary', steps: [10, 50, 100], step_duration_s: STEP_S, analysis: { min_requests: 20, max_waits: 6, max_p95_ratio: 4 } } as const;
+const SPEC = { name: 'credit', nodes: [...NAMES], strategy: 'canary', steps: [10, 50, 100], step_duration_s: STEP_S, analysis: { min_requests: 20, max_waits: 6, max_p95_ratio: 10 } } as const;
 
 if (!HAS_TMUX) console.warn('test/e2e/tui-rollout.test.ts skipped: `tmux` is not installed (apt-get install tmux); CI installs it');
 
@@ -151,9 +152,10 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
     check(/^> +1  ro-a +10%  ro-b +10%  ro-c +10%/.test(stepRow(s, 1) ?? ''), 'step 1 is current, 10 % on each node', s);
     check(detailIn(s, 'v2', 'RUNNING'), 'the header says RUNNING', s);
     check(NAMES.every((n) => / serving\b/.test(nodeRow(s, n) ?? '')), 'every node serving', s);
-    s = await waitFrame((x) => /· step 2\/3 for /.test(x) && NAMES.every((n) => weightOf(x, n) === 50), 'step 2/3 with 50 % on every node', STEP_S * 1000 * 4);
+    s = await waitFrame((x) => /· step 2\/3 for /.test(x) && NAMES.every((n) => weightOf(x, n) === 50), 'step 2/3 with 50 % on every node', 20_000);
     frame(s);
-    check(/^✓ +1  ro-a +10%/.test(stepRow(s, 1) ?? '') && /^> +2  ro-a +50%  ro-b +50%  ro-c +50%/.test(stepRow(s, 2) ?? ''), 'step 1 done, step 2 current', s);
+    // (At 24 rows the STEPS section keeps the current step only.)
+    check(/^> +2  ro-a +50%  ro-b +50%  ro-c +50%/.test(stepRow(s, 2) ?? ''), 'step 2 current, 50 % on each node', s);
     check(/^ {2}last: step 1 at \S+ · pass: within thresholds on ro-a, ro-b, ro-c/m.test(s), 'the analysis of step 1 passed', s);
 
     // p: paused at once, on screen and on the coordinator.
@@ -173,15 +175,18 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
 
     // ctrl-a asks y/n; y aborts and restores the routing on every node.
     tmux.keys(S, 'C-a');
-    s = await waitScreen((x) => /Abort rollout /.test(x) && /y\/n/.test(x), 'the abort confirmation (y/n)', 5_000);
+    // (The question is one line under the header, "Abort rollout ro_1a2b3 (credit (current) → v2) on ro-a: restore
+    // the previous routing on every node it changed? y/n"; at 80 columns its end, y/n included, is cut.)
+    s = await waitScreen((x) => lines(x)[1]?.startsWith(`Abort rollout ${short(r.id)} (credit (current) → v2) on ro-a: restore the previous`), 'the abort question', 5_000);
     check(detailIn(s, 'v2', 'RUNNING'), 'nothing happens before y', s);
     tmux.keys(S, 'y');
     s = await waitFrame((x) => detailIn(x, 'v2', 'ABORTED'), 'ABORTED after ctrl-a y', 15_000);
     frame(s);
-    check(/ abort +ok +aborted by hand; previous routing restored on ro-a, ro-b, ro-c/.test(s), 'the decision names the nodes restored', s);
+    check(/^ {2}\S+ #2 +abort +(ok|info) +\S/m.test(s), 'an abort decision at step 2', s);
     check(NAMES.every((n) => weightOf(s, n) === 0), 'every node at 0 % of the candidate', s);
     const done = await get(r.id);
     expect(done.state, decisionsText(done)).toBe('aborted');
+    expect(done.decisions.filter((d) => d.kind === 'abort').map((d) => d.reason).join(' | ')).toMatch(/previous routing restored on ro-a, ro-b, ro-c/);
     for (const c of clients) expect(await routing(c), 'v1 serves everything again').toEqual([{ version: 'v1', weight: 100 }]);
     const hist = (await clients[1].call('model.history', { name: 'credit', limit: 1 })).events[0];
     expect(hist.reason).toMatch(new RegExp(`rollout ${r.id} aborted`));
@@ -190,7 +195,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
     tmux.keys(S, 'Escape');
     s = await waitFrame((x) => lines(x)[1]?.trim() === 'rollouts' && / ABORTED /.test(listRow(x, r.id) ?? ''), 'the list row says ABORTED');
     frame(s);
-  }, 45_000);
+  }, 60_000);
 
   test('a bad candidate (logreg-drifted) is rolled back by itself: the view shows ROLLED_BACK and the output drift', async () => {
     const r = await start('v3-drifted');
@@ -198,15 +203,16 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
     s = await waitFrame((x) => detailIn(x, 'v3-drifted', 'ROLLED_BACK'), 'ROLLED_BACK', STEP_S * 1000 * 5);
     frame(s);
     check(/^ {2}last: step 1 at \S+ · fail: ro-\w: output drift \d\.\d{3}/m.test(s), 'the last analysis failed on output drift at step 1', s);
-    check(/ rollback +ok +automatic rollback to the stable version on ro-a, ro-b, ro-c/.test(s), 'the rollback decision names every node', s);
+    check(/^ {2}\S+ #1 +rollback +(ok|info) +\S/m.test(s), 'a rollback decision at step 1', s);
     check(NAMES.every((n) => / rolled_back\b/.test(nodeRow(s, n) ?? '') && weightOf(s, n) === 0), 'every node rolled_back at 0 %', s);
     const done = await get(r.id);
     expect(done.state, decisionsText(done)).toBe('rolled_back');
+    expect(done.decisions.find((d) => d.kind === 'analysis' && d.outcome === 'fail')?.reason).toMatch(/output drift \d+\.\d+ vs the stable version > 0\.2/);
+    expect(done.decisions.filter((d) => d.kind === 'rollback').map((d) => d.reason).join(' | ')).toMatch(/automatic rollback to the stable version on ro-a, ro-b, ro-c: .*output drift/);
     for (const c of clients) expect(await routing(c)).toEqual([{ version: 'v1', weight: 100 }]);
     tmux.keys(S, 'Escape');
     s = await waitFrame((x) => / ROLLED_BACK /.test(listRow(x, r.id) ?? ''), 'the list row says ROLLED_BACK');
     frame(s);
-    check(/ rollback ok: automatic rollback/.test(listRow(s, r.id)!) || /ROLLED_BACK/.test(listRow(s, r.id)!), 'the row', s);
   }, 40_000);
 
   test('a good candidate left alone goes 10 → 50 → 100 and is PROMOTED', async () => {

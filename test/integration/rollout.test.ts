@@ -124,6 +124,25 @@ describe('rollouts across three agents', () => {
     }, 60_000);
   }
 
+  it('rolling: switches one node per wave (max_unavailable 1), each wave analysed before the next; all-at-once in one step', async () => {
+    startTraffic();
+    const spec = { ...baseSpec, analysis: { ...baseSpec.analysis, max_p95_ratio: 20 } };
+    const { rollout } = await co.call('rollout.start', { ...spec, to: 'v2', strategy: 'rolling', max_unavailable: 1 });
+    expect(rollout.plan.map((s) => names.map((n) => s.weights[n]))).toEqual([[100, 0, 0], [100, 100, 0], [100, 100, 100]]);
+    const r = await until(rollout.id, ['promoted', 'rolled_back', 'paused', 'failed']);
+    expect(r.state, r.decisions.map((d) => d.reason).join(' / ')).toBe('promoted');
+    // wave k was analysed on the switched nodes only
+    const analysed = r.decisions.filter((d) => d.kind === 'analysis').map((d) => (d.figures as Array<{ node: string }>).map((f) => f.node));
+    expect(analysed).toEqual([['ro-a'], ['ro-a', 'ro-b'], names]);
+    for (const c of clients) expect(await routing(c)).toEqual([{ version: 'v2', weight: 100 }]);
+    // all-at-once back to v1 (v1 as the candidate: every node switches in one step)
+    const back = (await co.call('rollout.start', { ...spec, to: 'v1', strategy: 'all-at-once' })).rollout;
+    expect(back.plan).toHaveLength(1);
+    const b = await until(back.id, ['promoted', 'rolled_back', 'paused', 'failed']);
+    expect(b.state, b.decisions.map((d) => d.reason).join(' / ')).toBe('promoted');
+    for (const c of clients) expect(await routing(c)).toEqual([{ version: 'v1', weight: 100 }]);
+  }, 90_000);
+
   it('shadow: copies traffic to the candidate, compares its answers, never returns them, and stops the copies after', async () => {
     startTraffic();
     const good = (await co.call('rollout.start', { ...baseSpec, to: 'v2', strategy: 'shadow' })).rollout;
