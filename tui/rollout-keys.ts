@@ -28,7 +28,7 @@ export function rolloutActions(id: ActionId | null, s: UiState, ctx: { nodes: re
   const effect = { kind: 'rollout' as const, op, node: e.node, id: r.id };
   if (op === 'pause' || op === 'resume') return [{ type: 'run', effect }];
   const text = op === 'promote'
-    ? `Promote ${name} on ${e.node}: skip the remaining steps (now ${stepOf(r)}), every node to 100% ${r.to}? y/n`
-    : `Abort ${name} on ${e.node}: restore the previous routing on every node it changed? y/n`;
+    ? `Promote ${r.name} ${r.to} to 100% on every node (now ${stepOf(r)})? y/n`
+    : `Abort ${r.name} → ${r.to} and restore the previous routing? y/n`;
   return [{ type: 'openDialog', dialog: { kind: 'confirm', text, effect } }];
 }

@@ -36,13 +36,18 @@ export function regressionMetrics(pred: readonly number[], labels: readonly numb
 /** Scores raw model outputs (row-major, `width` values per row) against labels, choosing the task as described above. */
 export function scoreOutputs(out: ArrayLike<number>, width: number, labels: readonly number[]): EvalMetrics {
   const n = labels.length;
+  // A prediction that is not a number (NaN anywhere in its row) is class -1: always wrong, never a label.
   if (width > 1) {
     const pred: number[] = [];
-    for (let r = 0; r < n; r++) { let best = 0; for (let c = 1; c < width; c++) if (out[r * width + c] > out[r * width + best]) best = c; pred.push(best); }
+    for (let r = 0; r < n; r++) {
+      let best = 0; let nan = false;
+      for (let c = 0; c < width; c++) { const v = out[r * width + c]; if (!Number.isFinite(v)) nan = true; if (c > 0 && v > out[r * width + best]) best = c; }
+      pred.push(nan ? -1 : best);
+    }
     return classificationMetrics(pred, labels);
   }
   const vals = Array.from({ length: n }, (_, r) => Number(out[r]));
-  if (labels.every((l) => l === 0 || l === 1)) return classificationMetrics(vals.map((v) => (v >= 0.5 ? 1 : 0)), labels);
+  if (labels.every((l) => l === 0 || l === 1)) return classificationMetrics(vals.map((v) => (!Number.isFinite(v) ? -1 : v >= 0.5 ? 1 : 0)), labels);
   return regressionMetrics(vals, labels);
 }
 

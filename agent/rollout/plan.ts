@@ -75,7 +75,8 @@ export function judgeGate(metric: GateMetric, bound: number, maxRegression: numb
   if (hi ? candidate < bound : candidate > bound) return { outcome: 'fail', reason: `${metric} ${f(candidate)} ${hi ? '<' : '>'} ${f(bound)} (the gate)` };
   if (current !== null) {
     const regression = hi ? current - candidate : candidate - current;
-    if (regression > maxRegression) return { outcome: 'fail', reason: `${metric} ${f(candidate)} is ${f(regression)} worse than the current version's ${f(current)} (allowed: ${f(maxRegression)})` };
+    // a tolerance for float subtraction: 0.9 − 0.89 is 0.010000000000000009, which must pass a 0.01 allowance
+    if (regression > maxRegression + 1e-9) return { outcome: 'fail', reason: `${metric} ${f(candidate)} is ${f(regression)} worse than the current version's ${f(current)} (allowed: ${f(maxRegression)})` };
   }
   return { outcome: 'pass', reason: `${metric} ${f(candidate)} ${hi ? '≥' : '≤'} ${f(bound)}${current !== null ? `; current version ${f(current)}` : ''}` };
 }

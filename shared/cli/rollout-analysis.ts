@@ -72,7 +72,7 @@ export function lastAnalysis(r: Pick<Rollout, 'decisions'>): { decision: Rollout
 }
 
 /** One figure next to its threshold: "error rate 0.4% ≤ 1%". `ok` is null when the figure is unknown. */
-export interface FigureCheck { label: string; value: string; op: '≤' | '≥'; bound: string; ok: boolean | null }
+export interface FigureCheck { label: string; value: string; op: '≤' | '≥'; bound: string; ok: boolean | null; /** Not judged yet: too few requests (the step waits). */ wait?: boolean }
 
 /** A rate in [0, 1] as a percentage: "0.4%", "12%". */
 export function fmtRate(v: number | null | undefined): string {
@@ -105,7 +105,8 @@ const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === nu
 export function figureChecks(f: AnalysisFigures, t: AnalysisSpec): FigureCheck[] {
   const drift = maxOf(f.input_drift, f.output_drift);
   const out: FigureCheck[] = [
-    { label: 'requests', value: String(f.candidate_requests), op: '≥', bound: String(t.min_requests), ok: f.candidate_requests >= t.min_requests },
+    // too few requests is not a failure: the step waits (shown as "wait")
+    { label: 'requests', value: String(f.candidate_requests), op: '≥', bound: String(t.min_requests), ok: f.candidate_requests >= t.min_requests ? true : null, wait: f.candidate_requests < t.min_requests },
     { label: 'error rate', value: fmtRate(f.candidate_error_rate), op: '≤', bound: fmtRate(t.max_error_rate), ok: f.candidate_error_rate === null ? null : f.candidate_error_rate <= t.max_error_rate },
     { label: 'p95 ratio', value: fmtNum(f.p95_ratio), op: '≤', bound: fmtNum(t.max_p95_ratio), ok: f.p95_ratio === null ? null : f.p95_ratio <= t.max_p95_ratio },
     { label: 'drift', value: fmtNum(drift), op: '≤', bound: fmtNum(t.max_drift), ok: drift === null ? null : drift <= t.max_drift },
@@ -116,7 +117,7 @@ export function figureChecks(f: AnalysisFigures, t: AnalysisSpec): FigureCheck[]
 
 /** A check as text: "error rate 0.4% ≤ 1% ok", "p95 ratio 1.8 ≤ 1.5 FAIL", "drift - ≤ 0.2 (unknown)". */
 export function checkText(c: FigureCheck): string {
-  const verdict = c.ok === null ? (c.bound === '-' ? '' : ' (unknown)') : c.ok ? ' ok' : ' FAIL';
+  const verdict = c.wait ? ' wait' : c.ok === null ? (c.bound === '-' ? '' : ' (unknown)') : c.ok ? ' ok' : ' FAIL';
   return c.bound === '-' ? `${c.label} ${c.value}` : `${c.label} ${c.value} ${c.op} ${c.bound}${verdict}`;
 }
 

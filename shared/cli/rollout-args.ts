@@ -171,8 +171,11 @@ export function resolveRolloutNodes(sel: NodeSelector | 'all', nodes: readonly K
   else if (sel.kind === 'names') {
     picked = sel.names.map((want) => {
       const hit = nodes.find((n) => n.target === want) ?? nodes.find((n) => n.name === want);
-      if (!hit) throw new UsageError(`--nodes: no node named "${want}" among ${nodes.map((n) => n.target).join(', ')}; list them with: fleetml nodes`);
-      return hit;
+      if (hit) return hit;
+      // Not a known target: it may be one of the coordinator's peers (e.g. with --url to a single agent). The name is
+      // sent as given; the coordinator refuses a name it does not know, listing the ones it does.
+      warnings.push(`--nodes: "${want}" is not among ${nodes.map((n) => n.target).join(', ')}; sent as given (a peer of the coordinator?)`);
+      return { target: want, name: want, labels: null };
     });
   } else {
     const keys = Object.keys(sel.labels);

@@ -186,7 +186,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui job views in tmux (100×30) against a re
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     dir = mkdtempSync(join(tmpdir(), 'fleetml-e2e-tui-jobs-'));
     const conf = join(dir, 'tmux.conf');
-    writeFileSync(conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\n');
+    writeFileSync(conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\nset -s exit-empty off\n');
     tmux = new Tmux(join(dir, 'tmux.sock'), conf);
     const drivers = ['--job-driver', 'process', ...(engine.available ? ['--job-driver', 'docker'] : []), '--job-driver', 'fake'];
     agent = await spawnAgent({

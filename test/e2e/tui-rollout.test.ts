@@ -177,7 +177,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
     tmux.keys(S, 'C-a');
     // (The question is one line under the header, "Abort rollout ro_1a2b3 (credit (current) → v2) on ro-a: restore
     // the previous routing on every node it changed? y/n"; at 80 columns its end, y/n included, is cut.)
-    s = await waitScreen((x) => lines(x)[1]?.startsWith(`Abort rollout ${short(r.id)} (credit (current) → v2) on ro-a: restore the previous`), 'the abort question', 5_000);
+    s = await waitScreen((x) => lines(x)[1]?.startsWith('Abort credit → v2 and restore the previous routing? y/n') ?? false, 'the abort question', 5_000);
     check(detailIn(s, 'v2', 'RUNNING'), 'nothing happens before y', s);
     tmux.keys(S, 'y');
     s = await waitFrame((x) => detailIn(x, 'v2', 'ABORTED'), 'ABORTED after ctrl-a y', 15_000);

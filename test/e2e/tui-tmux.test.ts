@@ -154,7 +154,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui in tmux (80×24) against two real agents
     dir = mkdtempSync(join(tmpdir(), 'fleetml-e2e-tui-'));
     const conf = join(dir, 'tmux.conf');
     // No status line (the pane is the whole 80×24); a pane whose command dies (a crash at start) keeps its last screen.
-    writeFileSync(conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\n');
+    writeFileSync(conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\nset -s exit-empty off\n');
     tmux = new Tmux(join(dir, 'tmux.sock'), conf);
     const [pa, pb] = await Promise.all([freePort(), freePort()]);
     const common = ['--gpu-source', 'sim', '--telemetry-interval', '500'];

@@ -27,7 +27,7 @@ export class Tmux {
   constructor(dir: string, readonly cols: number, readonly rows: number) {
     this.socket = join(dir, 'tmux.sock');
     this.conf = join(dir, 'tmux.conf');
-    writeFileSync(this.conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\n');
+    writeFileSync(this.conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\nset -s exit-empty off\n');
   }
 
   run(...args: string[]): string {

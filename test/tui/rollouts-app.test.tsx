@@ -156,12 +156,12 @@ describe('rollout keys', () => {
   test('P promotes and ctrl-a aborts only after y; n keeps it', async () => {
     const { frame, type, actions } = await start();
     await type(':', 'rollouts', ENTER, ENTER, 'P');
-    expect(frame()).toContain('Promote rollout ro-7f3a9 (fraud 3 → 4) on gpu01: skip the remaining steps (now 2/3), every node to 100% 4? y/n');
+    expect(frame()).toContain('Promote fraud 4 to 100% on every node (now 2/3)? y/n');
     await type('n');
     expect(frame()).not.toContain('y/n');
     expect(actions!.rolloutCalls).toEqual([]);
     await type(CTRL_A);
-    expect(frame()).toContain('Abort rollout ro-7f3a9 (fraud 3 → 4) on gpu01: restore the previous routing on every node it changed? y/n');
+    expect(frame()).toContain('Abort fraud → 4 and restore the previous routing? y/n');
     await type('y');
     await tick();
     expect(actions!.rolloutCalls).toEqual([{ op: 'abort', node: 'gpu01', id: fraudCanary().id }]);

@@ -98,7 +98,10 @@ describe('--nodes', () => {
     expect(resolveRolloutNodes({ kind: 'names', names: ['box-a', 'gpu02'] }, known)).toEqual({ names: ['gpu01', 'gpu02'], warnings: [] });
     expect(resolveRolloutNodes({ kind: 'labels', labels: { gpu: 'a100' } }, known).names).toEqual(['gpu01', 'gpu02']);
     expect(resolveRolloutNodes({ kind: 'labels', labels: { gpu: 'a100', zone: 'eu' } }, known).names).toEqual(['gpu01']);
-    usage(() => resolveRolloutNodes({ kind: 'names', names: ['nope'] }, known), /no node named "nope" among box-a, box-b, box-c, box-d/);
+    // an unknown name goes to the coordinator as given (it may be one of its peers); the coordinator judges it
+    const passed = resolveRolloutNodes({ kind: 'names', names: ['nope'] }, known);
+    expect(passed.names).toEqual(['nope']);
+    expect(passed.warnings.join('\n')).toMatch(/"nope" is not among box-a, box-b, box-c, box-d; sent as given/);
     usage(() => resolveRolloutNodes({ kind: 'labels', labels: { gpu: 'h100' } }, known), /no reachable node carries these labels/);
   });
   it('an unreachable node keeps its inventory name (with a warning), and is left out of label selection', () => {
