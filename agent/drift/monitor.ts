@@ -214,11 +214,20 @@ export class DriftMonitor extends EventEmitter {
   private saveReference(st: VersionState, ref: RefFeature[], info: ReferenceInfo): void {
     const stored: StoredReference = { info, features: ref.map((f) => ({ name: f.name, role: f.role, type: f.type })), profile: ref.map((f) => ({ edges: f.edges, acc: accToJson(f.acc) })) };
     this.deps.store.saveReference(st.name, st.version, stored);
-    this.deps.store.dropBuckets(st.name, st.version);
+    // Same feature types: the windows go on (rollout comparisons and reports keep their rows); only their histograms,
+    // counted over the old bin edges, are dropped and re-estimated from the sketches. Other types: windows restart.
+    const sameTypes = st.defs.every((d, i) => d.type === stored.features[i]?.type);
+    if (sameTypes) {
+      this.deps.store.unbinBuckets(st.name, st.version);
+      if (st.open) for (const a of st.open.accs) if (a.t === 'n') a.hist = null;
+    } else {
+      this.deps.store.dropBuckets(st.name, st.version);
+      st.open = null; st.dirty = false;
+    }
     this.applyReference(st, stored);
     // A reference in hand ends any traffic reference still collecting (a dataset given later wins over the auto one).
     st.trafficRef = null;
-    st.open = null; st.dirty = false; st.consecutive = 0; st.last = null;
+    st.consecutive = 0; st.last = null;
     this.dropCaches(st.key);
   }
 

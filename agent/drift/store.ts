@@ -82,6 +82,23 @@ export class DriftStore {
    * Judged buckets stay for the history with their judgement, their profile emptied to '[]' (windows skip a profile
    * whose length does not match the features); unjudged ones (the open bucket) are deleted. Alerts are kept.
    */
+  /**
+   * Keeps a version's windows across a new reference whose features have the same types: only their histograms go
+   * (they count over the old bin edges); reports then estimate them from the sketches over the new edges.
+   */
+  unbinBuckets(name: string, version: string): void {
+    this.transaction(() => {
+      const rows = this.db.prepare('SELECT start_ms, profile FROM drift_buckets WHERE name = ? AND version = ?').all(name, version) as Array<{ start_ms: number; profile: string }>;
+      const upd = this.db.prepare('UPDATE drift_buckets SET profile = ? WHERE name = ? AND version = ? AND start_ms = ?');
+      for (const r of rows) {
+        const accs = JSON.parse(r.profile) as Array<{ t: string; hist?: unknown }>;
+        if (!accs.some((a) => a.t === 'n' && a.hist)) continue;
+        for (const a of accs) if (a.t === 'n') a.hist = null;
+        upd.run(JSON.stringify(accs), name, version, r.start_ms);
+      }
+    });
+  }
+
   dropBuckets(name: string, version: string): void {
     this.transaction(() => {
       this.db.prepare('DELETE FROM drift_buckets WHERE name = ? AND version = ? AND judgement IS NULL').run(name, version);

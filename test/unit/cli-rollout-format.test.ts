@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decisionFigures, figureChecks, fmtRate, isFinalRollout, lastAnalysis, rolloutThresholds, stepOf, weightsText } from '../../shared/cli/rollout-analysis.js';
+import { decisionFigures, figureChecks, checkText, fmtRate, isFinalRollout, lastAnalysis, rolloutThresholds, stepOf, weightsText } from '../../shared/cli/rollout-analysis.js';
 import { actionLine, analysisLines, decisionRow, formatPlan, formatSeconds, formatStatus, listRow, nodeRow, statusHeader } from '../../shared/cli/rollout-format.js';
 import { watchExitCode } from '../../shared/cli/rollout.js';
 import { AnalysisSpec, Rollout } from '../../shared/protocol/rollout.js';
@@ -33,8 +33,10 @@ describe('rollout analysis (shared by CLI and TUI)', () => {
     const t = AnalysisSpec.parse({});
     const c = figureChecks(figures('gpu01', { candidate_requests: 40, p95_ratio: 1.8, input_drift: null, output_drift: null, candidate_error_rate: 0.004 }), t);
     expect(c.map((x) => [x.label, x.value, x.bound, x.ok])).toEqual([
-      ['requests', '40', '100', false], ['error rate', '0.4%', '1%', true], ['p95 ratio', '1.8', '1.5', false], ['drift', '-', '0.2', null],
+      ['requests', '40', '100', null], ['error rate', '0.4%', '1%', true], ['p95 ratio', '1.8', '1.5', false], ['drift', '-', '0.2', null],
     ]);
+    // too few requests is not a failure: the step waits
+    expect(checkText(c[0])).toBe('requests 40 ≥ 100 wait');
     expect(fmtRate(0.0123)).toBe('1.2%');
     expect(fmtRate(0.5)).toBe('50%');
   });
