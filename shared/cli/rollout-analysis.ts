@@ -150,4 +150,7 @@ export function decisionsNewestFirst(r: Pick<Rollout, 'decisions'>): RolloutDeci
 }
 
 /** "fraud 3 → 4" (or "fraud ? → 4" while the stable version is per node). */
-export const rolloutTitle = (r: Pick<Rollout, 'name' | 'from' | 'to'>) => `${r.name} ${r.from ?? '(current)'} → ${r.to}`;
+/** The version(s) a rollout replaces: its `from`, else the stable versions its nodes had (each node's own). */
+export const fromText = (r: Pick<Rollout, 'from'> & { nodes?: ReadonlyArray<{ stable: string | null }> }) =>
+  r.from ?? ([...new Set((r.nodes ?? []).map((n) => n.stable).filter((v): v is string => v !== null))].join('/') || '(current)');
+export const rolloutTitle = (r: Pick<Rollout, 'name' | 'from' | 'to'> & { nodes?: ReadonlyArray<{ stable: string | null }> }) => `${r.name} ${fromText(r)} → ${r.to}`;

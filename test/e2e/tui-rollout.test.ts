@@ -62,10 +62,10 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
     waitScreen((x) => ok(x) && !!lines(x)[ROWS - 2]?.startsWith('<:> command'), what, timeoutMs);
   const frame = (s: string) => checkFrame(s, COLS, ROWS);
   /**
-   * The detail view's header ("credit (current) → v2 · canary · RUNNING · coordinator ro-a") in the given state: the
+   * The detail view's header ("credit v1 → v2 · canary · RUNNING · coordinator ro-a": without --from, the nodes' stable version) in the given state: the
    * rollouts give no `from`, each node's stable version is what it serves (v1, in the NODES lines).
    */
-  const detailIn = (s: string, to: string, state: string) => lines(s).some((l) => l.startsWith(`credit (current) → ${to} · canary · ${state} · coordinator ro-a`));
+  const detailIn = (s: string, to: string, state: string) => lines(s).some((l) => l.startsWith(`credit v1 → ${to} · canary · ${state} · coordinator ro-a`));
 
   // Traffic: 20-row requests back to back on every node.
   let sending = true;
@@ -84,7 +84,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
     let s = await waitFrame((x) => lines(x)[1]?.trim() === 'rollouts' && !!listRow(x, id), `the :rollouts view listing ${short(id)}`, 15_000);
     frame(s);
     check(lines(s)[0].endsWith(' cluster › rollouts'), 'breadcrumb "cluster › rollouts"', s);
-    check(/\bcredit\b/.test(listRow(s, id)!) && listRow(s, id)!.includes(` →${to} `), `the row names credit →${to}`, s);
+    check(/\bcredit\b/.test(listRow(s, id)!) && listRow(s, id)!.includes(` v1→${to.slice(0, 7)}`), `the row names credit v1→${to} (the nodes' stable version; long versions are cut at the column width)`, s);
     // Unfinished rollouts sort first: the new one is the first row; move the selection onto it when it is elsewhere.
     for (let i = 0; i < 5 && !listRow(s, id)!.startsWith('> '); i++) {
       tmux.keys(S, 'k');
@@ -92,7 +92,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
     }
     s = await waitFrame((x) => listRow(x, id)?.startsWith('> ') ?? false, `${short(id)} selected`);
     tmux.keys(S, 'Enter');
-    s = await waitFrame((x) => lines(x).some((l) => l.startsWith(`credit (current) → ${to} · canary · `)) && /^STEPS \(3\)/m.test(x), `the detail view of ${short(id)}`);
+    s = await waitFrame((x) => lines(x).some((l) => l.startsWith(`credit v1 → ${to} · canary · `)) && /^STEPS \(3\)/m.test(x), `the detail view of ${short(id)}`);
     frame(s);
     check(lines(s)[0].includes(' cluster › rollouts › '), 'breadcrumb "cluster › rollouts › …"', s);
     return s;
@@ -175,8 +175,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui rollout views in tmux (80×24) against t
 
     // ctrl-a asks y/n; y aborts and restores the routing on every node.
     tmux.keys(S, 'C-a');
-    // (The question is one line under the header, "Abort rollout ro_1a2b3 (credit (current) → v2) on ro-a: restore
-    // the previous routing on every node it changed? y/n"; at 80 columns its end, y/n included, is cut.)
+    // (The question is one line under the header, "Abort credit → v2 and restore the previous routing? y/n".)
     s = await waitScreen((x) => lines(x)[1]?.startsWith('Abort credit → v2 and restore the previous routing? y/n') ?? false, 'the abort question', 5_000);
     check(detailIn(s, 'v2', 'RUNNING'), 'nothing happens before y', s);
     tmux.keys(S, 'y');

@@ -1,6 +1,6 @@
 // Pure rendering of rollout rows (the :rollouts view): the rollouts of every coordinator, keys, cells, tones, filter text.
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { isFinalRollout, lastDecision, stepOf } from '../../shared/cli/rollout-analysis.js';
+import { fromText, isFinalRollout, lastDecision, stepOf } from '../../shared/cli/rollout-analysis.js';
 import type { Rollout, RolloutDecision, RolloutNode } from '../../shared/protocol/rollout.js';
 import type { Tone } from '../theme.js';
 import { fmtAge } from './job-row.js';
@@ -83,7 +83,7 @@ export function decisionTone(d: Pick<RolloutDecision, 'outcome'>): Tone | undefi
 }
 
 /** "3→4" (or "→4" when the stable version is per node). */
-export const versionsText = (r: Pick<Rollout, 'from' | 'to'>) => `${r.from ?? ''}→${r.to}`;
+export const versionsText = (r: Pick<Rollout, 'from' | 'to'> & { nodes?: ReadonlyArray<{ stable: string | null }> }) => `${r.from ?? fromText(r).replace('(current)', '')}→${r.to}`;
 
 /** Cells of one rollout row, aligned with ROLLOUT_COLUMNS; `now` in ms. */
 export function rolloutRow(e: RolloutEntry, now: number): string[] {
