@@ -15,8 +15,10 @@
 // (2) Report time. A DriftMonitor built directly (SQLite store in a temp dir, a real ModelRegistry and
 //     ServingManager for the reference predictions, injected clock), drift.bucket_s 300: 100,000 rows × 51 features
 //     captured over 24 h of simulated time (288 buckets), then drift.report over 24 h and 1 h, first call (cold:
-//     reads, parses and merges the stored buckets, in hour blocks) and repeated calls (warm: the merged closed part
-//     is cached), then after the next bucket closes (the hour blocks are cached, the window is not).
+//     reads and merges the stored hour blocks, written at the closes that completed each hour, plus the loose
+//     buckets of the partial hours) and repeated calls (warm: the merged closed part is cached), then after the next
+//     bucket closes (the hour blocks are cached, the window is not), then cold on a fresh monitor without the stored
+//     hours (every bucket read and merged, as before drift_hours).
 //     Two references: 5000 rows (Wasserstein) and 1000 rows (KS). A breakdown of the cold 24 h report follows.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -268,7 +270,8 @@ async function hookCost(): Promise<string[][]> {
 // ---------------------------------------------------------------- (2) report time
 
 interface ReportCase { label: string; refRows: number; rows: number; buckets: number; bytes: number; ingestUsPerRow: number; closeMs: number; closes: number;
-  cold24: number; cold24b: number; warm24: number; next24: number; cold1: number; warm1: number; method: string; breakdown: string[][] }
+  hourCloseMs: number; hourCloses: number; hours: number; hourBytes: number;
+  cold24: number; cold24b: number; cold24c: number; warm24: number; next24: number; cold1: number; warm1: number; method: string; breakdown: string[][] }
 
 async function reportCost(o: { quick: boolean }): Promise<{ cases: ReportCase[]; ingestRows: string[][] }> {
   const N = 100_000;
@@ -305,7 +308,7 @@ async function reportCost(o: { quick: boolean }): Promise<{ cases: ReportCase[];
       const version = pushed.version!.version;
       const ref = await monitor.setReference({ name: spec.name, format: 'csv', data: csvOf(rowsOf(1, spec.refRows)), final: true, dataset_name: 'bench-reference.csv' }, 'bench');
       // 100,000 batch-1 samples over 24 h of simulated time; the clock follows the samples, tick() at each bucket boundary
-      let closeMs = 0; let closes = 0; let otherMs = 0;
+      let closeMs = 0; let closes = 0; let otherMs = 0; let hourCloseMs = 0; let hourCloses = 0;
       let bucket = -1;
       const t0 = performance.now();
       for (let i = 0; i < N; i++) {
@@ -315,12 +318,19 @@ async function reportCost(o: { quick: boolean }): Promise<{ cases: ReportCase[];
           outputs: { output: { dtype: 'float32', dims: [1, 1], data: pred.subarray(i, i + 1) } as RawTensor } };
         const b = Math.floor(ts / bucketMs);
         const a = performance.now();
-        if (b !== bucket) { if (bucket >= 0) { monitor.tick(); closes++; } bucket = b; monitor.ingest([s]); closeMs += performance.now() - a; }
+        if (b !== bucket) {
+          if (bucket >= 0) { monitor.tick(); closes++; }
+          bucket = b; monitor.ingest([s]);
+          const ms = performance.now() - a;
+          // the close of an hour's last bucket also merges the hour and stores it (drift_hours)
+          if ((b * bucketMs) % 3_600_000 === 0 && closes > 0) { hourCloseMs += ms; hourCloses++; } else closeMs += ms;
+        }
         else { monitor.ingest([s]); otherMs += performance.now() - a; }
       }
       const ingestMs = performance.now() - t0;
       now = T0 + DAY_MS - 1; // the last bucket is still open
       const st = db.prepare('SELECT COUNT(*) AS n, SUM(LENGTH(profile)) AS bytes FROM drift_buckets WHERE name = ?').get(spec.name) as { n: number; bytes: number };
+      const hr = db.prepare('SELECT COUNT(*) AS n, SUM(LENGTH(profile)) AS bytes FROM drift_hours WHERE name = ?').get(spec.name) as { n: number; bytes: number | null };
       process.stderr.write(`  drift report ${spec.name}: ${N} rows ingested in ${fmt(ingestMs / 1000, 2)} s (${closes} bucket closes, ${fmt(closeMs, 0)} ms), ${st.n} buckets stored, ${st.bytes} B\n`);
       const time = (window: string) => { const a = performance.now(); const r = monitor.report({ name: spec.name, window, histograms: false }); return { ms: performance.now() - a, r }; };
       const c24 = time('24h');
@@ -341,16 +351,29 @@ async function reportCost(o: { quick: boolean }): Promise<{ cases: ReportCase[];
       now += bucketMs;
       again.tick();
       const a1 = performance.now();
-      again.report({ name: spec.name, window: '24h', histograms: false });
+      const rNext = again.report({ name: spec.name, window: '24h', histograms: false });
       const next24 = performance.now() - a1;
       again.dispose();
+      // cold without hour rows (as before drift_hours): a third monitor after deleting the stored hours, so it reads
+      // and merges every bucket (and stores the hours again)
+      db.prepare('DELETE FROM drift_hours WHERE name = ?').run(spec.name);
+      const third = newMonitor();
+      third.start();
+      const a2 = performance.now();
+      const r3 = third.report({ name: spec.name, window: '24h', histograms: false });
+      const cold24c = performance.now() - a2;
+      third.dispose();
+      // (same clock as the report after the next close: the window starts one bucket later than the cold ones)
+      if (r3.rows !== rNext.rows) process.stderr.write(`  drift report ${spec.name}: 24h report without hour rows counts ${r3.rows} rows, with them ${rNext.rows}\n`);
       if (r2.rows !== N) process.stderr.write(`  drift report ${spec.name}: second monitor's 24h report counts ${r2.rows} rows, expected ${N}\n`);
       cases.push({ label: `${spec.name}: reference ${ref.reference?.rows} rows`, refRows: spec.refRows, rows: c24.r.rows, buckets: st.n, bytes: st.bytes,
-        ingestUsPerRow: (otherMs * 1000) / (N - closes - 1), closeMs: closeMs / Math.max(1, closes), closes,
-        cold24: c24.ms, cold24b, warm24: median(w24), next24, cold1: c1.ms, warm1: median(w1), method: c24.r.features[0]?.method ?? '?',
+        ingestUsPerRow: (otherMs * 1000) / (N - closes - 1), closeMs: closeMs / Math.max(1, closes - hourCloses), closes,
+        hourCloseMs: hourCloseMs / Math.max(1, hourCloses), hourCloses, hours: hr.n, hourBytes: hr.bytes ?? 0,
+        cold24: c24.ms, cold24b, cold24c, warm24: median(w24), next24, cold1: c1.ms, warm1: median(w1), method: c24.r.features[0]?.method ?? '?',
         breakdown: breakdown(db, store, registry, cfg.drift, spec.name, version, T0 + DAY_MS - 1 - DAY_MS, bucketMs) });
       ingestRows.push([`DriftMonitor.ingest, batch-1 sample, 51 features (${spec.name}, no bucket close)`, fmt((otherMs * 1000) / (N - closes - 1), 1)],
-        [`  a sample that closes a bucket (judge 51 features + SQLite write), ms`, fmt(closeMs / Math.max(1, closes), 2)],
+        [`  a sample that closes a bucket (judge 51 features + SQLite write), ms`, fmt(closeMs / Math.max(1, closes - hourCloses), 2)],
+        [`  a sample that closes an hour's last bucket (the same + merge and store the hour block, ${hourCloses} of them), ms`, fmt(hourCloseMs / Math.max(1, hourCloses), 2)],
         [`  amortised over ${N} rows with ${closes} closes`, fmt((ingestMs * 1000) / N, 1)]);
     }
   } finally {
@@ -398,6 +421,14 @@ function breakdown(db: ReturnType<typeof openStore>, store: DriftStore, registry
   const features = defs.map((d, i) => judgeFeature(d.name, d.role, d.type, ref[i], copy[i], eff));
   datasetFigures(features, eff);
   const judgeMs = t() - a;
+  // the path of a cold report since drift_hours: the complete hours' stored rows (SELECT + JSON.parse)
+  a = t();
+  const hourTexts = db.prepare('SELECT profile FROM drift_hours WHERE name = ? AND version = ? AND start_ms >= ? ORDER BY start_ms').all(name, version, Math.ceil(from / HOUR) * HOUR) as Array<{ profile: string }>;
+  const hourSqlMs = t() - a;
+  a = t();
+  for (const h of hourTexts) JSON.parse(h.profile);
+  const hourParseMs = t() - a;
+  const hourBytes = hourTexts.reduce((s, x) => s + x.profile.length, 0);
   const bytes = texts.reduce((s, x) => s + x.profile.length, 0);
   const blockBytes = blockJson.reduce((s, b) => s + JSON.stringify(b).length, 0);
   let keys = 0; let cells = 0;
@@ -410,6 +441,8 @@ function breakdown(db: ReturnType<typeof openStore>, store: DriftStore, registry
     [`SQLite SELECT of ${texts.length} profiles (${fmt(bytes / 2 ** 20, 1)} MiB of JSON text, compact sketches)`, fmt(sqlMs, 1)],
     ['JSON.parse of those profiles', fmt(parseMs, 1)],
     [`mergeAccsJson of every bucket × feature into its hour block (${blocks.size} blocks) + accToJson of the blocks (the cached form)`, fmt(blockMs, 1)],
+    [`since drift_hours, instead of the three steps above: SQLite SELECT of the ${hourTexts.length} stored hour rows (${fmt(hourBytes / 2 ** 20, 1)} MiB of JSON)`, fmt(hourSqlMs, 1)],
+    ['  JSON.parse of those hour rows', fmt(hourParseMs, 1)],
     ['mergeAccsJson of the blocks into one profile per feature', fmt(mergeMs, 1)],
     ['cloneAcc of the merged profiles (structural copy; also on warm calls)', fmt(cloneMs, 1)],
     [`judgeFeature × ${defs.length} + datasetFigures (${features[0]?.method})`, fmt(judgeMs, 1)],
@@ -437,10 +470,12 @@ export async function runDriftBench(opts: { quick?: boolean } = {}): Promise<str
   const out = [...head, '', '(1) Latency added per inference by capture: two agents, capture OFF (drift.enabled false) vs ON (bucket_s 5, 5000-row reference)', '', cap.text,
     '', 'In process, µs per call or row:', table(['hot path / monitor', 'µs'], [...cap.hook, ...rep.ingestRows]),
     '', `(2) drift.report over 100,000 captured rows × 51 features, 24 h of simulated time in buckets of 300 s (DriftMonitor with an injected clock, SQLite in a temp dir)`, '',
-    table(['reference', 'method', 'rows', 'features', 'buckets', 'stored profile bytes', '24h cold ms', '24h cold again ms', '24h warm ms', '24h after the next close ms', '1h cold ms', '1h warm ms'],
-      rep.cases.map((c) => [c.label, c.method, String(c.rows), '51', String(c.buckets), String(c.bytes), fmt(c.cold24, 1), fmt(c.cold24b, 1), fmt(c.warm24, 1), fmt(c.next24, 1), fmt(c.cold1, 1), fmt(c.warm1, 1)])),
-    '(cold: the first report call, reads, parses and merges the stored buckets; cold again: the same on a second DriftMonitor over the same store',
-    ' (empty cache, code already compiled, as after an agent restart); warm: median of repeated calls (the merged closed buckets come from the cache);',
+    table(['reference', 'method', 'rows', 'features', 'buckets', 'stored profile bytes', 'hour rows', 'hour row bytes', '24h cold ms', '24h cold again ms', '24h cold, no hour rows ms', '24h warm ms', '24h after the next close ms', '1h cold ms', '1h warm ms'],
+      rep.cases.map((c) => [c.label, c.method, String(c.rows), '51', String(c.buckets), String(c.bytes), String(c.hours), String(c.hourBytes), fmt(c.cold24, 1), fmt(c.cold24b, 1), fmt(c.cold24c, 1), fmt(c.warm24, 1), fmt(c.next24, 1), fmt(c.cold1, 1), fmt(c.warm1, 1)])),
+    '(cold: the first report call, reads the stored hour rows (drift_hours, written at the closes that completed each hour) + the loose buckets of',
+    ' the partial hours and merges them; cold again: the same on a second DriftMonitor over the same store (empty cache, code already compiled, as',
+    ' after an agent restart); cold, no hour rows: a third one after deleting drift_hours, so it reads and merges every bucket (the cold path before',
+    ' hour rows); warm: median of repeated calls (the merged closed buckets come from the cache);',
     ' after the next close: the clock moves one bucket on and the open bucket closes (window cache dropped; closed hours come from the hour-block cache);',
     ' 1h cold: the first 1h call. Ingest drives bucket closes by the sample clock; the 5-second flushes of the open bucket are not simulated.)'];
   for (const c of rep.cases) out.push('', `Where the time of a cold 24 h report goes (${c.label}; the steps repeated one by one, ms):`, table(['step', 'ms'], c.breakdown));

@@ -82,7 +82,8 @@ export class DriftMonitor extends EventEmitter {
    * key | block start | reference stamp. Only hours that can no longer change are cached (every bucket starting in
    * them has closed: the open bucket and the clock are past the hour's end). LRU, at most BLOCK_CACHE_MAX = 64 blocks
    * in all (all versions together: 2.7 days of one version); a block of 51 numeric features is ~0.2 MB in memory, so
-   * ~13 MB at most. Windows longer than 64 h still work but rebuild their hours on each uncached call.
+   * ~13 MB at most. Behind it, complete hours are stored in drift_hours (DriftStore.hours; written at the close that
+   * completes an hour, or by the first report that merges one): an uncached hour is one row to read, not 12 buckets.
    */
   private blockCache = new Map<string, { key: string; start: number; accs: AccJson[]; rows: number }>();
   /** Reference identity → stamp (a new reference array = a new stamp: blocks of the old reference are never reused). */
@@ -260,8 +261,11 @@ export class DriftMonitor extends EventEmitter {
       scores: Object.fromEntries(features.map((f) => [f.name, f.score])), drifted: [...fig.drifted, ...fig.predictions] };
     const events: Array<{ type: 'raised' | 'resolved'; alert: DriftAlert }> = [];
     const now = this.now();
+    const hour = Math.floor(b.start / HOUR_MS) * HOUR_MS;
     this.deps.store.transaction(() => {
       this.deps.store.saveBucket(st.name, st.version, { start: b.start, end: b.end, rows: b.rows, accs: b.accs.map(accToJson), judgement: point });
+      // The bucket's hour block (if one was stored: a bucket judged late, at start-up) no longer holds it as it is.
+      this.deps.store.deleteHour(st.name, st.version, hour);
       if (!judged) return;
       if (fig.dataset_drift || fig.prediction_drift) {
         st.consecutive++;
@@ -282,6 +286,8 @@ export class DriftMonitor extends EventEmitter {
     });
     st.last = { features, point };
     this.dropCaches(st.key, b.start);
+    // The close that completes an hour stores its block (off the report path); a later report reads one row for it.
+    try { this.storeHour(st, hour); } catch (e) { this.deps.log.error({ err: (e as Error).message, model: st.name, version: st.version }, 'drift hour block write failed'); }
     this.emit('judged', st.name, st.version, point);
     for (const e of events) {
       this.deps.log.warn({ model: st.name, version: st.version, alert: e.alert.id, features: e.alert.features }, e.type === 'raised' ? `drift alert raised: ${e.alert.message}` : 'drift alert resolved');
@@ -400,7 +406,8 @@ export class DriftMonitor extends EventEmitter {
   /**
    * Merged profile of the closed buckets since `from` (and starting at or before `until` when given) plus the open
    * bucket. The closed part is cached with its row count until the next close; it is merged from whole closed hours
-   * (blockCache: each read and merged once) plus the loose buckets of the partial hours at either end.
+   * (blockCache, else their stored hour row in drift_hours, else merged from their buckets and stored) plus the loose
+   * buckets of the partial hours at either end.
    */
   private windowAccs(st: VersionState, from: number, until?: number): { accs: FeatureAcc[]; rows: number } {
     const withOpen = st.open !== null && (until === undefined || st.open.start <= until);
@@ -446,34 +453,78 @@ export class DriftMonitor extends EventEmitter {
     loose(from, firstBlock);
     const blocks: Array<{ accs: AccJson[]; rows: number } | null> = [];
     for (let b = firstBlock; b < endBlock; b += HOUR_MS) blocks.push(this.blockGet(`${st.key}|${b}|${stamp}`));
-    // Read the missing hours, a contiguous run at a time.
+    const refKey = this.refKey(st);
+    // The missing hours, a contiguous run at a time: their stored hour rows, else their buckets (merged, then stored
+    // when every bucket of the hour has been judged).
     for (let i = 0; i < blocks.length;) {
       if (blocks[i]) { i++; continue; }
       let j = i;
       while (j < blocks.length && !blocks[j]) j++;
-      const lo = firstBlock + i * HOUR_MS;
-      const stored = this.deps.store.bucketProfiles(st.name, st.version, lo, firstBlock + j * HOUR_MS);
-      let s = 0;
-      for (let k = i; k < j; k++) {
-        const start = firstBlock + k * HOUR_MS;
-        const m = fresh();
-        const inHour: AccJson[][] = [];
-        let n = 0;
-        for (; s < stored.length && stored[s].start < start + HOUR_MS; s++) {
-          const b = stored[s];
-          if (b.accs.length !== st.defs.length) continue;
-          n += b.rows;
-          inHour.push(b.accs);
+      for (const h of this.deps.store.hours(st.name, st.version, firstBlock + i * HOUR_MS, firstBlock + j * HOUR_MS, refKey)) {
+        if (h.accs.length !== st.defs.length) continue;
+        const k = (h.start - firstBlock) / HOUR_MS;
+        blocks[k] = { accs: h.accs, rows: h.rows };
+        this.blockSet(`${st.key}|${h.start}|${stamp}`, { key: st.key, start: h.start, ...blocks[k]! });
+      }
+      for (let k = i; k < j;) {
+        if (blocks[k]) { k++; continue; }
+        let l = k;
+        while (l < j && !blocks[l]) l++;
+        const stored = this.deps.store.bucketProfiles(st.name, st.version, firstBlock + k * HOUR_MS, firstBlock + l * HOUR_MS);
+        let s = 0;
+        for (let m = k; m < l; m++) {
+          const start = firstBlock + m * HOUR_MS;
+          const e = s;
+          while (s < stored.length && stored[s].start < start + HOUR_MS) s++;
+          const h = this.mergeHour(st, stored.slice(e, s));
+          blocks[m] = { accs: h.accs, rows: h.rows };
+          if (h.judged) this.deps.store.saveHour(st.name, st.version, start, refKey, h.rows, h.accs);
+          this.blockSet(`${st.key}|${start}|${stamp}`, { key: st.key, start, ...blocks[m]! });
         }
-        for (let f = 0; f < m.length; f++) mergeAccsJson(m[f], inHour.map((p) => p[f]));
-        blocks[k] = { accs: m.map(accToJson), rows: n };
-        this.blockSet(`${st.key}|${start}|${stamp}`, { key: st.key, start, ...blocks[k]! });
+        k = l;
       }
       i = j;
     }
     for (const b of blocks) { rows += b!.rows; parts.push(b!.accs); }
     loose(endBlock, endExcl);
     return done();
+  }
+
+  /** One hour's buckets merged (the block form: JSON); judged: every one of them has been judged (closed for good). */
+  private mergeHour(st: VersionState, buckets: ReadonlyArray<{ rows: number; accs: AccJson[]; judged: boolean }>): { accs: AccJson[]; rows: number; judged: boolean } {
+    const m = st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null));
+    const inHour: AccJson[][] = [];
+    let rows = 0;
+    for (const b of buckets) {
+      if (b.accs.length !== st.defs.length) continue;
+      rows += b.rows;
+      inHour.push(b.accs);
+    }
+    for (let f = 0; f < m.length; f++) mergeAccsJson(m[f], inHour.map((p) => p[f]));
+    return { accs: m.map(accToJson), rows, judged: buckets.every((b) => b.judged) };
+  }
+
+  /**
+   * Stores the hour block starting at `hour` (and caches it) if the hour is complete: the open bucket and the bucket
+   * of the current time start at or after its end, and every bucket stored in it has been judged (at start-up, a
+   * bucket that closed while the agent was down may still wait for its judgement: the last one judged stores it).
+   */
+  private storeHour(st: VersionState, hour: number): void {
+    const frontier = Math.min(st.open?.start ?? Infinity, Math.floor(this.now() / this.bucketMs) * this.bucketMs);
+    if (hour + HOUR_MS > frontier) return;
+    const h = this.mergeHour(st, this.deps.store.bucketProfiles(st.name, st.version, hour, hour + HOUR_MS));
+    if (!h.judged) return;
+    this.deps.store.saveHour(st.name, st.version, hour, this.refKey(st), h.rows, h.accs);
+    this.blockSet(`${st.key}|${hour}|${this.refStamp(st)}`, { key: st.key, start: hour, accs: h.accs, rows: h.rows });
+  }
+
+  /**
+   * Identity of the reference (and feature types) a stored hour block was merged under: a block stored under another
+   * one is never read (hour rows are also deleted when the reference changes).
+   */
+  private refKey(st: VersionState): string {
+    const i = st.refInfo;
+    return `${st.defs.map((d) => (d.type === 'numeric' ? 'n' : 'c')).join('')}|${i ? `${i.source}:${i.created_at}:${i.rows}:${i.dataset_sha256 ?? ''}` : '-'}`;
   }
 
   private blockGet(k: string): { accs: AccJson[]; rows: number } | null {

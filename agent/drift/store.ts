@@ -13,7 +13,7 @@ export interface StoredReference {
 /** A stored bucket: its window, rows, per-feature accumulators and (once closed) how it was judged. */
 export interface StoredBucket { start: number; end: number; rows: number; accs: AccJson[]; judgement: DriftPoint | null }
 
-/** SQLite repository of the drift tables (migration v5). Every write is one statement or one transaction. */
+/** SQLite repository of the drift tables (migrations v5 and v8). Every write is one statement or one transaction. */
 export class DriftStore {
   constructor(private readonly db: Db) {}
 
@@ -47,10 +47,31 @@ export class DriftStore {
    * Profiles of a version's buckets that start in [fromStart, toStart), oldest first, without their judgements (what
    * merging windows needs: DriftMonitor reads one hour block or a partial hour at a time).
    */
-  bucketProfiles(name: string, version: string, fromStart: number, toStart: number): Array<{ start: number; end: number; rows: number; accs: AccJson[] }> {
-    const rows = this.db.prepare('SELECT start_ms, end_ms, rows, profile FROM drift_buckets WHERE name = ? AND version = ? AND start_ms >= ? AND start_ms < ? ORDER BY start_ms')
-      .all(name, version, fromStart, Math.min(toStart, Number.MAX_SAFE_INTEGER)) as Array<{ start_ms: number; end_ms: number; rows: number; profile: string }>;
-    return rows.map((r) => ({ start: r.start_ms, end: r.end_ms, rows: r.rows, accs: JSON.parse(r.profile) }));
+  bucketProfiles(name: string, version: string, fromStart: number, toStart: number): Array<{ start: number; end: number; rows: number; accs: AccJson[]; judged: boolean }> {
+    const rows = this.db.prepare('SELECT start_ms, end_ms, rows, profile, judgement IS NOT NULL AS judged FROM drift_buckets WHERE name = ? AND version = ? AND start_ms >= ? AND start_ms < ? ORDER BY start_ms')
+      .all(name, version, fromStart, Math.min(toStart, Number.MAX_SAFE_INTEGER)) as Array<{ start_ms: number; end_ms: number; rows: number; profile: string; judged: number }>;
+    return rows.map((r) => ({ start: r.start_ms, end: r.end_ms, rows: r.rows, accs: JSON.parse(r.profile), judged: r.judged === 1 }));
+  }
+
+  /**
+   * Stored hour blocks of a version that start in [fromStart, toStart) and were merged under reference identity `ref`,
+   * oldest first (rows of another reference are left out: the caller rebuilds them).
+   */
+  hours(name: string, version: string, fromStart: number, toStart: number, ref: string): Array<{ start: number; rows: number; accs: AccJson[] }> {
+    const rows = this.db.prepare('SELECT start_ms, rows, profile FROM drift_hours WHERE name = ? AND version = ? AND start_ms >= ? AND start_ms < ? AND ref = ? ORDER BY start_ms')
+      .all(name, version, fromStart, Math.min(toStart, Number.MAX_SAFE_INTEGER), ref) as Array<{ start_ms: number; rows: number; profile: string }>;
+    return rows.map((r) => ({ start: r.start_ms, rows: r.rows, accs: JSON.parse(r.profile) }));
+  }
+
+  /** Upserts the merged profile of a complete hour (same JSON form as a bucket profile). */
+  saveHour(name: string, version: string, start: number, ref: string, rows: number, accs: AccJson[]): void {
+    this.db.prepare('INSERT INTO drift_hours (name, version, start_ms, ref, rows, profile) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name, version, start_ms) DO UPDATE SET ref = excluded.ref, rows = excluded.rows, profile = excluded.profile')
+      .run(name, version, start, ref, rows, JSON.stringify(accs));
+  }
+
+  /** Deletes a version's hour block starting at `start` (one of its buckets changed). */
+  deleteHour(name: string, version: string, start: number): void {
+    this.db.prepare('DELETE FROM drift_hours WHERE name = ? AND version = ? AND start_ms = ?').run(name, version, start);
   }
 
   /** Judgements only (history), newest `limit`, returned oldest first. */
@@ -72,9 +93,17 @@ export class DriftStore {
     return rows.map((r) => ({ name: r.name, version: r.version, bucket: { start: r.start_ms, end: r.end_ms, rows: r.rows, accs: JSON.parse(r.profile), judgement: null } }));
   }
 
-  /** Deletes buckets that ended before `before`. */
+  /**
+   * Deletes buckets that ended before `before`, and the hour blocks that start before it (they may hold a deleted
+   * bucket; a report rebuilds one from the buckets left if it still needs it).
+   */
   prune(before: number): number {
-    return this.db.prepare('DELETE FROM drift_buckets WHERE end_ms < ?').run(before).changes;
+    let n = 0;
+    this.transaction(() => {
+      n = this.db.prepare('DELETE FROM drift_buckets WHERE end_ms < ?').run(before).changes;
+      n += this.db.prepare('DELETE FROM drift_hours WHERE start_ms < ?').run(before).changes;
+    });
+    return n;
   }
 
   /**
@@ -96,6 +125,8 @@ export class DriftStore {
         for (const a of accs) if (a.t === 'n') a.hist = null;
         upd.run(JSON.stringify(accs), name, version, r.start_ms);
       }
+      // Hour blocks were merged under the old reference: gone (rebuilt from the unbinned buckets when needed).
+      this.db.prepare('DELETE FROM drift_hours WHERE name = ? AND version = ?').run(name, version);
     });
   }
 
@@ -103,6 +134,7 @@ export class DriftStore {
     this.transaction(() => {
       this.db.prepare('DELETE FROM drift_buckets WHERE name = ? AND version = ? AND judgement IS NULL').run(name, version);
       this.db.prepare("UPDATE drift_buckets SET profile = '[]' WHERE name = ? AND version = ?").run(name, version);
+      this.db.prepare('DELETE FROM drift_hours WHERE name = ? AND version = ?').run(name, version);
     });
   }
 

@@ -149,4 +149,16 @@ export const migrations: string[] = [
      id TEXT PRIMARY KEY,
      data TEXT NOT NULL
    );`,
+  // v8: drift hour blocks — the merged profile of a version's buckets that start in one complete aligned hour (every
+  // one closed and judged), with its row count and the identity of the reference it was merged under (ref), so that
+  // a cold report reads ≤ 25 hour rows instead of ~300 bucket profiles
+  `CREATE TABLE drift_hours (
+     name TEXT NOT NULL,
+     version TEXT NOT NULL,
+     start_ms INTEGER NOT NULL,
+     ref TEXT NOT NULL,
+     rows INTEGER NOT NULL,
+     profile TEXT NOT NULL,
+     PRIMARY KEY (name, version, start_ms)
+   );`,
 ];
