@@ -21,6 +21,8 @@
 //     hours (every bucket read and merged, as before drift_hours).
 //     Two references: 5000 rows (Wasserstein) and 1000 rows (KS). A breakdown of the cold 24 h report follows.
 import { createHash } from 'node:crypto';
+import { pushModelBytes } from '../shared/cli/models.js';
+import { chunkLines, uploadReference } from '../shared/cli/drift-upload.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,31 +119,10 @@ async function measure(label: string, pid: number, ticks: number, concurrency: n
   return { n: lat.length, errors, seconds, lat, cpuMs: c0 !== null && c1 !== null ? c1 - c0 : Number.NaN };
 }
 
-/** Push a file through the chunked model.push (as bench/serving.ts does). */
-async function pushModel(c: AgentClient, name: string, bytes: Buffer, chunk = 512 * 1024): Promise<void> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  let upload_id: string | undefined;
-  let offset = 0;
-  for (;;) {
-    const part = bytes.subarray(offset, offset + chunk);
-    const final = offset + part.length >= bytes.length;
-    const r = await c.call('model.push', { name, ...(upload_id ? { upload_id } : {}), offset, data_b64: part.toString('base64'), final, ...(final ? { sha256 } : {}) }, { timeoutMs: 60_000 });
-    upload_id = r.upload_id;
-    offset += part.length;
-    if (final) return;
-  }
-}
-
-/** drift.setReference with a CSV in chunks of ≤ 256 KiB (the API caps one chunk at 512 KiB). */
+/** drift.setReference with a CSV, chunked by the client library as the CLI does. */
 async function setReference(c: AgentClient, name: string, csv: string): Promise<{ rows: number; features: number }> {
-  const CH = 256 * 1024;
-  let upload_id: string | undefined;
-  for (let off = 0; ; off += CH) {
-    const final = off + CH >= csv.length;
-    const r = await c.call('drift.setReference', { name, format: 'csv', data: csv.slice(off, off + CH), final, dataset_name: 'bench-reference.csv', ...(upload_id ? { upload_id } : {}) }, { timeoutMs: 120_000 });
-    upload_id = r.upload_id ?? undefined;
-    if (final) return { rows: r.reference?.rows ?? 0, features: r.features.length };
-  }
+  const r = await uploadReference(c, chunkLines([Buffer.from(csv)], 'bench-reference.csv'), { name, format: 'csv', datasetName: 'bench-reference.csv' });
+  return { rows: r.reference?.rows ?? 0, features: r.features.length };
 }
 
 interface Mode { label: string; concurrency: number; issue: (agent: 0 | 1) => () => Promise<void> }
@@ -172,7 +153,7 @@ async function captureCost(o: { quick: boolean }): Promise<{ text: string; hook:
         await c.connect();
         clients[k].push(c);
       }
-      await pushModel(clients[k][0], MODEL, model.bytes);
+      await pushModelBytes(clients[k][0], MODEL, model.bytes);
       await clients[k][0].call('model.load', { name: MODEL }, { timeoutMs: 60_000 });
     }
     const tRef = performance.now();

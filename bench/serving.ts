@@ -15,13 +15,13 @@
 // Ratios: agent latency / baseline latency and agent throughput / baseline throughput, against the baseline of the
 // same concurrency measured in the same run.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { pushModelBytes } from '../shared/cli/models.js';
 import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { spawnAgent, type AgentProcess } from '../scripts/lib/agent-process.js';
 import { AgentClient } from '../shared/client/agent-client.js';
-import { createHash } from 'node:crypto';
 import { ModelInferParams } from '../shared/protocol/models.js';
 import { packageRoot } from '../shared/util/package-root.js';
 import { fmt, freePort, machine, percentile, table } from './util.js';
@@ -91,21 +91,6 @@ async function measure(label: string, concurrency: number, issue: Issue, o: { wa
   const seconds = (performance.now() - t0) / 1000;
   process.stderr.write(`  serving ${label}: ${lat.length} ok, ${errors} errors in ${fmt(seconds, 2)} s${firstError ? ` (first: ${firstError})` : ''}\n`);
   return { label, concurrency, n: lat.length, errors, seconds, lat, ...(queueUs.length ? { queueUs, computeUs } : {}), ...(firstError ? { note: firstError } : {}) };
-}
-
-/** Push a file through the chunked model.push (the call sequence of test/helpers/models.ts pushModel). */
-async function pushModel(c: AgentClient, name: string, bytes: Buffer, chunk = 512 * 1024): Promise<void> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  let upload_id: string | undefined;
-  let offset = 0;
-  for (;;) {
-    const part = bytes.subarray(offset, offset + chunk);
-    const final = offset + part.length >= bytes.length;
-    const r = await c.call('model.push', { name, ...(upload_id ? { upload_id } : {}), offset, data_b64: part.toString('base64'), final, ...(final ? { sha256 } : {}) }, { timeoutMs: 60_000 });
-    upload_id = r.upload_id;
-    offset += part.length;
-    if (final) return;
-  }
 }
 
 /** Minimal HTTP client on node:http with keep-alive (less client overhead than fetch). */
@@ -195,7 +180,7 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
       clients.push(c);
     }
     const c0 = clients[0];
-    await pushModel(c0, MODEL, bytes);
+    await pushModelBytes(c0, MODEL, bytes);
     const loaded = await c0.call('model.load', { name: MODEL }, { timeoutMs: 60_000 });
     head.push(`agent    ${MODEL} ${loaded.model.version} loaded on ${loaded.model.provider ?? '?'} (agent defaults: 1 worker thread, 1 intra-op thread)`);
 
@@ -303,7 +288,7 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
       const b1 = await measure('baseline: ort session.run in process', 1, rdirect, w);
       const b64 = await measure('baseline: ort session.run in process', CONCURRENCY, rdirect, w);
       await rs.release();
-      await pushModel(c0, 'textdir', rbytes);
+      await pushModelBytes(c0, 'textdir', rbytes);
       await c0.call('model.load', { name: 'textdir' }, { timeoutMs: 60_000 });
       const rjson = [{ name: inName, datatype: 'FP32', shape: [1, 3, 48, 192], data: Array.from(rx) }];
       const rbuf = Buffer.from(rx.buffer);

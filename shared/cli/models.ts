@@ -77,6 +77,26 @@ async function fileSize(path: string, what: string): Promise<number> {
   }
 }
 
+/**
+ * Upload bytes already in memory with model.push (tests, benchmarks, the demo's generated models): chunks in order,
+ * the last one final with the sha256 (computed unless given, e.g. a wrong one on purpose). Resolves with the final
+ * answer, whose `model` is the committed version.
+ */
+export async function pushModelBytes(client: Pick<AgentClient, 'call'>, name: string, bytes: Buffer, o: { version?: string; chunk?: number; sha256?: string } = {}) {
+  const chunk = o.chunk ?? PUSH_CHUNK_BYTES;
+  const sha256 = o.sha256 ?? createHash('sha256').update(bytes).digest('hex');
+  let upload_id: string | undefined;
+  let offset = 0;
+  for (;;) {
+    const part = bytes.subarray(offset, offset + chunk);
+    const final = offset + part.length >= bytes.length;
+    const r = await client.call('model.push', { name, ...(o.version ? { version: o.version } : {}), ...(upload_id ? { upload_id } : {}), offset, data_b64: part.toString('base64'), final, ...(final ? { sha256 } : {}) }, final ? { timeoutMs: SLOW_CALL_MS } : {});
+    upload_id = r.upload_id;
+    offset += part.length;
+    if (final) return r;
+  }
+}
+
 /** What every chunk of one push carries besides its bytes. */
 export interface PushRequest { name: string; version?: string; sha256: string; size: number; lineage?: PushLineage }
 
