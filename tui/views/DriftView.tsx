@@ -1,10 +1,9 @@
-import { Box } from 'ink';
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { Line } from '../components/Line.js';
-import { Table, type TableRow } from '../components/Table.js';
+import type { TableRow } from '../components/Table.js';
+import { ListScreen } from '../components/ListScreen.js';
+import { modelsEmptyText } from './ModelsView.js';
 import { DRIFT_LIST_COLUMNS, driftEntries, driftListRow, driftListTone, type DriftEntry } from '../render/drift-row.js';
 import { modelFilterText, modelKey } from '../render/model-row.js';
-import { layoutColumns } from '../render/table.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -28,25 +27,12 @@ function summary(nodes: readonly FleetNode[], shown: readonly DriftEntry[]): str
   return parts.join(' · ');
 }
 
+
 /** Every model version of the fleet with its drift alert state (pushed by drift.alerts); Enter opens its drift. */
 export function DriftView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleDrift(nodes, frame);
-  const head = <Line text={summary(nodes, shown)} width={width} theme={theme} tone="dim" />;
-  if (shown.length === 0) {
-    const any = nodes.some((n) => n.models?.length);
-    const why = !any ? 'no models yet; `fleetml model push` adds one' : `no model matches "${frame.filter}"; <esc> clears the filter`;
-    return (
-      <Box flexDirection="column">
-        {height > 1 ? head : null}
-        <Line text={why} width={width} theme={theme} tone="dim" />
-      </Box>
-    );
-  }
   const rows: TableRow[] = shown.map((e) => ({ key: modelKey(e), cells: driftListRow(e), tone: driftListTone(e) }));
   return (
-    <Box flexDirection="column">
-      {height > 2 ? head : null}
-      <Table columns={DRIFT_LIST_COLUMNS} layout={layoutColumns(DRIFT_LIST_COLUMNS, width - 2)} rows={rows} selected={selected} height={Math.max(0, height - (height > 2 ? 2 : 1))} width={width} theme={theme} />
-    </Box>
+    <ListScreen summary={summary(nodes, shown)} columns={DRIFT_LIST_COLUMNS} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={modelsEmptyText(nodes, frame)} />
   );
 }

@@ -1,10 +1,8 @@
-import { Box } from 'ink';
 import type { FleetNode } from '../../shared/client/fleet-types.js';
 import type { Job } from '../../shared/protocol/jobs.js';
-import { Line } from '../components/Line.js';
-import { Table, type TableRow } from '../components/Table.js';
+import type { TableRow } from '../components/Table.js';
+import { ListScreen } from '../components/ListScreen.js';
 import { JOB_COLUMNS, allJobs, jobCounts, jobFilterText, jobKey, jobRow, jobTone, matchStateFilter } from '../render/job-row.js';
-import { layoutColumns } from '../render/table.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -21,28 +19,20 @@ function summary(nodes: readonly FleetNode[], shown: readonly Job[], frame: Fram
   return parts.join(' · ');
 }
 
+/** What the view says when no row is shown: nothing yet, or nothing matches the filter. */
+function emptyText(nodes: readonly FleetNode[], frame: Frame): string {
+  const any = nodes.some((n) => n.jobs?.length);
+  return !any
+    ? 'no jobs yet; <n> submits one (or `fleetml job run`)'
+    : `no job matches${frame.filter ? ` "${frame.filter}"` : ''} (states: ${frame.stateFilter ?? 'all'}); <esc> clears the filter, <f> changes states`;
+}
+
 /** Every job of the fleet, one row each (node, id, name, state, driver, GPUs, age, reason). */
 export function JobsView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleJobs(nodes, frame);
-  const head = <Line text={summary(nodes, shown, frame)} width={width} theme={theme} tone="dim" />;
-  if (shown.length === 0) {
-    const any = nodes.some((n) => n.jobs?.length);
-    const why = !any
-      ? 'no jobs yet; <n> submits one (or `fleetml job run`)'
-      : `no job matches${frame.filter ? ` "${frame.filter}"` : ''} (states: ${frame.stateFilter ?? 'all'}); <esc> clears the filter, <f> changes states`;
-    return (
-      <Box flexDirection="column">
-        {height > 1 ? head : null}
-        <Line text={why} width={width} theme={theme} tone="dim" />
-      </Box>
-    );
-  }
   const now = Date.now();
   const rows: TableRow[] = shown.map((j) => ({ key: jobKey(j), cells: jobRow(j, now), tone: jobTone(j) }));
   return (
-    <Box flexDirection="column">
-      {height > 2 ? head : null}
-      <Table columns={JOB_COLUMNS} layout={layoutColumns(JOB_COLUMNS, width - 2)} rows={rows} selected={selected} height={Math.max(0, height - (height > 2 ? 2 : 1))} width={width} theme={theme} />
-    </Box>
+    <ListScreen summary={summary(nodes, shown, frame)} columns={JOB_COLUMNS} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
   );
 }

@@ -1,9 +1,7 @@
-import { Box } from 'ink';
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { Line } from '../components/Line.js';
-import { Table, type TableRow } from '../components/Table.js';
+import type { TableRow } from '../components/Table.js';
+import { ListScreen } from '../components/ListScreen.js';
 import { MODEL_COLUMNS, allModels, modelCounts, modelFilterText, modelKey, modelRow, modelTone, type ModelEntry } from '../render/model-row.js';
-import { layoutColumns } from '../render/table.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -20,26 +18,18 @@ function summary(nodes: readonly FleetNode[], shown: readonly ModelEntry[]): str
   return parts.join(' · ');
 }
 
+/** What a model list (models, drift) says when no row is shown: nothing yet, or nothing matches the filter. */
+export function modelsEmptyText(nodes: readonly FleetNode[], frame: Frame): string {
+  const any = nodes.some((n) => n.models?.length);
+  return !any ? 'no models yet; `fleetml model push` adds one' : `no model matches "${frame.filter}"; <esc> clears the filter`;
+}
+
 /** Every model version of every node, one row each, with its serving figures. Read-only for now. */
 export function ModelsView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleModels(nodes, frame);
-  const head = <Line text={summary(nodes, shown)} width={width} theme={theme} tone="dim" />;
-  if (shown.length === 0) {
-    const any = nodes.some((n) => n.models?.length);
-    const why = !any ? 'no models yet; `fleetml model push` adds one' : `no model matches "${frame.filter}"; <esc> clears the filter`;
-    return (
-      <Box flexDirection="column">
-        {height > 1 ? head : null}
-        <Line text={why} width={width} theme={theme} tone="dim" />
-      </Box>
-    );
-  }
   const now = Date.now();
   const rows: TableRow[] = shown.map((e) => ({ key: modelKey(e), cells: modelRow(e, now), tone: modelTone(e) }));
   return (
-    <Box flexDirection="column">
-      {height > 2 ? head : null}
-      <Table columns={MODEL_COLUMNS} layout={layoutColumns(MODEL_COLUMNS, width - 2)} rows={rows} selected={selected} height={Math.max(0, height - (height > 2 ? 2 : 1))} width={width} theme={theme} />
-    </Box>
+    <ListScreen summary={summary(nodes, shown)} columns={MODEL_COLUMNS} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={modelsEmptyText(nodes, frame)} />
   );
 }

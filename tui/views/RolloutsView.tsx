@@ -1,9 +1,7 @@
-import { Box } from 'ink';
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { Line } from '../components/Line.js';
-import { Table, type TableRow } from '../components/Table.js';
+import type { TableRow } from '../components/Table.js';
+import { ListScreen } from '../components/ListScreen.js';
 import { ROLLOUT_COLUMNS, allRollouts, rolloutCounts, rolloutFilterText, rolloutKey, rolloutRow, rolloutTone, type RolloutEntry } from '../render/rollout-row.js';
-import { layoutColumns } from '../render/table.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -21,26 +19,18 @@ function summary(nodes: readonly FleetNode[], shown: readonly RolloutEntry[]): s
   return parts.join(' · ');
 }
 
+/** What the view says when no row is shown: nothing yet, or nothing matches the filter. */
+function emptyText(nodes: readonly FleetNode[], frame: Frame): string {
+  const any = nodes.some((n) => n.rollouts?.length);
+  return !any ? 'no rollouts yet; start one with `fleetml rollout start MODEL --to VERSION`' : `no rollout matches "${frame.filter}"; <esc> clears the filter`;
+}
+
 /** Every rollout of the fleet (pushed by rollout.events on each coordinator); Enter opens one. */
 export function RolloutsView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleRollouts(nodes, frame);
-  const head = <Line text={summary(nodes, shown)} width={width} theme={theme} tone="dim" />;
-  if (shown.length === 0) {
-    const any = nodes.some((n) => n.rollouts?.length);
-    const why = !any ? 'no rollouts yet; start one with `fleetml rollout start MODEL --to VERSION`' : `no rollout matches "${frame.filter}"; <esc> clears the filter`;
-    return (
-      <Box flexDirection="column">
-        {height > 1 ? head : null}
-        <Line text={why} width={width} theme={theme} tone="dim" />
-      </Box>
-    );
-  }
   const now = Date.now();
   const rows: TableRow[] = shown.map((e) => ({ key: rolloutKey(e), cells: rolloutRow(e, now), tone: rolloutTone(e.rollout.state) }));
   return (
-    <Box flexDirection="column">
-      {height > 2 ? head : null}
-      <Table columns={ROLLOUT_COLUMNS} layout={layoutColumns(ROLLOUT_COLUMNS, width - 2)} rows={rows} selected={selected} height={Math.max(0, height - (height > 2 ? 2 : 1))} width={width} theme={theme} />
-    </Box>
+    <ListScreen summary={summary(nodes, shown)} columns={ROLLOUT_COLUMNS} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
   );
 }
