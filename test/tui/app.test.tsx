@@ -1,33 +1,7 @@
-import { render } from 'ink-testing-library';
-import { afterEach, describe, expect, test, vi } from 'vitest';
-import { App } from '../../tui/App.js';
+import { describe, expect, test, vi } from 'vitest';
 import { KEYMAP, type KeyBinding } from '../../tui/keymap.js';
 import { FakeFleetSource, a5000, fleet } from './fixtures.js';
-
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
-const ENTER = '\r';
-const ESC = '\x1b';
-const DOWN = '\x1b[B';
-
-let cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanup) c();
-  cleanup = [];
-});
-
-async function start(props: Partial<Parameters<typeof App>[0]> = {}, size = { rows: 24, columns: 80 }) {
-  const source = props.source ?? new FakeFleetSource();
-  const r = render(<App source={source} size={size} color={false} title="lab" {...props} />);
-  cleanup.push(r.unmount);
-  await tick();
-  const type = async (...keys: string[]) => {
-    for (const k of keys) {
-      r.stdin.write(k);
-      await tick();
-    }
-  };
-  return { ...r, source, type, frame: () => r.lastFrame() ?? '' };
-}
+import { DOWN, ENTER, ESC, renderApp as start, tick } from './harness.js';
 
 describe('cluster view', () => {
   test('lists every node, marks unreachable/unauthorized and simulated', async () => {

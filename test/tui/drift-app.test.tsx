@@ -1,19 +1,7 @@
-import { render } from 'ink-testing-library';
-import { afterEach, describe, expect, test } from 'vitest';
-import { App } from '../../tui/App.js';
+import { describe, expect, test } from 'vitest';
 import { churnHistory, churnReport, driftFleet } from './drift-fixtures.js';
 import { FakeFleetActions, FakeFleetSource } from './fixtures.js';
-
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
-const ENTER = '\r';
-const ESC = '\x1b';
-const DOWN = '\x1b[B';
-
-let cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanup) c();
-  cleanup = [];
-});
+import { DOWN, ENTER, ESC, renderApp, tick } from './harness.js';
 
 function fakeActions(): FakeFleetActions {
   const a = new FakeFleetActions();
@@ -23,22 +11,7 @@ function fakeActions(): FakeFleetActions {
 }
 
 async function start(size = { rows: 30, columns: 110 }, actions = fakeActions()) {
-  const r = render(<App source={new FakeFleetSource(driftFleet())} actions={actions} size={size} color={false} title="lab" />);
-  cleanup.push(r.unmount);
-  await tick();
-  const type = async (...keys: string[]) => {
-    for (const k of keys) {
-      r.stdin.write(k);
-      await tick();
-    }
-  };
-  const frame = () => r.lastFrame() ?? '';
-  const fits = () => {
-    const lines = frame().split('\n');
-    expect(lines.length).toBeLessThanOrEqual(size.rows - 1);
-    for (const l of lines) expect(l.length).toBeLessThanOrEqual(size.columns);
-  };
-  return { ...r, type, frame, fits, actions };
+  return { ...(await renderApp({ source: new FakeFleetSource(driftFleet()), actions }, size)), actions };
 }
 
 describe(':drift', () => {
@@ -133,10 +106,8 @@ describe(':drift', () => {
   });
   test('a node without drift monitoring: alerts unknown, shown as "–"', async () => {
     const src = new FakeFleetSource(driftFleet().map((n) => (n.name === 'mig01' ? { ...n, driftAlerts: null } : n)));
-    const r = render(<App source={src} actions={fakeActions()} size={{ rows: 30, columns: 110 }} color={false} />);
-    cleanup.push(r.unmount);
-    await tick();
-    for (const k of [':', 'drift', ENTER]) { r.stdin.write(k); await tick(); }
+    const r = await renderApp({ source: src, actions: fakeActions(), title: undefined }, { rows: 30, columns: 110 });
+    await r.type(':', 'drift', ENTER);
     expect(r.lastFrame()).toMatch(/mig01 +resnet50 +2 +yes +– +–/);
     expect(r.lastFrame()).toContain('no drift alerts from mig01');
   });

@@ -1,40 +1,10 @@
-import { render } from 'ink-testing-library';
-import { afterEach, describe, expect, test } from 'vitest';
-import { App } from '../../tui/App.js';
-import { FakeFleetActions, FakeFleetSource, T0 } from './fixtures.js';
+import { describe, expect, test } from 'vitest';
+import { FakeFleetActions, T0 } from './fixtures.js';
+import { CTRL_D, ENTER, ESC, RIGHT, SHIFT_TAB, TAB, renderApp, tick, type AppProps } from './harness.js';
 
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
-const ENTER = '\r';
-const ESC = '\x1b';
-const TAB = '\t';
-const SHIFT_TAB = '\x1b[Z';
-const RIGHT = '\x1b[C';
-const CTRL_D = '\x04';
-
-let cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanup) c();
-  cleanup = [];
-});
-
-async function start(props: Partial<Parameters<typeof App>[0]> = {}, size = { rows: 24, columns: 100 }) {
+async function start(props: Partial<AppProps> = {}, size = { rows: 24, columns: 100 }) {
   const actions = 'actions' in props ? props.actions : new FakeFleetActions();
-  const r = render(<App source={new FakeFleetSource()} size={size} color={false} title="lab" {...props} actions={actions} />);
-  cleanup.push(r.unmount);
-  await tick();
-  const type = async (...keys: string[]) => {
-    for (const k of keys) {
-      r.stdin.write(k);
-      await tick();
-    }
-  };
-  const frame = () => r.lastFrame() ?? '';
-  const fits = () => {
-    const lines = frame().split('\n');
-    expect(lines.length).toBeLessThanOrEqual(size.rows - 1);
-    for (const l of lines) expect(l.length).toBeLessThanOrEqual(size.columns);
-  };
-  return { ...r, actions: actions as FakeFleetActions, type, frame, fits };
+  return { ...(await renderApp({ ...props, actions }, size)), actions: actions as FakeFleetActions };
 }
 
 describe(':jobs', () => {

@@ -1,37 +1,8 @@
-import { render } from 'ink-testing-library';
-import { afterEach, describe, expect, test } from 'vitest';
-import { App } from '../../tui/App.js';
+import { describe, expect, test } from 'vitest';
 import { FakeFleetActions, FakeFleetSource } from './fixtures.js';
+import { DOWN, ENTER, ESC, renderApp, type AppProps } from './harness.js';
 
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
-const ENTER = '\r';
-const ESC = '\x1b';
-const DOWN = '\x1b[B';
-
-let cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanup) c();
-  cleanup = [];
-});
-
-async function start(props: Partial<Parameters<typeof App>[0]> = {}, size = { rows: 24, columns: 100 }) {
-  const r = render(<App source={new FakeFleetSource()} actions={new FakeFleetActions()} size={size} color={false} title="lab" {...props} />);
-  cleanup.push(r.unmount);
-  await tick();
-  const type = async (...keys: string[]) => {
-    for (const k of keys) {
-      r.stdin.write(k);
-      await tick();
-    }
-  };
-  const frame = () => r.lastFrame() ?? '';
-  const fits = () => {
-    const lines = frame().split('\n');
-    expect(lines.length).toBeLessThanOrEqual(size.rows - 1);
-    for (const l of lines) expect(l.length).toBeLessThanOrEqual(size.columns);
-  };
-  return { ...r, type, frame, fits };
-}
+const start = (props: Partial<AppProps> = {}, size = { rows: 24, columns: 100 }) => renderApp({ actions: new FakeFleetActions(), ...props }, size);
 
 describe(':models', () => {
   test('lists every version of every node with its serving figures', async () => {

@@ -1,21 +1,8 @@
-import { render } from 'ink-testing-library';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { App } from '../../tui/App.js';
 import { FakeFleetActions, FakeFleetSource } from './fixtures.js';
+import { CTRL_A, DOWN, ENTER, ESC, renderApp, tick, unmountAll } from './harness.js';
 import { churnRolledBack, fraudCanary, resnetPaused, rolloutFleet } from './rollout-fixtures.js';
-
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
-const ENTER = '\r';
-const ESC = '\x1b';
-const DOWN = '\x1b[B';
-const CTRL_A = '\x01';
-
-let cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanup) c();
-  cleanup = [];
-});
 
 function fakeActions(): FakeFleetActions {
   const a = new FakeFleetActions();
@@ -26,25 +13,9 @@ function fakeActions(): FakeFleetActions {
 interface StartOpts { size?: { rows: number; columns: number }; actions?: FakeFleetActions | null; readonly?: boolean; nodes?: FleetNode[] }
 
 async function start(o: StartOpts = {}) {
-  const size = o.size ?? { rows: 40, columns: 120 };
   const actions = o.actions === null ? undefined : o.actions ?? fakeActions();
   const source = new FakeFleetSource(o.nodes ?? rolloutFleet());
-  const r = render(<App source={source} actions={actions} readonly={o.readonly} size={size} color={false} title="lab" />);
-  cleanup.push(r.unmount);
-  await tick();
-  const type = async (...keys: string[]) => {
-    for (const k of keys) {
-      r.stdin.write(k);
-      await tick();
-    }
-  };
-  const frame = () => r.lastFrame() ?? '';
-  const fits = () => {
-    const lines = frame().split('\n');
-    expect(lines.length).toBeLessThanOrEqual(size.rows - 1);
-    for (const l of lines) expect(l.length).toBeLessThanOrEqual(size.columns);
-  };
-  return { ...r, type, frame, fits, actions, source };
+  return { ...(await renderApp({ source, actions, readonly: o.readonly }, o.size ?? { rows: 40, columns: 120 })), actions, source };
 }
 
 describe(':rollouts', () => {
@@ -76,7 +47,7 @@ describe(':rollouts', () => {
     const { frame, type } = await start({ nodes });
     await type(':', 'rollouts', ENTER);
     expect(frame()).toContain('no rollouts from cpu01 (agent without rollouts?)');
-    cleanup.forEach((c) => c()); cleanup = [];
+    unmountAll();
     const empty = await start({ nodes: rolloutFleet().map((n) => ({ ...n, rollouts: n.rollouts ? [] : null })) });
     await empty.type(':', 'rollouts', ENTER);
     expect(empty.frame()).toContain('no rollouts yet; start one with `fleetml rollout start MODEL --to VERSION`');
@@ -187,7 +158,7 @@ describe('rollout keys', () => {
       expect(actions?.rolloutCalls ?? []).toEqual([]);
       await type('?');
       expect(frame()).not.toMatch(/promote|abort|resume/);
-      cleanup.forEach((c) => c()); cleanup = [];
+      unmountAll();
     }
   });
   test('help marks the rollout keys dangerous and lists the views', async () => {
