@@ -6,16 +6,14 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { RpcCallError, type AgentClient } from '../client/agent-client.js';
-import { resolveTargets } from '../client/targets.js';
 import { DriftConfigParams, DriftHistoryParams, DriftReportParams, DriftSetReferenceParams, DriftSettings } from '../protocol/drift.js';
 import { targetOptions } from './common.js';
 import { formatConfig, formatHistograms, formatHistory, formatReferenceResult, formatReport } from './drift-format.js';
 import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from './drift-upload.js';
-import { closeAll, connectAll, downNote, pickNode, upConns, type NodeConn } from './job-conn.js';
-import { parseNodeChoice, requireSingleTarget, type NodeChoice } from './model-args.js';
+import { chooseNodes, downNote, pickNode, upConns, withConns, type NodeConn } from './job-conn.js';
+import { parseNodeChoice, type NodeChoice } from './model-args.js';
 import { parseOutput, printJson, UsageError } from './output.js';
 
-type UpConn = NodeConn & { client: AgentClient };
 const isNotFound = (e: unknown) => e instanceof RpcCallError && (e.codeName === 'NOT_FOUND' || e.codeName === 'METHOD_NOT_FOUND');
 
 /** Which flag each params field comes from, for usage errors. */
@@ -40,12 +38,6 @@ export function checkParams<S extends z.ZodType>(schema: S, params: Record<strin
   throw new UsageError(`${msgs.join('; ')}; e.g. ${example}`);
 }
 
-/** Open connections for a command, run it, always close them. */
-async function withConns<T>(o: { url?: string; token?: string; inventory?: string }, fn: (conns: NodeConn[]) => Promise<T>): Promise<T> {
-  const { targets } = resolveTargets(o);
-  const conns = await connectAll(targets);
-  try { return await fn(conns); } finally { await closeAll(conns); }
-}
 
 /**
  * Run a reading call on the one node it is meant for: --node, the only target, or the one reachable node that knows
@@ -71,14 +63,6 @@ async function onOneNode<T>(conns: readonly NodeConn[], node: string | undefined
   throw new Error(`no node knows model ${model}${failed.length ? ` (failed: ${failed.join('; ')})` : ''}${downNote(conns)}; list the models with: fleetml model list`);
 }
 
-/** The nodes a changing command acts on: --node, --all (reachable ones), or the only target. */
-function chooseNodes(conns: readonly NodeConn[], choice: NodeChoice, verb: string): UpConn[] {
-  if (choice.kind === 'node') return [pickNode(conns, choice.node) as UpConn];
-  if (choice.kind === 'default') requireSingleTarget(conns.map((c) => c.name), verb);
-  const up = upConns(conns);
-  if (!up.length) throw new Error(`no agent reachable${downNote(conns)}; check them with: fleetml nodes`);
-  return up;
-}
 
 /** Per-node outcome of a changing command. */
 interface NodeResult<T> { node: string; result: T | null; error: string | null; missing: boolean }

@@ -1,7 +1,9 @@
-// Connections of one `fleetml job …` command to every target, and finding a job across them.
+// Connections of one `fleetml …` command to its targets (jobs, models, drift, rollouts), and finding a job across them.
 // Every agent is asked in parallel; an agent that is down is listed and skipped, never fatal by itself.
 import { AgentClient, RpcCallError } from '../client/agent-client.js';
 import type { Target } from '../client/inventory.js';
+import { resolveTargets } from '../client/targets.js';
+import { requireSingleTarget, type NodeChoice } from './model-args.js';
 import type { Job } from '../protocol/jobs.js';
 import { parseJobRef } from './job-args.js';
 import { UsageError } from './output.js';
@@ -29,6 +31,29 @@ export async function closeAll(conns: readonly NodeConn[]): Promise<void> {
 }
 
 /** The connections that are up. */
+/** A target with a connected client. */
+export type UpConn = NodeConn & { client: AgentClient };
+
+/** Open connections to some targets, run fn, always close them. */
+export async function withTargets<T>(targets: readonly Target[], fn: (conns: NodeConn[]) => Promise<T>): Promise<T> {
+  const conns = await connectAll(targets);
+  try { return await fn(conns); } finally { await closeAll(conns); }
+}
+
+/** The targets of the command's options (--url/--token, inventory, environment), connected for fn, always closed. */
+export function withConns<T>(o: { url?: string; token?: string; inventory?: string }, fn: (conns: NodeConn[]) => Promise<T>): Promise<T> {
+  return withTargets(resolveTargets(o).targets, fn);
+}
+
+/** The nodes a changing command acts on: --node, --all (reachable ones; the others are reported), or the only target. */
+export function chooseNodes(conns: readonly NodeConn[], choice: NodeChoice, verb: string): UpConn[] {
+  if (choice.kind === 'node') return [pickNode(conns, choice.node) as UpConn];
+  if (choice.kind === 'default') requireSingleTarget(conns.map((c) => c.name), verb);
+  const up = upConns(conns);
+  if (!up.length) throw new Error(`no agent reachable${downNote(conns)}; check them with: fleetml nodes`);
+  return up;
+}
+
 export const upConns = (conns: readonly NodeConn[]) => conns.filter((c): c is NodeConn & { client: AgentClient } => c.client !== null);
 
 /** "unreachable: a (why), b (why)" or "" — appended to errors so the user knows what was not searched. */

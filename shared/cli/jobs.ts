@@ -4,11 +4,10 @@
 // a unique id prefix, a unique job name, or NODE/ID are accepted too.
 import type { Command } from 'commander';
 import { RpcCallError } from '../client/agent-client.js';
-import { resolveTargets } from '../client/targets.js';
 import type { Job, LogLine, NodeResources } from '../protocol/jobs.js';
 import { place } from '../placement/place.js';
 import { buildJobRun, parseDuration, parseIntArg, parseLabels, parseStates } from './job-args.js';
-import { closeAll, connectAll, downNote, findJob, onEach, pickNode, type NodeConn } from './job-conn.js';
+import { downNote, findJob, onEach, pickNode, withConns, type NodeConn } from './job-conn.js';
 import { finalLine, formatLogLine, isTerminal, jobDetail, jobRow, JOB_LIST_HEADERS, logPrefix, sortJobs } from './job-format.js';
 import { followLogs, interruptSignal, waitForJobs, type Followed } from './job-follow.js';
 import { formatTable, parseOutput, printJson } from './output.js';
@@ -26,12 +25,6 @@ function explain(e: unknown, node: string, what: string): Error {
   return new Error(`${what} on ${node} refused (${e.codeName}): ${e.message}${hint}`);
 }
 
-/** Open connections for a command, run it, always close them. */
-async function withConns<T>(o: { url?: string; token?: string; inventory?: string }, fn: (conns: NodeConn[]) => Promise<T>): Promise<T> {
-  const { targets } = resolveTargets(o);
-  const conns = await connectAll(targets);
-  try { return await fn(conns); } finally { await closeAll(conns); }
-}
 
 /** --since as an absolute time (ms): a duration back from now, or an ISO date. */
 function sinceTs(v: string | undefined, now: number): number | null {

@@ -7,13 +7,12 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { RpcCallError, type AgentClient } from '../client/agent-client.js';
-import { resolveTargets } from '../client/targets.js';
 import type { JsonTensor, ModelVersion } from '../protocol/models.js';
 import { targetOptions } from './common.js';
-import { closeAll, connectAll, downNote, onEach, pickNode, upConns, type NodeConn } from './job-conn.js';
+import { chooseNodes, downNote, onEach, pickNode, upConns, withConns, type NodeConn, type UpConn } from './job-conn.js';
 import {
   buildLineage, checkModelRef, parseAliasTargets, parseGitCommit, parseMeta, parseNodeChoice, planChunks, PUSH_CHUNK_BYTES, readInferInput,
-  requireSingleTarget, type NodeChoice, type PushLineage,
+  type PushLineage,
 } from './model-args.js';
 import { formatTensor, MODEL_LIST_HEADERS, modelDetail, modelRow, pushedLine, sortModels } from './model-format.js';
 import { formatTable, parseOutput, printJson, UsageError } from './output.js';
@@ -21,7 +20,6 @@ import { checkReferenceFile, explainDriftError, referenceFormat, uploadReference
 import { formatReferenceResult } from './drift-format.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-type UpConn = NodeConn & { client: AgentClient };
 const isNotFound = (e: unknown) => e instanceof RpcCallError && e.codeName === 'NOT_FOUND';
 /** Committing a push (sha256 + ONNX parse check), loading and inferring may take a while on big models. */
 const SLOW_CALL_MS = 120_000;
@@ -39,21 +37,7 @@ function explain(e: unknown, node: string, what: string): Error {
   return new Error(`${what} on ${node} refused (${e.codeName}): ${e.message}${hint}`);
 }
 
-/** Open connections for a command, run it, always close them. */
-async function withConns<T>(o: { url?: string; token?: string; inventory?: string }, fn: (conns: NodeConn[]) => Promise<T>): Promise<T> {
-  const { targets } = resolveTargets(o);
-  const conns = await connectAll(targets);
-  try { return await fn(conns); } finally { await closeAll(conns); }
-}
 
-/** The nodes a changing command acts on: --node, --all (reachable ones; the others are reported), or the only target. */
-function chooseNodes(conns: readonly NodeConn[], choice: NodeChoice, verb: string): UpConn[] {
-  if (choice.kind === 'node') return [pickNode(conns, choice.node) as UpConn];
-  if (choice.kind === 'default') requireSingleTarget(conns.map((c) => c.name), verb);
-  const up = upConns(conns);
-  if (!up.length) throw new Error(`no agent reachable${downNote(conns)}; check them with: fleetml nodes`);
-  return up;
-}
 
 /** Unreachable targets, as -o json reports them and the table prints them on stderr. */
 const unreachableOf = (conns: readonly NodeConn[]) => conns.filter((c) => !c.client).map((c) => ({ node: c.name, error: c.error }));

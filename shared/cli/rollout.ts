@@ -12,13 +12,12 @@ import type { Target } from '../client/inventory.js';
 import { resolveTargets } from '../client/targets.js';
 import type { Rollout } from '../protocol/rollout.js';
 import { targetOptions } from './common.js';
-import { closeAll, connectAll, downNote, upConns, type NodeConn } from './job-conn.js';
+import { downNote, upConns, withTargets, type NodeConn, type UpConn } from './job-conn.js';
 import { formatTable, parseOutput, printJson, UsageError } from './output.js';
 import { isFinalRollout } from './rollout-analysis.js';
 import { buildRolloutStart, chooseCoordinator, parseTestSetCsv, resolveRolloutNodes, type KnownNode, type RolloutStartFlags } from './rollout-args.js';
 import { actionLine, formatPlan, formatStatus, listRow, ROLLOUT_LIST_HEADERS } from './rollout-format.js';
 
-type UpConn = NodeConn & { client: AgentClient };
 const codeOf = (e: unknown) => (e instanceof RpcCallError ? e.codeName : null);
 /** rollout.start may score the test set before it answers; a dry run plans against every node. */
 const START_TIMEOUT_MS = 120_000;
@@ -38,11 +37,6 @@ export function explainRolloutError(e: unknown, node: string, method: string): E
   return new Error(`${method} on ${node} refused (${c}): ${e.message}${hint}`);
 }
 
-/** Open connections to some targets, run, always close them. */
-async function withConns<T>(targets: readonly Target[], fn: (conns: NodeConn[]) => Promise<T>): Promise<T> {
-  const conns = await connectAll(targets);
-  try { return await fn(conns); } finally { await closeAll(conns); }
-}
 
 /** The targets of a command and the one its --coordinator names (an inventory name; checked). */
 function targetsOf(o: { url?: string; token?: string; inventory?: string; coordinator?: string }): { targets: Target[]; only: Target[] } {
@@ -175,7 +169,7 @@ Examples:
       const coordName = chooseCoordinator(targets.map((t) => t.name), o.coordinator);
       // --nodes/--all need every node's own name and labels; otherwise the coordinator alone is asked.
       const asked = plan.nodes ? targets : targets.filter((t) => t.name === coordName);
-      await withConns(asked, async (conns) => {
+      await withTargets(asked, async (conns) => {
         const coord = conns.find((c) => c.name === coordName) ?? (asked.length === 1 ? conns[0] : undefined);
         if (!coord?.client) throw new Error(`the coordinator ${coordName} is not reachable: ${coord?.error ?? 'unknown node'}; choose another with --coordinator NAME, or check it with: fleetml nodes`);
         let nodes: string[] | undefined;
@@ -199,7 +193,7 @@ Examples:
   cmd('status <id>', 'one rollout: step and weights, each node, the last analysis next to its thresholds, every decision')
     .action(async (id: string, o) => {
       const out = parseOutput(o.output);
-      await withConns(targetsOf(o).only, async (conns) => {
+      await withTargets(targetsOf(o).only, async (conns) => {
         const { conn, rollout: r } = await findRollout(conns, id);
         if (out === 'json') return printJson({ coordinator: conn.name, rollout: r });
         console.log(formatStatus(r, Date.now(), conn.name));
@@ -210,7 +204,7 @@ Examples:
     .action(async (id: string, o) => {
       const out = parseOutput(o.output);
       const { only } = targetsOf(o);
-      const { conn, first } = await withConns(only, async (conns) => {
+      const { conn, first } = await withTargets(only, async (conns) => {
         const f = await findRollout(conns, id);
         return { conn: f.conn.name, first: f.rollout };
       });
@@ -234,7 +228,7 @@ Examples:
     .option('--reason <text>', 'why, for the audit trail')
     .action(async (id: string, o) => {
       const out = parseOutput(o.output);
-      await withConns(targetsOf(o).only, async (conns) => {
+      await withTargets(targetsOf(o).only, async (conns) => {
         const { conn, rollout: found } = await findRollout(conns, id);
         const method = `rollout.${verb}` as const;
         let r: Rollout;
@@ -254,7 +248,7 @@ Examples:
       const out = parseOutput(o.output);
       const limit = /^\d+$/.test(o.limit) ? Number(o.limit) : NaN;
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit "${o.limit}": a whole number from 1 to 1000`);
-      await withConns(targetsOf(o).only, async (conns) => {
+      await withTargets(targetsOf(o).only, async (conns) => {
         const up = upConns(conns);
         const res = await Promise.all(up.map(async (c) => {
           try { return { node: c.name, rollouts: (await c.client.call('rollout.list', { ...(model ? { name: model } : {}), limit })).rollouts, error: null }; } catch (e) {
