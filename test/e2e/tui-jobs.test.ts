@@ -11,21 +11,18 @@
 // Needs: tmux, a build (`npm run build`). The container part needs an engine (DOCKER_HOST=unix://… or
 // /var/run/docker.sock) with fleetml/busybox:latest (imported on demand): skipped with a warning locally when no
 // engine answers, a failure when CI is set (test/helpers/docker.ts).
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
 import type { Job } from '../../shared/protocol/jobs.js';
 import { TEST_IMAGE, engineRequired, ensureDockerEngine } from '../helpers/docker.js';
+import { CLI, HAS_TMUX, ROOT, Tmux, check, checkFrame as checkPaneFrame, lines, sleep, tuiCommand, waitFor } from '../helpers/tmux.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist', 'bin', 'fleetml.js');
 const H100 = join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'query-gpu-h100-80gb-hbm3-590.48-load.csv');
 const COLS = 100;
 const ROWS = 30;
@@ -36,7 +33,6 @@ const TICK_CMD = `sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 1
 /** The process job: prints, then fails with exit code 3. */
 const FAIL_CMD = `sh -c 'echo working; sleep 2; exit 3'`;
 
-const HAS_TMUX = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status === 0;
 if (!HAS_TMUX) console.warn('test/e2e/tui-jobs.test.ts skipped: `tmux` is not installed (apt-get install tmux); CI installs it');
 
 const engine = await ensureDockerEngine();
@@ -58,78 +54,12 @@ function freePort(): Promise<number> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A tmux server of our own (private socket in the test's temp dir, no user config): parallel runs and the user's tmux never clash. */
-class Tmux {
-  constructor(readonly socket: string, readonly conf: string) {}
-
-  run(...args: string[]): string {
-    return execFileSync('tmux', ['-S', this.socket, '-f', this.conf, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-
-  /** Start `command` (run by /bin/sh) in a detached COLS×ROWS session. */
-  start(session: string, command: string): void {
-    this.run('new-session', '-d', '-s', session, '-x', String(COLS), '-y', String(ROWS), command);
-  }
-
-  /** The screen as text. */
-  screen(session: string): string {
-    return this.run('capture-pane', '-p', '-t', session);
-  }
-
-  /** A pane format variable (#{pane_width}, …). */
-  info(session: string, format: string): string {
-    return this.run('display-message', '-p', '-t', session, format).trim();
-  }
-
-  /** Named keys (Enter, Tab, Escape, C-d, Right…). */
-  keys(session: string, ...keys: string[]): void {
-    this.run('send-keys', '-t', session, ...keys);
-  }
-
-  /** Type literal text (no key-name lookup). */
-  type(session: string, text: string): void {
-    this.run('send-keys', '-t', session, '-l', text);
-  }
-
-  kill(): void {
-    try { this.run('kill-server'); } catch { /* already gone */ }
-  }
-}
-
-/** Poll `probe` every 200 ms until `ok` holds; on timeout fail with `what` and the last screen. */
-async function waitFor(probe: () => string, ok: (screen: string) => boolean, what: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try { last = probe(); } catch (e) { last = `<capture failed: ${(e as Error).message}>`; }
-    if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n--- last screen ---\n${last}\n-------------------`);
-    await sleep(200);
-  }
-}
-
-/** Screen lines without the trailing newline of capture-pane. */
-const lines = (screen: string) => screen.replace(/\n$/, '').split('\n');
 /** The status/prompt line under the header. */
 const status = (screen: string) => lines(screen)[1]?.trim() ?? '';
 /** The jobs-view row of the job named `name` ("> tj-1234  j_548605 tick-box running …"), if shown. */
 const jobRowOf = (screen: string, name: string) => lines(screen).find((l) => /^[> ] /.test(l) && l.split(/\s+/).includes(name));
-/** Fail with the screen when `cond` is false. */
-function check(cond: boolean, what: string, screen: string): void {
-  expect(cond, `${what}\n--- screen ---\n${screen}\n--------------`).toBe(true);
-}
-
 /** Frame invariants: at most ROWS lines, none wider than COLS, one header on line 1, one footer on line ROWS-1. */
-function checkFrame(screen: string): void {
-  const ls = lines(screen);
-  check(ls.length <= ROWS, `screen has ${ls.length} lines, more than ${ROWS}`, screen);
-  check(ls.every((l) => [...l].length <= COLS), `a line is wider than ${COLS} columns`, screen);
-  check(ls[0].startsWith('fleetml · '), 'the header is not on the first line', screen);
-  check(ls.filter((l) => l.startsWith('fleetml · ')).length === 1, 'the header shows more than once (stale frame left on screen)', screen);
-  check(ls[ROWS - 2]?.startsWith('<:> command'), `the footer is not on line ${ROWS - 1}`, screen);
-}
+const checkFrame = (screen: string) => checkPaneFrame(screen, COLS, ROWS);
 
 /** The highest "tick N" on the screen (0 when none). */
 function maxTick(screen: string): number {
@@ -145,8 +75,6 @@ describe.skipIf(!HAS_TMUX)('fleetml tui job views in tmux (100×30) against a re
   const S = 'jobs';
   const screen = () => tmux.screen(S);
   const waitScreen = (ok: (s: string) => boolean, what: string, timeoutMs?: number) => waitFor(screen, ok, what, timeoutMs);
-  const tuiCommand = () =>
-    `cd '${ROOT}' && env -u CI -u NO_COLOR -u FORCE_COLOR '${process.execPath}' '${CLI}' tui --inventory '${inventory}' --title e2e; echo "[tui exited $?]"; exec sleep 600`;
   /** The agent's jobs (job.list), by name. */
   const apiJob = async (name: string): Promise<Job | undefined> => (await api.call('job.list', {})).jobs.find((j) => j.name === name);
   /** Back to the unfiltered `:jobs` view, whatever the test before left open (dialog, detail, logs). */
@@ -185,9 +113,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui job views in tmux (100×30) against a re
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     dir = mkdtempSync(join(tmpdir(), 'fleetml-e2e-tui-jobs-'));
-    const conf = join(dir, 'tmux.conf');
-    writeFileSync(conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\nset -s exit-empty off\n');
-    tmux = new Tmux(join(dir, 'tmux.sock'), conf);
+    tmux = new Tmux(dir, COLS, ROWS);
     const drivers = ['--job-driver', 'process', ...(engine.available ? ['--job-driver', 'docker'] : []), '--job-driver', 'fake'];
     agent = await spawnAgent({
       dataDir: join(dir, 'agent'),
@@ -201,7 +127,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui job views in tmux (100×30) against a re
     await api.connect();
     inventory = join(dir, 'inventory.yaml');
     writeFileSync(inventory, `nodes:\n  - name: ${NODE}\n    url: ${agent.url}\n    token: ${agent.token}\n`, { mode: 0o600 });
-    tmux.start(S, tuiCommand());
+    tmux.start(S, tuiCommand(inventory));
   }, 60_000);
 
   afterAll(async () => {

@@ -4,24 +4,20 @@
 // Every wait polls the screen every 200 ms up to a deadline and puts the last screen in the failure message.
 //
 // Needs: tmux (CI installs the Debian package `tmux`) and a build (`npm run build`; `npm test` builds first).
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
+import { CLI, HAS_TMUX, ROOT, Tmux, check, checkFrame as checkPaneFrame, lines, sleep, tuiCommand, waitFor } from '../helpers/tmux.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist', 'bin', 'fleetml.js');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'nvidia-smi');
 const A5000 = join(FIXTURES, 'rtx-a5000-2gpu-590.44-procs-q-x.xml');
 const H100 = join(FIXTURES, 'query-gpu-h100-80gb-hbm3-590.48-load.csv');
 const COLS = 80;
 const ROWS = 24;
 
-const HAS_TMUX = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status === 0;
 if (!HAS_TMUX) console.warn('test/e2e/tui-tmux.test.ts skipped: `tmux` is not installed (apt-get install tmux); CI installs it');
 
 /** A free TCP port on loopback (bind to port 0, read it, close). */
@@ -37,79 +33,15 @@ function freePort(): Promise<number> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A tmux server of our own (private socket in the test's temp dir, no user config): parallel runs and the user's tmux never clash. */
-class Tmux {
-  constructor(readonly socket: string, readonly conf: string) {}
-
-  run(...args: string[]): string {
-    return execFileSync('tmux', ['-S', this.socket, '-f', this.conf, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-
-  /** Start `command` (run by /bin/sh) in a detached 80×24 session. */
-  start(session: string, command: string): void {
-    this.run('new-session', '-d', '-s', session, '-x', String(COLS), '-y', String(ROWS), command);
-  }
-
-  /** The screen as text (`escapes`: with SGR colour/attribute sequences, capture-pane -e). */
-  screen(session: string, escapes = false): string {
-    return this.run('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session);
-  }
-
-  /** A pane format variable (#{pane_dead}, #{history_size}, …). */
-  info(session: string, format: string): string {
-    return this.run('display-message', '-p', '-t', session, format).trim();
-  }
-
-  keys(session: string, ...keys: string[]): void {
-    this.run('send-keys', '-t', session, ...keys);
-  }
-
-  /** Type literal text (no key-name lookup: "q" is q, not a key name). */
-  type(session: string, text: string): void {
-    this.run('send-keys', '-t', session, '-l', text);
-  }
-
-  kill(): void {
-    try { this.run('kill-server'); } catch { /* already gone */ }
-  }
-}
-
-/** Poll `probe` every 200 ms until `ok` holds; on timeout fail with `what` and the last screen. */
-async function waitFor(probe: () => string, ok: (screen: string) => boolean, what: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try { last = probe(); } catch (e) { last = `<capture failed: ${(e as Error).message}>`; }
-    if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n--- last screen ---\n${last}\n-------------------`);
-    await sleep(200);
-  }
-}
-
-/** Screen lines without the trailing newline of capture-pane. */
-const lines = (screen: string) => screen.replace(/\n$/, '').split('\n');
 /** The screen line of a node row in the cluster view ("> alpha   up  …" or "  bravo   …"). */
 const rowOf = (screen: string, name: string) => lines(screen).find((l) => new RegExp(`^[> ] ${name} `).test(l));
-/** Fail with the screen when `cond` is false. */
-function check(cond: boolean, what: string, screen: string): void {
-  expect(cond, `${what}\n--- screen ---\n${screen}\n--------------`).toBe(true);
-}
 
-/** The frame invariants that hold on every screen: at most 24 lines, the header on line 1, nothing stacked twice. */
-function checkFrame(screen: string): void {
-  const ls = lines(screen);
-  check(ls.length <= ROWS, `screen has ${ls.length} lines, more than ${ROWS}`, screen);
-  check(ls.every((l) => [...l].length <= COLS), `a line is wider than ${COLS} columns`, screen);
-  check(ls[0].startsWith('fleetml · '), 'the header is not on the first line', screen);
-  check(ls.filter((l) => l.startsWith('fleetml · ')).length === 1, 'the header shows more than once (stale frame left on screen)', screen);
-  check(ls.filter((l) => l.includes('<?> help')).length === 1, 'the footer shows more than once (stale frame left on screen)', screen);
-  // The frame is rows-1 lines (a frame as tall as the terminal makes Ink clear the screen on every redraw: flicker):
-  // the footer sits on line 23 and line 24 stays empty.
-  check(ls[ROWS - 2]?.startsWith('<:> command'), `the footer is not on line ${ROWS - 1}`, screen);
-  check((ls[ROWS - 1] ?? '').trim() === '', `line ${ROWS} is not empty`, screen);
-}
+/**
+ * The frame invariants that hold on every screen: at most 24 lines, the header on line 1, nothing stacked twice.
+ * The frame is rows-1 lines (a frame as tall as the terminal makes Ink clear the screen on every redraw: flicker):
+ * the footer sits on line 23 and line 24 stays empty.
+ */
+const checkFrame = (screen: string) => checkPaneFrame(screen, COLS, ROWS, { footerOnce: true, lastLineEmpty: true });
 
 /** SGR sequences that set a colour (foreground or background, 16/256/truecolour), as opposed to bold/inverse/reset. */
 function colourEscapes(screen: string): string[] {
@@ -140,22 +72,12 @@ describe.skipIf(!HAS_TMUX)('fleetml tui in tmux (80×24) against two real agents
     }
     await waitScreen(atHome, 'the cluster view');
   };
-  /**
-   * The command line of a TUI session; the environment is pinned so the caller's CI/NO_COLOR/FORCE_COLOR do not leak in.
-   * The shell prints the TUI's exit status on the (normal) screen once it is gone, then stays: tmux 3.3 does not
-   * reliably report a dead pane (#{pane_dead_status} stayed empty with the process a zombie, and a dying pane's
-   * last output was sometimes lost), while a live shell reaps the TUI and its output stays on screen.
-   */
-  const tuiCommand = (env: string) =>
-    `cd '${ROOT}' && env -u CI -u NO_COLOR -u FORCE_COLOR ${env} '${process.execPath}' '${CLI}' tui --inventory '${inventory}' --title e2e; echo "[tui exited $?]"; exec sleep 600`;
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     dir = mkdtempSync(join(tmpdir(), 'fleetml-e2e-tui-'));
-    const conf = join(dir, 'tmux.conf');
     // No status line (the pane is the whole 80×24); a pane whose command dies (a crash at start) keeps its last screen.
-    writeFileSync(conf, 'set -g status off\nset -g remain-on-exit on\nset -g history-limit 2000\nset -s exit-empty off\n');
-    tmux = new Tmux(join(dir, 'tmux.sock'), conf);
+    tmux = new Tmux(dir, COLS, ROWS);
     const [pa, pb] = await Promise.all([freePort(), freePort()]);
     const common = ['--gpu-source', 'sim', '--telemetry-interval', '500'];
     alphaArgs = { dataDir: join(dir, 'alpha'), port: pa, name: 'alpha', args: [...common, '--gpu-fixture', A5000] };
@@ -171,7 +93,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui in tmux (80×24) against two real agents
       `nodes:\n  - name: alpha\n    url: ${alpha.url}\n    token: ${alpha.token}\n  - name: bravo\n    url: ${bravo.url}\n    token: ${bravo.token}\n`,
       { mode: 0o600 },
     );
-    tmux.start(S, tuiCommand(''));
+    tmux.start(S, tuiCommand(inventory));
   }, 60_000);
 
   afterAll(async () => {
@@ -336,7 +258,7 @@ describe.skipIf(!HAS_TMUX)('fleetml tui in tmux (80×24) against two real agents
 
   test('NO_COLOR=1: no colour escapes on the screen (selection still visible by inverse video and ">")', async () => {
     const N = 'nocolor';
-    tmux.start(N, tuiCommand('NO_COLOR=1'));
+    tmux.start(N, tuiCommand(inventory, 'NO_COLOR=1'));
     try {
       const s = await waitFor(
         () => tmux.screen(N),

@@ -92,12 +92,19 @@ export function check(cond: boolean, what: string, screen: string): void {
   expect(cond, `${what}\n--- screen ---\n${screen}\n--------------`).toBe(true);
 }
 
-/** Frame invariants of a cols×rows pane: at most `rows` lines, none wider than `cols`, one header on line 1, the footer on line rows-1. */
-export function checkFrame(screen: string, cols: number, rows: number): void {
+/**
+ * Frame invariants of a cols×rows pane: at most `rows` lines, none wider than `cols`, one header on line 1, the footer
+ * on line rows-1. Opt-in extras: `footerOnce`, exactly one "<?> help" footer (no stale frame stacked); `lastLineEmpty`,
+ * line `rows` stays empty (the frame is rows-1 lines: a frame as tall as the terminal makes Ink clear the screen on
+ * every redraw, which flickers).
+ */
+export function checkFrame(screen: string, cols: number, rows: number, opts: { footerOnce?: boolean; lastLineEmpty?: boolean } = {}): void {
   const ls = lines(screen);
   check(ls.length <= rows, `screen has ${ls.length} lines, more than ${rows}`, screen);
   check(ls.every((l) => [...l].length <= cols), `a line is wider than ${cols} columns`, screen);
   check(ls[0].startsWith('fleetml · '), 'the header is not on the first line', screen);
   check(ls.filter((l) => l.startsWith('fleetml · ')).length === 1, 'the header shows more than once (stale frame left on screen)', screen);
+  if (opts.footerOnce) check(ls.filter((l) => l.includes('<?> help')).length === 1, 'the footer shows more than once (stale frame left on screen)', screen);
   check(ls[rows - 2]?.startsWith('<:> command'), `the footer is not on line ${rows - 1}`, screen);
+  if (opts.lastLineEmpty) check((ls[rows - 1] ?? '').trim() === '', `line ${rows} is not empty`, screen);
 }
