@@ -204,5 +204,13 @@ describe('rollouts across three agents', () => {
     expect(e3.data?.code).toBe('INVALID_PARAMS');
     const e4 = await co.call('rollout.get', { id: 'ro_nope' }).catch((e) => e);
     expect(e4.data?.code).toBe('NOT_FOUND');
+    // the node primitives the coordinator uses refuse bad input too
+    const e5 = await co.call('model.evaluate', { name: 'credit', version: 'v1', test_set: { rows: [[1, 2, 3]], labels: [1] } }).catch((e) => e);
+    expect(e5.data?.code).toBe('INVALID_PARAMS');
+    expect(e5.message).toMatch(/row 1 has 3 values; credit v1 has 4 input features/);
+    const e6 = await co.call('model.evaluate', { name: 'credit', test_set: { rows: [[1, 2, 3, 4]], labels: [1, 0] } }).catch((e) => e);
+    expect(e6.data?.code).toBe('INVALID_PARAMS');
+    const e7 = await co.call('drift.compare', { name: 'credit', a: 'v9', b: 'v1', since: 0 }).catch((e) => e);
+    expect(e7.data?.code).toBe('NOT_FOUND');
   });
 });
