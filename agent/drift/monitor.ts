@@ -67,6 +67,7 @@ export function parseWindow(w: string): number {
 /** Events: 'alert' ({type, alert}); 'judged' (name, version, point). */
 export class DriftMonitor extends EventEmitter {
   private states = new Map<string, VersionState>();
+  private settings = new Map<string, DriftSettings>();
   private uploads = new Map<string, Upload>();
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -137,7 +138,9 @@ export class DriftMonitor extends EventEmitter {
 
   private effective(name: string): EffectiveSettings {
     const c = this.deps.config;
-    const o = this.deps.store.settings(name);
+    // overrides are read from SQLite once per model and kept until drift.config changes them
+    let o = this.settings.get(name);
+    if (!o) this.settings.set(name, (o = this.deps.store.settings(name)));
     return {
       numeric_method: o.numeric_method ?? null, categorical_method: o.categorical_method ?? null,
       thresholds: { ...c.thresholds, ...(o.thresholds ?? {}) },
@@ -599,7 +602,7 @@ export class DriftMonitor extends EventEmitter {
   /** drift.config */
   config(name: string, set: DriftSettings | null | undefined, by: string): { name: string; overrides: DriftSettings; effective: Omit<EffectiveSettings, 'min_rows'> } {
     this.deps.registry.resolve(name);
-    if (set !== undefined) this.deps.store.saveSettings(name, set, by, this.now());
+    if (set !== undefined) { this.deps.store.saveSettings(name, set, by, this.now()); this.settings.delete(name); }
     const eff = this.effective(name);
     const { min_rows: _min, ...effective } = eff;
     void _min;
