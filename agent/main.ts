@@ -73,6 +73,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   let drift: DriftMonitor | null = null;
   let rollouts: RolloutCoordinator | null = null;
   let driversRef: Partial<Record<string, { dispose(): Promise<void> }>> = {};
+  let audit: AuditLog | null = null;
   const cleanup = async () => {
     await api?.close().catch(() => undefined);
     await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
@@ -82,12 +83,13 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
     await collector?.stop().catch(() => undefined);
     await gpu?.dispose().catch(() => undefined);
+    try { audit?.flush(); } catch { /* the store is going away */ }
     db?.close();
   };
   try {
     db = openStore(config.data_dir);
     const tokens = new TokenStore(db);
-    const audit = new AuditLog(db);
+    audit = new AuditLog(db);
     const nodeId = nodeIdentity(db);
     const adminTokenFile = ensureAdminToken(tokens, db, config.data_dir);
     if (adminTokenFile) log.info({ path: adminTokenFile }, 'created the first admin token (readable only by this user)');

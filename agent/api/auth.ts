@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TokenStore } from '../store/tokens.js';
 import type { Principal } from './context.js';
@@ -10,10 +11,23 @@ export function bearerOf(req: IncomingMessage): string | null {
   return m ? m[1] : null;
 }
 
+/** Key of a presented credential in the failure table: a short digest, never the token itself. */
+function credentialKey(token: string | null): string {
+  return token === null ? 'cred:none' : `cred:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`;
+}
+
 /**
- * Verifies tokens and slows down repeated failures per remote address:
- * after `free` failures within the window, every attempt from that address waits 2^(n-free) * 100 ms (capped)
- * BEFORE its token is checked, and at most `maxPending` attempts per address may wait at once.
+ * Verifies tokens and slows down repeated FAILURES (brute force, a script retrying a stale token).
+ *
+ * Invariants (each one was an attack before):
+ * - A valid token is checked first and answered at once: no penalty, no pending limit. Failing clients on the same
+ *   address (all of loopback, one SSH tunnel, one NAT) can never lock out a client that holds a valid token.
+ * - Failures count per address AND per presented credential. After `free` failures in the window, a failing
+ *   attempt waits 2^(n-free) * 100 ms (capped at maxDelayMs) before its 401, using the larger of the two counts;
+ *   at most `maxPending` failing attempts per address wait at once (more answer 429 at once).
+ * - A success does not clear the address's count: a valid login from a shared address must not reset the
+ *   slow-down of a guesser behind the same address. Counts expire with the window.
+ * - Memory is bounded: at most MAX_KEYS failure records (oldest dropped first).
  */
 export class Authenticator {
   private failures = new Map<string, { n: number; first: number }>();
@@ -27,10 +41,38 @@ export class Authenticator {
     private readonly maxPending = 16,
   ) {}
 
+  /** Most failure records kept (addresses and credentials together). */
+  static readonly MAX_KEYS = 10_000;
+
+  /** Authenticate a request: the principal of a valid token at once; else, after the failure penalty, null
+   * (or 'busy' when too many failing attempts from this address are already waiting). `onFailure` is called once
+   * per failed attempt (metrics). */
+  async check(req: IncomingMessage, addr: string, onFailure?: () => void): Promise<Principal | null | 'busy'> {
+    const token = bearerOf(req);
+    const p = token ? this.verifyToken(token) : null;
+    if (p) return p;
+    onFailure?.();
+    const cred = credentialKey(token);
+    const addrKey = `addr:${addr}`;
+    if (!this.enter(addr)) { this.fail(addrKey); this.fail(cred); return 'busy'; }
+    try {
+      const wait = Math.max(this.penalty(addrKey), this.penalty(cred));
+      this.fail(addrKey);
+      this.fail(cred);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      return null;
+    } finally {
+      this.leave(addr);
+    }
+  }
+
   /** Principal for a request, or null. */
   verify(req: IncomingMessage): Principal | null {
     const t = bearerOf(req);
-    if (!t) return null;
+    return t ? this.verifyToken(t) : null;
+  }
+
+  private verifyToken(t: string): Principal | null {
     const row = this.tokens.verify(t);
     if (!row) return null;
     const now = Date.now();
@@ -38,26 +80,28 @@ export class Authenticator {
     return { tokenId: row.id, tokenName: row.name, role: row.role };
   }
 
-  /** Record a failure from addr; returns the penalty the next attempt from it will wait. */
-  fail(addr: string, now = Date.now()): number {
-    let f = this.failures.get(addr);
-    if (!f || now - f.first > this.windowMs) { f = { n: 0, first: now }; this.failures.set(addr, f); }
+  /** Record a failure under key (an address or a credential); returns the penalty the next failing attempt under
+   * it will wait. */
+  fail(key: string, now = Date.now()): number {
+    let f = this.failures.get(key);
+    if (!f || now - f.first > this.windowMs) {
+      f = { n: 0, first: now };
+      this.failures.delete(key); // re-insert: the map's order is the age order used for eviction
+      this.failures.set(key, f);
+    }
     f.n++;
-    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string); // bounded memory
-    return this.penalty(addr, now);
+    while (this.failures.size > Authenticator.MAX_KEYS) this.failures.delete(this.failures.keys().next().value as string);
+    return this.penalty(key, now);
   }
 
-  /** How long an attempt from addr waits before its token is even checked. */
-  penalty(addr: string, now = Date.now()): number {
-    const f = this.failures.get(addr);
+  /** How long a failing attempt under key waits before its answer. */
+  penalty(key: string, now = Date.now()): number {
+    const f = this.failures.get(key);
     if (!f || now - f.first > this.windowMs || f.n < this.free) return 0;
     return Math.min(this.maxDelayMs, 100 * 2 ** Math.min(20, f.n - this.free));
   }
 
-  /** A success clears the address's failure count. */
-  succeed(addr: string): void { this.failures.delete(addr); }
-
-  /** Admit one more pending attempt from addr (false when it already has maxPending waiting). */
+  /** Admit one more pending failing attempt from addr (false when it already has maxPending waiting). */
   enter(addr: string): boolean {
     const n = this.pending.get(addr) ?? 0;
     if (n >= this.maxPending) return false;

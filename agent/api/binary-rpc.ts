@@ -1,4 +1,5 @@
-import { RpcError, roleAllows } from '../../shared/protocol/index.js';
+import { BinaryInferHeader, ErrorCodes, RpcError, roleAllows, type ErrorName } from '../../shared/protocol/index.js';
+import { describeIssues } from './rpc.js';
 import { ORT_TO_KSERVE } from '../serving/tensors.js';
 import type { ServingManager } from '../serving/serving.js';
 import type { RawTensor } from '../serving/tensors.js';
@@ -32,33 +33,33 @@ export function encodeFrame(header: unknown, parts: Buffer[]): Buffer {
 /** Handle one binary frame; returns the binary answer, or a text error frame. */
 export async function handleBinaryFrame(buf: Buffer, ctx: CallContext, serving: ServingManager): Promise<Buffer | string> {
   let id: string | number | null = null;
-  const fail = (code: number, message: string, name: string) => JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, data: { code: name } } });
+  const fail = (name: ErrorName, message: string) => JSON.stringify({ jsonrpc: '2.0', id, error: { code: ErrorCodes[name], message, data: { code: name } } });
   try {
     const { header, payload } = decodeFrame(buf);
-    id = typeof header?.id === 'string' || typeof header?.id === 'number' ? header.id : null;
-    if (header?.jsonrpc !== '2.0' || header?.method !== 'model.infer') return fail(-32600, 'binary frames carry only {"jsonrpc":"2.0","method":"model.infer"} requests', 'INVALID_REQUEST');
-    if (!roleAllows(ctx.principal.role, 'read')) return fail(-32001, 'model.infer needs role read', 'FORBIDDEN');
-    const p = header.params;
-    if (!p || typeof p.name !== 'string' || !Array.isArray(p.inputs) || p.inputs.length === 0 || p.inputs.length > 64) return fail(-32602, 'invalid params for model.infer: params.name and 1..64 params.inputs are required', 'INVALID_PARAMS');
+    id = (typeof header?.id === 'string' && header.id.length <= 128) || typeof header?.id === 'number' ? header.id : null;
+    if (header?.jsonrpc !== '2.0' || header?.method !== 'model.infer') return fail('INVALID_REQUEST', 'binary frames carry only {"jsonrpc":"2.0","method":"model.infer"} requests');
+    if (!roleAllows(ctx.principal.role, 'read')) return fail('FORBIDDEN', 'model.infer needs role read');
+    // Every field is bounded by the schema before anything is looked up: an over-long or malformed name never
+    // reaches the registry (whose caches hold only names that exist).
+    const parsed = BinaryInferHeader.safeParse(header);
+    if (!parsed.success) return fail('INVALID_PARAMS', `invalid params for model.infer: ${describeIssues(parsed.error.issues)}`);
+    const p = parsed.data.params;
     const feeds: Record<string, RawTensor> = {};
     let off = 0;
-    for (const [i, t] of (p.inputs as any[]).entries()) {
-      const where = `inputs[${i}]${typeof t?.name === 'string' ? ` "${t.name.slice(0, 64)}"` : ''}`;
-      if (typeof t?.name !== 'string' || typeof t.datatype !== 'string' || !Array.isArray(t.shape) || !t.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) || !Number.isInteger(t.binary_data_size) || t.binary_data_size < 0) {
-        return fail(-32602, `invalid params for model.infer: ${where} needs name, datatype, shape and binary_data_size`, 'INVALID_PARAMS');
-      }
-      if (off + t.binary_data_size > payload.length) return fail(-32602, `${where}: binary_data_size ${t.binary_data_size} runs past the ${payload.length}-byte payload`, 'INVALID_PARAMS');
-      if (feeds[t.name]) return fail(-32602, `${where}: given twice`, 'INVALID_PARAMS');
-      try { feeds[t.name] = fromBinary(where, t.datatype, t.shape, payload.subarray(off, off + t.binary_data_size)); } catch (e) { return fail(-32602, (e as Error).message, 'INVALID_PARAMS'); }
+    for (const [i, t] of p.inputs.entries()) {
+      const where = `inputs[${i}] "${t.name.slice(0, 64)}"`;
+      if (off + t.binary_data_size > payload.length) return fail('INVALID_PARAMS', `${where}: binary_data_size ${t.binary_data_size} runs past the ${payload.length}-byte payload`);
+      if (feeds[t.name]) return fail('INVALID_PARAMS', `${where}: given twice`);
+      try { feeds[t.name] = fromBinary(where, t.datatype, t.shape, payload.subarray(off, off + t.binary_data_size)); } catch (e) { return fail('INVALID_PARAMS', (e as Error).message); }
       off += t.binary_data_size;
     }
-    if (off !== payload.length) return fail(-32602, `the payload has ${payload.length - off} bytes no input claims`, 'INVALID_PARAMS');
-    const r = await serving.inferRaw(p.name, typeof p.version === 'string' ? p.version : undefined, feeds);
+    if (off !== payload.length) return fail('INVALID_PARAMS', `the payload has ${payload.length - off} bytes no input claims`);
+    const r = await serving.inferRaw(p.name, p.version, feeds);
     const parts: Buffer[] = [];
     const outputs = Object.entries(r.outputs).map(([name, t]) => { const b = toBinary(t); parts.push(b); return { name, datatype: ORT_TO_KSERVE[t.dtype], shape: t.dims, binary_data_size: b.length }; });
     return encodeFrame({ jsonrpc: '2.0', id, result: { model_name: r.name, model_version: r.version, timing_us: r.timing_us, outputs } }, parts);
   } catch (e) {
     if (e instanceof RpcError) return JSON.stringify({ jsonrpc: '2.0', id, error: { code: e.code, message: e.message, data: e.data } });
-    return fail(-32600, `bad binary frame: ${(e as Error).message}`, 'INVALID_REQUEST');
+    return fail('INVALID_REQUEST', `bad binary frame: ${(e as Error).message}`);
   }
 }

@@ -31,7 +31,9 @@ export class RpcDispatcher {
 
   /** Write an audit row; a failing write is logged and never keeps the caller from its answer. */
   private auditSafe(e: Parameters<AuditLog['record']>[0]): void {
-    try { this.audit.record(e); } catch (err) { this.log.error({ err, method: e.method }, 'audit write failed'); }
+    try {
+      if (e.outcome === 'FORBIDDEN') this.audit.recordRefusal(e); else this.audit.record(e);
+    } catch (err) { this.log.error({ err, method: e.method }, 'audit write failed'); }
   }
 
   /** Handle one text frame; returns the response text, or null for notifications. */

@@ -31,7 +31,7 @@ export type HttpRoute = (req: http.IncomingMessage, res: http.ServerResponse) =>
 
 /**
  * HTTP(S) + WebSocket API on one port.
- * Upgrade path: /rpc only; protocol major checked (400), token checked (401, slowed down after repeated failures)
+ * Upgrade path: /rpc only; protocol major checked (400), token checked (401; repeated failures are slowed, valid tokens never)
  * BEFORE the WebSocket exists, so an unauthenticated peer never reaches the dispatcher.
  */
 export class ApiServer {
@@ -111,25 +111,14 @@ export class ApiServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal, remote));
   }
 
-  /** Authenticate an HTTP request like the upgrade does (penalty delay, failure counting): for extra routes. */
+  /** Authenticate an HTTP request like the upgrade does (valid tokens at once, failures slowed): for extra routes. */
   authenticateRequest(req: http.IncomingMessage): Promise<Principal | null | 'busy'> {
     return this.authenticate(req, req.socket.remoteAddress ?? null);
   }
 
-  /** Verify the token, after the address's penalty delay (so parallel guessing is slowed too). */
-  private async authenticate(req: http.IncomingMessage, remote: string | null): Promise<Principal | null | 'busy'> {
-    const addr = remote ?? 'unknown';
-    if (!this.d.auth.enter(addr)) return 'busy';
-    try {
-      const wait = this.d.auth.penalty(addr);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const p = this.d.auth.verify(req);
-      if (p) this.d.auth.succeed(addr);
-      else { this.d.metrics.authFailures.inc(); this.d.auth.fail(addr); }
-      return p;
-    } finally {
-      this.d.auth.leave(addr);
-    }
+  /** Verify the token: a valid one at once, a failing one after its penalty (see Authenticator). */
+  private authenticate(req: http.IncomingMessage, remote: string | null): Promise<Principal | null | 'busy'> {
+    return this.d.auth.check(req, remote ?? 'unknown', () => this.d.metrics.authFailures.inc());
   }
 
   /** Close every connection made with one of these tokens (after a revoke). */

@@ -5,17 +5,29 @@ import type { Driver } from './driver.js';
 import { DockerDriver } from './docker/docker-driver.js';
 import { ProcessDriver } from './process/process-driver.js';
 import { FakeDriver } from './fake/fake-driver.js';
+import { ConfigError } from '../config.js';
+import { agentUser, lookupUser, type HostUser } from './users.js';
 
 /** Build the task drivers the config enables. Nothing connects here: drivers connect lazily. */
 export function createDrivers(config: AgentConfig, log: Logger): Partial<Record<DriverName, Driver>> {
   const out: Partial<Record<DriverName, Driver>> = {};
+  // Who process jobs run as: jobs.process_user, or the agent itself (null). Also an identity the mount policy
+  // guards against, as is the container user (docker driver).
+  let processUser: HostUser | undefined;
+  if (config.jobs.process_user !== null) {
+    const u = lookupUser(config.jobs.process_user);
+    if (!u) throw new ConfigError(`jobs.process_user: no user "${config.jobs.process_user}" in /etc/passwd (create it, give a numeric uid[:gid], or set null to run process jobs as the agent's own user)`);
+    processUser = u;
+  }
+  const processIdentity = processUser ?? agentUser();
   for (const name of config.jobs.drivers) {
     const logger = log.child({ subsystem: `driver-${name}` });
-    if (name === 'process') out.process = new ProcessDriver({ logger });
+    if (name === 'process') out.process = new ProcessDriver({ logger, ...(processUser ? { user: processUser } : {}) });
     if (name === 'fake') out.fake = new FakeDriver({});
     if (name === 'docker') {
       const socketPath = config.jobs.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
-      out.docker = new DockerDriver({ socketPath, node: config.name, allowedMountRoots: config.jobs.allowed_mount_roots, defaultNetwork: 'none', logger });
+      out.docker = new DockerDriver({ socketPath, node: config.name, allowedMountRoots: config.jobs.allowed_mount_roots, defaultNetwork: 'none', logger,
+        user: config.jobs.container_user, jobIdentities: config.jobs.drivers.includes('process') ? [{ uid: processIdentity.uid, gids: processIdentity.gids }] : [] });
     }
   }
   return out;

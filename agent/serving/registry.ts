@@ -5,6 +5,17 @@ import { RpcError } from '../../shared/protocol/index.js';
 import type { TensorSpec } from '../../shared/protocol/index.js';
 import type { Db } from '../store/db.js';
 
+/** sha256 (hex) of a file's bytes. */
+function digestOf(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** Write bytes to a new private file (0600) and fsync it: the file a commit renames into the artifacts. */
+function writeVerified(file: string, bytes: Buffer): void {
+  const fd = openSync(file, 'wx', 0o600);
+  try { writeSync(fd, bytes, 0, bytes.length, 0); fsyncSync(fd); } finally { closeSync(fd); }
+}
+
 /** A committed version as stored. */
 export interface StoredVersion {
   name: string; version: string; sha256: string; size_bytes: number; inputs: TensorSpec[]; outputs: TensorSpec[];
@@ -25,6 +36,9 @@ interface UploadRow { id: string; name: string; version: string | null; received
 export class ModelRegistry {
   private readonly artifacts: string;
   private readonly uploads: string;
+  /** Uploads whose final chunk is being committed: any further chunk for them is refused. Set synchronously, before
+   * the first await of the commit, so a chunk racing the commit can never append to the bytes being verified. */
+  private readonly committing = new Set<string>();
   constructor(private readonly db: Db, root: string, private readonly maxBytes: number, private readonly readSignature: SignatureReader) {
     this.artifacts = join(root, 'artifacts');
     this.uploads = join(root, 'uploads');
@@ -66,6 +80,7 @@ export class ModelRegistry {
       up = this.db.prepare('SELECT * FROM model_uploads WHERE id = ?').get(p.upload_id) as UploadRow | undefined;
       if (!up) throw new RpcError('NOT_FOUND', `no upload ${p.upload_id.slice(0, 64)} (it finished, failed, or the agent restarted: start again from offset 0)`);
       if (up.name !== p.name) throw new RpcError('INVALID_PARAMS', `upload ${up.id} is for model ${up.name}, not ${p.name}`);
+      if (this.committing.has(up.id)) throw new RpcError('CONFLICT', `upload ${up.id} is being committed (its final chunk was received): no chunk can follow it`);
     }
     if (p.offset !== up.received) throw new RpcError('INVALID_PARAMS', `chunk at offset ${p.offset}, but ${up.received} bytes were received: resend from offset ${up.received}`);
     if (up.received + p.data.length > this.maxBytes) { this.abort(up.id); throw new RpcError('INVALID_PARAMS', `model larger than the limit of ${this.maxBytes} bytes (models.max_bytes)`); }
@@ -74,24 +89,36 @@ export class ModelRegistry {
     const received = up.received + p.data.length;
     this.db.prepare('UPDATE model_uploads SET received = ? WHERE id = ?').run(received, up.id);
     if (!p.final) return { upload_id: up.id, received_bytes: received, version: null };
+    // Locked before the first await: from here on no chunk of this upload is accepted (see `committing`).
+    this.committing.add(up.id);
     try {
       return { upload_id: up.id, received_bytes: received, version: await this.commit(up, received, p.sha256, now) };
     } finally {
+      this.committing.delete(up.id);
       this.abort(up.id); // the part file is gone either way (renamed into artifacts, or refused)
     }
   }
 
   private async commit(up: UploadRow, size: number, expected: string | undefined, now: number): Promise<StoredVersion> {
     if (!expected) throw new RpcError('INVALID_PARAMS', 'the final chunk needs sha256 of the whole file');
-    const part = this.part(up.id);
-    const sha = createHash('sha256').update(readFileSync(part)).digest('hex');
+    // The bytes are read once and everything else works on that copy: the digest, the model check and the artifact
+    // are the same bytes, whatever happens to the part file meanwhile.
+    const bytes = readFileSync(this.part(up.id));
+    if (bytes.length !== size) throw new RpcError('INVALID_PARAMS', `upload ${up.id} holds ${bytes.length} bytes, ${size} were acknowledged (start again from offset 0)`);
+    const sha = createHash('sha256').update(bytes).digest('hex');
     if (sha !== expected) throw new RpcError('INVALID_PARAMS', `digest mismatch: received ${size} bytes with sha256 ${sha}, expected ${expected} (corrupt or incomplete upload)`);
+    const checked = join(this.uploads, `${up.id}.checked`);
+    writeVerified(checked, bytes);
     let sig: { inputs: TensorSpec[]; outputs: TensorSpec[] };
-    try { sig = await this.readSignature(part); } catch (e) {
+    try { sig = await this.readSignature(checked); } catch (e) {
+      rmSync(checked, { force: true });
       throw new RpcError('INVALID_PARAMS', `not a loadable ONNX model: ${(e as Error).message}`);
     }
     const art = join(this.artifacts, `${sha}.onnx`);
-    if (!existsSync(art)) renameSync(part, art); // content-addressed: the same bytes are stored once
+    // Content-addressed: the same bytes are stored once. An artifact already there is reused only when its bytes
+    // still have its name's digest; one that does not (tampered, torn) is replaced by the verified copy.
+    if (existsSync(art) && digestOf(art) === sha) rmSync(checked, { force: true });
+    else renameSync(checked, art);
     const lineage = JSON.parse(up.lineage) as { git_commit?: string; dataset_sha256?: string; dataset_name?: string; meta?: Record<string, string> };
     const seq = ((this.db.prepare('SELECT MAX(seq) AS m FROM model_versions WHERE name = ?').get(up.name) as { m: number | null }).m ?? 0) + 1;
     const version = up.version ?? `v${seq}`;
@@ -115,6 +142,7 @@ export class ModelRegistry {
   private abort(id: string): void {
     this.db.prepare('DELETE FROM model_uploads WHERE id = ?').run(id);
     rmSync(this.part(id), { force: true });
+    rmSync(join(this.uploads, `${id}.checked`), { force: true });
   }
 
   private row(r: Record<string, unknown>): StoredVersion {
@@ -131,8 +159,8 @@ export class ModelRegistry {
       const rows = this.db.prepare('SELECT * FROM model_versions WHERE name = ? ORDER BY seq DESC').all(name) as Array<Record<string, unknown>>;
       const a = this.db.prepare('SELECT targets, updated_at FROM model_aliases WHERE name = ?').get(name) as { targets: string; updated_at: number } | undefined;
       r = { versions: rows.map((x) => this.row(x)), alias: a ? { targets: JSON.parse(a.targets), updated_at: a.updated_at } : null };
-      if (this.routes.size > 10_000) this.routes.clear(); // bounded: names are few in practice
-      this.routes.set(name, r);
+      // Only names that exist are kept: a caller asking for ever new unknown names cannot grow this map.
+      if (r.versions.length > 0 || r.alias) this.routes.set(name, r);
     }
     return r;
   }

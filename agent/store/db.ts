@@ -10,6 +10,9 @@ export type Db = Database.Database;
  * Never called at import time: main.ts (and the token CLI) call it explicitly. */
 export function openStore(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // The data dir is the agent's alone (tokens, database, job logs, models): process jobs run as another user and
+  // must not even traverse it, whatever mode an existing directory was created with.
+  try { chmodSync(dataDir, 0o700); } catch { /* not the owner: leave as is */ }
   const path = join(dataDir, 'fleetml.db');
   const db = new Database(path);
   db.pragma('journal_mode = WAL');

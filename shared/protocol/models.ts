@@ -81,6 +81,23 @@ export const JsonTensor = z.object({
 });
 export type JsonTensor = z.infer<typeof JsonTensor>;
 
+/** One input of the binary form of model.infer: its bytes follow the header in input order. */
+export const BinaryTensorHeader = z.object({
+  name: z.string().min(1).max(256),
+  datatype: z.string().max(16),
+  shape: z.array(z.number().int().min(0)).max(16),
+  binary_data_size: z.number().int().min(0),
+});
+/** Header of a binary model.infer frame ([u32 LE header length][header JSON][tensor bytes]): the same bounds as
+ * model.infer's params (name, version), checked before anything is looked up. */
+export const BinaryInferHeader = z.object({
+  jsonrpc: z.literal('2.0'),
+  id: z.union([z.string().max(128), z.number()]).optional(),
+  method: z.literal('model.infer'),
+  params: z.object({ name: ModelName, version: Version.optional(), inputs: z.array(BinaryTensorHeader).min(1).max(64) }).strict(),
+});
+export type BinaryInferHeader = z.infer<typeof BinaryInferHeader>;
+
 /** model.infer — JSON tensors in, JSON tensors out; says which version answered. */
 export const ModelInferParams = z.object({ name: ModelName, version: Version.optional(), inputs: z.array(JsonTensor).min(1).max(64) }).strict();
 export const ModelInferResult = z.object({ model_name: z.string(), model_version: z.string(), outputs: z.array(JsonTensor), timing_us: z.object({ queue: z.number(), compute: z.number() }) });

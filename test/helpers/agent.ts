@@ -35,12 +35,13 @@ export async function inProcessAgent(flags: AgentFlags = {}, patch?: (c: AgentCo
   return { agent, token, http: `http://127.0.0.1:${agent.port}`, dir, close: async () => { await agent.stop(); cleanup(); } };
 }
 
-/** A raw WebSocket to an agent (no client library), collecting every frame. */
+/** A raw WebSocket to an agent (no client library), collecting every text frame. */
 export async function rawSocket(url: string, token: string | null, headers: Record<string, string> = {}): Promise<{ ws: WebSocket; frames: any[]; next: (pred?: (f: any) => boolean, ms?: number) => Promise<any>; closed: Promise<{ code: number; reason: string }> }> {
   const ws = new WebSocket(url, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
   const frames: any[] = [];
   const waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void }> = [];
-  ws.on('message', (d) => {
+  ws.on('message', (d, isBinary) => {
+    if (isBinary) return; // binary frames (binary model.infer answers) are the test's own to read
     const f = JSON.parse(d.toString());
     const i = waiters.findIndex((w) => w.pred(f));
     if (i >= 0) { waiters.splice(i, 1)[0].resolve(f); return; }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -151,6 +151,32 @@ describe('resolveMounts (allowed roots, realpath)', () => {
     expect((await resolveMounts(m('data'), [root], 'n1')).reason).toMatch(/absolute/);
     expect((await resolveMounts(m(join(root, 'data')), [], 'n1')).reason).toMatch(/bind mounts are disabled on node n1/);
   });
+  it.skipIf(process.getuid?.() !== 0)('refuses a source below a directory a job identity can write (it could swap a component for a symlink)', async () => {
+    const job = { uid: 4242, gids: [4343] };
+    const owned = join(root, 'owned');
+    mkdirSync(join(owned, 'sub'), { recursive: true });
+    chownSync(owned, 4242, 0);
+    // the writable directory itself is fine (its parent is not the job's), what lies below it is not
+    expect((await resolveMounts(m(owned), [root], 'n1', [job])).reason).toBeNull();
+    expect((await resolveMounts(m(join(owned, 'sub')), [root], 'n1', [job])).reason).toMatch(/is reached through .*owned \(owned by uid 4242, a job user\)/);
+    // a job's group with the group write bit, and world-writable directories, count as writable
+    const grp = join(root, 'grp');
+    mkdirSync(join(grp, 'sub'), { recursive: true });
+    chownSync(grp, 0, 4343);
+    chmodSync(grp, 0o775);
+    expect((await resolveMounts(m(join(grp, 'sub')), [root], 'n1', [job])).reason).toMatch(/group-writable by gid 4343/);
+    const world = join(root, 'world');
+    mkdirSync(join(world, 'sub'), { recursive: true });
+    chmodSync(world, 0o777);
+    expect((await resolveMounts(m(join(world, 'sub')), [root], 'n1', [job])).reason).toMatch(/world-writable/);
+    // sticky (like /tmp): only the owner of an entry may rename it, so a root-owned entry is safe, a job-owned one is not
+    chmodSync(world, 0o1777);
+    expect((await resolveMounts(m(join(world, 'sub')), [root], 'n1', [job])).reason).toBeNull();
+    chownSync(join(world, 'sub'), 4242, 0);
+    expect((await resolveMounts(m(join(world, 'sub')), [root], 'n1', [job])).reason).toMatch(/world-writable/);
+    // another identity does not matter
+    expect((await resolveMounts(m(join(owned, 'sub')), [root], 'n1', [{ uid: 5555, gids: [5555] }])).reason).toBeNull();
+  });
 });
 
 // ---- engine down ------------------------------------------------------------------------------------------------
@@ -249,6 +275,7 @@ describe.skipIf(!engine.available)('DockerDriver against a real engine', () => {
     const data = join(root, 'data');
     mkdirSync(data);
     writeFileSync(join(data, 'in.txt'), 'from host\n');
+    chownSync(data, 65534, 65534); // containers run as nobody: the read-write mount must be theirs to write
     const r = await runToEnd(d, c(job('mount'), {
       command: ['sh', '-c', 'cat /in/in.txt && echo from-container > /out/out.txt && (echo x > /in/nope 2>/dev/null && echo wrote || echo ro-refused)'],
       mounts: [{ source: data, target: '/in', readonly: true }, { source: data, target: '/out' }],

@@ -12,8 +12,13 @@ describe('repeated bad tokens are slowed down', () => {
     expect([3, 4, 5, 6, 7, 8].map(() => a.fail('10.0.0.1', 0))).toEqual([100, 200, 400, 800, 1000, 1000]);
     expect(a.penalty('10.0.0.1', 0)).toBe(1000);
     expect(a.penalty('10.0.0.2', 0)).toBe(0);
-    a.succeed('10.0.0.1');
-    expect(a.penalty('10.0.0.1', 0)).toBe(0);
+    // the count expires with the window
+    expect(a.penalty('10.0.0.1', 10 * 60_000 + 1)).toBe(0);
+  });
+  it('keeps at most MAX_KEYS failure records', () => {
+    const a = new Authenticator({} as never, 3, 1000);
+    for (let i = 0; i < Authenticator.MAX_KEYS + 50; i++) a.fail(`addr:${i}`, 0);
+    expect((a as unknown as { failures: Map<string, unknown> }).failures.size).toBe(Authenticator.MAX_KEYS);
   });
   it('bounds the attempts waiting at once per address', () => {
     const a = new Authenticator({} as never, 3, 1000, 60_000, 2);

@@ -22,7 +22,13 @@ export interface CreateOptionsContext {
   defaultNetwork?: 'none';
   /** HostConfig.PidsLimit; default DEFAULT_PIDS_LIMIT. */
   pidsLimit?: number;
+  /** Container user "uid[:gid]"; default DEFAULT_CONTAINER_USER (never root unless configured). */
+  user?: string;
 }
+
+/** The user containers run as unless jobs.container_user says otherwise: nobody, so that files a job writes into a
+ * read-write mount belong to an unprivileged uid (a root-owned setuid binary cannot be planted on the host). */
+export const DEFAULT_CONTAINER_USER = '65534:65534';
 
 /** Container name of one attempt: `fleetml-<jobid>-<attempt>`, characters Docker refuses replaced by `_`.
  * Names are unique per engine, so a second create for the same attempt fails (409) instead of running twice. */
@@ -62,9 +68,10 @@ export function buildCreateOptions(cfg: TaskConfig, ctx: CreateOptionsContext): 
     // restarts are the job manager's decision (a new attempt is a new container).
     AutoRemove: false,
     RestartPolicy: { Name: 'no' },
-    // Least privilege that jobs do not miss: no raw sockets (sniffing/spoofing on bridge or host networks) and no
-    // privilege gain through setuid binaries.
-    CapDrop: ['NET_RAW'],
+    // Least privilege: no capability at all (no chown to root, no setuid/setgid, no mknod, no raw sockets, no
+    // DAC override), and no privilege gain through setuid binaries inside the container. With a non-root user the
+    // kernel would clear the capabilities anyway; dropping them also covers a node configured to run jobs as root.
+    CapDrop: ['ALL'],
     SecurityOpt: ['no-new-privileges'],
   };
   if (spec.memory_bytes !== undefined) {
@@ -84,6 +91,7 @@ export function buildCreateOptions(cfg: TaskConfig, ctx: CreateOptionsContext): 
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     ...(spec.workdir !== undefined ? { WorkingDir: spec.workdir } : {}),
     Labels: jobLabels(cfg.jobId, cfg.attempt, ctx.node),
+    User: ctx.user ?? DEFAULT_CONTAINER_USER,
     // No TTY: stdout and stderr stay separate (multiplexed frames).
     Tty: false,
     OpenStdin: false,

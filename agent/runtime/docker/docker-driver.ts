@@ -4,11 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Driver, DriverCapabilities, LogSink, TaskConfig, TaskExit, TaskHandle } from '../driver.js';
 import type { JobSpec } from '../../../shared/protocol/jobs.js';
 import type { Logger } from '../../log.js';
-import { buildCreateOptions, containerName, LABEL_JOB } from './create-options.js';
+import { buildCreateOptions, containerName, DEFAULT_CONTAINER_USER, LABEL_JOB } from './create-options.js';
 import { DockerDriverError, engineMessage, engineStatus, isAbort } from './errors.js';
 import { listJobContainers, type JobContainer } from './job-containers.js';
 import { LogLineAssembler, splitFrames, parseLogTimestamp, type LogFrame } from './log-lines.js';
-import { resolveMounts } from './mounts.js';
+import { resolveMounts, type JobIdentity } from './mounts.js';
 
 // The docker task driver: one container per job attempt, on the node's own engine (no registry pull).
 //
@@ -38,6 +38,11 @@ export interface DockerDriverOptions {
   logger: Logger;
   /** HostConfig.PidsLimit of every container. Default 4096. */
   pidsLimit?: number;
+  /** User of every container, "uid[:gid]" (numeric: names would be looked up in the image). Default 65534:65534. */
+  user?: string;
+  /** Every identity a job may write as (this driver's container user is always added): the mount policy refuses a
+   * source on whose path one of them could swap a component (mounts.ts). Default: only the container user. */
+  jobIdentities?: JobIdentity[];
   /** How long wait() keeps retrying while the engine does not answer before it reports an error. Default 300 000. */
   engineDownTimeoutMs?: number;
   /** How long recover() waits for the engine to answer before it throws. Default 30 000. */
@@ -46,7 +51,7 @@ export interface DockerDriverOptions {
   pingTimeoutMs?: number;
 }
 
-const DEFAULTS = { defaultNetwork: 'none', pidsLimit: 4096, engineDownTimeoutMs: 300_000, recoverEngineWaitMs: 30_000, pingTimeoutMs: 5_000 } as const;
+const DEFAULTS = { defaultNetwork: 'none', pidsLimit: 4096, engineDownTimeoutMs: 300_000, recoverEngineWaitMs: 30_000, pingTimeoutMs: 5_000, user: DEFAULT_CONTAINER_USER } as const;
 
 /** Where the engine listens when no socketPath is given: DOCKER_HOST (unix:// only) or /var/run/docker.sock. */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -85,7 +90,8 @@ export class DockerDriver implements Driver {
   private readonly node: string;
   private readonly roots: string[];
   private readonly log: Logger;
-  private readonly o: Required<Omit<DockerDriverOptions, 'socketPath' | 'node' | 'allowedMountRoots' | 'logger'>>;
+  private readonly o: Required<Omit<DockerDriverOptions, 'socketPath' | 'node' | 'allowedMountRoots' | 'logger' | 'jobIdentities'>>;
+  private readonly identities: JobIdentity[];
   /** Aborted by dispose(): cancels pending engine calls and retry sleeps. */
   private readonly life = new AbortController();
   /** Containers this instance asked to stop (143 → SIGTERM). Lost on restart, which only affects the signal name. */
@@ -106,7 +112,11 @@ export class DockerDriver implements Driver {
       engineDownTimeoutMs: opts.engineDownTimeoutMs ?? DEFAULTS.engineDownTimeoutMs,
       recoverEngineWaitMs: opts.recoverEngineWaitMs ?? DEFAULTS.recoverEngineWaitMs,
       pingTimeoutMs: opts.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
+      user: opts.user ?? DEFAULTS.user,
     };
+    const u = /^(\d+)(?::(\d+))?$/.exec(this.o.user);
+    if (!u) throw new Error(`DockerDriver: user must be numeric "uid[:gid]" (got ${this.o.user}); names would be resolved in each image`);
+    this.identities = [{ uid: Number(u[1]), gids: [Number(u[2] ?? u[1])] }, ...(opts.jobIdentities ?? [])];
   }
 
   async fingerprint(): Promise<{ available: boolean; reason: string | null }> {
@@ -121,7 +131,7 @@ export class DockerDriver implements Driver {
   async validate(spec: JobSpec): Promise<string | null> {
     if (spec.driver !== 'docker') return `the docker driver cannot run a ${spec.driver} job`;
     if (!spec.image) return 'the docker driver needs an image';
-    const mounts = await resolveMounts(spec.mounts, this.roots, this.node);
+    const mounts = await resolveMounts(spec.mounts, this.roots, this.node, this.identities);
     if (mounts.reason !== null) return mounts.reason;
     try {
       await this.ping();
@@ -139,9 +149,9 @@ export class DockerDriver implements Driver {
 
   async start(cfg: TaskConfig): Promise<TaskHandle> {
     this.assertLive();
-    const mounts = await resolveMounts(cfg.spec.mounts, this.roots, this.node);
+    const mounts = await resolveMounts(cfg.spec.mounts, this.roots, this.node, this.identities);
     if (mounts.reason !== null) throw new DockerDriverError('MOUNT_REFUSED', mounts.reason);
-    const create = buildCreateOptions({ ...cfg, spec: { ...cfg.spec, mounts: mounts.mounts } }, { node: this.node, defaultNetwork: this.o.defaultNetwork, pidsLimit: this.o.pidsLimit });
+    const create = buildCreateOptions({ ...cfg, spec: { ...cfg.spec, mounts: mounts.mounts } }, { node: this.node, defaultNetwork: this.o.defaultNetwork, pidsLimit: this.o.pidsLimit, user: this.o.user });
     const name = containerName(cfg.jobId, cfg.attempt);
     let container: Docker.Container;
     try {

@@ -10,12 +10,14 @@ import { FILES, WRAPPER_NAME, WRAPPER_SCRIPT, clearExitRecords, exitWithoutRecor
 import { commandStarted, groupAlive, identify, liveness, signalGroup } from './proc-identity.js';
 import { LogTailer, TAILER_DEFAULTS } from './log-tailer.js';
 import { resolveCommand } from './resolve-command.js';
+import { canSwitchUsers, type HostUser } from '../users.js';
 
 // The process driver: a job's command runs as a plain host process, in its own session and process group,
 // detached from the agent so that it survives agent restarts (the unit has KillMode=process).
 //
 //   start   mkdir dir; open stdout.log / stderr.log (append); spawn `sh -c WRAPPER fleetml-task <dir> cmd…`
-//           detached (setsid: pgid = sid = wrapper pid), stdin /dev/null, cwd = spec.workdir ?? dir;
+//           detached (setsid: pgid = sid = wrapper pid), stdin /dev/null, cwd = spec.workdir ?? dir; with a job
+//           user (jobs.process_user), cmd… is `setpriv --reuid … -- cmd…` and cwd/HOME default to its home;
 //           handle.state = { pid, pgid, startTime, dir } (startTime guards against pid reuse)
 //   running the wrapper waits for the command and records its status in <dir>/exit (exit-record.ts)
 //   wait    push while we are the parent (child 'exit' event), else a poll (pollMs) — never overlapping —
@@ -39,10 +41,26 @@ export interface ProcessDriverOptions {
   offsetPersistMs?: number;
   /** The POSIX shell that runs the wrapper. Default /bin/sh. */
   shell?: string;
+  /** The host user commands run as (jobs.process_user). Unset: the agent's own user — then a job can read and
+   * write everything the agent can, its data dir included (docs/security.md). */
+  user?: HostUser;
+  /** setpriv(1), which drops to `user` and clears inherited capabilities before the command runs. Default
+   * /usr/bin/setpriv (util-linux). */
+  setpriv?: string;
 }
 
 /** Defaults of ProcessDriverOptions. */
-export const PROCESS_DRIVER_DEFAULTS = { pollMs: 200, logPollMs: TAILER_DEFAULTS.pollMs, offsetPersistMs: TAILER_DEFAULTS.persistMs, shell: '/bin/sh' } as const;
+export const PROCESS_DRIVER_DEFAULTS = { pollMs: 200, logPollMs: TAILER_DEFAULTS.pollMs, offsetPersistMs: TAILER_DEFAULTS.persistMs, shell: '/bin/sh', setpriv: '/usr/bin/setpriv' } as const;
+
+/** The argv prefix that runs a command as `u`: the wrapper stays the agent's (it writes the exit record into the
+ * agent-private task dir), only the command drops privileges. setpriv sets the real, effective and saved ids and
+ * the groups, and empties the inheritable and ambient capability sets, so a non-root agent that may switch users
+ * (CAP_SETUID/CAP_SETGID granted by its unit) passes none of that on; --no-new-privs keeps setuid binaries inert. */
+export function runAsArgs(setpriv: string, u: HostUser): string[] {
+  const extra = u.gids.filter((g) => g !== u.gid);
+  return [setpriv, `--reuid=${u.uid}`, `--regid=${u.gid}`, extra.length > 0 ? `--groups=${extra.join(',')}` : '--clear-groups',
+    '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
+}
 
 /** handle.state of a process task: the codec is the type. */
 export const ProcessHandleState = z.object({
@@ -75,7 +93,8 @@ export class ProcessDriver implements Driver {
   readonly capabilities: DriverCapabilities = { gpus: true, mounts: false, network: false, oomDetection: false, survivesAgentRestart: true };
 
   private readonly log: Logger;
-  private readonly opts: Required<Omit<ProcessDriverOptions, 'logger'>>;
+  private readonly opts: Required<Omit<ProcessDriverOptions, 'logger' | 'user'>>;
+  private readonly user: HostUser | null;
   /** Wrappers this instance spawned (push: their 'exit' event); keyed by pid:startTime. */
   private readonly children = new Map<string, ChildProcess>();
   private readonly waiters = new Map<string, Waiter>();
@@ -92,7 +111,9 @@ export class ProcessDriver implements Driver {
       logPollMs: options.logPollMs ?? PROCESS_DRIVER_DEFAULTS.logPollMs,
       offsetPersistMs: options.offsetPersistMs ?? PROCESS_DRIVER_DEFAULTS.offsetPersistMs,
       shell: options.shell ?? PROCESS_DRIVER_DEFAULTS.shell,
+      setpriv: options.setpriv ?? PROCESS_DRIVER_DEFAULTS.setpriv,
     };
+    this.user = options.user ?? null;
     for (const k of ['pollMs', 'logPollMs'] as const) {
       if (!(this.opts[k] > 0)) throw new Error(`ProcessDriver: ${k} must be > 0 (got ${this.opts[k]})`);
     }
@@ -107,6 +128,17 @@ export class ProcessDriver implements Driver {
     }
     if (!(await resolveCommand(this.opts.shell, undefined, undefined))) {
       return { available: false, reason: `${this.opts.shell} is missing or not executable` };
+    }
+    const u = this.user;
+    if (u && u.uid !== process.getuid?.()) {
+      const who = `${u.name ?? 'uid'} (${u.uid})`;
+      if (!canSwitchUsers()) {
+        return { available: false, reason: `process jobs run as ${who} (jobs.process_user) but the agent (uid ${process.getuid?.()}) cannot switch users: `
+          + 'run it as root or grant it CAP_SETUID, CAP_SETGID and CAP_KILL (see docs/security.md), or set jobs.process_user: null to run them as the agent\'s own user' };
+      }
+      if (!(await resolveCommand(this.opts.setpriv, undefined, undefined))) {
+        return { available: false, reason: `process jobs run as ${who} but ${this.opts.setpriv} is missing (Debian: apt-get install util-linux)` };
+      }
     }
     return { available: true, reason: null };
   }
@@ -150,7 +182,16 @@ export class ProcessDriver implements Driver {
 
     const env: Record<string, string> = {};
     for (const k of BASE_ENV_KEYS) if (process.env[k] !== undefined) env[k] = process.env[k] as string;
+    // Another user: its own home (when it has one it can use), never the agent's, as HOME and default cwd.
+    const other = this.user && this.user.uid !== process.getuid?.() ? this.user : null;
+    let cwd = cfg.spec.workdir ?? dir;
+    if (other) {
+      const home = other.home && (await stat(other.home).catch(() => null))?.isDirectory() ? other.home : '/';
+      env.HOME = home;
+      if (cfg.spec.workdir === undefined) cwd = home;
+    }
     Object.assign(env, cfg.spec.env, cfg.env);
+    const argv = other ? [...runAsArgs(this.opts.setpriv, other), ...cfg.spec.command] : cfg.spec.command;
 
     // The files are opened here and handed over as fds: the process writes to them directly and does not
     // depend on the agent (no pipes that would break, or block, when the agent goes away).
@@ -159,8 +200,8 @@ export class ProcessDriver implements Driver {
     try {
       const err = openSync(join(dir, FILES.stderr), 'a');
       try {
-        child = spawn(this.opts.shell, ['-c', WRAPPER_SCRIPT, WRAPPER_NAME, dir, ...cfg.spec.command], {
-          cwd: cfg.spec.workdir ?? dir, env, detached: true, stdio: ['ignore', out, err],
+        child = spawn(this.opts.shell, ['-c', WRAPPER_SCRIPT, WRAPPER_NAME, dir, ...argv], {
+          cwd, env, detached: true, stdio: ['ignore', out, err],
         });
       } finally {
         closeSync(err);
