@@ -92,7 +92,7 @@ export type AgentConfig = z.infer<typeof AgentConfig>;
 export interface AgentFlags {
   config?: string; listen?: string; dataDir?: string; name?: string; label?: string[];
   tlsCert?: string; tlsKey?: string; telemetryInterval?: string; history?: string;
-  gpuSource?: string; gpuFixture?: string[]; peer?: string[]; logLevel?: string; jobDriver?: string[]; allowMount?: string[];
+  gpuSource?: string; gpuFixture?: string[]; peer?: string[]; logLevel?: string; jobDriver?: string[]; allowMount?: string[]; processUser?: string;
 }
 
 /** Most points kept per metric (memory bound: ~16 bytes a point, tens of metrics per node). */
@@ -122,6 +122,9 @@ function num(v: string, what: string): number {
   if (!Number.isFinite(n)) throw new ConfigError(`${what}: expected a number, got "${v}"`);
   return n;
 }
+/** Value of --process-user / FLEETML_PROCESS_USER: a user, or `@agent` for the agent's own user (null in YAML). */
+export const PROCESS_USER_AGENT = '@agent';
+const processUser = (v: string): string | null => (v === PROCESS_USER_AGENT ? null : v);
 const split = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 type Raw = Record<string, any>;
@@ -149,6 +152,7 @@ export function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): Raw {
   if (e('LOG_LEVEL')) set(out, ['log_level'], e('LOG_LEVEL'));
   if (e('JOB_DRIVERS')) set(out, ['jobs', 'drivers'], split(e('JOB_DRIVERS')!));
   if (e('ALLOWED_MOUNT_ROOTS')) set(out, ['jobs', 'allowed_mount_roots'], split(e('ALLOWED_MOUNT_ROOTS')!));
+  if (e('PROCESS_USER')) set(out, ['jobs', 'process_user'], processUser(e('PROCESS_USER')!));
   return out;
 }
 
@@ -168,6 +172,7 @@ export function applyFlags(raw: Raw, f: AgentFlags): Raw {
   if (f.logLevel) set(out, ['log_level'], f.logLevel);
   if (f.jobDriver?.length) set(out, ['jobs', 'drivers'], f.jobDriver);
   if (f.allowMount?.length) set(out, ['jobs', 'allowed_mount_roots'], f.allowMount);
+  if (f.processUser) set(out, ['jobs', 'process_user'], processUser(f.processUser));
   return out;
 }
 

@@ -77,7 +77,9 @@ try {
       dataDir: join(root, n.name), port: base + i, name: n.name,
       args: ['--config', config, '--gpu-source', 'sim', ...n.fixtures.flatMap((f) => ['--gpu-fixture', fx(f)]), ...n.labels.flatMap((l) => ['--label', l]),
         // jobs: the fake driver (no real work) plus real processes and containers where an engine runs
-        '--job-driver', 'fake', '--job-driver', 'process', '--job-driver', 'docker'],
+        '--job-driver', 'fake', '--job-driver', 'process', '--job-driver', 'docker',
+        // not root (a developer's demo): process jobs run as the demo's own user, who holds every admin token anyway
+        ...(process.getuid?.() !== 0 ? ['--process-user', '@agent'] : [])],
     });
   };
   // The peers first (each writes its admin token at its first start), then the coordinator, whose config names them.

@@ -51,7 +51,7 @@ const OVERRIDES: Record<string, [env: string, flag: string]> = {
   labels: ['FLEETML_LABELS (k=v,k=v)', '--label k=v'], tls: ['FLEETML_TLS_CERT, FLEETML_TLS_KEY', '--tls-cert, --tls-key'],
   'telemetry.interval_ms': ['FLEETML_TELEMETRY_INTERVAL_MS', '--telemetry-interval'], 'telemetry.history_s': ['FLEETML_HISTORY_S', '--history'],
   'gpu.source': ['FLEETML_GPU_SOURCE', '--gpu-source'], 'gpu.fixtures': ['FLEETML_GPU_FIXTURE (comma-separated)', '--gpu-fixture'],
-  'api.max_frame_bytes': ['FLEETML_MAX_FRAME_BYTES', ''], 'jobs.drivers': ['FLEETML_JOB_DRIVERS', '--job-driver'], 'jobs.allowed_mount_roots': ['FLEETML_ALLOWED_MOUNT_ROOTS', '--allow-mount'], peers: ['FLEETML_PEERS (name=url,…)', '--peer name=url'], log_level: ['FLEETML_LOG_LEVEL', '--log-level'],
+  'api.max_frame_bytes': ['FLEETML_MAX_FRAME_BYTES', ''], 'jobs.drivers': ['FLEETML_JOB_DRIVERS', '--job-driver'], 'jobs.allowed_mount_roots': ['FLEETML_ALLOWED_MOUNT_ROOTS', '--allow-mount'], 'jobs.process_user': ['FLEETML_PROCESS_USER (@agent: null)', '--process-user'], peers: ['FLEETML_PEERS (name=url,…)', '--peer name=url'], log_level: ['FLEETML_LOG_LEVEL', '--log-level'],
 };
 const DYNAMIC_DEFAULTS: Record<string, string> = { data_dir: '`$STATE_DIRECTORY`, else `$XDG_DATA_HOME/fleetml`, else `~/.local/share/fleetml`', name: 'the host name' };
 

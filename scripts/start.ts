@@ -26,7 +26,10 @@ if (token) {
 } else {
   console.error(`starting a local agent on 127.0.0.1:${port} (data: ${dataDir}, log: ${join(dataDir, 'agent.log')})`);
   try {
-    agent = await spawnAgent({ dataDir, port, args: extra });
+    // A single user's local agent: that user holds its admin token anyway, so when the agent cannot switch users its
+    // process jobs run as that same user (--process-user @agent); as root they run as nobody (the default).
+    const asUser = process.getuid?.() !== 0 && !extra.includes('--process-user') ? ['--process-user', '@agent'] : [];
+    agent = await spawnAgent({ dataDir, port, args: [...asUser, ...extra] });
   } catch (e) {
     console.error(`fleetml: could not start the local agent: ${(e as Error).message}`);
     process.exit(1);

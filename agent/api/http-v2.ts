@@ -12,6 +12,15 @@ import { allocData, elementCount, fromJson, isDynamicDim, KSERVE_TO_ORT, ORT_TO_
 
 /** Default largest request body (JSON header + binary data), bytes. */
 export const V2_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Default largest JSON part of a request (the whole body without binary data), bytes: JSON is parsed on the event
+ * loop, so a large one stalls every other request (/healthz too); big tensors go as binary data. */
+export const V2_MAX_JSON_BYTES = 8 * 1024 * 1024;
+/** Most tensor elements sent as JSON in one request (over all inputs), checked from the shapes before any data is
+ * converted: a million numbers is ~8 MB of JSON; beyond that the binary extension is the way. */
+export const V2_MAX_JSON_ELEMENTS = 1 << 20;
+/** Default bound on the request bytes buffered by all /v2 requests at once; a request that would pass it is
+ * answered 503 (retry) instead of growing the agent's memory. */
+export const V2_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
 /** Header naming the length of the JSON part of a binary request/response (Triton binary tensor data extension). */
 export const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -27,7 +36,14 @@ export interface V2Deps {
   log: Logger;
   /** Largest request body, bytes (default V2_MAX_BODY_BYTES). */
   maxBodyBytes?: number;
+  /** Largest JSON part of a request, bytes (default V2_MAX_JSON_BYTES). */
+  maxJsonBytes?: number;
+  /** Bytes all requests may buffer at once (default V2_MAX_INFLIGHT_BYTES). */
+  maxInflightBytes?: number;
 }
+
+/** Limits of one /v2 route, resolved. */
+interface Limits { body: number; json: number; inflight: { max: number; used: number } }
 
 /** An error answered as `{error}` with an HTTP status. */
 class HttpError extends Error {
@@ -46,13 +62,13 @@ const ELEMENT_BYTES: Partial<Record<TensorDtype, number>> = {
 
 /** The /v2 route: returns false for any path outside /v2 so other routes get it. */
 export function createV2Routes(d: V2Deps): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
-  const maxBody = d.maxBodyBytes ?? V2_MAX_BODY_BYTES;
+  const limits: Limits = { body: d.maxBodyBytes ?? V2_MAX_BODY_BYTES, json: d.maxJsonBytes ?? V2_MAX_JSON_BYTES, inflight: { max: d.maxInflightBytes ?? V2_MAX_INFLIGHT_BYTES, used: 0 } };
   return async (req, res) => {
     let path: string;
     try { path = new URL(req.url ?? '/', 'http://x').pathname; } catch { return false; }
     if (path !== '/v2' && !path.startsWith('/v2/')) return false;
     try {
-      await handle(d, maxBody, path, req, res);
+      await handle(d, limits, path, req, res);
     } catch (e) {
       const status = e instanceof HttpError ? e.status : e instanceof RpcError ? RPC_TO_HTTP[e.data.code] ?? 500 : 500;
       if (status === 500) d.log.error({ err: e, path }, 'v2 request failed');
@@ -65,7 +81,7 @@ export function createV2Routes(d: V2Deps): (req: http.IncomingMessage, res: http
   };
 }
 
-async function handle(d: V2Deps, maxBody: number, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(d: V2Deps, limits: Limits, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const parts = path.split('/').filter((s, i) => i > 0 && s !== '').slice(1); // segments after "v2"
   const method = req.method ?? 'GET';
   const only = (...allowed: string[]) => {
@@ -116,7 +132,7 @@ async function handle(d: V2Deps, maxBody: number, path: string, req: http.Incomi
   }
   if (rest.length === 1 && rest[0] === 'infer') {
     only('POST');
-    return infer(d, maxBody, name, version, req, res);
+    return infer(d, limits, name, version, req, res);
   }
   throw new HttpError(404, `not found: ${path.slice(0, 200)}`);
 }
@@ -133,19 +149,35 @@ function specView(s: TensorSpec) {
 
 interface RequestedOutput { name: string; binary: boolean | undefined }
 
-async function infer(d: V2Deps, maxBody: number, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function infer(d: V2Deps, limits: Limits, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const enc = req.headers['content-encoding'];
   if (enc && enc !== 'identity') throw new HttpError(415, `content-encoding ${String(enc).slice(0, 32)} is not supported (send the body uncompressed)`);
-  const body = await readBody(req, res, maxBody);
-  if (!body) return; // 413 already answered
-
-  // split the JSON header from the binary tensor data
+  // The JSON part is bounded on its own (it is parsed on the event loop); without the binary extension it is the
+  // whole body, so the body limit is the JSON limit.
   const hl = req.headers[HEADER_LENGTH];
-  let headerLen = body.length;
+  let declaredHeader: number | null = null;
   if (hl !== undefined) {
     const s = Array.isArray(hl) ? hl[0] : hl;
     if (!/^\d+$/.test(s.trim())) throw new HttpError(400, `${HEADER_LENGTH} must be a non-negative integer, got "${s.slice(0, 32)}"`);
-    headerLen = Number(s.trim());
+    declaredHeader = Number(s.trim());
+    if (declaredHeader > limits.json) throw new HttpError(413, `the JSON part of the request (${declaredHeader} bytes) is larger than the limit of ${limits.json} bytes: send large tensors as binary data`);
+  }
+  const max = declaredHeader === null ? limits.json : limits.body;
+  const body = await readBody(req, res, max, limits.inflight, declaredHeader === null ? 'the JSON request body' : 'request body');
+  if (!body) return; // 413 / 503 already answered
+  try {
+    await inferBody(d, name, version, req, res, body, declaredHeader);
+  } finally {
+    limits.inflight.used -= body.length;
+  }
+}
+
+async function inferBody(d: V2Deps, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, declaredHeader: number | null): Promise<void> {
+  // split the JSON header from the binary tensor data
+  const hl = declaredHeader === null ? undefined : declaredHeader;
+  let headerLen = body.length;
+  if (declaredHeader !== null) {
+    headerLen = declaredHeader;
     if (headerLen > body.length) throw new HttpError(400, `${HEADER_LENGTH} is ${headerLen} but the body has only ${body.length} bytes`);
   }
   const binary = body.subarray(headerLen);
@@ -164,6 +196,7 @@ async function infer(d: V2Deps, maxBody: number, name: string, version: string |
   // inputs: JSON data, or binary data taken in input order
   const feeds: Record<string, RawTensor> = {};
   let offset = 0;
+  let jsonElements = 0;
   doc.inputs.forEach((t: unknown, i: number) => {
     if (!isObject(t)) throw new HttpError(400, `inputs[${i}] must be an object {name, shape, datatype, data}`);
     if (typeof t.name !== 'string' || !t.name) throw new HttpError(400, `inputs[${i}].name must be a non-empty string`);
@@ -189,6 +222,8 @@ async function infer(d: V2Deps, maxBody: number, name: string, version: string |
     } else {
       if (t.data === undefined) throw new HttpError(400, `${where} has no data (give "data", or parameters.binary_data_size with binary tensor data)`);
       if (!Array.isArray(t.data)) throw new HttpError(400, `${where}: data must be an array`);
+      jsonElements += elementCount(shape);
+      if (jsonElements > V2_MAX_JSON_ELEMENTS) throw new HttpError(413, `${where}: more than ${V2_MAX_JSON_ELEMENTS} tensor elements as JSON in one request: send large tensors as binary data (${HEADER_LENGTH})`);
       const data = (t.data as unknown[]).flat(16) as JsonTensor['data'];
       try { feeds[t.name] = fromJson({ name: t.name, datatype: t.datatype, shape, data }); } catch (e) { throw new HttpError(400, (e as Error).message); }
     }
@@ -241,37 +276,42 @@ async function infer(d: V2Deps, maxBody: number, name: string, version: string |
   res.end(out);
 }
 
-/** Read the body up to max bytes; beyond it answer 413 (and return null). */
-async function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null> {
-  const tooLarge = () => {
+/** Read the body up to max bytes; beyond it answer 413 (and return null). The bytes count against `inflight` from
+ * the moment they arrive (the caller gives them back once the request is answered): a request that would pass the
+ * bound is answered 503 with retry-after, so concurrent large bodies cannot grow the agent without bound. */
+async function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number, inflight: { max: number; used: number }, what: string): Promise<Buffer | null> {
+  const refuse = (status: number, error: string, headers: Record<string, string> = {}) => {
     // no 'connection: close' here: closing at once makes a client that is still sending fail with EPIPE before it
     // reads this answer; the body is discarded and the socket cut after 2 s instead
-    sendJson(res, 413, { error: `request body larger than the limit of ${max} bytes` });
+    sendJson(res, status, { error }, headers);
     // the peer may still be sending: discard what comes, and cut the connection if it keeps on
     req.resume();
     setTimeout(() => req.socket.destroy(), 2000).unref();
     return null;
   };
+  const tooLarge = () => refuse(413, `${what} is larger than the limit of ${max} bytes${what.includes('JSON') ? ` (send large tensors as binary data with the ${HEADER_LENGTH} header)` : ''}`);
+  const busy = () => refuse(503, `the agent is already receiving ${inflight.used} bytes of inference requests (limit ${inflight.max}): retry`, { 'retry-after': '1' });
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > max) return tooLarge();
+  if (Number.isFinite(declared) && inflight.used + declared > inflight.max) return busy();
   const chunks: Buffer[] = [];
   let n = 0;
+  const giveBack = () => { inflight.used -= n; n = 0; };
   return new Promise<Buffer | null>((resolve, reject) => {
+    const stop = () => { req.off('data', onData); req.off('end', onEnd); chunks.length = 0; giveBack(); };
     const onData = (c: Buffer) => {
       n += c.length;
-      if (n > max) {
-        req.off('data', onData); req.off('end', onEnd);
-        chunks.length = 0;
-        resolve(tooLarge());
-        return;
-      }
+      inflight.used += c.length;
+      if (n > max) { stop(); resolve(tooLarge()); return; }
+      if (inflight.used > inflight.max) { stop(); resolve(busy()); return; }
       chunks.push(c);
     };
-    const onEnd = () => resolve(Buffer.concat(chunks, n));
+    // The bytes now belong to the caller, who gives them back once the request is answered.
+    const onEnd = () => { const b = Buffer.concat(chunks, n); n = 0; resolve(b); };
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', reject);
-    req.on('aborted', () => reject(new HttpError(400, 'request aborted')));
+    req.on('error', (e) => { stop(); reject(e); });
+    req.on('aborted', () => { stop(); reject(new HttpError(400, 'request aborted')); });
   });
 }
 

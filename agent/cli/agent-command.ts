@@ -25,6 +25,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--log-level <level>', 'trace | debug | info | warn | error [info]')
     .option('--job-driver <name>', 'enable a task driver: process, docker, fake (repeatable) [process, docker]', collect)
     .option('--allow-mount <dir>', 'host directory container jobs may bind-mount from (repeatable)', collect)
+    .option('--process-user <user>', 'host user process jobs run as; @agent: the agent\'s own user [nobody]')
     .action(async (o) => {
       let config;
       try { config = loadConfig(o); } catch (e) {

@@ -118,6 +118,74 @@ describe('bad-token floods from the same address', () => {
   }, 60_000);
 });
 
+/** POST a body of `size` bytes (sent in 1 MiB pieces, no content-length: the agent sees it grow), resolving with
+ * the status and error; the agent may cut the connection after answering. */
+function post(path: string, token: string, size: number, head: string, headers: Record<string, string> = {}, gate?: { sent: () => void; open: Promise<void> }): Promise<{ status: number; error: string }> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let counted = false;
+    const reached = () => { if (!counted) { counted = true; gate?.sent(); } }; // sent all it will send before the gate
+    const q = http.request(`${agent.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers } }, (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      reached();
+      res.on('end', () => { settled = true; resolve({ status: res.statusCode!, error: (() => { try { return JSON.parse(b).error as string; } catch { return b; } })() }); q.destroy(); });
+    });
+    q.on('error', (e) => { reached(); setTimeout(() => { if (!settled) reject(e); }, 500); });
+    q.on('close', reached);
+    const piece = Buffer.alloc(1024 * 1024, '0,');
+    let sent = Buffer.byteLength(head);
+    q.write(head);
+    // with a gate: all but the last piece, then wait until every request of the test has sent as much
+    const last = () => { if (q.destroyed) return; q.write(piece.subarray(0, Math.max(0, size - sent))); q.end(); };
+    const pump = () => {
+      const stopAt = gate ? size - piece.length : size;
+      while (sent < stopAt && !q.destroyed) { const n = Math.min(piece.length, stopAt - sent); sent += n; if (!q.write(piece.subarray(0, n))) return void q.once('drain', pump); }
+      if (!gate) { if (!q.destroyed) q.end(); return; }
+      reached();
+      void gate.open.then(last);
+    };
+    pump();
+  });
+}
+
+describe('KServe v2 requests with huge JSON bodies (read token)', () => {
+  it('are refused before they are parsed, six at once, and the agent neither stalls nor balloons', async () => {
+    const before = rssKb(agent.child.pid!);
+    const head = '{"inputs":[{"name":"input","datatype":"FP32","shape":[1,64],"data":[';
+    const six = await Promise.all(Array.from({ length: 6 }, () => post('/v2/models/mlp/infer', readToken, 60 * 1024 * 1024, head)));
+    for (const r of six) {
+      expect(r.status).toBe(413);
+      expect(r.error).toMatch(/JSON request body is larger than the limit of 8388608 bytes .*binary data/);
+    }
+    expect((rssKb(agent.child.pid!) - before) / 1024).toBeLessThan(500);
+    // /healthz answers right after
+    expect((await fetch(`${agent.httpUrl}/healthz`)).status).toBe(200);
+  }, 120_000);
+
+  it('caps the tensor elements sent as JSON, from the shapes, before converting any data', async () => {
+    const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [40_000, 64], data: [1] }] });
+    const r = await fetch(`${agent.httpUrl}/v2/models/mlp/infer`, { method: 'POST', headers: { authorization: `Bearer ${readToken}`, 'content-type': 'application/json' }, body });
+    expect(r.status).toBe(413);
+    expect((await r.json()).error).toMatch(/more than 1048576 tensor elements as JSON/);
+  });
+
+  it('bounds the bytes all requests buffer at once: past it, 503 with retry-after', async () => {
+    // binary requests may be 64 MiB each; six at once would hold 384 MiB, the bound is 256 MiB
+    const head = '{"inputs":[{"name":"input","datatype":"FP32","shape":[1,64],"parameters":{"binary_data_size":62914560}}]}';
+    let sent = 0;
+    let open!: () => void;
+    const gate = { open: new Promise<void>((r) => { open = r; }), sent: () => { if (++sent === 6) setTimeout(open, 300); } };
+    const six = await Promise.all(Array.from({ length: 6 }, () => post('/v2/models/mlp/infer', readToken, Buffer.byteLength(head) + 60 * 1024 * 1024, head, { 'inference-header-content-length': String(Buffer.byteLength(head)) }, gate)));
+    const statuses = six.map((r) => r.status);
+    expect(statuses).toContain(503);
+    expect(six.find((r) => r.status === 503)!.error).toMatch(/retry/);
+    // the others got through reading and were judged on their content (the tensor does not fit the shape)
+    expect(statuses.filter((x) => x === 400).length).toBeGreaterThan(0);
+    expect((await fetch(`${agent.httpUrl}/healthz`)).status).toBe(200);
+  }, 120_000);
+});
+
 describe('refused calls in a loop (read token)', () => {
   it('write a bounded number of audit rows that still count every refusal', async () => {
     const c = await connect(readToken);

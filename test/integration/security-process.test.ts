@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
+import { AgentClient } from '../../shared/client/agent-client.js';
+import { freePort, tempDir } from '../helpers/agent.js';
+import { isTerminal, untilJob } from '../helpers/jobs.js';
+
+// Attack: an operate token becomes admin through a process job. A process job used to run as the agent's user, so it
+// could read admin.token and write fleetml.db (a new admin token, deleted audit rows). Now it runs as
+// jobs.process_user (default nobody) and the data dir is the agent's alone.
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!isRoot)('a process job of an operate token against the agent\'s data', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let agent: AgentProcess;
+  let c: AgentClient;
+  beforeAll(async () => {
+    tmp = tempDir();
+    agent = await spawnAgent({ dataDir: join(tmp.dir, 'a'), port: await freePort(), name: 'sec-proc', args: ['--gpu-source', 'none', '--job-driver', 'process'] });
+    const admin = new AgentClient({ url: agent.url, token: agent.token, reconnect: false });
+    await admin.connect();
+    const operate = (await admin.call('token.create', { name: 'attacker', role: 'operate' })).token;
+    await admin.close();
+    c = new AgentClient({ url: agent.url, token: operate, reconnect: false });
+    await c.connect();
+  }, 60_000);
+  afterAll(async () => { await c?.close(); await agent?.stop(); tmp?.cleanup(); });
+
+  it('cannot read the admin token or write the database', async () => {
+    const db = join(agent.dataDir, 'fleetml.db');
+    const before = statSync(db);
+    const d = agent.dataDir;
+    const script = `id -u; cat ${d}/admin.token; echo tampered >> ${d}/fleetml.db; ls ${d}; cat ${d}/jobs/*/output.jsonl; echo done`;
+    const { job } = await c.call('job.submit', { spec: { driver: 'process', command: ['sh', '-c', script] } });
+    const end = await untilJob(c, job.id, isTerminal, 30_000);
+    expect(end.state).toBe('succeeded');
+    const lines = (await c.call('job.logs', { id: job.id })).lines.filter((l) => l.stream !== 'system');
+    const text = lines.map((l) => l.line).join('\n');
+    expect(lines.find((l) => l.stream === 'stdout')?.line).toBe('65534');
+    expect(text).not.toContain(agent.token);
+    expect(text).toMatch(/Permission denied/);
+    expect(readFileSync(db).includes('tampered')).toBe(false);
+    expect(statSync(db).size).toBe(before.size);
+    // the data dir is the agent's alone
+    expect(statSync(d).mode & 0o077).toBe(0);
+  }, 60_000);
+
+  it('runs in the job user\'s home (not the agent-private task dir) with that HOME', async () => {
+    const { job } = await c.call('job.submit', { spec: { driver: 'process', command: ['sh', '-c', 'pwd; echo "$HOME"'] } });
+    await untilJob(c, job.id, isTerminal, 30_000);
+    const out = (await c.call('job.logs', { id: job.id })).lines.filter((l) => l.stream === 'stdout').map((l) => l.line);
+    expect(out[0]).toBe(out[1]);
+    expect(out[0].startsWith(agent.dataDir)).toBe(false);
+  }, 60_000);
+});
