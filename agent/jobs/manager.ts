@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { RpcError, TERMINAL_STATES } from '../../shared/protocol/index.js';
 import type { DriverName, Job, JobSpec, JobState, LogLine, NodeResources } from '../../shared/protocol/index.js';
-import type { Driver, TaskExit, TaskHandle } from '../runtime/driver.js';
+import type { Driver, LogDetach, TaskExit, TaskHandle } from '../runtime/driver.js';
 import type { Logger } from '../log.js';
 import type { JobStore, JobRecord } from './job-store.js';
 import type { LogStore } from './log-store.js';
@@ -35,8 +35,10 @@ export interface JobManagerOptions {
   now?: () => number;
 }
 
-interface Live { handle: TaskHandle; stopLogs: () => void; timeout: NodeJS.Timeout | null; stopping: boolean; timedOut: boolean }
+interface Live { handle: TaskHandle; stopLogs: LogDetach; timeout: NodeJS.Timeout | null; stopping: boolean; timedOut: boolean }
 
+/** Longest wait for a task's output to be read to its end before its final state is recorded anyway. */
+const LOG_DRAIN_MAX_MS = 30_000;
 /** Longest setTimeout Node can arm (2^31-1 ms); longer timeouts are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -332,8 +334,13 @@ export class JobManager extends EventEmitter {
     if (l) {
       if (l.timeout) clearTimeout(l.timeout);
       this.live.delete(id);
-      // Let the log stream drain what the task wrote last before the final state is recorded.
-      await new Promise((r) => setTimeout(r, 300));
+      // The final state is recorded only once the driver delivered everything the task wrote (its log attachment
+      // is drained), so output written just before the exit is never cut off. Bounded, so that a driver that cannot
+      // finish reading (an engine gone at that moment) does not hold the job in running.
+      let bound: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([l.stopLogs.drained.then(() => true), new Promise<false>((r) => { bound = setTimeout(() => r(false), LOG_DRAIN_MAX_MS); })]);
+      clearTimeout(bound);
+      if (!drained) this.o.log.warn({ job: id, waitedMs: LOG_DRAIN_MAX_MS }, 'job output not drained in time; recording the exit anyway');
       l.stopLogs();
     }
     const rec = this.o.store.get(id);

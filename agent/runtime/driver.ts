@@ -62,6 +62,16 @@ export interface TaskExit {
 /** Receives output lines of a task (split on \n, without it). */
 export type LogSink = (stream: 'stdout' | 'stderr', line: string, ts: number) => void;
 
+/** What attachLogs returns: call it to detach. `drained` resolves once the attachment has delivered everything the
+ * task wrote — the task has exited and its output was read to the end — or once it was detached. The job manager
+ * waits for it before it records a final state, so output written just before the exit is never cut off. */
+export type LogDetach = (() => void) & { readonly drained: Promise<void> };
+
+/** A LogDetach from a detach function and the drained promise. */
+export function logDetach(stop: () => void, drained: Promise<void>): LogDetach {
+  return Object.assign(() => stop(), { drained });
+}
+
 /** One task driver. Implementations: docker/, process/, fake/. */
 export interface Driver {
   readonly name: DriverName;
@@ -79,7 +89,7 @@ export interface Driver {
   /** Stream the task's output to sink; returns a disposer. After a re-attach, lines already delivered must not be
    * delivered again: drivers with engine timestamps skip lines at or before `sinceTs`; drivers without them
    * (process) persist their own read offsets in the task dir and resume from there. */
-  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): () => void;
+  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): LogDetach;
   destroy(handle: TaskHandle): Promise<void>;
   /** After a crash between start() and the handle being saved: the task of (job, attempt) if it exists (adopt it),
    * null if it certainly never started (safe to queue again), 'unknown' if it may have started untraceably. */

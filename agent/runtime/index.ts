@@ -22,7 +22,7 @@ export function createDrivers(config: AgentConfig, log: Logger): Partial<Record<
   const processIdentity = processUser ?? agentUser();
   for (const name of config.jobs.drivers) {
     const logger = log.child({ subsystem: `driver-${name}` });
-    if (name === 'process') out.process = new ProcessDriver({ logger, ...(processUser ? { user: processUser } : {}) });
+    if (name === 'process') out.process = new ProcessDriver({ logger, maxLogFileBytes: config.jobs.log_max_bytes, ...(processUser ? { user: processUser } : {}) });
     if (name === 'fake') out.fake = new FakeDriver({});
     if (name === 'docker') {
       const socketPath = config.jobs.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');

@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Driver, DriverCapabilities, LogSink, TaskConfig, TaskExit, TaskHandle } from '../driver.js';
+import { logDetach, type Driver, type DriverCapabilities, type LogDetach, type LogSink, type TaskConfig, type TaskExit, type TaskHandle } from '../driver.js';
 import type { JobSpec } from '../../../shared/protocol/jobs.js';
 import type { Logger } from '../../log.js';
 import { buildCreateOptions, containerName, DEFAULT_CONTAINER_USER, LABEL_JOB } from './create-options.js';
@@ -267,10 +267,12 @@ export class DockerDriver implements Driver {
   /** Streams the container's output: lines at or before sinceTs are skipped; timestamps are the engine's (ms,
    * microseconds as a fraction). When the stream ends while the container still runs (engine restart with
    * live-restore), it re-attaches from the last delivered line. */
-  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): () => void {
+  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): LogDetach {
     const { containerId } = this.stateOf(handle);
     const c = this.docker.getContainer(containerId);
     let disposed = false;
+    let drained!: () => void;
+    const done = new Promise<void>((r) => { drained = r; });
     let stream: NodeJS.ReadableStream | null = null;
     let threshold = sinceTs ?? Number.NEGATIVE_INFINITY; // fixed for one stream: stdout/stderr timestamps interleave
     let lastDelivered = threshold;
@@ -284,12 +286,15 @@ export class DockerDriver implements Driver {
         this.log.error({ container: containerId, err: (err as Error).message }, 'log sink threw');
       }
     };
+    // Disposed by the caller, or by the stream itself once the container stopped and its log was read to the end
+    // (done() below): either way the attachment has delivered all it will.
     const dispose = () => {
       if (disposed) return;
       disposed = true;
       this.logStreams.delete(dispose);
       if (stream) (stream as unknown as { destroy(): void }).destroy();
       stream = null;
+      drained();
     };
     const connect = async (): Promise<void> => {
       if (disposed || this.life.signal.aborted) return;
@@ -350,7 +355,7 @@ export class DockerDriver implements Driver {
     };
     this.logStreams.add(dispose);
     void connect().catch((err) => this.log.error({ container: containerId, err: (err as Error).message }, 'log attach failed'));
-    return dispose;
+    return logDetach(dispose, done);
   }
 
   /** Feeds a stopped container's log frames that came after `session.last` into the session's assembler. */

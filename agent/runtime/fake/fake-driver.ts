@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { JobSpec } from '../../../shared/protocol/jobs.js';
-import type { Driver, DriverCapabilities, LogSink, TaskConfig, TaskExit, TaskHandle } from '../driver.js';
+import { logDetach, type Driver, type DriverCapabilities, type LogDetach, type LogSink, type TaskConfig, type TaskExit, type TaskHandle } from '../driver.js';
 import { parseFakeScript, splitSteps, type FakeTimeline } from './fake-script.js';
 
 // The documented fake driver for tests, demos and benchmarks: no process, no files — spec.command is a tiny
@@ -105,7 +105,11 @@ export class FakeDriver implements Driver {
     handle.state.stoppedAt = now;
     handle.state.stopCode = code;
     this.settle(taskKey(handle), this.outcome(handle, st).exit);
+    for (const kick of this.logPumps.get(taskKey(handle)) ?? []) kick(); // attachments see the end now
   }
+
+  /** Pumps of the live log attachments per task, run by stop() so that an early end drains them at once. */
+  private readonly logPumps = new Map<string, Set<() => void>>();
 
   /** Running, or the exit it has (had). */
   async inspect(handle: TaskHandle): Promise<{ running: boolean; exit: TaskExit | null }> {
@@ -121,9 +125,9 @@ export class FakeDriver implements Driver {
   }
 
   /** Emit the script's output lines at their times (past ones at once), skipping ts ≤ sinceTs and lines after a stop. */
-  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): () => void {
+  attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): LogDetach {
     const st = this.decode(handle);
-    if (!st || this.disposed) return () => {};
+    if (!st || this.disposed) return logDetach(() => {}, Promise.resolve());
     const byTime = new Map<number, FakeTimeline['lines']>();
     for (const l of parseFakeScript(st.command).lines) {
       const ts = st.startedAt + l.atMs;
@@ -144,14 +148,25 @@ export class FakeDriver implements Driver {
           try { sink(l.stream, l.line, ts); } catch { /* the sink's failure must not stop the other lines */ }
         }
       }
-      if (next < times.length && !this.disposed) timer = this.later(pump, times[next] - Date.now());
+      // Ended (naturally or stopped): the lines due after the end are never printed, so all is delivered.
+      if (end <= Date.now() || next >= times.length || this.disposed) { next = times.length; drained(); return; }
+      timer = this.later(pump, Math.min(times[next], end) - Date.now());
     };
+    const tk = taskKey(handle);
+    let pumps = this.logPumps.get(tk);
+    if (!pumps) this.logPumps.set(tk, (pumps = new Set()));
+    const kick = () => { if (timer) { clearTimeout(timer); this.timers.delete(timer); } pump(); };
+    pumps.add(kick);
+    let drained!: () => void;
+    const done = new Promise<void>((r) => { drained = r; });
+    void done.then(() => { pumps!.delete(kick); if (pumps!.size === 0) this.logPumps.delete(tk); });
     timer = this.later(pump, 0);
-    return () => {
+    return logDetach(() => {
       if (timer) { clearTimeout(timer); this.timers.delete(timer); }
       timer = null;
       next = times.length;
-    };
+      drained();
+    }, done);
   }
 
   /** Stop (SIGKILL) if still running; nothing else to free. */

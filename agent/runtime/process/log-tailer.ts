@@ -30,10 +30,15 @@ export interface LogTailerOptions {
   maxBytesPerTick: number;
   /** A longer line is cut into pieces of this many bytes (bounded memory for output without newlines). */
   maxLineBytes: number;
+  /** Once a file is this large and read to its end (every line delivered), it is truncated to 0 and read on from
+   * there: the task writes the file directly (O_APPEND, so it goes on at the new end), and its size stays bounded
+   * while the agent runs. Like logrotate's copytruncate, bytes written between the last read and the truncation
+   * (a few microseconds) are lost; the delivered lines are kept by the job's log store. Infinity: never. */
+  maxFileBytes: number;
 }
 
 /** Defaults of LogTailerOptions. */
-export const TAILER_DEFAULTS: LogTailerOptions = { pollMs: 150, persistMs: 0, maxBytesPerTick: 1 << 20, maxLineBytes: 64 * 1024 };
+export const TAILER_DEFAULTS: LogTailerOptions = { pollMs: 150, persistMs: 0, maxBytesPerTick: 1 << 20, maxLineBytes: 64 * 1024, maxFileBytes: Number.POSITIVE_INFINITY };
 
 type StreamName = 'stdout' | 'stderr';
 interface StreamState { name: StreamName; path: string; committed: number; read: number; partial: Buffer }
@@ -103,7 +108,8 @@ export class LogTailer {
       this.timer = null;
       this.tick().then((finished) => {
         if (finished) this.dispose();
-        else this.schedule(this.opts.pollMs);
+        // behind a fast writer (a tick's read budget ran out): look again at once, so the backlog stays small
+        else this.schedule(this.behind ? 0 : this.opts.pollMs);
       }, (e: unknown) => {
         this.log.warn({ err: e, dir: this.dir }, 'log tail failed; retrying');
         this.schedule(this.opts.pollMs * 4);
@@ -115,6 +121,7 @@ export class LogTailer {
   private async tick(): Promise<boolean> {
     // Read `ended` BEFORE the files: output written before the exit is then certainly in them.
     const ended = this.ended();
+    this.behind = false;
     let idle = true;
     for (const s of this.streams) {
       if (this.stopped) return false;
@@ -159,8 +166,30 @@ export class LogTailer {
     } finally {
       await fh.close();
     }
+    if (s.read < size) this.behind = true;
+    if (s.read >= this.opts.maxFileBytes && s.partial.length === 0 && !this.stopped) await this.truncate(s);
     return true;
   }
+
+  /** Truncate a file that was read to its end (see maxFileBytes), then read on from offset 0. */
+  private async truncate(s: StreamState): Promise<void> {
+    const fh = await open(s.path, 'r+');
+    try {
+      if ((await fh.stat()).size !== s.read) return; // more arrived: read it first, truncate on a later tick
+      await fh.truncate(0);
+    } finally {
+      await fh.close();
+    }
+    this.truncations++;
+    s.committed = s.read = 0;
+    this.dirty = true;
+    this.persist(); // a crash before this line reads the (shrunk) file from its start: nothing is delivered twice
+  }
+
+  /** Times a file was truncated (see maxFileBytes). */
+  truncations = 0;
+  /** The last tick left bytes unread (its budget ran out). */
+  private behind = false;
 
   /** Deliver the complete lines of partial + chunk (cutting over-long ones); keep the rest as partial. */
   private split(s: StreamState, chunk: Buffer): void {

@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../../log.js';
 import type { JobSpec } from '../../../shared/protocol/jobs.js';
-import type { Driver, DriverCapabilities, LogSink, TaskConfig, TaskExit, TaskHandle } from '../driver.js';
+import { logDetach, type Driver, type DriverCapabilities, type LogDetach, type LogSink, type TaskConfig, type TaskExit, type TaskHandle } from '../driver.js';
 import { FILES, WRAPPER_NAME, WRAPPER_SCRIPT, clearExitRecords, exitWithoutRecord, markSignalled, readExitRecord } from './exit-record.js';
 import { commandStarted, groupAlive, identify, liveness, signalGroup } from './proc-identity.js';
 import { LogTailer, TAILER_DEFAULTS } from './log-tailer.js';
@@ -44,13 +44,16 @@ export interface ProcessDriverOptions {
   /** The host user commands run as (jobs.process_user). Unset: the agent's own user — then a job can read and
    * write everything the agent can, its data dir included (docs/security.md). */
   user?: HostUser;
+  /** Size above which stdout.log / stderr.log are truncated once read to the end (jobs.log_max_bytes): the task
+   * writes them directly, so without this a chatty job fills the agent's disk. Default 10 MiB. */
+  maxLogFileBytes?: number;
   /** setpriv(1), which drops to `user` and clears inherited capabilities before the command runs. Default
    * /usr/bin/setpriv (util-linux). */
   setpriv?: string;
 }
 
 /** Defaults of ProcessDriverOptions. */
-export const PROCESS_DRIVER_DEFAULTS = { pollMs: 200, logPollMs: TAILER_DEFAULTS.pollMs, offsetPersistMs: TAILER_DEFAULTS.persistMs, shell: '/bin/sh', setpriv: '/usr/bin/setpriv' } as const;
+export const PROCESS_DRIVER_DEFAULTS = { pollMs: 200, logPollMs: TAILER_DEFAULTS.pollMs, offsetPersistMs: TAILER_DEFAULTS.persistMs, shell: '/bin/sh', setpriv: '/usr/bin/setpriv', maxLogFileBytes: 10 * 1024 * 1024 } as const;
 
 /** The argv prefix that runs a command as `u`: the wrapper stays the agent's (it writes the exit record into the
  * agent-private task dir), only the command drops privileges. setpriv sets the real, effective and saved ids and
@@ -112,6 +115,7 @@ export class ProcessDriver implements Driver {
       offsetPersistMs: options.offsetPersistMs ?? PROCESS_DRIVER_DEFAULTS.offsetPersistMs,
       shell: options.shell ?? PROCESS_DRIVER_DEFAULTS.shell,
       setpriv: options.setpriv ?? PROCESS_DRIVER_DEFAULTS.setpriv,
+      maxLogFileBytes: options.maxLogFileBytes ?? PROCESS_DRIVER_DEFAULTS.maxLogFileBytes,
     };
     this.user = options.user ?? null;
     for (const k of ['pollMs', 'logPollMs'] as const) {
@@ -321,16 +325,19 @@ export class ProcessDriver implements Driver {
 
   /** Follow stdout.log and stderr.log from the offsets persisted in the task dir (sinceTs is not used: the files
    * carry no timestamps). One attachment per task at a time. */
-  attachLogs(handle: TaskHandle, sink: LogSink, _sinceTs?: number): () => void {
+  attachLogs(handle: TaskHandle, sink: LogSink, _sinceTs?: number): LogDetach {
     const st = this.decode(handle);
-    if (!st || this.disposed) return () => {};
+    if (!st || this.disposed) return logDetach(() => {}, Promise.resolve());
     let ended = false;
+    let drained!: () => void;
+    const done = new Promise<void>((r) => { drained = r; });
+    // The tailer stops by itself once the task has ended and both files are read to the end: that is `drained`.
     const tailer = new LogTailer(st.dir, sink, () => (ended ||= this.probe(st) !== null), this.log,
-      { ...TAILER_DEFAULTS, pollMs: this.opts.logPollMs, persistMs: this.opts.offsetPersistMs },
-      () => this.tailers.delete(tailer));
+      { ...TAILER_DEFAULTS, pollMs: this.opts.logPollMs, persistMs: this.opts.offsetPersistMs, maxFileBytes: this.opts.maxLogFileBytes },
+      () => { this.tailers.delete(tailer); drained(); });
     this.tailers.add(tailer);
     tailer.start();
-    return () => tailer.dispose();
+    return logDetach(() => tailer.dispose(), done);
   }
 
   /** Kill the group if it still runs (no grace: stop() is for that); keeps the files. Idempotent. */
