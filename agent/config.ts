@@ -16,6 +16,8 @@ const Peer = z.object({
   url: z.string().url(),
   token: z.string().optional(),
   token_file: z.string().optional(),
+  /** PEM file of the CA (or the self-signed certificate) that signs this peer's wss:// certificate. */
+  ca_file: z.string().min(1).optional(),
 }).strict();
 
 /** The agent config schema with every default. */
@@ -83,7 +85,7 @@ export const AgentConfig = z.object({
     max_samples_per_s: z.number().int().min(1).default(2000).describe('Captured rows per second per model above which capture samples that model uniformly (keeps the cost bounded under heavy traffic; a busy model does not starve the others).'),
     max_features: z.number().int().min(1).max(4096).default(256).describe('Features profiled per model (inputs then outputs); the rest are reported as not profiled.'),
   }).strict().prefault({}),
-  peers: z.array(Peer).default([]).describe('Other agents of the cluster, for later cluster operations (rollouts).'),
+  peers: z.array(Peer).default([]).describe('Other agents of the cluster, driven by this one\'s rollouts: name, url, token or token_file, and ca_file (PEM) for a wss:// peer whose certificate a private CA or the peer itself signed.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

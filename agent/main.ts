@@ -156,7 +156,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     };
     // Drift: resumes open windows and judges the ones that closed while the agent was down, before the API serves.
     if (config.drift.enabled) {
-      drift = new DriftMonitor({ store: new DriftStore(db), registry, serving: sm, config: config.drift, log: log.child({ subsystem: 'drift' }) });
+      drift = new DriftMonitor({ store: new DriftStore(db), registry, serving: sm, config: config.drift, log: log.child({ subsystem: 'drift' }), audit });
       drift.start();
       const dm = drift;
       m.addDrift(() => ({ versions: dm.gauges(), sampleRates: sm.sampleRates, dropped: sm.samplesDropped }));

@@ -25,6 +25,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { RpcError } from '../../shared/protocol/index.js';
 import type { DriftAlert, DriftPoint, DriftReport, DriftSettings, FeatureDrift, FeatureType, ReferenceInfo } from '../../shared/protocol/index.js';
 import type { AgentConfig } from '../config.js';
+import type { AuditLog } from '../store/audit.js';
 import type { Logger } from '../log.js';
 import type { ModelRegistry, StoredVersion } from '../serving/registry.js';
 import type { InferSample, ServingManager } from '../serving/serving.js';
@@ -100,7 +101,9 @@ export class DriftMonitor extends EventEmitter {
   private readonly now: () => number;
   private readonly rnd: () => number;
 
-  constructor(private readonly deps: { store: DriftStore; registry: ModelRegistry; serving: ServingManager; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number }) {
+  constructor(private readonly deps: { store: DriftStore; registry: ModelRegistry; serving: ServingManager; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number;
+    /** Where an automatic reference (built from the traffic of any token, read ones included) is recorded. */
+    audit?: Pick<AuditLog, 'record'> }) {
     super();
     this.bucketMs = deps.config.bucket_s * 1000;
     this.now = deps.now ?? Date.now;
@@ -210,6 +213,14 @@ export class DriftMonitor extends EventEmitter {
     const ref = st.defs.map((d) => buildRefFeature(d.name, d.role, eff.features[d.name]?.type ?? d.type, tr.cols[st.defs.indexOf(d)]));
     const info: ReferenceInfo = { source: 'traffic', rows: tr.rows, rows_seen: tr.rows, created_at: this.now(), created_by: tr.by, dataset_name: null, dataset_sha256: null, matched_by: 'traffic' };
     this.saveReference(st, ref, info);
+    // An automatic reference is made of whatever traffic came first — read tokens' requests included — and decides
+    // what later counts as drift: it goes into the audit log like the references operate tokens set.
+    if (tr.by === 'auto') {
+      try {
+        this.deps.audit?.record({ token_name: 'agent', role: 'admin', method: 'drift.setReference', params: { name: st.name, version: st.version, from_traffic: tr.rows }, outcome: 'ok', remote: null,
+          detail: { automatic: true, source: 'traffic', rows: tr.rows, why: 'drift.auto_reference_rows: the first inference requests of a version without a reference (any token with role read) became its reference' } });
+      } catch (e) { this.deps.log.error({ err: e }, 'audit write failed'); }
+    }
     const capped = tr.asked !== undefined && tr.asked > tr.need;
     this.deps.log.info({ model: st.name, version: st.version, rows: tr.rows, ...(capped ? { asked: tr.asked, capped_at: tr.need } : {}) },
       capped ? `drift reference built from traffic (capped at drift.max_reference_rows = ${tr.need} of the ${tr.asked} rows asked)` : 'drift reference built from traffic');

@@ -43,7 +43,7 @@ type Caller = <M extends MethodName>(method: M, params: unknown) => Promise<Resu
 export interface NodeHandle { name: string; url: string; call: Caller; close(): Promise<void> }
 
 /** Peer as configured (agent config `peers`). */
-export interface PeerConfig { name: string; url: string; token?: string; token_file?: string }
+export interface PeerConfig { name: string; url: string; token?: string; token_file?: string; ca_file?: string }
 
 const TERMINAL = new Set(['promoted', 'completed', 'rolled_back', 'aborted', 'failed']);
 /** What the gate needs of a spec's test set once it is stored apart. */
@@ -109,7 +109,12 @@ export class RolloutCoordinator extends EventEmitter {
     if (!p) throw new RpcError('INVALID_PARAMS', `unknown node ${name}: this coordinator (${this.deps.self.name}) knows ${this.knownNodes().join(', ')} (agent config peers)`);
     const token = p.token ?? (p.token_file ? readFileSync(p.token_file, 'utf8').trim() : undefined);
     if (!token) throw new RpcError('INVALID_PARAMS', `peer ${name} has no token in this agent's config (peers[].token or token_file): the coordinator cannot drive it`);
-    const client = new AgentClient({ url: p.url, token, reconnect: false, callTimeoutMs: 60_000 });
+    // A peer on wss:// with a private or self-signed certificate: trust exactly that CA (never "insecure").
+    let ca: Buffer | undefined;
+    try { ca = p.ca_file ? readFileSync(p.ca_file) : undefined; } catch (e) {
+      throw new RpcError('UNAVAILABLE', `peer ${name}: cannot read its ca_file ${p.ca_file}: ${(e as Error).message}`);
+    }
+    const client = new AgentClient({ url: p.url, token, reconnect: false, callTimeoutMs: 60_000, ...(ca ? { ca } : {}) });
     let connected: Promise<void> | null = null;
     const h: NodeHandle = {
       name, url: p.url,

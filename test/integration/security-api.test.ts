@@ -186,6 +186,26 @@ describe('KServe v2 requests with huge JSON bodies (read token)', () => {
   }, 120_000);
 });
 
+describe('traffic of a read token', () => {
+  it('that becomes a version\'s automatic drift reference is in the audit log', async () => {
+    const c = await connect(readToken);
+    const row = (i: number) => Array.from({ length: 64 }, (_, j) => ((i * 64 + j) % 97) / 97);
+    // drift.auto_reference_rows (1000): the first 1000 captured rows of mlp v1 become its reference
+    for (let b = 0; b < 12; b++) {
+      const data = Array.from({ length: 100 }, (_, i) => row(b * 100 + i)).flat();
+      await c.call('model.infer', { name: 'mlp', inputs: [{ name: 'input', datatype: 'FP32', shape: [100, 64], data }] });
+    }
+    await c.close();
+    let rows: ReturnType<typeof auditRows> = [];
+    for (let i = 0; i < 100 && rows.length === 0; i++) {
+      rows = auditRows("method = 'drift.setReference' AND token_name = 'agent'");
+      if (rows.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0].detail!)).toMatchObject({ automatic: true, source: 'traffic', rows: expect.any(Number) });
+  }, 60_000);
+});
+
 describe('refused calls in a loop (read token)', () => {
   it('write a bounded number of audit rows that still count every refusal', async () => {
     const c = await connect(readToken);
