@@ -15,7 +15,9 @@
 #   2. copies dist/, package.json, package-lock.json, node_modules/ into PREFIX (staged, then
 #      swapped), prunes dev dependencies offline, links BIN_DIR/fleetml
 #   3. creates the system user "fleetml" and adds it to the docker / video groups when they exist
-#      (docker group = root-equivalent: see docs/operations.md; FLEETML_NO_DOCKER_GROUP=1 skips it)
+#      (docker group = root-equivalent: see docs/operations.md; FLEETML_NO_DOCKER_GROUP=1 skips it),
+#      and the system user "fleetml-job" that process jobs run as (never the agent's own user: a job
+#      must not read the agent's tokens or database; see docs/security.md)
 #   4. writes CONFIG_DIR/agent.yaml only if it does not exist
 #   5. installs the systemd unit into SYSTEMD_DIR (+ a drop-in when STATE_DIR is not the default)
 #   6. creates the first admin token (as the fleetml user) unless one exists, prints it ONCE
@@ -44,6 +46,7 @@ BIN_DIR=${BIN_DIR:-/usr/local/bin}
 NO_START=${NO_START:-0}
 NO_SYSTEM=${FLEETML_INSTALL_NO_SYSTEM:-0}
 SVC_USER=${FLEETML_USER:-fleetml}
+JOB_USER=${FLEETML_JOB_USER:-fleetml-job}
 UNIT=fleetml-agent.service
 
 die() { echo "install-agent: error: $*" >&2; exit 1; }
@@ -149,6 +152,16 @@ if [ "$NO_SYSTEM" != 1 ]; then
       --comment "fleetml node agent" "$SVC_USER"
     say "created system user $SVC_USER"
   fi
+  if ! getent passwd "$JOB_USER" >/dev/null; then
+    NOLOGIN=$(command -v nologin || echo /usr/sbin/nologin)
+    useradd --system --user-group --home-dir / --no-create-home --shell "$NOLOGIN" \
+      --comment "fleetml process jobs" "$JOB_USER"
+    say "created system user $JOB_USER (process jobs run as it)"
+  fi
+  for g in video render; do
+    # process jobs that use a GPU open /dev/nvidia* (usually 0666; group video/render where not)
+    if getent group "$g" >/dev/null && ! id -nG "$JOB_USER" | tr ' ' '\n' | grep -qx "$g"; then usermod -aG "$g" "$JOB_USER"; fi
+  done
   for g in docker video render; do
     [ "$g" = docker ] && [ "${FLEETML_NO_DOCKER_GROUP:-0}" = 1 ] && continue
     if getent group "$g" >/dev/null && ! id -nG "$SVC_USER" | tr ' ' '\n' | grep -qx "$g"; then
@@ -198,11 +211,19 @@ listen: 127.0.0.1:7070
 # gpu:
 #   source: auto
 
+# Process jobs run as this user (created by the install script), never as the agent: a job of an
+# operate token must not read the agent's tokens or database. The unit grants the agent
+# CAP_SETUID/CAP_SETGID/CAP_KILL for that alone (docs/security.md).
+jobs:
+  process_user: @JOB_USER@
+
 # Data directory: leave unset under systemd (it comes from StateDirectory=, /var/lib/fleetml).
 # data_dir: /var/lib/fleetml
 
 # log_level: info
 YAML
+  # --no-system creates no job user: process jobs then run as the installing user's agent (@agent)
+  if [ "$NO_SYSTEM" = 1 ]; then sed -i 's#@JOB_USER@#null#' "$TMPCFG"; else sed -i "s#@JOB_USER@#$JOB_USER#" "$TMPCFG"; fi
   chmod 0640 "$TMPCFG"
   [ "$NO_SYSTEM" = 1 ] || chown "root:$SVC_USER" "$TMPCFG"
   mv "$TMPCFG" "$CONFIG_FILE"
