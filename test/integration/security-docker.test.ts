@@ -74,8 +74,9 @@ describe.skipIf(!engine.available || !isRoot)('attacks through container jobs (o
     await c.call('job.cancel', { id: a.id });
     await untilJob(c, a.id, isTerminal, 30_000);
     expect(outcomes.join('\n')).not.toMatch(/TOPSECRET/);
-    // refused up front: caught mid-swap it resolves outside the root; otherwise its path runs through a directory a job can write
-    for (const o of outcomes) expect(o).toMatch(/^UNSCHEDULABLE: .*(is reached through .*scratch \(owned by uid 65534, a job user\): a job could swap a path component|resolves to .*secret\) is outside the allowed mount roots)/);
+    // refused up front: caught mid-swap it resolves outside the root (or is missing for a moment); otherwise its
+    // path runs through a directory a job can write
+    for (const o of outcomes) expect(o).toMatch(/^UNSCHEDULABLE: .*(is reached through .*scratch \(owned by uid 65534, a job user\): a job could swap a path component|resolves to .*secret\) is outside the allowed mount roots|scratch\/sub does not exist on node)/);
     // job A may have been stopped mid-swap: put the directory back
     if (lstatSync(join(scratch, 'sub')).isSymbolicLink()) { rmSync(join(scratch, 'sub')); renameSync(join(scratch, 'sub.real'), join(scratch, 'sub')); }
     // with no swap going on, the same path is still refused, and the message says what to do
@@ -83,6 +84,15 @@ describe.skipIf(!engine.available || !isRoot)('attacks through container jobs (o
     expect(b.codeName).toBe('UNSCHEDULABLE');
     expect(b.message).toMatch(/is reached through .*scratch \(owned by uid 65534, a job user\).*Mount a directory whose parents no job can write/);
   }, 120_000);
+
+  it('keeps every line a container job writes right before it exits', async () => {
+    const { job } = await c.call('job.submit', { spec: { driver: 'docker', image: TEST_IMAGE, command: ['sh', '-c', 'seq 1 100000; exit 5'] } });
+    const end = await untilJob(c, job.id, isTerminal, 60_000);
+    expect(end.exit_code).toBe(5);
+    const out = (await c.call('job.logs', { id: job.id })).lines.filter((l) => l.stream === 'stdout').map((l) => l.line);
+    expect(out.length).toBe(100_000);
+    expect(out[out.length - 1]).toBe('100000');
+  }, 90_000);
 
   it('a job cannot plant a root-owned setuid binary or a device node in a read-write mount', async () => {
     const script = 'cp /bin/busybox /s/suid; chown 0:0 /s/suid; chmod 4755 /s/suid; mknod /s/mem c 1 1; id -u; grep CapEff /proc/self/status';
