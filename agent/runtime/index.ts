@@ -2,7 +2,9 @@ import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { DriverName } from '../../shared/protocol/index.js';
 import type { Driver } from './driver.js';
+import { readFileSync } from 'node:fs';
 import { DockerDriver } from './docker/docker-driver.js';
+import { rootsWithoutNosuid } from './docker/mounts.js';
 import { ProcessDriver } from './process/process-driver.js';
 import { FakeDriver } from './fake/fake-driver.js';
 import { ConfigError } from '../config.js';
@@ -28,6 +30,13 @@ export function createDrivers(config: AgentConfig, log: Logger): Partial<Record<
       const socketPath = config.jobs.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
       out.docker = new DockerDriver({ socketPath, node: config.name, allowedMountRoots: config.jobs.allowed_mount_roots, defaultNetwork: 'none', logger,
         user: config.jobs.container_user, jobIdentities: config.jobs.drivers.includes('process') ? [{ uid: processIdentity.uid, gids: processIdentity.gids }] : [] });
+      // Jobs cannot create setuid-root files or devices (no capabilities, not root); host-side nosuid,nodev on the
+      // roots is the second line, which only the admin can set.
+      let mountinfo = '';
+      try { mountinfo = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { /* not Linux */ }
+      for (const w of rootsWithoutNosuid(config.jobs.allowed_mount_roots, mountinfo)) {
+        logger.warn({ root: w }, `jobs.allowed_mount_roots: ${w}; consider mounting it nosuid,nodev (docs/security.md)`);
+      }
     }
   }
   return out;

@@ -179,6 +179,23 @@ describe('resolveMounts (allowed roots, realpath)', () => {
   });
 });
 
+describe('mount roots without nosuid,nodev (warned at start)', () => {
+  // lines in /proc/self/mountinfo's format (proc(5)): the root file system, a tmpfs and two data disks
+  const mountinfo = [
+    '25 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw',
+    '31 25 0:27 / /tmp rw,nosuid,nodev shared:13 - tmpfs tmpfs rw,size=1048576k',
+    '40 25 8:17 / /data rw,nosuid,nodev,relatime shared:20 - xfs /dev/sdb1 rw',
+    '41 25 8:33 / /scratch\\040disk rw,relatime shared:21 - xfs /dev/sdc1 rw',
+  ].join('\n');
+  it('finds the mount a root lies on (longest mount point) and names the missing flags', async () => {
+    const { mountOf, rootsWithoutNosuid } = await import('../../agent/runtime/docker/mounts.js');
+    expect(mountOf('/data/models', mountinfo)).toEqual({ mountPoint: '/data', options: ['rw', 'nosuid', 'nodev', 'relatime'] });
+    expect(mountOf('/database', mountinfo)?.mountPoint).toBe('/');
+    expect(rootsWithoutNosuid(['/data/x', '/tmp/y', '/srv', '/scratch disk/a'], mountinfo)).toEqual([
+      '/srv lies on /, mounted without nosuid,nodev', '/scratch disk/a lies on /scratch disk, mounted without nosuid,nodev']);
+  });
+});
+
 // ---- engine down ------------------------------------------------------------------------------------------------
 
 describe('DockerDriver without an engine', () => {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
@@ -53,4 +55,23 @@ describe.skipIf(!isRoot)('a process job of an operate token against the agent\'s
     expect(out[0]).toBe(out[1]);
     expect(out[0].startsWith(agent.dataDir)).toBe(false);
   }, 60_000);
+});
+
+// An agent that cannot switch users (not root, no CAP_SETUID/CAP_SETGID/CAP_KILL) does not fall back to running jobs
+// as itself: its process driver is unavailable and says what to do. Checked by running the driver as nobody.
+const driverJs = fileURLToPath(new URL('../../dist/agent/runtime/process/process-driver.js', import.meta.url));
+const usersJs = fileURLToPath(new URL('../../dist/agent/runtime/users.js', import.meta.url));
+const logJs = fileURLToPath(new URL('../../dist/agent/log.js', import.meta.url));
+const readableByNobody = isRoot && spawnSync('/bin/sh', ['-c', `test -r "$0"`, driverJs], { uid: 65534, gid: 65534 }).status === 0;
+describe.skipIf(!readableByNobody)('an agent that cannot switch users', () => {
+  it('reports the process driver unavailable instead of running jobs as itself', () => {
+    const code = `const { ProcessDriver } = await import(process.argv[1]); const { lookupUser } = await import(process.argv[2]); const { createLogger } = await import(process.argv[3]);
+      const d = new ProcessDriver({ logger: createLogger('silent'), user: lookupUser('root') });
+      console.log(JSON.stringify(await d.fingerprint()));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, driverJs, usersJs, logJs], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/' });
+    expect(r.status, r.stderr).toBe(0);
+    const fp = JSON.parse(r.stdout);
+    expect(fp.available).toBe(false);
+    expect(fp.reason).toMatch(/process jobs run as root \(0\) \(jobs.process_user\) but the agent \(uid 65534\) cannot switch users: run it as root or grant it CAP_SETUID, CAP_SETGID and CAP_KILL/);
+  });
 });

@@ -76,3 +76,30 @@ export async function resolveMounts(mounts: readonly Mount[], allowedRoots: read
   }
   return { mounts: out, reason: null };
 }
+
+/** The mount a path lies on, from /proc/self/mountinfo text: its mount point and per-mount options (field 6:
+ * rw, nosuid, nodev, …). The longest mount point that is a prefix of the path wins. */
+export function mountOf(path: string, mountinfo: string): { mountPoint: string; options: string[] } | null {
+  let best: { mountPoint: string; options: string[] } | null = null;
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 6) continue;
+    const mp = f[4].replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const inside = path === mp || mp === '/' || path.startsWith(mp.endsWith('/') ? mp : `${mp}/`);
+    if (inside && (!best || mp.length >= best.mountPoint.length)) best = { mountPoint: mp, options: f[5].split(',') };
+  }
+  return best;
+}
+
+/** Mount roots whose file system is mounted without nosuid or nodev, with a line for the operator: the Engine API
+ * cannot set those flags on bind mounts, so the host mount is where they belong (docs/security.md). */
+export function rootsWithoutNosuid(roots: readonly string[], mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const r of roots) {
+    const m = mountOf(r, mountinfo);
+    if (!m) continue;
+    const missing = ['nosuid', 'nodev'].filter((o) => !m.options.includes(o));
+    if (missing.length > 0) out.push(`${r} lies on ${m.mountPoint}, mounted without ${missing.join(',')}`);
+  }
+  return out;
+}
