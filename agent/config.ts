@@ -53,8 +53,8 @@ export const AgentConfig = z.object({
     gpu_busy_threshold_bytes: z.number().int().min(0).default(1024 ** 3).describe('A GPU whose memory used by processes fleetml did not start exceeds this counts as busy.'),
     starvation_s: z.number().int().min(1).default(600).describe('After this long in the queue a job stops smaller jobs from backfilling ahead of it.'),
     log_max_bytes: z.number().int().min(4096).default(10 * 1024 * 1024).describe('Stored output per job before rotation (one older file is kept); also the most a process job\'s raw output file may grow to before the agent truncates it (after reading it).'),
-    container_user: z.string().regex(/^\d+(:\d+)?$/, 'a numeric "uid[:gid]" (names would be looked up inside each image)').default('65534:65534')
-      .describe('User container jobs run as (numeric uid[:gid]). Default nobody: files a job writes into a read-write mount belong to an unprivileged uid. 0:0 runs jobs as root (then they can plant root-owned setuid files in read-write mounts, and sub-directories of mount roots can no longer be mounted: docs/security.md).'),
+    container_user: z.string().regex(/^\d+:\d+$/, 'a numeric "uid:gid" (names, and a missing gid, would be looked up inside each image)').default('65534:65534')
+      .describe('User container jobs run as (numeric uid:gid). Default nobody: files a job writes into a read-write mount belong to an unprivileged uid. 0:0 runs jobs as root (then they can plant root-owned setuid files in read-write mounts, and sub-directories of mount roots can no longer be mounted: docs/security.md).'),
     process_user: z.string().min(1).nullable().default('nobody')
       .describe('Host user process jobs run as (name, uid or uid:gid), so that they cannot read the agent\'s data (tokens, database). The agent must be root or hold CAP_SETUID, CAP_SETGID and CAP_KILL, else the process driver is unavailable. null: the agent\'s own user (an operate token can then act as admin: docs/security.md).'),
   }).strict().prefault({}),

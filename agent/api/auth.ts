@@ -84,11 +84,11 @@ export class Authenticator {
    * it will wait. */
   fail(key: string, now = Date.now()): number {
     let f = this.failures.get(key);
-    if (!f || now - f.first > this.windowMs) {
-      f = { n: 0, first: now };
-      this.failures.delete(key); // re-insert: the map's order is the age order used for eviction
-      this.failures.set(key, f);
-    }
+    if (!f || now - f.first > this.windowMs) f = { n: 0, first: now };
+    // re-insert on every failure: the map's order is what eviction drops first, so a key that keeps failing (one
+    // address behind many guessed credentials) stays while one-off credential keys go
+    this.failures.delete(key);
+    this.failures.set(key, f);
     f.n++;
     while (this.failures.size > Authenticator.MAX_KEYS) this.failures.delete(this.failures.keys().next().value as string);
     return this.penalty(key, now);

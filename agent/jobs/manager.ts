@@ -338,8 +338,9 @@ export class JobManager extends EventEmitter {
       // is drained), so output written just before the exit is never cut off. Bounded, so that a driver that cannot
       // finish reading (an engine gone at that moment) does not hold the job in running.
       let bound: NodeJS.Timeout | undefined;
-      const drained = await Promise.race([l.stopLogs.drained.then(() => true), new Promise<false>((r) => { bound = setTimeout(() => r(false), LOG_DRAIN_MAX_MS); })]);
+      const drained = await Promise.race([l.stopLogs.drained.then(() => true), new Promise<false>((r) => { bound = setTimeout(() => r(false), LOG_DRAIN_MAX_MS); bound.unref(); })]);
       clearTimeout(bound);
+      if (this.disposed) return; // the agent stopped meanwhile: the next agent's recovery records the end
       if (!drained) this.o.log.warn({ job: id, waitedMs: LOG_DRAIN_MAX_MS }, 'job output not drained in time; recording the exit anyway');
       l.stopLogs();
     }

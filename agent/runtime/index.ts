@@ -16,7 +16,7 @@ export function createDrivers(config: AgentConfig, log: Logger): Partial<Record<
   // Who process jobs run as: jobs.process_user, or the agent itself (null). Also an identity the mount policy
   // guards against, as is the container user (docker driver).
   let processUser: HostUser | undefined;
-  if (config.jobs.process_user !== null) {
+  if (config.jobs.process_user !== null && config.jobs.drivers.includes('process')) {
     const u = lookupUser(config.jobs.process_user);
     if (!u) throw new ConfigError(`jobs.process_user: no user "${config.jobs.process_user}" in /etc/passwd (create it, give a numeric uid[:gid], or set null to run process jobs as the agent's own user)`);
     processUser = u;

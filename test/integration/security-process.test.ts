@@ -48,6 +48,24 @@ describe.skipIf(!isRoot)('a process job of an operate token against the agent\'s
     expect(statSync(d).mode & 0o077).toBe(0);
   }, 60_000);
 
+  it('a job\'s loader and shell variables never reach the agent-privileged wrapper, and still reach the job', async () => {
+    // LD_PRELOAD of a library that does not exist: the loader complains in every program it reaches. A real one
+    // in the wrapper or setpriv (the agent, with its capabilities) would run as the agent; now only the job's own
+    // programs see it (set again by env(1) after the drop), and so do LD_LIBRARY_PATH and the like
+    const { job } = await c.call('job.submit', { spec: { driver: 'process', command: ['sh', '-c', 'echo "preload=$LD_PRELOAD lib=$LD_LIBRARY_PATH"; grep -E "^Cap(Inh|Prm|Eff|Amb)" /proc/self/status'],
+      env: { LD_PRELOAD: '/nonexistent/evil.so', LD_LIBRARY_PATH: '/opt/cuda/lib64' } } });
+    const end = await untilJob(c, job.id, isTerminal, 30_000);
+    expect(end.state).toBe('succeeded');
+    const lines = (await c.call('job.logs', { id: job.id })).lines.filter((l) => l.stream !== 'system');
+    const out = lines.filter((l) => l.stream === 'stdout').map((l) => l.line);
+    expect(out[0]).toBe('preload=/nonexistent/evil.so lib=/opt/cuda/lib64');
+    for (const cap of out.slice(1)) expect(cap).toMatch(/^Cap\w+:\s+0+$/);
+    // the loader's complaint (it cannot preload) comes once per program it was loaded into: the job's sh and grep
+    // only (before, also the agent-privileged wrapper shell and setpriv: 4)
+    const complaints = lines.filter((l) => l.stream === 'stderr' && /evil\.so/.test(l.line));
+    expect(complaints.length).toBe(2);
+  }, 60_000);
+
   it('runs in the job user\'s home (not the agent-private task dir) with that HOME', async () => {
     const { job } = await c.call('job.submit', { spec: { driver: 'process', command: ['sh', '-c', 'pwd; echo "$HOME"'] } });
     await untilJob(c, job.id, isTerminal, 30_000);

@@ -38,7 +38,7 @@ export interface DockerDriverOptions {
   logger: Logger;
   /** HostConfig.PidsLimit of every container. Default 4096. */
   pidsLimit?: number;
-  /** User of every container, "uid[:gid]" (numeric: names would be looked up in the image). Default 65534:65534. */
+  /** User of every container, "uid:gid" (numeric: names would be looked up in the image). Default 65534:65534. */
   user?: string;
   /** Every identity a job may write as (this driver's container user is always added): the mount policy refuses a
    * source on whose path one of them could swap a component (mounts.ts). Default: only the container user. */
@@ -114,9 +114,11 @@ export class DockerDriver implements Driver {
       pingTimeoutMs: opts.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
       user: opts.user ?? DEFAULTS.user,
     };
-    const u = /^(\d+)(?::(\d+))?$/.exec(this.o.user);
-    if (!u) throw new Error(`DockerDriver: user must be numeric "uid[:gid]" (got ${this.o.user}); names would be resolved in each image`);
-    this.identities = [{ uid: Number(u[1]), gids: [Number(u[2] ?? u[1])] }, ...(opts.jobIdentities ?? [])];
+    // uid AND gid: with a name or a uid alone the engine takes the group from the image's /etc/passwd (gid 0 when
+    // the uid is not listed there), and the mount policy would guard the wrong groups.
+    const u = /^(\d+):(\d+)$/.exec(this.o.user);
+    if (!u) throw new Error(`DockerDriver: user must be numeric "uid:gid" (got ${this.o.user}); names and a missing gid are resolved in each image`);
+    this.identities = [{ uid: Number(u[1]), gids: [Number(u[2])] }, ...(opts.jobIdentities ?? [])];
   }
 
   async fingerprint(): Promise<{ available: boolean; reason: string | null }> {

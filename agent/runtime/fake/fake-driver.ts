@@ -180,6 +180,7 @@ export class FakeDriver implements Driver {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.waiters.clear();
+    for (const set of [...this.logPumps.values()]) for (const kick of [...set]) kick(); // each drains (disposed)
   }
 
   /** When the task ends (ms epoch) and how, from the script and any stop. */

@@ -33,7 +33,8 @@ export interface LogTailerOptions {
   /** Once a file is this large and read to its end (every line delivered), it is truncated to 0 and read on from
    * there: the task writes the file directly (O_APPEND, so it goes on at the new end), and its size stays bounded
    * while the agent runs. Like logrotate's copytruncate, bytes written between the last read and the truncation
-   * (a few microseconds) are lost; the delivered lines are kept by the job's log store. Infinity: never. */
+   * (two file system calls: microseconds, milliseconds under load) are lost; an unfinished line is delivered
+   * before, so it shows split in two; the delivered lines are kept by the job's log store. Infinity: never. */
   maxFileBytes: number;
 }
 
@@ -167,7 +168,7 @@ export class LogTailer {
       await fh.close();
     }
     if (s.read < size) this.behind = true;
-    if (s.read >= this.opts.maxFileBytes && s.partial.length === 0 && !this.stopped) await this.truncate(s);
+    if (s.read >= this.opts.maxFileBytes && !this.stopped) await this.truncate(s);
     return true;
   }
 
@@ -176,6 +177,9 @@ export class LogTailer {
     const fh = await open(s.path, 'r+');
     try {
       if ((await fh.stat()).size !== s.read) return; // more arrived: read it first, truncate on a later tick
+      // An unfinished line (progress bars with \r, output without newlines) is delivered as it is first: its bytes
+      // leave the file, and a writer that never ends a line must not keep the file from being bounded.
+      if (s.partial.length > 0) { this.deliver(s, s.partial, s.read); s.partial = Buffer.alloc(0); }
       await fh.truncate(0);
     } finally {
       await fh.close();

@@ -59,10 +59,28 @@ export const PROCESS_DRIVER_DEFAULTS = { pollMs: 200, logPollMs: TAILER_DEFAULTS
  * agent-private task dir), only the command drops privileges. setpriv sets the real, effective and saved ids and
  * the groups, and empties the inheritable and ambient capability sets, so a non-root agent that may switch users
  * (CAP_SETUID/CAP_SETGID granted by its unit) passes none of that on; --no-new-privs keeps setuid binaries inert. */
-export function runAsArgs(setpriv: string, u: HostUser): string[] {
-  const extra = u.gids.filter((g) => g !== u.gid);
-  return [setpriv, `--reuid=${u.uid}`, `--regid=${u.gid}`, extra.length > 0 ? `--groups=${extra.join(',')}` : '--clear-groups',
-    '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
+export function runAsArgs(setpriv: string, u: HostUser | null): string[] {
+  const ids = u ? (() => { const extra = u.gids.filter((g) => g !== u.gid); return [`--reuid=${u.uid}`, `--regid=${u.gid}`, extra.length > 0 ? `--groups=${extra.join(',')}` : '--clear-groups']; })() : [];
+  return [setpriv, ...ids, '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
+}
+
+/** env(1), which sets the deferred variables after the privilege drop. */
+const ENV_BIN = '/usr/bin/env';
+/** Variables glibc drops for privileged programs (its UNSECURE_ENVVARS, plus every LD_*), and those a POSIX shell
+ * reads at start: they may load code into, or change the parsing of, the agent-privileged wrapper and setpriv. */
+const UNSAFE_FOR_PRIVILEGED = new Set(['GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH', 'MALLOC_TRACE',
+  'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TMPDIR', 'TZDIR', 'ENV', 'BASH_ENV', 'IFS', 'PS4', 'SHELLOPTS', 'CDPATH']);
+
+/** Split a job's environment into what the privileged wrapper may see and `K=V` arguments for env(1) to set
+ * after the drop. (Deferred values appear in env's argv for the instant before it execs the command: they are
+ * loader and locale paths, not secrets; a job keeping a secret in LD_* should not.) */
+export function splitPrivilegedEnv(env: Record<string, string>): { safe: Record<string, string>; deferred: string[] } {
+  const safe: Record<string, string> = {};
+  const deferred: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('LD_') || UNSAFE_FOR_PRIVILEGED.has(k)) deferred.push(`${k}=${v}`); else safe[k] = v;
+  }
+  return { safe, deferred };
 }
 
 /** handle.state of a process task: the codec is the type. */
@@ -98,6 +116,7 @@ export class ProcessDriver implements Driver {
   private readonly log: Logger;
   private readonly opts: Required<Omit<ProcessDriverOptions, 'logger' | 'user'>>;
   private readonly user: HostUser | null;
+  private readonly canDrop: boolean;
   /** Wrappers this instance spawned (push: their 'exit' event); keyed by pid:startTime. */
   private readonly children = new Map<string, ChildProcess>();
   private readonly waiters = new Map<string, Waiter>();
@@ -118,6 +137,10 @@ export class ProcessDriver implements Driver {
       maxLogFileBytes: options.maxLogFileBytes ?? PROCESS_DRIVER_DEFAULTS.maxLogFileBytes,
     };
     this.user = options.user ?? null;
+    // Commands always go through setpriv where it exists (Linux): it switches to the job user and, even when it
+    // does not switch (jobs.process_user: null), empties the inheritable and ambient capability sets, so a job never
+    // inherits the capabilities the agent holds to manage jobs.
+    this.canDrop = process.platform === 'linux' && existsSync(this.opts.setpriv);
     for (const k of ['pollMs', 'logPollMs'] as const) {
       if (!(this.opts[k] > 0)) throw new Error(`ProcessDriver: ${k} must be > 0 (got ${this.opts[k]})`);
     }
@@ -195,7 +218,14 @@ export class ProcessDriver implements Driver {
       if (cfg.spec.workdir === undefined) cwd = home;
     }
     Object.assign(env, cfg.spec.env, cfg.env);
-    const argv = other ? [...runAsArgs(this.opts.setpriv, other), ...cfg.spec.command] : cfg.spec.command;
+    // The wrapper and setpriv run as the agent, with the agent's capabilities (CAP_SETUID… under systemd): the
+    // job's variables that steer the dynamic loader or the shell (LD_PRELOAD and friends) must not reach them, or a
+    // job would run its code as the agent. They are set again after the drop, by env(1) running as the job user.
+    if (other && !this.canDrop) throw new Error(`process jobs run as ${other.name ?? other.uid} but ${this.opts.setpriv} is missing: refusing to run the job as the agent`);
+    const { safe, deferred } = splitPrivilegedEnv(env);
+    const drop = this.canDrop ? runAsArgs(this.opts.setpriv, other) : [];
+    const argv = [...drop, ...(deferred.length > 0 && drop.length > 0 ? [ENV_BIN, ...deferred] : []), ...cfg.spec.command];
+    const spawnEnv = drop.length > 0 ? safe : env;
 
     // The files are opened here and handed over as fds: the process writes to them directly and does not
     // depend on the agent (no pipes that would break, or block, when the agent goes away).
@@ -205,7 +235,7 @@ export class ProcessDriver implements Driver {
       const err = openSync(join(dir, FILES.stderr), 'a');
       try {
         child = spawn(this.opts.shell, ['-c', WRAPPER_SCRIPT, WRAPPER_NAME, dir, ...argv], {
-          cwd, env, detached: true, stdio: ['ignore', out, err],
+          cwd, env: spawnEnv, detached: true, stdio: ['ignore', out, err],
         });
       } finally {
         closeSync(err);
