@@ -66,12 +66,6 @@ export class Authenticator {
     }
   }
 
-  /** Principal for a request, or null. */
-  verify(req: IncomingMessage): Principal | null {
-    const t = bearerOf(req);
-    return t ? this.verifyToken(t) : null;
-  }
-
   private verifyToken(t: string): Principal | null {
     const row = this.tokens.verify(t);
     if (!row) return null;

@@ -174,7 +174,6 @@ async function infer(d: V2Deps, limits: Limits, name: string, version: string | 
 
 async function inferBody(d: V2Deps, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, declaredHeader: number | null): Promise<void> {
   // split the JSON header from the binary tensor data
-  const hl = declaredHeader === null ? undefined : declaredHeader;
   let headerLen = body.length;
   if (declaredHeader !== null) {
     headerLen = declaredHeader;
@@ -183,7 +182,7 @@ async function inferBody(d: V2Deps, name: string, version: string | undefined, r
   const binary = body.subarray(headerLen);
   let doc: unknown;
   try { doc = JSON.parse(body.subarray(0, headerLen).toString('utf8')); } catch (e) {
-    throw new HttpError(400, `the request JSON is malformed: ${(e as Error).message}${hl === undefined ? ` (for binary tensor data, send the ${HEADER_LENGTH} header)` : ''}`);
+    throw new HttpError(400, `the request JSON is malformed: ${(e as Error).message}${declaredHeader === null ? ` (for binary tensor data, send the ${HEADER_LENGTH} header)` : ''}`);
   }
   if (!isObject(doc)) throw new HttpError(400, 'the request must be a JSON object {inputs: [...]}');
   if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) throw new HttpError(400, 'the request needs "inputs": a non-empty array of tensors {name, shape, datatype, data}');
@@ -210,7 +209,7 @@ async function inferBody(d: V2Deps, name: string, version: string | undefined, r
     const ip = t.parameters === undefined ? {} : t.parameters;
     if (!isObject(ip)) throw new HttpError(400, `${where}: parameters must be an object`);
     if (ip.binary_data_size !== undefined) {
-      if (hl === undefined) throw new HttpError(400, `${where} has parameters.binary_data_size but the request has no ${HEADER_LENGTH} header`);
+      if (declaredHeader === null) throw new HttpError(400, `${where} has parameters.binary_data_size but the request has no ${HEADER_LENGTH} header`);
       if (t.data !== undefined) throw new HttpError(400, `${where} has both data and parameters.binary_data_size: send one`);
       const size = ip.binary_data_size;
       if (!Number.isInteger(size) || (size as number) < 0) throw new HttpError(400, `${where}: parameters.binary_data_size must be a non-negative integer`);

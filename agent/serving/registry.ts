@@ -10,12 +10,6 @@ function digestOf(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-/** Write bytes to a new private file (0600) and fsync it: the file a commit renames into the artifacts. */
-function writeVerified(file: string, bytes: Buffer): void {
-  const fd = openSync(file, 'wx', 0o600);
-  try { writeSync(fd, bytes, 0, bytes.length, 0); fsyncSync(fd); } finally { closeSync(fd); }
-}
-
 /** A committed version as stored. */
 export interface StoredVersion {
   name: string; version: string; sha256: string; size_bytes: number; inputs: TensorSpec[]; outputs: TensorSpec[];
@@ -101,24 +95,21 @@ export class ModelRegistry {
 
   private async commit(up: UploadRow, size: number, expected: string | undefined, now: number): Promise<StoredVersion> {
     if (!expected) throw new RpcError('INVALID_PARAMS', 'the final chunk needs sha256 of the whole file');
-    // The bytes are read once and everything else works on that copy: the digest, the model check and the artifact
-    // are the same bytes, whatever happens to the part file meanwhile.
-    const bytes = readFileSync(this.part(up.id));
+    // The upload is locked (`committing`): every write to the part file goes through push(), which now refuses this
+    // upload, so the bytes hashed here are the bytes checked and renamed below.
+    const part = this.part(up.id);
+    const bytes = readFileSync(part);
     if (bytes.length !== size) throw new RpcError('INVALID_PARAMS', `upload ${up.id} holds ${bytes.length} bytes, ${size} were acknowledged (start again from offset 0)`);
     const sha = createHash('sha256').update(bytes).digest('hex');
     if (sha !== expected) throw new RpcError('INVALID_PARAMS', `digest mismatch: received ${size} bytes with sha256 ${sha}, expected ${expected} (corrupt or incomplete upload)`);
-    const checked = join(this.uploads, `${up.id}.checked`);
-    writeVerified(checked, bytes);
     let sig: { inputs: TensorSpec[]; outputs: TensorSpec[] };
-    try { sig = await this.readSignature(checked); } catch (e) {
-      rmSync(checked, { force: true });
+    try { sig = await this.readSignature(part); } catch (e) {
       throw new RpcError('INVALID_PARAMS', `not a loadable ONNX model: ${(e as Error).message}`);
     }
     const art = join(this.artifacts, `${sha}.onnx`);
     // Content-addressed: the same bytes are stored once. An artifact already there is reused only when its bytes
-    // still have its name's digest; one that does not (tampered, torn) is replaced by the verified copy.
-    if (existsSync(art) && digestOf(art) === sha) rmSync(checked, { force: true });
-    else renameSync(checked, art);
+    // still have its name's digest; one that does not (tampered, torn) is replaced by the verified upload.
+    if (!existsSync(art) || digestOf(art) !== sha) renameSync(part, art);
     const lineage = JSON.parse(up.lineage) as { git_commit?: string; dataset_sha256?: string; dataset_name?: string; meta?: Record<string, string> };
     const seq = ((this.db.prepare('SELECT MAX(seq) AS m FROM model_versions WHERE name = ?').get(up.name) as { m: number | null }).m ?? 0) + 1;
     const version = up.version ?? `v${seq}`;
@@ -142,7 +133,6 @@ export class ModelRegistry {
   private abort(id: string): void {
     this.db.prepare('DELETE FROM model_uploads WHERE id = ?').run(id);
     rmSync(this.part(id), { force: true });
-    rmSync(join(this.uploads, `${id}.checked`), { force: true });
   }
 
   private row(r: Record<string, unknown>): StoredVersion {

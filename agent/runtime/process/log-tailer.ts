@@ -184,14 +184,11 @@ export class LogTailer {
     } finally {
       await fh.close();
     }
-    this.truncations++;
     s.committed = s.read = 0;
     this.dirty = true;
     this.persist(); // a crash before this line reads the (shrunk) file from its start: nothing is delivered twice
   }
 
-  /** Times a file was truncated (see maxFileBytes). */
-  truncations = 0;
   /** The last tick left bytes unread (its budget ran out). */
   private behind = false;
 

@@ -60,7 +60,8 @@ export const PROCESS_DRIVER_DEFAULTS = { pollMs: 200, logPollMs: TAILER_DEFAULTS
  * the groups, and empties the inheritable and ambient capability sets, so a non-root agent that may switch users
  * (CAP_SETUID/CAP_SETGID granted by its unit) passes none of that on; --no-new-privs keeps setuid binaries inert. */
 export function runAsArgs(setpriv: string, u: HostUser | null): string[] {
-  const ids = u ? (() => { const extra = u.gids.filter((g) => g !== u.gid); return [`--reuid=${u.uid}`, `--regid=${u.gid}`, extra.length > 0 ? `--groups=${extra.join(',')}` : '--clear-groups']; })() : [];
+  const extra = u ? u.gids.filter((g) => g !== u.gid) : [];
+  const ids = u ? [`--reuid=${u.uid}`, `--regid=${u.gid}`, extra.length > 0 ? `--groups=${extra.join(',')}` : '--clear-groups'] : [];
   return [setpriv, ...ids, '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
 }
 
