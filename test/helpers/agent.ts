@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { loadConfig, type AgentFlags, type AgentConfig } from '../../agent/config.js';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { createLogger } from '../../agent/log.js';
+import { AgentClient } from '../../shared/client/agent-client.js';
 
 /** Absolute path of a copied nvidia-smi fixture. */
 export const fixture = (f: string) => join(__dirname, '..', 'fixtures', 'nvidia-smi', f);
@@ -59,4 +60,15 @@ export async function rawSocket(url: string, token: string | null, headers: Reco
     });
   };
   return { ws, frames, next, closed };
+}
+
+/** A new token of `role` made with the agent's admin token, and a client connected with it. */
+export async function clientWithNewToken(agent: { url: string; token: string }, name: string, role: 'read' | 'operate' | 'admin'): Promise<{ client: AgentClient; token: string }> {
+  const admin = new AgentClient({ url: agent.url, token: agent.token, reconnect: false });
+  await admin.connect();
+  let token: string;
+  try { token = (await admin.call('token.create', { name, role })).token; } finally { await admin.close(); }
+  const client = new AgentClient({ url: agent.url, token, reconnect: false, callTimeoutMs: 30_000 });
+  await client.connect();
+  return { client, token };
 }

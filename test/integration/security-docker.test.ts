@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
 import type { Job } from '../../shared/protocol/index.js';
-import { freePort, tempDir } from '../helpers/agent.js';
+import { clientWithNewToken, freePort, tempDir } from '../helpers/agent.js';
 import { isTerminal, untilJob } from '../helpers/jobs.js';
 import { TEST_IMAGE, engineRequired, ensureDockerEngine } from '../helpers/docker.js';
 
@@ -41,12 +41,7 @@ describe.skipIf(!engine.available || !isRoot)('attacks through container jobs (o
     writeFileSync(join(secret, 'shadow'), 'TOPSECRET\n');
     const port = await freePort();
     agent = await spawnAgent({ dataDir: join(tmp.dir, 'a'), port, name, args: ['--gpu-source', 'none', '--job-driver', 'docker', '--allow-mount', root], env: { DOCKER_HOST: `unix://${engine.socketPath}` } });
-    const admin = new AgentClient({ url: agent.url, token: agent.token, reconnect: false });
-    await admin.connect();
-    const operate = (await admin.call('token.create', { name: 'attacker', role: 'operate' })).token;
-    await admin.close();
-    c = new AgentClient({ url: agent.url, token: operate, reconnect: false });
-    await c.connect();
+    c = (await clientWithNewToken(agent, 'attacker', 'operate')).client;
   }, 60_000);
   afterAll(async () => {
     await c?.close();

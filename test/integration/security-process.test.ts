@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
-import { freePort, tempDir } from '../helpers/agent.js';
+import { clientWithNewToken, freePort, tempDir } from '../helpers/agent.js';
 import { isTerminal, untilJob } from '../helpers/jobs.js';
 
 // Attack: an operate token becomes admin through a process job. A process job used to run as the agent's user, so it
@@ -20,12 +20,7 @@ describe.skipIf(!isRoot)('a process job of an operate token against the agent\'s
   beforeAll(async () => {
     tmp = tempDir();
     agent = await spawnAgent({ dataDir: join(tmp.dir, 'a'), port: await freePort(), name: 'sec-proc', args: ['--gpu-source', 'none', '--job-driver', 'process'] });
-    const admin = new AgentClient({ url: agent.url, token: agent.token, reconnect: false });
-    await admin.connect();
-    const operate = (await admin.call('token.create', { name: 'attacker', role: 'operate' })).token;
-    await admin.close();
-    c = new AgentClient({ url: agent.url, token: operate, reconnect: false });
-    await c.connect();
+    c = (await clientWithNewToken(agent, 'attacker', 'operate')).client;
   }, 60_000);
   afterAll(async () => { await c?.close(); await agent?.stop(); tmp?.cleanup(); });
 
