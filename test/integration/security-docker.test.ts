@@ -73,7 +73,10 @@ describe.skipIf(!engine.available || !isRoot)('attacks through container jobs (o
     // path runs through a directory a job can write
     for (const o of outcomes) expect(o).toMatch(/^UNSCHEDULABLE: .*mount source .*scratch\/sub/);
     // job A may have been stopped mid-swap: put the directory back
-    if (lstatSync(join(scratch, 'sub')).isSymbolicLink()) { rmSync(join(scratch, 'sub')); renameSync(join(scratch, 'sub.real'), join(scratch, 'sub')); }
+    // (between its steps sub is a symlink, or missing while the real directory is sub.real)
+    const sub = join(scratch, 'sub');
+    if (existsSync(join(scratch, 'sub.real'))) { rmSync(sub, { force: true }); renameSync(join(scratch, 'sub.real'), sub); }
+    expect(lstatSync(sub).isDirectory()).toBe(true);
     // with no swap going on, the same path is still refused, and the message says what to do
     const b = await c.call('job.submit', { spec: { driver: 'docker', image: TEST_IMAGE, command: ['true'], mounts: [{ source: join(scratch, 'sub'), target: '/b', readonly: true }] } }).catch((e) => e);
     expect(b.codeName).toBe('UNSCHEDULABLE');
