@@ -12,7 +12,7 @@ import { driftActions, frameWindow } from './drift-keys.js';
 import type { DriftFeed } from './drift-poller.js';
 import { dialogActions, jobActions } from './job-keys.js';
 import { rolloutActions } from './rollout-keys.js';
-import { rolloutTitle, stepOf } from '../shared/cli/rollout-analysis.js';
+import { rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
 import { shortRolloutId } from './render/rollout-row.js';
 import { KEYMAP, activeBindings, keyName, resolveKey, type KeyBinding } from './keymap.js';
 import { shortJobId } from './render/job-row.js';

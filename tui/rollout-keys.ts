@@ -1,7 +1,7 @@
 // Keys of the rollout views as a pure function from (action id, state, data) to reducer actions: pause and resume act
 // at once; promote and abort ask y/n first. All four change the fleet, so read-only mode drops them (keymap: dangerous).
 import type { FleetNode } from '../shared/client/fleet-types.js';
-import { isFinalRollout, rolloutTitle, stepOf } from '../shared/cli/rollout-analysis.js';
+import { isFinalRollout, rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
 import type { ActionId } from './keymap.js';
 import { findRolloutEntry, shortRolloutId } from './render/rollout-row.js';
 import { currentFrame, type RolloutOp, type UiAction, type UiState } from './state.js';

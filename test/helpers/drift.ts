@@ -1,7 +1,7 @@
 import type { AgentClient } from '../../shared/client/agent-client.js';
 
-// The credit dataset lives in shared/util/credit-data.ts (the demo uses it too); re-exported for the tests.
-export { CREDIT, CREDIT_DRIFT, CREDIT_SHIFTED, CREDIT_SHIFT_STDS, creditRows, csvOf } from '../../shared/util/credit-data.js';
+// The credit dataset lives in scripts/lib/credit-data.ts (the demo uses it too); re-exported for the tests.
+export { CREDIT, CREDIT_DRIFT, CREDIT_SHIFTED, CREDIT_SHIFT_STDS, creditRows, csvOf } from '../../scripts/lib/credit-data.js';
 
 /** Sends rows as [n, F] FP32 requests of `batch` rows. */
 export async function sendRows(c: AgentClient, name: string, rows: readonly number[][], batch = 25): Promise<void> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pushModelBytes } from '../../shared/cli/models.js';
+import { pushModelBytes } from '../../cli/commands/model.js';
 
 /** Path of a generated test model (scripts/gen-onnx-models.ts). */
 export const modelFile = (f: string) => join(__dirname, '..', 'fixtures', 'models', f);

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   alertRow, bar, driftShareLine, DRIFT_FEATURE_HEADERS, featureRow, formatConfig, formatHistograms, formatHistory, formatReferenceResult, formatReport,
   formatScore, formatShare, histogramLines, pointRow, predictionLine, referenceLine,
-} from '../../shared/cli/drift-format.js';
-import { checkParams } from '../../shared/cli/drift.js';
-import { UsageError } from '../../shared/cli/output.js';
+} from '../../cli/format/drift.js';
+import { checkParams } from '../../cli/commands/drift.js';
+import { UsageError } from '../../cli/output.js';
 import {
   DriftConfigParams, DriftConfigResult, DriftHistoryResult, DriftReportParams, DriftReportResult, DriftSetReferenceResult, type DriftReport, type FeatureDrift,
 } from '../../shared/protocol/drift.js';

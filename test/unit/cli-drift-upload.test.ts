@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   checkReferenceFile, chunkLines, REFERENCE_CHUNK_BYTES, referenceFormat, uploadReference, uploadReferenceFile, type ReferenceChunk,
-} from '../../shared/cli/drift-upload.js';
-import { UsageError } from '../../shared/cli/output.js';
+} from '../../cli/drift-upload.js';
+import { UsageError } from '../../cli/output.js';
 import { DriftSetReferenceParams } from '../../shared/protocol/drift.js';
 import type { AgentClient } from '../../shared/client/agent-client.js';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { buildJobRun, parseDuration, parseEnv, parseJobRef, parseLabels, parseMount, parseRestart, parseSize, parseStates } from '../../shared/cli/job-args.js';
-import { formatAge, formatLogLine, jobRow, logPrefix } from '../../shared/cli/job-format.js';
-import { registerJobCommands } from '../../shared/cli/jobs.js';
-import { UsageError } from '../../shared/cli/output.js';
+import { buildJobRun, parseDuration, parseEnv, parseJobRef, parseLabels, parseMount, parseRestart, parseSize, parseStates } from '../../cli/args/job.js';
+import { formatAge, formatLogLine, jobRow, logPrefix } from '../../cli/format/job.js';
+import { registerJobCommands } from '../../cli/commands/job.js';
+import { UsageError } from '../../cli/output.js';
 import type { Job } from '../../shared/protocol/jobs.js';
 
 describe('sizes', () => {

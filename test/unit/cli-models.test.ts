@@ -1,4 +1,4 @@
-import { parseAliasTargets } from '../../shared/cli/model-args.js';
+import { parseAliasTargets } from '../../cli/args/model.js';
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import {
   buildLineage, checkModelRef, formatBytes, parseGitCommit, parseInferInput, parseMeta, parseNodeChoice, planChunks,
   PUSH_CHUNK_BYTES, readInferInput, requireSingleTarget, type InputReaders,
-} from '../../shared/cli/model-args.js';
-import { formatTensor, modelDetail, modelRow, pushedLine } from '../../shared/cli/model-format.js';
-import { pushModel, registerModelCommands, sha256File } from '../../shared/cli/models.js';
-import { UsageError } from '../../shared/cli/output.js';
+} from '../../cli/args/model.js';
+import { formatTensor, modelDetail, modelRow, pushedLine } from '../../cli/format/model.js';
+import { pushModel, registerModelCommands, sha256File } from '../../cli/commands/model.js';
+import { UsageError } from '../../cli/output.js';
 import type { ModelVersion } from '../../shared/protocol/models.js';
 import type { AgentClient } from '../../shared/client/agent-client.js';
 

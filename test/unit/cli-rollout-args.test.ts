@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../shared/cli/output.js';
+import { UsageError } from '../../cli/output.js';
 import {
   buildRolloutStart, chooseCoordinator, parseGate, parseNodeSelector, parseStepDuration, parseSteps, parseTestSetCsv, resolveRolloutNodes, splitCsvLine,
   type KnownNode,
-} from '../../shared/cli/rollout-args.js';
+} from '../../cli/args/rollout.js';
 import { RolloutStartParams, TestSet } from '../../shared/protocol/rollout.js';
 
 const usage = (fn: () => unknown, msg: RegExp) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decisionFigures, figureChecks, checkText, fmtRate, isFinalRollout, lastAnalysis, rolloutThresholds, stepOf, weightsText } from '../../shared/cli/rollout-analysis.js';
-import { actionLine, analysisLines, decisionRow, formatPlan, formatSeconds, formatStatus, listRow, nodeRow, statusHeader } from '../../shared/cli/rollout-format.js';
-import { watchExitCode } from '../../shared/cli/rollout.js';
+import { decisionFigures, figureChecks, checkText, fmtRate, isFinalRollout, lastAnalysis, rolloutThresholds, stepOf, weightsText } from '../../shared/protocol/rollout-view.js';
+import { actionLine, analysisLines, decisionRow, formatPlan, formatSeconds, formatStatus, listRow, nodeRow, statusHeader } from '../../cli/format/rollout.js';
+import { watchExitCode } from '../../cli/commands/rollout.js';
 import { AnalysisSpec, Rollout } from '../../shared/protocol/rollout.js';
 import { T0 } from '../tui/fixtures.js';
 import { churnRolledBack, figures, fraudCanary, resnetPaused } from '../tui/rollout-fixtures.js';

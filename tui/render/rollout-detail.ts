@@ -5,7 +5,7 @@
 import {
   checkText, decisionsNewestFirst, figureChecks, fmtNum, fmtRate, isFinalRollout, lastAnalysis, rolloutGate, rolloutStepDuration,
   rolloutThresholds, rolloutTitle, stableText, stepOf,
-} from '../../shared/cli/rollout-analysis.js';
+} from '../../shared/protocol/rollout-view.js';
 import type { Rollout, RolloutDecision } from '../../shared/protocol/rollout.js';
 import { type DetailLine, fmtTime } from './job-detail.js';
 import { fmtAge } from './job-row.js';

@@ -1,6 +1,6 @@
 // Pure rendering of rollout rows (the :rollouts view): the rollouts of every coordinator, keys, cells, tones, filter text.
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { fromText, isFinalRollout, lastDecision, stepOf } from '../../shared/cli/rollout-analysis.js';
+import { fromText, isFinalRollout, lastDecision, stepOf } from '../../shared/protocol/rollout-view.js';
 import type { Rollout, RolloutDecision, RolloutNode } from '../../shared/protocol/rollout.js';
 import type { Tone } from '../theme.js';
 import { fmtAge } from './job-row.js';

@@ -5,7 +5,7 @@ import { jobDetailLines } from '../render/job-detail.js';
 import { findJob, jobKey } from '../render/job-row.js';
 import { modelDetailLines } from '../render/model-detail.js';
 import { findModel, modelKey } from '../render/model-row.js';
-import { decisionsNewestFirst } from '../../shared/cli/rollout-analysis.js';
+import { decisionsNewestFirst } from '../../shared/protocol/rollout-view.js';
 import { findRolloutEntry, rolloutKey } from '../render/rollout-row.js';
 import { ClusterView, visibleNodes } from './ClusterView.js';
 import { DriftModelView } from './DriftModelView.js';

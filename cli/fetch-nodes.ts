@@ -1,6 +1,6 @@
-import { AgentClient } from '../client/agent-client.js';
-import type { Target } from '../client/inventory.js';
-import type { NodeInfoResult, NodeStats } from '../protocol/index.js';
+import { AgentClient } from '../shared/client/agent-client.js';
+import type { Target } from '../shared/client/inventory.js';
+import type { NodeInfoResult, NodeStats } from '../shared/protocol/index.js';
 
 /** What `fleetml nodes` learns about one agent. */
 export interface NodeReport { name: string; url: string; state: 'up' | 'unreachable' | 'unauthorized' | 'incompatible' | 'error'; error: string | null; info: NodeInfoResult | null; stats: NodeStats | null }

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { openStore } from '../store/db.js';
-import { TokenStore } from '../store/tokens.js';
-import { AuditLog } from '../store/audit.js';
+import { openStore } from '../../agent/store/db.js';
+import { TokenStore } from '../../agent/store/tokens.js';
+import { AuditLog } from '../../agent/store/audit.js';
 import { Role } from '../../shared/protocol/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, ConfigError } from '../config.js';
-import { formatTable, parseOutput, printJson, UsageError } from '../../shared/cli/output.js';
+import { loadConfig, ConfigError } from '../../agent/config.js';
+import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
 import { userInfo } from 'node:os';
 
 /** `fleetml token create|list|revoke`: works on the data dir directly, whether or not the agent runs (SQLite WAL). */

@@ -6,18 +6,18 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { RpcCallError, type AgentClient } from '../client/agent-client.js';
-import type { JsonTensor, ModelVersion } from '../protocol/models.js';
-import { targetOptions } from './common.js';
-import { chooseNodes, downNote, onEach, pickNode, upConns, withConns, type NodeConn, type UpConn } from './job-conn.js';
+import { RpcCallError, type AgentClient } from '../../shared/client/agent-client.js';
+import type { JsonTensor, ModelVersion } from '../../shared/protocol/models.js';
+import { targetOptions } from '../common.js';
+import { chooseNodes, downNote, onEach, pickNode, upConns, withConns, type NodeConn, type UpConn } from '../node-conn.js';
 import {
   buildLineage, checkModelRef, parseAliasTargets, parseGitCommit, parseMeta, parseNodeChoice, planChunks, PUSH_CHUNK_BYTES, readInferInput,
   type PushLineage,
-} from './model-args.js';
-import { formatTensor, MODEL_LIST_HEADERS, modelDetail, modelRow, pushedLine, sortModels } from './model-format.js';
-import { formatTable, parseOutput, printJson, UsageError } from './output.js';
-import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from './drift-upload.js';
-import { formatReferenceResult } from './drift-format.js';
+} from '../args/model.js';
+import { formatTensor, MODEL_LIST_HEADERS, modelDetail, modelRow, pushedLine, sortModels } from '../format/model.js';
+import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
+import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from '../drift-upload.js';
+import { formatReferenceResult } from '../format/drift.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const isNotFound = (e: unknown) => e instanceof RpcCallError && e.codeName === 'NOT_FOUND';

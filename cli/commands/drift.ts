@@ -5,14 +5,14 @@
 // -o json prints the agent's result as is for reading commands, {results: [{node, result, error}]} for changing ones.
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { RpcCallError, type AgentClient } from '../client/agent-client.js';
-import { DriftConfigParams, DriftHistoryParams, DriftReportParams, DriftSetReferenceParams, DriftSettings } from '../protocol/drift.js';
-import { targetOptions } from './common.js';
-import { formatConfig, formatHistograms, formatHistory, formatReferenceResult, formatReport } from './drift-format.js';
-import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from './drift-upload.js';
-import { chooseNodes, downNote, pickNode, upConns, withConns, type NodeConn } from './job-conn.js';
-import { parseNodeChoice, type NodeChoice } from './model-args.js';
-import { parseOutput, printJson, UsageError } from './output.js';
+import { RpcCallError, type AgentClient } from '../../shared/client/agent-client.js';
+import { DriftConfigParams, DriftHistoryParams, DriftReportParams, DriftSetReferenceParams, DriftSettings } from '../../shared/protocol/drift.js';
+import { targetOptions } from '../common.js';
+import { formatConfig, formatHistograms, formatHistory, formatReferenceResult, formatReport } from '../format/drift.js';
+import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from '../drift-upload.js';
+import { chooseNodes, downNote, pickNode, upConns, withConns, type NodeConn } from '../node-conn.js';
+import { parseNodeChoice, type NodeChoice } from '../args/model.js';
+import { parseOutput, printJson, UsageError } from '../output.js';
 
 const isNotFound = (e: unknown) => e instanceof RpcCallError && (e.codeName === 'NOT_FOUND' || e.codeName === 'METHOD_NOT_FOUND');
 

@@ -1,7 +1,7 @@
 // Rendering of `fleetml model …` output: the list table, one version's detail, pushed versions and output tensors.
-import type { JsonTensor, ModelVersion, TensorSpec } from '../protocol/models.js';
-import { formatAge } from './job-format.js';
-import { formatBytes, shortSha } from './model-args.js';
+import type { JsonTensor, ModelVersion, TensorSpec } from '../../shared/protocol/models.js';
+import { formatAge } from './job.js';
+import { formatBytes, shortSha } from '../args/model.js';
 
 export const MODEL_LIST_HEADERS = ['NODE', 'NAME', 'VERSION', 'SHA256', 'SIZE', 'LOADED', 'PROVIDER', 'PUSHED'];
 

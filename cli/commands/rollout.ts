@@ -7,16 +7,16 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { AgentClient, RpcCallError } from '../client/agent-client.js';
-import type { Target } from '../client/inventory.js';
-import { resolveTargets } from '../client/targets.js';
-import type { Rollout } from '../protocol/rollout.js';
-import { targetOptions } from './common.js';
-import { downNote, upConns, withTargets, type NodeConn, type UpConn } from './job-conn.js';
-import { formatTable, parseOutput, printJson, UsageError } from './output.js';
-import { isFinalRollout } from './rollout-analysis.js';
-import { buildRolloutStart, chooseCoordinator, parseTestSetCsv, resolveRolloutNodes, type KnownNode, type RolloutStartFlags } from './rollout-args.js';
-import { actionLine, formatPlan, formatStatus, listRow, ROLLOUT_LIST_HEADERS } from './rollout-format.js';
+import { AgentClient, RpcCallError } from '../../shared/client/agent-client.js';
+import type { Target } from '../../shared/client/inventory.js';
+import { resolveTargets } from '../../shared/client/targets.js';
+import type { Rollout } from '../../shared/protocol/rollout.js';
+import { targetOptions } from '../common.js';
+import { downNote, upConns, withTargets, type NodeConn, type UpConn } from '../node-conn.js';
+import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
+import { isFinalRollout } from '../../shared/protocol/rollout-view.js';
+import { buildRolloutStart, chooseCoordinator, parseTestSetCsv, resolveRolloutNodes, type KnownNode, type RolloutStartFlags } from '../args/rollout.js';
+import { actionLine, formatPlan, formatStatus, listRow, ROLLOUT_LIST_HEADERS } from '../format/rollout.js';
 
 const codeOf = (e: unknown) => (e instanceof RpcCallError ? e.codeName : null);
 /** rollout.start may score the test set before it answers; a dry run plans against every node. */

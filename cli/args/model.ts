@@ -2,9 +2,9 @@
 // --meta, and reading the JSON tensors of `model infer --input`. Every caller mistake is a UsageError (exit code 2)
 // that shows what is accepted.
 import { basename } from 'node:path';
-import { JsonTensor, ModelRefParams } from '../protocol/models.js';
-import { parseKeyValues } from './job-args.js';
-import { UsageError } from './output.js';
+import { JsonTensor, ModelRefParams } from '../../shared/protocol/models.js';
+import { parseKeyValues } from './job.js';
+import { UsageError } from '../output.js';
 
 /** Bytes of one model.push chunk (decoded): the protocol's maximum. */
 export const PUSH_CHUNK_BYTES = 512 * 1024;

@@ -1,7 +1,7 @@
 // Reading a rollout for people, pure (protocol types in, plain data out), shared by the CLI and the TUI:
 // the thresholds it runs under, the figures of its last analysis next to them, where it stands, and state words.
 // It imports nothing but the protocol, so the TUI can use it without pulling in CLI code.
-import { AnalysisFigures, AnalysisSpec, type Rollout, type RolloutDecision } from '../protocol/rollout.js';
+import { AnalysisFigures, AnalysisSpec, type Rollout, type RolloutDecision } from './rollout.js';
 
 /** States after which a rollout never changes again. */
 export const FINAL_ROLLOUT_STATES: readonly Rollout['state'][] = ['promoted', 'rolled_back', 'aborted', 'failed'];

@@ -1,11 +1,11 @@
 // Connections of one `fleetml …` command to its targets (jobs, models, drift, rollouts), and finding a job across them.
 // Every agent is asked in parallel; an agent that is down is listed and skipped, never fatal by itself.
-import { AgentClient, RpcCallError } from '../client/agent-client.js';
-import type { Target } from '../client/inventory.js';
-import { resolveTargets } from '../client/targets.js';
-import { requireSingleTarget, type NodeChoice } from './model-args.js';
-import type { Job } from '../protocol/jobs.js';
-import { parseJobRef } from './job-args.js';
+import { AgentClient, RpcCallError } from '../shared/client/agent-client.js';
+import type { Target } from '../shared/client/inventory.js';
+import { resolveTargets } from '../shared/client/targets.js';
+import { requireSingleTarget, type NodeChoice } from './args/model.js';
+import type { Job } from '../shared/protocol/jobs.js';
+import { parseJobRef } from './args/job.js';
 import { UsageError } from './output.js';
 
 /** One target of the command: its connected client, or why it has none. */

@@ -1,9 +1,9 @@
 // Pure parts of `fleetml rollout …`: --gate, --steps, --step-duration, the CSV test set, --nodes (names or labels),
 // the coordinator choice, and the rollout.start params built from the flags. Every caller mistake is a UsageError
 // (exit code 2) that shows what is accepted. Nothing here opens a file or a socket: the command reads, this decides.
-import { GateMetric, RolloutStartParams, RolloutStrategy, type TestSet } from '../protocol/rollout.js';
-import { parseDuration, parseIntArg } from './job-args.js';
-import { UsageError } from './output.js';
+import { GateMetric, RolloutStartParams, RolloutStrategy, type TestSet } from '../../shared/protocol/rollout.js';
+import { parseDuration, parseIntArg } from './job.js';
+import { UsageError } from '../output.js';
 
 /** --gate "accuracy>=0.9": the metric and its absolute bound. */
 export interface Gate { metric: GateMetric; bound: number }

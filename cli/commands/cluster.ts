@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { loadInventory, saveInventory, InventoryNode } from '../client/inventory.js';
-import { defaultInventoryPath, normaliseAgentUrl } from '../util/paths.js';
-import { formatTable, parseOutput, printJson, UsageError } from './output.js';
+import { loadInventory, saveInventory, InventoryNode } from '../../shared/client/inventory.js';
+import { defaultInventoryPath, normaliseAgentUrl } from '../../shared/util/paths.js';
+import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
 
 /** `fleetml cluster add|rm|list`: edit the inventory. */
 export function registerClusterCommands(program: Command): void {

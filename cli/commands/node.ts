@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { resolveTargets } from '../client/targets.js';
-import { fetchNodes, type NodeReport } from './fetch-nodes.js';
-import { fmt, formatTable, parseOutput, printJson, UsageError } from './output.js';
-import { targetOptions } from './common.js';
+import { resolveTargets } from '../../shared/client/targets.js';
+import { fetchNodes, type NodeReport } from '../fetch-nodes.js';
+import { fmt, formatTable, parseOutput, printJson, UsageError } from '../output.js';
+import { targetOptions } from '../common.js';
 
 function gpuSummary(r: NodeReport): string {
   const g = r.stats?.gpu;

@@ -1,14 +1,14 @@
 // Rendering of `fleetml rollout …` output, pure (data in, text out): the status of one rollout (header, nodes,
 // decisions, last analysis vs thresholds), the plan of a dry run, the list table, and the one-line action results.
 // No colours: the words (FAIL, ok, state names) carry the meaning, so pipes and NO_COLOR lose nothing.
-import type { Rollout, RolloutDecision, RolloutNode } from '../protocol/rollout.js';
-import { isoSecond } from './drift-format.js';
-import { formatAge } from './job-format.js';
-import { formatTable } from './output.js';
+import type { Rollout, RolloutDecision, RolloutNode } from '../../shared/protocol/rollout.js';
+import { isoSecond } from './drift.js';
+import { formatAge } from './job.js';
+import { formatTable } from '../output.js';
 import {
   checkText, decisionsNewestFirst, figureChecks, fmtNum, fmtRate, isFinalRollout, lastAnalysis, lastDecision, rolloutGate, rolloutStepDuration, rolloutThresholds,
   rolloutTitle, stableText, stepOf, weightsText,
-} from './rollout-analysis.js';
+} from '../../shared/protocol/rollout-view.js';
 
 export const ROLLOUT_NODE_HEADERS = ['NODE', 'STABLE', 'WEIGHT', 'STATE', 'ERROR'];
 export const ROLLOUT_DECISION_HEADERS = ['TIME', 'STEP', 'KIND', 'OUTCOME', 'REASON'];

@@ -1,7 +1,7 @@
 // The seeded "credit" dataset of the drift demo (`npm run demo`) and the drift tests: four numeric features fed to
 // test/fixtures/models/logreg.onnx (4 inputs [batch, 4] → 1 probability). Normal traffic draws each feature from
 // its reference distribution; drifted traffic moves chosen features by a number of standard deviations.
-import { normalRows } from './prng.js';
+import { normalRows } from '../../shared/util/prng.js';
 
 /** The credit features (logreg.onnx: 4 inputs → 1 probability): names in input order, means and standard deviations. */
 export const CREDIT: { readonly names: readonly string[]; readonly means: readonly number[]; readonly stds: readonly number[] } = {

@@ -1,7 +1,7 @@
 // Pure parsing of `fleetml job …` arguments: sizes, durations, key=value lists, mounts, restart policies, and the
 // JobSpec built from `job run` flags. Every error is a UsageError (exit code 2) that shows an accepted example.
-import { JobSpec, JobState, type DriverName, type JobSpecInput } from '../protocol/jobs.js';
-import { UsageError } from './output.js';
+import { JobSpec, JobState, type DriverName, type JobSpecInput } from '../../shared/protocol/jobs.js';
+import { UsageError } from '../output.js';
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,

@@ -9,8 +9,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { z } from 'zod';
-import { RpcCallError, type AgentClient } from '../client/agent-client.js';
-import type { DriftSetReferenceResult } from '../protocol/drift.js';
+import { RpcCallError, type AgentClient } from '../shared/client/agent-client.js';
+import type { DriftSetReferenceResult } from '../shared/protocol/drift.js';
 import { UsageError } from './output.js';
 
 /**

@@ -3,15 +3,15 @@
 // Job ids are unique across nodes ('j_' + random), so commands find a job by asking every agent;
 // a unique id prefix, a unique job name, or NODE/ID are accepted too.
 import type { Command } from 'commander';
-import { RpcCallError } from '../client/agent-client.js';
-import type { Job, LogLine, NodeResources } from '../protocol/jobs.js';
-import { place } from '../placement/place.js';
-import { buildJobRun, parseDuration, parseIntArg, parseLabels, parseStates } from './job-args.js';
-import { downNote, findJob, onEach, pickNode, withConns, type NodeConn } from './job-conn.js';
-import { finalLine, formatLogLine, isTerminal, jobDetail, jobRow, JOB_LIST_HEADERS, logPrefix, sortJobs } from './job-format.js';
-import { followLogs, interruptSignal, waitForJobs, type Followed } from './job-follow.js';
-import { formatTable, parseOutput, printJson } from './output.js';
-import { targetOptions } from './common.js';
+import { RpcCallError } from '../../shared/client/agent-client.js';
+import type { Job, LogLine, NodeResources } from '../../shared/protocol/jobs.js';
+import { place } from '../../shared/placement/place.js';
+import { buildJobRun, parseDuration, parseIntArg, parseLabels, parseStates } from '../args/job.js';
+import { downNote, findJob, onEach, pickNode, withConns, type NodeConn } from '../node-conn.js';
+import { finalLine, formatLogLine, isTerminal, jobDetail, jobRow, JOB_LIST_HEADERS, logPrefix, sortJobs } from '../format/job.js';
+import { followLogs, interruptSignal, waitForJobs, type Followed } from '../job-follow.js';
+import { formatTable, parseOutput, printJson } from '../output.js';
+import { targetOptions } from '../common.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 

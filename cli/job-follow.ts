@@ -1,9 +1,9 @@
 // The long-running job commands: `job logs -f` and `job wait`. Push first (job.logs / job.events subscriptions);
 // `wait` also polls job.get as a safety net, with backoff and never overlapping.
-import type { AgentClient, Subscription } from '../client/agent-client.js';
-import type { Job, LogLine } from '../protocol/jobs.js';
-import { isTerminal } from './job-format.js';
-import type { NodeConn } from './job-conn.js';
+import type { AgentClient, Subscription } from '../shared/client/agent-client.js';
+import type { Job, LogLine } from '../shared/protocol/jobs.js';
+import { isTerminal } from './format/job.js';
+import type { NodeConn } from './node-conn.js';
 
 /** A job a command follows, with the connection of its node. */
 export interface Followed { conn: NodeConn & { client: AgentClient }; job: Job }

@@ -2,10 +2,10 @@
 // reference vs current histograms as horizontal bars, the history and alert tables, the effective settings.
 // No colours anywhere: the words (DRIFT, ALERT) carry the meaning, so NO_COLOR, pipes and screen readers lose nothing.
 import type { z } from 'zod';
-import type { DriftAlert, DriftConfigResult, DriftHistoryResult, DriftPoint, DriftReport, FeatureDrift, ReferenceInfo } from '../protocol/drift.js';
-import type { SetReferenceResult } from './drift-upload.js';
-import { formatAge } from './job-format.js';
-import { formatTable } from './output.js';
+import type { DriftAlert, DriftConfigResult, DriftHistoryResult, DriftPoint, DriftReport, FeatureDrift, ReferenceInfo } from '../../shared/protocol/drift.js';
+import type { SetReferenceResult } from '../drift-upload.js';
+import { formatAge } from './job.js';
+import { formatTable } from '../output.js';
 
 export const DRIFT_FEATURE_HEADERS = ['FEATURE', 'ROLE', 'TYPE', 'METHOD', 'SCORE', 'THRESHOLD', 'STATUS', 'PSI', 'MISSING%', 'QUALITY'];
 export const DRIFT_POINT_HEADERS = ['FROM', 'TO', 'ROWS', 'SHARE', 'DRIFT', 'DRIFTED-FEATURES'];

@@ -1,5 +1,5 @@
 // Pure renderers of `fleetml job …` output: table rows, the detail view, log line prefixes. Data in, strings out.
-import { TERMINAL_STATES, type Job, type LogLine } from '../protocol/jobs.js';
+import { TERMINAL_STATES, type Job, type LogLine } from '../../shared/protocol/jobs.js';
 
 /** Columns of `fleetml job list`. */
 export const JOB_LIST_HEADERS = ['NODE', 'ID', 'NAME', 'STATE', 'DRIVER', 'GPUS', 'AGE', 'REASON'];

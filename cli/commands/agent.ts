@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig, ConfigError } from '../config.js';
-import { createLogger } from '../log.js';
-import { startAgent } from '../main.js';
+import { loadConfig, ConfigError } from '../../agent/config.js';
+import { createLogger } from '../../agent/log.js';
+import { startAgent } from '../../agent/main.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** Exit code for a bad configuration (sysexits EX_CONFIG): systemd's RestartPreventExitStatus can name it. */
