@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnAgent, type AgentProcess } from '../scripts/lib/agent-process.js';
-import { AgentClient } from '../shared/client/agent-client.js';
+import { AgentClient, type TopicMessage } from '../shared/client/agent-client.js';
 import type { Job, JobSpecInput } from '../shared/protocol/jobs.js';
 import { fmt, freePort, percentile, table } from './util.js';
 
@@ -95,9 +95,9 @@ class JobWatcher {
     return s;
   }
   /** Handler of job.events: events may arrive before job.submit answers, so everything is buffered by id. */
-  onEvent(data: unknown): void {
-    const job = (data as { job?: Job }).job;
-    if (!job) return;
+  onEvent(m: TopicMessage<'job.events'>): void {
+    if (m.snapshot || !('job' in m.data)) return;
+    const job = m.data.job;
     const now = wallNow();
     const s = this.get(job.id);
     if (!s.at.has(job.state)) s.at.set(job.state, now);
@@ -197,7 +197,7 @@ export async function runJobLatencyBench(opts: { runs?: number } = {}): Promise<
     client = new AgentClient({ url: agent.url, token: agent.token, reconnect: false });
     await client.connect();
     const watcher = new JobWatcher();
-    const sub = await client.subscribe('job.events', {}, (d) => watcher.onEvent(d));
+    const sub = await client.subscribe('job.events', {}, (m) => watcher.onEvent(m));
     const c = client;
 
     const kinds: Kind[] = [

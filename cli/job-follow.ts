@@ -18,7 +18,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
 
 /** Resolve when every followed job is terminal (or removed), the signal aborts, or a connection is lost. */
 function untilAllTerminal(items: Followed[], signal: AbortSignal, onChange: (f: Followed) => void, pollMaxMs: number): { done: Promise<'done' | 'aborted' | 'lost'>; dispose(): Promise<void> } {
-  const subs: Array<Subscription<unknown>> = [];
+  const subs: Array<Subscription<'job.events'>> = [];
   let timer: NodeJS.Timeout | null = null;
   let finish: (r: 'done' | 'aborted' | 'lost') => void = () => undefined;
   let settled = false;
@@ -38,15 +38,17 @@ function untilAllTerminal(items: Followed[], signal: AbortSignal, onChange: (f: 
   const conns = [...new Set(items.map((f) => f.conn))];
   for (const c of conns) {
     c.client.on('state', (s: string) => { if (s === 'unreachable' || s === 'closed') if (!settled) finish('lost'); });
-    c.client.subscribe('job.events', {}, (d) => {
+    // a change between finding the job and subscribing (or while reconnecting) is in a snapshot ({jobs}: the newest 500)
+    const fromSnapshot = (jobs: readonly Job[]) => { for (const j of jobs) for (const f of items) if (f.conn === c && f.job.id === j.id) update(f, j); };
+    c.client.subscribe('job.events', {}, (m) => {
+      if (m.snapshot) { fromSnapshot(m.data.jobs); return; }
+      const d = m.data;
       if ('job' in d) for (const f of items) { if (f.conn === c && f.job.id === d.job.id) update(f, d.job); }
       else for (const f of items) if (f.conn === c && f.job.id === d.removed && !isTerminal(f.job)) { gone.add(f); onChange(f); if (allDone()) finish('done'); }
     }).then((s) => {
       if (settled) { void s.close(); return; }
-      subs.push(s as Subscription<unknown>);
-      // a change between finding the job and subscribing is in the snapshot ({jobs}: the newest 500)
-      const snap = (s.snapshot as unknown as { jobs?: Job[] } | undefined)?.jobs ?? [];
-      for (const j of snap) for (const f of items) if (f.conn === c && f.job.id === j.id) update(f, j);
+      subs.push(s);
+      fromSnapshot(s.snapshot.jobs);
     }, () => { /* older agent: polling only */ });
   }
 
@@ -90,16 +92,15 @@ export async function waitForJobs(items: Followed[], o: { timeoutMs: number | nu
  * `emit` with its job; the snapshot lines first (filtered by `sinceTs`), then live lines as they come.
  */
 export async function followLogs(items: Followed[], o: { tail: number; sinceTs: number | null; signal: AbortSignal; emit: (f: Followed, l: LogLine) => void }): Promise<'done' | 'aborted' | 'lost'> {
-  const subs: Array<Subscription<unknown>> = [];
+  const subs: Array<Subscription<'job.logs'>> = [];
   try {
     for (const f of items) {
-      const s = await f.conn.client.subscribe('job.logs', { id: f.job.id, tail: o.tail }, (data, meta) => {
-        if (meta.snapshot) return; // a resubscribe snapshot would repeat lines already shown
-        o.emit(f, data);
+      const s = await f.conn.client.subscribe('job.logs', { id: f.job.id, tail: o.tail }, (m) => {
+        if (m.snapshot) return; // a resubscribe snapshot would repeat lines already shown
+        o.emit(f, m.data);
       });
-      subs.push(s as Subscription<unknown>);
-      const snap = (s.snapshot as unknown as { lines?: LogLine[] } | undefined)?.lines ?? [];
-      for (const l of snap) if (o.sinceTs === null || l.ts >= o.sinceTs) o.emit(f, l);
+      subs.push(s);
+      for (const l of s.snapshot.lines) if (o.sinceTs === null || l.ts >= o.sinceTs) o.emit(f, l);
     }
     const w = untilAllTerminal(items, o.signal, () => undefined, 10_000);
     const r = await w.done;

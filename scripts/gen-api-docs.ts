@@ -9,6 +9,8 @@ import { packageRoot } from '../shared/util/package-root.js';
 import { AgentConfig } from '../agent/config.js';
 
 const schema = (s: z.ZodType) => JSON.stringify(z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' }), null, 2);
+/** What the agent sends (defaults applied): snapshots and events. */
+const outSchema = (s: z.ZodType) => JSON.stringify(z.toJSONSchema(s, { unrepresentable: 'any', io: 'output' }), null, 2);
 
 export function renderApiDoc(): string {
   const out: string[] = [];
@@ -24,7 +26,10 @@ export function renderApiDoc(): string {
   out.push('## Subscriptions', '');
   out.push('`subscribe` answers `{subscriptionId, snapshot}`; then events arrive as notifications `{"jsonrpc":"2.0","method":"subscription","params":{"subscriptionId","seq","data"}}`. `seq` counts events produced for that subscription: a gap means a slow connection was sent only the latest event (conflation). `unsubscribe {subscriptionId}` ends one; closing the socket ends all of them.', '');
   for (const [name, t] of Object.entries(topics)) {
-    out.push(`### Topic \`${name}\``, '', `${t.description} Role: \`${t.role}\`.`, '', 'Params:', '', '```json', schema(t.params), '```', '', 'Event data: the same shape as the `node.stats` result.', '');
+    out.push(`### Topic \`${name}\``, '', `${t.description} Role: \`${t.role}\`. Conflated: ${t.conflate ? 'yes (a slow subscriber gets the latest event; `seq` shows the gap)' : 'no'}.`, '');
+    out.push('Params:', '', '```json', schema(t.params), '```', '');
+    out.push('Snapshot (in the subscribe answer, and again after a reconnect):', '', '```json', outSchema(t.snapshot), '```', '');
+    out.push('Event data:', '', '```json', outSchema(t.event), '```', '');
   }
   out.push('## Methods', '');
   out.push('| method | role | mutating | description |', '|---|---|---|---|');

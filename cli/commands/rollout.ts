@@ -106,12 +106,11 @@ async function watchRollout(t: Target, id: string, show: (r: Rollout) => void, o
       if (isFinalRollout(r)) done(r);
     };
     c.on('state', (s: string, err: string | null) => onState(s, err));
-    const sub = await c.subscribe('rollout.events', {}, (d, meta) => {
-      const data = d as unknown as { rollout?: Rollout; rollouts?: Rollout[] };
-      if (meta.snapshot) take(data.rollouts?.find((r) => r.id === id));
-      else take(data.rollout);
+    const sub = await c.subscribe('rollout.events', {}, (m) => {
+      if (m.snapshot) take(m.data.rollouts.find((r) => r.id === id));
+      else take(m.data.rollout);
     });
-    take((sub.snapshot as unknown as { rollouts?: Rollout[] })?.rollouts?.find((r) => r.id === id));
+    take(sub.snapshot.rollouts.find((r) => r.id === id));
     take((await c.call('rollout.get', { id })).rollout);
     const r = await finished;
     await sub.close();

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, errorNameOf, methods } from '../protocol/index.js';
-import type { MethodName, ParamsOf, ResultOf, TopicName, TopicData } from '../protocol/index.js';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, errorNameOf, methods, topics } from '../protocol/index.js';
+import type { MethodName, ParamsOf, ResultOf, TopicEvent, TopicName, TopicParamsIn, TopicSnapshot } from '../protocol/index.js';
 
 /** Options of an agent connection (defaults in brackets). */
 export interface AgentClientOptions {
@@ -40,11 +40,35 @@ export class ConnectError extends Error {
   constructor(message: string, readonly state: ClientState, readonly status?: number) { super(message); this.name = 'ConnectError'; }
 }
 
-type SubHandler<T> = (data: T, meta: { seq: number; snapshot: boolean }) => void;
-interface SubRecord { topic: string; params: Record<string, unknown>; handler: SubHandler<any>; serverId: string | null; active: boolean }
+/**
+ * What a subscription handler receives: an event with its seq, or (after a reconnect) a fresh snapshot. Both are
+ * decoded with the topic's schemas; `snapshot` tells them apart and narrows `data`.
+ */
+export type TopicMessage<T extends TopicName> =
+  | { snapshot: false; seq: number; data: TopicEvent<T> }
+  | { snapshot: true; seq: 0; data: TopicSnapshot<T> };
+export type SubHandler<T extends TopicName> = (message: TopicMessage<T>) => void;
+interface SubRecord { topic: TopicName; params: Record<string, unknown>; handler: (message: { snapshot: boolean; seq: number; data: unknown }) => void; serverId: string | null; active: boolean }
 
-/** A live subscription. */
-export interface Subscription<T> { readonly snapshot: T; close(): Promise<void> }
+/** A live subscription: the snapshot the agent answered with, decoded with the topic's schema. */
+export interface Subscription<T extends TopicName> { readonly snapshot: TopicSnapshot<T>; close(): Promise<void> }
+
+/** An event or snapshot the agent sent that does not match the topic's declaration (reported as 'handler-error'). */
+export class TopicDecodeError extends Error {
+  constructor(readonly topic: TopicName, what: 'event' | 'snapshot', detail: string) {
+    super(`${topic} ${what} from the agent does not match the protocol: ${detail}`);
+    this.name = 'TopicDecodeError';
+  }
+}
+
+/** Decode a topic's snapshot or event with its schema; throws TopicDecodeError. */
+function decodeTopic<T extends TopicName>(topic: T, what: 'event', data: unknown): TopicEvent<T>;
+function decodeTopic<T extends TopicName>(topic: T, what: 'snapshot', data: unknown): TopicSnapshot<T>;
+function decodeTopic(topic: TopicName, what: 'event' | 'snapshot', data: unknown): unknown {
+  const r = topics[topic][what].safeParse(data);
+  if (!r.success) throw new TopicDecodeError(topic, what, r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  return r.data;
+}
 
 /**
  * A typed JSON-RPC client of one agent: calls, subscriptions, heartbeat, and reconnect with backoff that
@@ -54,7 +78,8 @@ export interface Subscription<T> { readonly snapshot: T; close(): Promise<void> 
 export class AgentClient extends EventEmitter {
   private ws: WebSocket | null = null;
   private nextId = 1;
-  private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  /** Calls awaiting their answer; `onResult` runs in the same tick the answer is read (before any later frame). */
+  private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onResult?: (result: any) => void }>();
   private subs = new Map<number, SubRecord>();
   private byServerId = new Map<string, SubRecord>();
   private subSeq = 0;
@@ -179,14 +204,14 @@ export class AgentClient extends EventEmitter {
   private onMessage(msg: any) {
     if (msg?.method === 'subscription' && msg.params) {
       const s = this.byServerId.get(msg.params.subscriptionId);
-      if (s?.active) { try { s.handler(msg.params.data, { seq: msg.params.seq, snapshot: false }); } catch (e) { this.emit('handler-error', e); } }
+      if (s?.active) { try { s.handler({ snapshot: false, seq: msg.params.seq, data: decodeTopic(s.topic, 'event', msg.params.data) }); } catch (e) { this.emit('handler-error', e); } }
       return;
     }
     if (typeof msg?.id === 'number' && this.pending.has(msg.id)) {
       const p = this.pending.get(msg.id)!;
       this.pending.delete(msg.id); clearTimeout(p.timer);
       if (msg.error) p.reject(new RpcCallError(msg.error.code, msg.error.message, msg.error.data));
-      else p.resolve(msg.result);
+      else { p.onResult?.(msg.result); p.resolve(msg.result); }
     }
   }
 
@@ -237,13 +262,13 @@ export class AgentClient extends EventEmitter {
     return this.rawCall(method, params ?? {}, opts.timeoutMs) as Promise<ResultOf<M>>;
   }
 
-  private rawCall(method: string, params: unknown, timeoutMs = this.o.callTimeoutMs): Promise<unknown> {
+  private rawCall(method: string, params: unknown, timeoutMs = this.o.callTimeoutMs, onResult?: (result: any) => void): Promise<unknown> {
     const ws = this.ws;
     if (!ws || this.state !== 'open') return Promise.reject(new ConnectError(`not connected to ${this.o.url}${this.lastError ? `: ${this.lastError}` : ''}`, this.state));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(-32006, `${method} timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, ...(onResult ? { onResult } : {}) });
       ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }), (err) => {
         if (err && this.pending.has(id)) { clearTimeout(timer); this.pending.delete(id); reject(err); }
       });
@@ -251,15 +276,14 @@ export class AgentClient extends EventEmitter {
   }
 
   /** Subscribe to a topic. The handler gets every event, and a fresh snapshot after each reconnect. */
-  async subscribe<T extends TopicName>(topic: T, params: Record<string, unknown>, handler: SubHandler<TopicData<T>>): Promise<Subscription<TopicData<T>>> {
+  async subscribe<T extends TopicName>(topic: T, params: TopicParamsIn<T>, handler: SubHandler<T>): Promise<Subscription<T>> {
     const key = ++this.subSeq;
-    const rec: SubRecord = { topic, params, handler, serverId: null, active: true };
+    const rec: SubRecord = { topic, params: params as Record<string, unknown>, handler: handler as SubRecord['handler'], serverId: null, active: true };
     this.subs.set(key, rec);
     try {
-      const r = await this.rawCall('subscribe', { topic, params }) as { subscriptionId: string; snapshot: TopicData<T> };
-      rec.serverId = r.subscriptionId; this.byServerId.set(r.subscriptionId, rec);
+      const r = await this.subscribeCall(rec);
       return {
-        snapshot: r.snapshot,
+        snapshot: decodeTopic(topic, 'snapshot', r.snapshot),
         close: async () => {
           rec.active = false; this.subs.delete(key);
           const id = rec.serverId;
@@ -272,13 +296,22 @@ export class AgentClient extends EventEmitter {
     }
   }
 
+  /**
+   * The subscribe call of one record. Its id is registered the moment the answer is read: events the agent sends
+   * right behind the answer (often in the same read) find their handler.
+   */
+  private subscribeCall(rec: SubRecord): Promise<ResultOf<'subscribe'>> {
+    return this.rawCall('subscribe', { topic: rec.topic, params: rec.params }, this.o.callTimeoutMs, (r: ResultOf<'subscribe'>) => {
+      rec.serverId = r.subscriptionId; this.byServerId.set(r.subscriptionId, rec);
+    }) as Promise<ResultOf<'subscribe'>>;
+  }
+
   private resubscribeAll() {
     for (const rec of this.subs.values()) {
       if (!rec.active || rec.serverId) continue;
-      this.rawCall('subscribe', { topic: rec.topic, params: rec.params }).then((r: any) => {
+      this.subscribeCall(rec).then((r) => {
         if (!rec.active) return;
-        rec.serverId = r.subscriptionId; this.byServerId.set(r.subscriptionId, rec);
-        if (r.snapshot != null) rec.handler(r.snapshot, { seq: 0, snapshot: true });
+        if (r.snapshot != null) rec.handler({ snapshot: true, seq: 0, data: decodeTopic(rec.topic, 'snapshot', r.snapshot) });
       }).catch((e) => this.emit('handler-error', e));
     }
   }

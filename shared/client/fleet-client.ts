@@ -1,9 +1,9 @@
 import { AgentClient, RpcCallError } from './agent-client.js';
-import type { ClientState } from './agent-client.js';
+import type { ClientState, TopicMessage } from './agent-client.js';
 import type { Target } from './inventory.js';
 import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetActions, FleetNode, FleetSource, NodeConn } from './fleet-types.js';
 import { flattenStats } from '../protocol/index.js';
-import type { DriftAlert, DriftReport, Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
+import type { DriftReport, Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
 import type { Rollout } from '../protocol/rollout.js';
 
 /** Options of a fleet connection. */
@@ -112,10 +112,10 @@ export class FleetClient implements FleetSource, FleetActions {
       if (!this.subscribed[i]) {
         this.subscribed[i] = true;
         try {
-          const sub = await c.subscribe('node.stats', {}, (s, meta) => this.onStats(i, s, meta.snapshot));
+          const sub = await c.subscribe('node.stats', {}, (m) => { if (m.data) this.onStats(i, m.data, m.snapshot); });
           if (sub.snapshot) { n.stats = sub.snapshot; n.lastSeen = Date.now(); }
-          const jobs = await c.subscribe('job.events', {}, (d, meta) => this.onJobEvent(i, d, meta.snapshot));
-          this.onJobEvent(i, jobs.snapshot, true);
+          const jobs = await c.subscribe('job.events', {}, (m) => this.onJobEvent(i, m));
+          this.onJobEvent(i, { snapshot: true, seq: 0, data: jobs.snapshot });
         } catch (e) { this.subscribed[i] = false; throw e; }
       }
       if (!this.driftSubscribed[i]) await this.subscribeDrift(i);
@@ -144,15 +144,15 @@ export class FleetClient implements FleetSource, FleetActions {
     this.changed();
   }
 
-  private onJobEvent(i: number, d: unknown, snapshot: boolean) {
+  private onJobEvent(i: number, m: TopicMessage<'job.events'>) {
     const n = this.nodes[i];
-    if (snapshot) { n.jobs = Array.isArray(d) ? (d as Job[]) : (d as { jobs?: Job[] })?.jobs ?? []; this.changed(); return; }
-    const ev = d as { job?: Job; removed?: string };
+    if (m.snapshot) { n.jobs = m.data.jobs; this.changed(); return; }
+    const ev = m.data;
     const list = n.jobs ?? [];
-    if (ev.removed) n.jobs = list.filter((j) => j.id !== ev.removed);
-    else if (ev.job) {
-      const k = list.findIndex((j) => j.id === ev.job!.id);
-      n.jobs = k >= 0 ? list.map((j, x) => (x === k ? ev.job! : j)) : [ev.job, ...list];
+    if ('removed' in ev) n.jobs = list.filter((j) => j.id !== ev.removed);
+    else {
+      const k = list.findIndex((j) => j.id === ev.job.id);
+      n.jobs = k >= 0 ? list.map((j, x) => (x === k ? ev.job : j)) : [ev.job, ...list];
     }
     this.changed();
   }
@@ -166,8 +166,8 @@ export class FleetClient implements FleetSource, FleetActions {
     const c = this.clients[i];
     this.driftSubscribed[i] = true;
     try {
-      const sub = await c.subscribe('drift.alerts', {}, (d, meta) => this.onDriftAlert(i, d, meta.snapshot));
-      this.onDriftAlert(i, sub.snapshot, true);
+      const sub = await c.subscribe('drift.alerts', {}, (m) => this.onDriftAlert(i, m));
+      this.onDriftAlert(i, { snapshot: true, seq: 0, data: sub.snapshot });
     } catch (e) {
       this.driftSubscribed[i] = false;
       const code = e instanceof RpcCallError ? e.codeName : null;
@@ -175,12 +175,11 @@ export class FleetClient implements FleetSource, FleetActions {
     }
   }
 
-  private onDriftAlert(i: number, d: unknown, snapshot: boolean) {
+  private onDriftAlert(i: number, m: TopicMessage<'drift.alerts'>) {
     const n = this.nodes[i];
-    if (snapshot) { n.driftAlerts = (d as { alerts?: DriftAlert[] } | null)?.alerts ?? []; this.changed(); return; }
-    const ev = d as { type?: 'raised' | 'resolved'; alert?: DriftAlert };
-    if (!ev.alert) return;
-    const rest = (n.driftAlerts ?? []).filter((a) => a.id !== ev.alert!.id);
+    if (m.snapshot) { n.driftAlerts = m.data.alerts; this.changed(); return; }
+    const ev = m.data;
+    const rest = (n.driftAlerts ?? []).filter((a) => a.id !== ev.alert.id);
     n.driftAlerts = ev.type === 'raised' ? [...rest, ev.alert] : rest;
     this.changed();
   }
@@ -193,8 +192,8 @@ export class FleetClient implements FleetSource, FleetActions {
     const c = this.clients[i];
     this.rolloutSubscribed[i] = true;
     try {
-      const sub = await c.subscribe('rollout.events', {}, (d, meta) => this.onRolloutEvent(i, d, meta.snapshot));
-      this.onRolloutEvent(i, sub.snapshot, true);
+      const sub = await c.subscribe('rollout.events', {}, (m) => this.onRolloutEvent(i, m));
+      this.onRolloutEvent(i, { snapshot: true, seq: 0, data: sub.snapshot });
     } catch (e) {
       this.rolloutSubscribed[i] = false;
       const code = e instanceof RpcCallError ? e.codeName : null;
@@ -203,15 +202,14 @@ export class FleetClient implements FleetSource, FleetActions {
   }
 
   /** Snapshot {rollouts} replaces the list; an event {rollout} replaces that rollout (an older copy is ignored) or adds it. Newest first. */
-  private onRolloutEvent(i: number, d: unknown, snapshot: boolean) {
+  private onRolloutEvent(i: number, m: TopicMessage<'rollout.events'>) {
     const n = this.nodes[i];
-    if (snapshot) {
-      n.rollouts = [...((d as { rollouts?: Rollout[] } | null)?.rollouts ?? [])].sort((a, b) => b.created_at - a.created_at);
+    if (m.snapshot) {
+      n.rollouts = [...m.data.rollouts].sort((a, b) => b.created_at - a.created_at);
       this.changed();
       return;
     }
-    const r = (d as { rollout?: Rollout } | null)?.rollout;
-    if (!r) return;
+    const r = m.data.rollout;
     const list = n.rollouts ?? [];
     const old = list.find((x) => x.id === r.id);
     if (old && old.updated_at > r.updated_at) return;
@@ -250,11 +248,11 @@ export class FleetClient implements FleetSource, FleetActions {
   }
 
   async followLogs(node: string, id: string, onLine: (l: LogLine) => void, tail = 200): Promise<() => void> {
-    const sub = await this.clientOf(node).subscribe('job.logs', { id, tail }, (d, meta) => {
-      if (meta.snapshot) for (const l of (d as unknown as { lines: LogLine[] }).lines ?? []) onLine(l);
-      else onLine(d as LogLine);
+    const sub = await this.clientOf(node).subscribe('job.logs', { id, tail }, (m) => {
+      if (m.snapshot) for (const l of m.data.lines) onLine(l);
+      else onLine(m.data);
     });
-    for (const l of (sub.snapshot as unknown as { lines: LogLine[] })?.lines ?? []) onLine(l);
+    for (const l of sub.snapshot.lines) onLine(l);
     return () => { void sub.close(); };
   }
 

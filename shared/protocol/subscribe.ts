@@ -1,44 +1,82 @@
 import { z } from 'zod';
 import { NodeStats } from './telemetry.js';
 import { Job, LogLine } from './jobs.js';
-import { DriftAlertEvent } from './drift.js';
-import { RolloutEvent } from './rollout.js';
+import { DriftAlert, DriftAlertEvent } from './drift.js';
+import { Rollout, RolloutEvent } from './rollout.js';
 
-/** Topics a client can subscribe to: params schema and the data each event carries. */
+import type { Role } from './auth.js';
+
+/**
+ * A topic, declared once like a method: its params, the snapshot the subscribe answer carries, the data of each
+ * event, the role it needs, and whether a slow subscriber may skip events (conflate: latest wins). The agent's
+ * providers, the client's decoding and the generated docs all read this one declaration.
+ */
+export interface TopicSpec<P extends z.ZodType = z.ZodType, S extends z.ZodType = z.ZodType, E extends z.ZodType = z.ZodType> {
+  description: string;
+  params: P;
+  snapshot: S;
+  event: E;
+  role: Role;
+  conflate: boolean;
+}
+
+/** Declare a topic (identity at run time; keeps each schema's own type). */
+export function defineTopic<P extends z.ZodType, S extends z.ZodType, E extends z.ZodType>(t: TopicSpec<P, S, E>): TopicSpec<P, S, E> { return t; }
+
+const NoParams = z.object({}).strict();
+
+/** Topics a client can subscribe to. */
 export const topics = {
-  'node.stats': {
-    description: 'Telemetry samples at the agent interval. Conflated: a slow subscriber gets the latest sample, never a backlog.',
-    params: z.object({}).strict(),
-    data: NodeStats,
-    role: 'read' as const,
-  },
-  'job.events': {
-    description: 'Every change of every job on the node (submitted, state changes, removal). Snapshot: {jobs} (the newest 500). Event data: {job} or {removed: id}.',
-    params: z.object({}).strict(),
-    data: z.union([z.object({ job: Job }), z.object({ removed: z.string() })]),
-    role: 'read' as const,
-  },
-  'job.logs': {
+  'node.stats': defineTopic({
+    description: 'Telemetry samples at the agent interval. Snapshot: the latest sample (null before the first). Conflated: a slow subscriber gets the latest sample, never a backlog.',
+    params: NoParams,
+    snapshot: NodeStats.nullable(),
+    event: NodeStats,
+    role: 'read',
+    conflate: true,
+  }),
+  'job.events': defineTopic({
+    description: 'Every change of every job on the node (submitted, state changes, removal). Snapshot: {jobs} (the newest 500). Event: {job} or {removed: id}. Environment values are hidden (job.get shows them to operate tokens).',
+    params: NoParams,
+    snapshot: z.object({ jobs: z.array(Job) }),
+    event: z.union([z.object({ job: Job }), z.object({ removed: z.string() })]),
+    role: 'read',
+    conflate: false,
+  }),
+  'job.logs': defineTopic({
     description: 'Live output of one job. Snapshot: {lines} (the last `tail` stored lines, default 200); events: each new line. Not conflated (lines are never dropped while the peer keeps up; a peer that stops reading is disconnected).',
     params: z.object({ id: z.string().min(1).max(64), tail: z.number().int().min(0).max(10_000).default(200) }).strict(),
-    data: LogLine,
-    role: 'read' as const,
-  },
-  'drift.alerts': {
-    description: 'Drift alerts of every model on the node: raised after K consecutive drifting windows, resolved by the first window that does not drift. Snapshot: {alerts} (the active ones). Event data: {type: raised|resolved, alert}.',
-    params: z.object({}).strict(),
-    data: DriftAlertEvent,
-    role: 'read' as const,
-  },
-  'rollout.events': {
-    description: 'Every change of every rollout this agent coordinates (step, node state, decision). Snapshot: {rollouts} (the newest 50). Event data: {rollout}.',
-    params: z.object({}).strict(),
-    data: RolloutEvent,
-    role: 'read' as const,
-  },
+    snapshot: z.object({ lines: z.array(LogLine) }),
+    event: LogLine,
+    role: 'read',
+    conflate: false,
+  }),
+  'drift.alerts': defineTopic({
+    description: 'Drift alerts of every model on the node: raised after K consecutive drifting windows, resolved by the first window that does not drift. Snapshot: {alerts} (the active ones). Event: {type: raised|resolved, alert}.',
+    params: NoParams,
+    snapshot: z.object({ alerts: z.array(DriftAlert) }),
+    event: DriftAlertEvent,
+    role: 'read',
+    conflate: false,
+  }),
+  'rollout.events': defineTopic({
+    description: 'Every change of every rollout this agent coordinates (step, node state, decision). Snapshot: {rollouts} (the newest 50). Event: {rollout}.',
+    params: NoParams,
+    snapshot: z.object({ rollouts: z.array(Rollout) }),
+    event: RolloutEvent,
+    role: 'read',
+    conflate: false,
+  }),
 } as const;
 export type TopicName = keyof typeof topics;
-export type TopicData<T extends TopicName> = z.infer<(typeof topics)[T]['data']>;
+/** Params of a topic as the agent sees them (defaults applied). */
+export type TopicParams<T extends TopicName> = z.output<(typeof topics)[T]['params']>;
+/** Params of a topic as a client sends them (defaults optional). */
+export type TopicParamsIn<T extends TopicName> = z.input<(typeof topics)[T]['params']>;
+/** The snapshot a subscribe answer carries for a topic. */
+export type TopicSnapshot<T extends TopicName> = z.infer<(typeof topics)[T]['snapshot']>;
+/** The data of one event of a topic. */
+export type TopicEvent<T extends TopicName> = z.infer<(typeof topics)[T]['event']>;
 export const TopicNameSchema = z.enum(Object.keys(topics) as [TopicName, ...TopicName[]]);
 
 /** subscribe — answers the current snapshot, then events arrive as `subscription` notifications. */

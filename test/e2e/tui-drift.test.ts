@@ -14,8 +14,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
 import { uploadReferenceFile } from '../../cli/drift-upload.js';
-import type { z } from 'zod';
-import type { DriftAlertEvent } from '../../shared/protocol/index.js';
 import { mulberry32 } from '../../shared/util/prng.js';
 import { freePort } from '../helpers/agent.js';
 import { CREDIT, CREDIT_DRIFT, creditRows, csvOf, sendRows } from '../helpers/drift.js';
@@ -109,8 +107,8 @@ describe.skipIf(!HAS_TMUX)('fleetml tui drift views in tmux (80×24) against a r
     writeFileSync(csv, csvOf(CREDIT.names, creditRows(mulberry32(6), 2000)));
     const ref = await uploadReferenceFile(api, csv, { name: 'credit', format: 'csv' });
     expect(ref.reference).toMatchObject({ source: 'dataset', rows: 2000, dataset_name: 'credit-train.csv' });
-    await api.subscribe('drift.alerts', {}, (d, meta) => {
-      if (!meta.snapshot) { const e = d as z.infer<typeof DriftAlertEvent>; events.push({ type: e.type, features: e.alert.features, at: Date.now() }); }
+    await api.subscribe('drift.alerts', {}, (m) => {
+      if (!m.snapshot) { const e = m.data; events.push({ type: e.type, features: e.alert.features, at: Date.now() }); }
     });
     trafficDone = trafficLoop();
     const inventory = join(dir, 'inventory.yaml');

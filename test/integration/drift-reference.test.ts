@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../shared/client/agent-client.js';
-import type { DriftAlertEvent } from '../../shared/protocol/index.js';
 import { mulberry32, normalRows } from '../../shared/util/prng.js';
 import { inProcessAgent } from '../helpers/agent.js';
 import { modelBytes, pushModel } from '../helpers/models.js';
@@ -27,9 +26,9 @@ beforeAll(async () => {
   });
   c = new AgentClient({ url: a.agent.url, token: a.token, reconnect: false, callTimeoutMs: 30_000 });
   await c.connect();
-  await c.subscribe('drift.alerts', {}, (d, meta) => {
-    if (meta.snapshot) return;
-    const e = d as DriftAlertEvent;
+  await c.subscribe('drift.alerts', {}, (m) => {
+    if (m.snapshot) return;
+    const e = m.data;
     events.push({ type: e.type, name: e.alert.name, version: e.alert.version, message: e.alert.message, at: Date.now() });
   });
 }, 60_000);

@@ -3,7 +3,6 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { AgentClient } from '../../shared/client/agent-client.js';
-import type { DriftAlertEvent } from '../../shared/protocol/index.js';
 import { DriftReport } from '../../shared/protocol/index.js';
 import { mulberry32, normalRows } from '../../shared/util/prng.js';
 import { inProcessAgent } from '../helpers/agent.js';
@@ -34,7 +33,7 @@ beforeAll(async () => {
   c = new AgentClient({ url: a.agent.url, token: a.token, reconnect: false, callTimeoutMs: 30_000 });
   await c.connect();
   version = (await pushModel(c, 'credit', modelBytes('logreg.onnx'))).model!.version;
-  await c.subscribe('drift.alerts', {}, (d, meta) => { if (!meta.snapshot) { const e = d as DriftAlertEvent; events.push({ type: e.type, features: e.alert.features, at: Date.now() }); } });
+  await c.subscribe('drift.alerts', {}, (m) => { if (!m.snapshot) { const e = m.data; events.push({ type: e.type, features: e.alert.features, at: Date.now() }); } });
 }, 60_000);
 afterAll(async () => { await c?.close(); await a?.close(); });
 

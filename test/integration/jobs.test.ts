@@ -108,10 +108,10 @@ describe('job lifecycle', () => {
   });
   it('streams live output over the job.logs topic and every change over job.events', async () => {
     const events: any[] = [];
-    const evSub = await c.subscribe('job.events', {}, (d) => events.push(d));
+    const evSub = await c.subscribe('job.events', {}, (m) => { if (!m.snapshot) events.push(m.data); });
     const j = await submit({ command: ['sleep', '0.3', '&&', 'echo', 'late line'] });
     const lines: string[] = [];
-    const sub = await c.subscribe('job.logs', { id: j.id, tail: 10 }, (l: any) => lines.push(l.line));
+    const sub = await c.subscribe('job.logs', { id: j.id, tail: 10 }, (m) => { if (!m.snapshot) lines.push(m.data.line); });
     await until(j.id, done);
     await new Promise((r) => setTimeout(r, 100));
     expect(lines).toContain('late line');

@@ -75,7 +75,7 @@ describe('rollouts across three agents', () => {
   it('takes a good candidate 10 → 50 → 100 on every node and promotes it', async () => {
     startTraffic();
     const seen: number[][] = [];
-    const sub = await co.subscribe('rollout.events', {}, (d, meta) => { if (!meta.snapshot) seen.push((d as { rollout: Rollout }).rollout.nodes.map((n) => n.weight)); });
+    const sub = await co.subscribe('rollout.events', {}, (m) => { if (!m.snapshot) seen.push(m.data.rollout.nodes.map((n) => n.weight)); });
     // Latency is not what this test checks (the slow candidate's test does): with the whole suite running in parallel on
     // 2 cores, the p95 of 30 requests of two identical models can differ by several times.
     const { rollout } = await co.call('rollout.start', { ...baseSpec, analysis: { ...baseSpec.analysis, max_p95_ratio: 20 }, to: 'v2', reason: 'retrained on October data' });
