@@ -115,7 +115,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     // Jobs: recover before serving (house rule 4). Capacity comes from the latest telemetry sample.
     const drivers = createDrivers(config, log);
     driversRef = drivers;
-    const jobStore = new JobStore(db);
+    const jobStore = new JobStore(db, (f, msg) => log.warn(f, msg));
     const threshold = config.jobs.gpu_busy_threshold_bytes;
     jobs = new JobManager({
       node: config.name, labels: config.labels, store: jobStore, drivers,

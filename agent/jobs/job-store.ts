@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import type { Job, JobSpec, JobState } from '../../shared/protocol/jobs.js';
+import { decodeStored, type DecodeWarn } from '../store/decode.js';
+import { JobSpec, type Job, type JobState } from '../../shared/protocol/jobs.js';
 import type { TaskHandle } from '../runtime/driver.js';
 
 interface Row {
@@ -7,6 +9,8 @@ interface Row {
   oom_killed: number; gpus: string; attempt: number; handle: string | null; priority: number; submitted_by: string;
   submitted_at: number; started_at: number | null; finished_at: number | null; cancel_requested: number;
 }
+
+const GpuList = z.array(z.string());
 
 /** A job row plus what only the agent needs (handle, cancel flag). */
 export interface JobRecord { job: Omit<Job, 'node' | 'history'>; handle: TaskHandle | null; cancelRequested: boolean }
@@ -19,13 +23,13 @@ export interface TransitionFields {
 
 /** Jobs repository: every state change and its history row are written in one transaction (persist before report). */
 export class JobStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly warn?: DecodeWarn) {}
 
   private toRecord(r: Row): JobRecord {
     return {
       job: {
-        id: r.id, name: r.name, spec: JSON.parse(r.spec) as JobSpec, state: r.state, reason: r.reason, exit_code: r.exit_code,
-        oom_killed: r.oom_killed === 1, gpus: JSON.parse(r.gpus) as string[], attempt: r.attempt, submitted_by: r.submitted_by,
+        id: r.id, name: r.name, spec: decodeStored(JobSpec, r.spec, { table: 'jobs', id: r.id, column: 'spec' }, this.warn), state: r.state, reason: r.reason, exit_code: r.exit_code,
+        oom_killed: r.oom_killed === 1, gpus: decodeStored(GpuList, r.gpus, { table: 'jobs', id: r.id, column: 'gpus' }, this.warn), attempt: r.attempt, submitted_by: r.submitted_by,
         submitted_at: r.submitted_at, started_at: r.started_at, finished_at: r.finished_at,
       },
       handle: r.handle ? (JSON.parse(r.handle) as TaskHandle) : null,
