@@ -10,11 +10,10 @@ import type { Command } from 'commander';
 import { AgentClient, RpcCallError } from '../../shared/client/agent-client.js';
 import type { Target } from '../../shared/client/inventory.js';
 import { resolveTargets } from '../../shared/client/targets.js';
-import type { Rollout } from '../../shared/protocol/rollout.js';
+import { isTerminalRollout, type Rollout } from '../../shared/protocol/rollout.js';
 import { targetOptions } from '../common.js';
 import { downNote, upConns, withTargets, type NodeConn, type UpConn } from '../node-conn.js';
 import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
-import { isFinalRollout } from '../../shared/protocol/rollout-view.js';
 import { buildRolloutStart, chooseCoordinator, parseTestSetCsv, resolveRolloutNodes, type KnownNode, type RolloutStartFlags } from '../args/rollout.js';
 import { actionLine, formatPlan, formatStatus, listRow, ROLLOUT_LIST_HEADERS } from '../format/rollout.js';
 
@@ -103,7 +102,7 @@ async function watchRollout(t: Target, id: string, show: (r: Rollout) => void, o
       const same = last !== null && JSON.stringify(last) === JSON.stringify(r);
       last = r;
       if (!same) show(r);
-      if (isFinalRollout(r)) done(r);
+      if (isTerminalRollout(r)) done(r);
     };
     c.on('state', (s: string, err: string | null) => onState(s, err));
     const sub = await c.subscribe('rollout.events', {}, (d, meta) => {
@@ -216,7 +215,7 @@ Examples:
         else console.log(`--- ${new Date().toISOString()}`);
         console.log(formatStatus(r, Date.now(), conn));
       };
-      if (isFinalRollout(first)) { show(first); process.exitCode = watchExitCode(first); return; }
+      if (isTerminalRollout(first)) { show(first); process.exitCode = watchExitCode(first); return; }
       const r = await watchRollout(target, first.id, show, (s, err) => {
         if (s !== 'open' && s !== 'closed' && s !== 'connecting') console.error(`${conn}: ${s}${err ? `: ${err}` : ''}; reconnecting…`);
       });
