@@ -39,6 +39,7 @@ import { driftHandlers } from './api/handlers/drift.js';
 import { rolloutHandlers } from './api/handlers/rollout.js';
 import { RolloutCoordinator } from './rollout/coordinator.js';
 import { RolloutStore } from './rollout/store.js';
+import { PeerPool } from './cluster/peers.js';
 import { modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
 
@@ -72,12 +73,14 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   let serving: ServingManager | null = null;
   let drift: DriftMonitor | null = null;
   let rollouts: RolloutCoordinator | null = null;
+  let peers: PeerPool | null = null;
   let driversRef: Partial<Record<string, { dispose(): Promise<void> }>> = {};
   let audit: AuditLog | null = null;
   const cleanup = async () => {
     await api?.close().catch(() => undefined);
     await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
-    await rollouts?.dispose().catch(() => undefined);
+    await rollouts?.dispose().catch(() => undefined); // waits for the rollout steps in flight (they write to the store)
+    await peers?.dispose().catch(() => undefined);
     drift?.dispose();
     await serving?.dispose().catch(() => undefined);
     await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
@@ -172,10 +175,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     // validation and audit as a remote call), other nodes through their API with the peers' tokens.
     let dispatcherRef: RpcDispatcher | null = null;
     const selfConn = { id: 'rollout-coordinator', addSubscription: () => undefined, removeSubscription: () => false, subscriptionCount: 0, sendEvent: () => undefined };
-    rollouts = new RolloutCoordinator({
-      store: new RolloutStore(db), audit, log: log.child({ subsystem: 'rollout' }), peers: config.peers,
+    peers = new PeerPool({
+      peers: config.peers,
       self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcherRef!.call(method as never, params, { principal: { tokenId: 'coordinator', tokenName: `rollout:${by}`, role: 'admin' }, remote: null, conn: selfConn })) as never },
     });
+    rollouts = new RolloutCoordinator({ store: new RolloutStore(db), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers });
     const ro = rollouts;
     const handlers = {
       ...authHandlers(config.name),

@@ -1,7 +1,8 @@
 // Keys of the rollout views as a pure function from (action id, state, data) to reducer actions: pause and resume act
 // at once; promote and abort ask y/n first. All four change the fleet, so read-only mode drops them (keymap: dangerous).
 import type { FleetNode } from '../shared/client/fleet-types.js';
-import { isFinalRollout, rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
+import { rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
+import { isTerminalRollout } from '../shared/protocol/rollout.js';
 import type { ActionId } from './keymap.js';
 import { findRolloutEntry, shortRolloutId } from './render/rollout-row.js';
 import { currentFrame, type RolloutOp, type UiAction, type UiState } from './state.js';
@@ -22,7 +23,7 @@ export function rolloutActions(id: ActionId | null, s: UiState, ctx: { nodes: re
   if (!e) return key ? [{ type: 'message', text: `rollout ${key} is not known (yet); wait for its coordinator to report it` }] : [{ type: 'message', text: 'select a rollout first' }];
   const r = e.rollout;
   const name = `rollout ${shortRolloutId(r.id)} (${rolloutTitle(r)})`;
-  if (isFinalRollout(r)) return [{ type: 'message', text: `${name} is ${r.state.replace('_', ' ')}; nothing to ${op}` }];
+  if (isTerminalRollout(r)) return [{ type: 'message', text: `${name} is ${r.state.replace('_', ' ')}; nothing to ${op}` }];
   if (op === 'pause' && r.state === 'paused') return [{ type: 'message', text: `${name} is paused already; <r> resumes it` }];
   if (op === 'resume' && r.state !== 'paused') return [{ type: 'message', text: `${name} is ${r.state}, not paused; nothing to resume` }];
   const effect = { kind: 'rollout' as const, op, node: e.node, id: r.id };

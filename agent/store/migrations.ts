@@ -161,4 +161,9 @@ export const migrations: string[] = [
      profile TEXT NOT NULL,
      PRIMARY KEY (name, version, start_ms)
    );`,
+  // v9: the rollout coordinator's bookkeeping (the counters at the current step's start) in its own column, out of the
+  // document clients receive; documents that held it as `baseline` give it up
+  `ALTER TABLE rollouts ADD COLUMN baseline TEXT;
+   UPDATE rollouts SET baseline = json_extract(doc, '$.baseline'), doc = json_remove(doc, '$.baseline')
+     WHERE json_type(doc, '$.baseline') = 'object';`,
 ];

@@ -10,11 +10,10 @@ import type { Command } from 'commander';
 import { AgentClient, RpcCallError } from '../../shared/client/agent-client.js';
 import type { Target } from '../../shared/client/inventory.js';
 import { resolveTargets } from '../../shared/client/targets.js';
-import type { Rollout } from '../../shared/protocol/rollout.js';
+import { isTerminalRollout, type Rollout } from '../../shared/protocol/rollout.js';
 import { targetOptions } from '../common.js';
 import { downNote, upConns, withTargets, type NodeConn, type UpConn } from '../node-conn.js';
 import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
-import { isFinalRollout } from '../../shared/protocol/rollout-view.js';
 import { buildRolloutStart, chooseCoordinator, parseTestSetCsv, resolveRolloutNodes, type KnownNode, type RolloutStartFlags } from '../args/rollout.js';
 import { actionLine, formatPlan, formatStatus, listRow, ROLLOUT_LIST_HEADERS } from '../format/rollout.js';
 
@@ -83,8 +82,8 @@ async function knownNodes(conns: readonly NodeConn[]): Promise<KnownNode[]> {
   }));
 }
 
-/** Exit code of a watched rollout: 0 promoted, 1 any other end. */
-export const watchExitCode = (r: Pick<Rollout, 'state'>) => (r.state === 'promoted' ? 0 : 1);
+/** Exit code of a watched rollout: 0 when it ended well (promoted, or a shadow test completed), 1 any other end. */
+export const watchExitCode = (r: Pick<Rollout, 'state'>) => (r.state === 'promoted' || r.state === 'completed' ? 0 : 1);
 
 /**
  * Follow one rollout: subscribe to rollout.events on its coordinator (reconnecting, resubscribed with a fresh snapshot
@@ -103,7 +102,7 @@ async function watchRollout(t: Target, id: string, show: (r: Rollout) => void, o
       const same = last !== null && JSON.stringify(last) === JSON.stringify(r);
       last = r;
       if (!same) show(r);
-      if (isFinalRollout(r)) done(r);
+      if (isTerminalRollout(r)) done(r);
     };
     c.on('state', (s: string, err: string | null) => onState(s, err));
     const sub = await c.subscribe('rollout.events', {}, (m) => {
@@ -118,6 +117,118 @@ async function watchRollout(t: Target, id: string, show: (r: Rollout) => void, o
   } finally { await c.close(); }
 }
 
+/** Options every rollout subcommand takes (targets, output, coordinator). */
+type CommonOpts = { output?: string; url?: string; token?: string; inventory?: string; coordinator?: string };
+
+/** `rollout start MODEL`: build the params from the flags (and the test set file), ask the coordinator, print the plan or the status. */
+async function startAction(model: string, o: RolloutStartFlags & CommonOpts): Promise<void> {
+  const out = parseOutput(o.output);
+  const plan = buildRolloutStart(model, o);
+  let testSet: ReturnType<typeof parseTestSetCsv> | null = null;
+  if (o.testSet !== undefined) {
+    let text: string;
+    try { text = await readFile(o.testSet, 'utf8'); } catch (e) {
+      throw new UsageError(`--test-set ${o.testSet}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a CSV file with a header row`);
+    }
+    testSet = parseTestSetCsv(text, { labelColumn: o.labelColumn, source: `--test-set ${o.testSet}`, name: basename(o.testSet) });
+  }
+  const { targets } = resolveTargets(o);
+  const coordName = chooseCoordinator(targets.map((t) => t.name), o.coordinator);
+  // --nodes/--all need every node's own name and labels; otherwise the coordinator alone is asked.
+  const asked = plan.nodes ? targets : targets.filter((t) => t.name === coordName);
+  await withTargets(asked, async (conns) => {
+    const coord = conns.find((c) => c.name === coordName) ?? (asked.length === 1 ? conns[0] : undefined);
+    if (!coord?.client) throw new Error(`the coordinator ${coordName} is not reachable: ${coord?.error ?? 'unknown node'}; choose another with --coordinator NAME, or check it with: fleetml nodes`);
+    let nodes: string[] | undefined;
+    let warnings: string[] = [];
+    if (plan.nodes) ({ names: nodes, warnings } = resolveRolloutNodes(plan.nodes, await knownNodes(conns)));
+    if (out === 'table') for (const w of warnings) console.error(`warning: ${w}`);
+    const params = {
+      ...plan.params,
+      ...(nodes ? { nodes } : {}),
+      ...(plan.gate && testSet ? { gate: { test_set: { ...(testSet.name ? { name: testSet.name } : {}), rows: testSet.rows, labels: testSet.labels }, metric: plan.gate.metric, bound: plan.gate.bound, ...(plan.gate.max_regression !== undefined ? { max_regression: plan.gate.max_regression } : {}) } } : {}),
+    };
+    let r: Rollout;
+    try { r = (await coord.client.call('rollout.start', params, { timeoutMs: START_TIMEOUT_MS })).rollout; } catch (e) { throw explainRolloutError(e, coord.name, 'rollout.start'); }
+    if (out === 'json') return printJson({ coordinator: coord.name, ...(warnings.length ? { warnings } : {}), rollout: r });
+    if (plan.params.dry_run) { console.log(formatPlan(r)); return; }
+    console.log(formatStatus(r, Date.now(), coord.name));
+    console.log(`\nfollow it with: fleetml rollout watch ${r.id}`);
+  });
+}
+
+/** `rollout status ID`: the rollout, found by id on every reachable node. */
+async function statusAction(id: string, o: CommonOpts): Promise<void> {
+  const out = parseOutput(o.output);
+  await withTargets(targetsOf(o).only, async (conns) => {
+    const { conn, rollout: r } = await findRollout(conns, id);
+    if (out === 'json') return printJson({ coordinator: conn.name, rollout: r });
+    console.log(formatStatus(r, Date.now(), conn.name));
+  });
+}
+
+/** `rollout watch ID`: print the status on every change until the rollout ends; the exit code says how (watchExitCode). */
+async function watchAction(id: string, o: CommonOpts): Promise<void> {
+  const out = parseOutput(o.output);
+  const { only } = targetsOf(o);
+  const { conn, first } = await withTargets(only, async (conns) => {
+    const f = await findRollout(conns, id);
+    return { conn: f.conn.name, first: f.rollout };
+  });
+  const target = only.find((t) => t.name === conn) ?? only[0];
+  const tty = out === 'table' && Boolean(process.stdout.isTTY);
+  const show = (r: Rollout) => {
+    if (out === 'json') { process.stdout.write(JSON.stringify({ coordinator: conn, rollout: r }) + '\n'); return; }
+    if (tty) process.stdout.write('\x1b[2J\x1b[H');
+    else console.log(`--- ${new Date().toISOString()}`);
+    console.log(formatStatus(r, Date.now(), conn));
+  };
+  if (isTerminalRollout(first)) { show(first); process.exitCode = watchExitCode(first); return; }
+  const r = await watchRollout(target, first.id, show, (s, err) => {
+    if (s !== 'open' && s !== 'closed' && s !== 'connecting') console.error(`${conn}: ${s}${err ? `: ${err}` : ''}; reconnecting…`);
+  });
+  if (out === 'table') console.log(`\nrollout ${r.id} ${r.state}`);
+  process.exitCode = watchExitCode(r);
+}
+
+/** The verbs that act on one rollout, with the word their result line uses. */
+type RolloutVerb = 'pause' | 'resume' | 'promote' | 'abort';
+
+/** `rollout pause|resume|promote|abort ID`: find the rollout, ask its coordinator, print the result line. */
+async function actAction(verb: RolloutVerb, past: string, id: string, o: CommonOpts & { reason?: string }): Promise<void> {
+  const out = parseOutput(o.output);
+  await withTargets(targetsOf(o).only, async (conns) => {
+    const { conn, rollout: found } = await findRollout(conns, id);
+    const method = `rollout.${verb}` as const;
+    let r: Rollout;
+    try { r = (await conn.client.call(method, { id: found.id, ...(o.reason !== undefined ? { reason: o.reason } : {}) }, { timeoutMs: START_TIMEOUT_MS })).rollout; } catch (e) { throw explainRolloutError(e, conn.name, method); }
+    if (out === 'json') return printJson({ coordinator: conn.name, rollout: r });
+    console.log(actionLine(past, r, conns.length > 1 ? conn.name : undefined));
+  });
+}
+
+/** `rollout list [MODEL]`: rollouts of every reachable coordinator, newest first, and the ones that did not answer. */
+async function listAction(model: string | undefined, o: CommonOpts & { limit: string }): Promise<void> {
+  const out = parseOutput(o.output);
+  const limit = /^\d+$/.test(o.limit) ? Number(o.limit) : NaN;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit "${o.limit}": a whole number from 1 to 1000`);
+  await withTargets(targetsOf(o).only, async (conns) => {
+    const up = upConns(conns);
+    const res = await Promise.all(up.map(async (c) => {
+      try { return { node: c.name, rollouts: (await c.client.call('rollout.list', { ...(model ? { name: model } : {}), limit })).rollouts, error: null }; } catch (e) {
+        return { node: c.name, rollouts: [] as Rollout[], error: codeOf(e) === 'METHOD_NOT_FOUND' ? 'too old for rollouts' : explainRolloutError(e, c.name, 'rollout.list').message };
+      }
+    }));
+    const unreachable = [...conns.filter((c) => !c.client).map((c) => ({ node: c.name, error: c.error })), ...res.filter((r) => r.error).map((r) => ({ node: r.node, error: r.error }))];
+    const rows = res.flatMap((r) => r.rollouts.map((rollout) => ({ coordinator: r.node, rollout }))).sort((a, b) => b.rollout.created_at - a.rollout.created_at);
+    if (out === 'json') return printJson({ rollouts: rows, unreachable });
+    for (const u of unreachable) console.error(`${u.node}: ${u.error}`);
+    if (!rows.length) { console.log(`no rollouts${model ? ` of ${model}` : ''}; start one with: fleetml rollout start MODEL --to VERSION`); return; }
+    const now = Date.now();
+    console.log(formatTable(ROLLOUT_LIST_HEADERS, rows.map((r) => listRow(r.coordinator, r.rollout, now))));
+  });
+}
+
 /** `fleetml rollout …` commands. */
 export function registerRolloutCommands(program: Command): void {
   program.enablePositionalOptions();
@@ -127,7 +238,7 @@ Examples:
   fleetml rollout start fraud --to 4 --all --dry-run                        # the plan: steps, weights per node, warnings
   fleetml rollout start fraud --to 4 --nodes gpu=a100 --steps 10,50,100 --step-duration 5m \\
       --test-set holdout.csv --gate "accuracy>=0.9" --max-regression 0.01
-  fleetml rollout watch ID                                                   # until promoted (exit 0) or rolled back (1)
+  fleetml rollout watch ID                                                   # until promoted or completed (exit 0), else 1
   fleetml rollout pause ID; fleetml rollout resume ID; fleetml rollout promote ID; fleetml rollout abort ID`);
   const cmd = (name: string, desc: string) => targetOptions(rollout.command(name).description(desc))
     .option('-o, --output <fmt>', 'table or json', 'table')
@@ -153,89 +264,17 @@ Examples:
     .option('--max-waits <n>', 'extra step durations to wait for --min-requests before pausing for a human [3]')
     .option('--dry-run', 'print the plan (steps, weights per node, warnings) and change nothing')
     .option('--reason <text>', 'why, for the audit trail')
-    .action(async (model: string, o: RolloutStartFlags & { output?: string; url?: string; token?: string; inventory?: string }) => {
-      const out = parseOutput(o.output);
-      const plan = buildRolloutStart(model, o);
-      let testSet: ReturnType<typeof parseTestSetCsv> | null = null;
-      if (o.testSet !== undefined) {
-        let text: string;
-        try { text = await readFile(o.testSet, 'utf8'); } catch (e) {
-          throw new UsageError(`--test-set ${o.testSet}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a CSV file with a header row`);
-        }
-        testSet = parseTestSetCsv(text, { labelColumn: o.labelColumn, source: `--test-set ${o.testSet}`, name: basename(o.testSet) });
-      }
-      const { targets } = resolveTargets(o);
-      const coordName = chooseCoordinator(targets.map((t) => t.name), o.coordinator);
-      // --nodes/--all need every node's own name and labels; otherwise the coordinator alone is asked.
-      const asked = plan.nodes ? targets : targets.filter((t) => t.name === coordName);
-      await withTargets(asked, async (conns) => {
-        const coord = conns.find((c) => c.name === coordName) ?? (asked.length === 1 ? conns[0] : undefined);
-        if (!coord?.client) throw new Error(`the coordinator ${coordName} is not reachable: ${coord?.error ?? 'unknown node'}; choose another with --coordinator NAME, or check it with: fleetml nodes`);
-        let nodes: string[] | undefined;
-        let warnings: string[] = [];
-        if (plan.nodes) ({ names: nodes, warnings } = resolveRolloutNodes(plan.nodes, await knownNodes(conns)));
-        if (out === 'table') for (const w of warnings) console.error(`warning: ${w}`);
-        const params = {
-          ...plan.params,
-          ...(nodes ? { nodes } : {}),
-          ...(plan.gate && testSet ? { gate: { test_set: { ...(testSet.name ? { name: testSet.name } : {}), rows: testSet.rows, labels: testSet.labels }, metric: plan.gate.metric, bound: plan.gate.bound, ...(plan.gate.max_regression !== undefined ? { max_regression: plan.gate.max_regression } : {}) } } : {}),
-        };
-        let r: Rollout;
-        try { r = (await coord.client.call('rollout.start', params, { timeoutMs: START_TIMEOUT_MS })).rollout; } catch (e) { throw explainRolloutError(e, coord.name, 'rollout.start'); }
-        if (out === 'json') return printJson({ coordinator: coord.name, ...(warnings.length ? { warnings } : {}), rollout: r });
-        if (plan.params.dry_run) { console.log(formatPlan(r)); return; }
-        console.log(formatStatus(r, Date.now(), coord.name));
-        console.log(`\nfollow it with: fleetml rollout watch ${r.id}`);
-      });
-    });
+    .action(startAction);
 
   cmd('status <id>', 'one rollout: step and weights, each node, the last analysis next to its thresholds, every decision')
-    .action(async (id: string, o) => {
-      const out = parseOutput(o.output);
-      await withTargets(targetsOf(o).only, async (conns) => {
-        const { conn, rollout: r } = await findRollout(conns, id);
-        if (out === 'json') return printJson({ coordinator: conn.name, rollout: r });
-        console.log(formatStatus(r, Date.now(), conn.name));
-      });
-    });
+    .action(statusAction);
 
-  cmd('watch <id>', 'print the status again on every change until the rollout ends: exit 0 when promoted, 1 otherwise')
-    .action(async (id: string, o) => {
-      const out = parseOutput(o.output);
-      const { only } = targetsOf(o);
-      const { conn, first } = await withTargets(only, async (conns) => {
-        const f = await findRollout(conns, id);
-        return { conn: f.conn.name, first: f.rollout };
-      });
-      const target = only.find((t) => t.name === conn) ?? only[0];
-      const tty = out === 'table' && Boolean(process.stdout.isTTY);
-      const show = (r: Rollout) => {
-        if (out === 'json') { process.stdout.write(JSON.stringify({ coordinator: conn, rollout: r }) + '\n'); return; }
-        if (tty) process.stdout.write('\x1b[2J\x1b[H');
-        else console.log(`--- ${new Date().toISOString()}`);
-        console.log(formatStatus(r, Date.now(), conn));
-      };
-      if (isFinalRollout(first)) { show(first); process.exitCode = watchExitCode(first); return; }
-      const r = await watchRollout(target, first.id, show, (s, err) => {
-        if (s !== 'open' && s !== 'closed' && s !== 'connecting') console.error(`${conn}: ${s}${err ? `: ${err}` : ''}; reconnecting…`);
-      });
-      if (out === 'table') console.log(`\nrollout ${r.id} ${r.state}`);
-      process.exitCode = watchExitCode(r);
-    });
+  cmd('watch <id>', 'print the status again on every change until the rollout ends: exit 0 when promoted (or a shadow test completed), 1 otherwise')
+    .action(watchAction);
 
-  const act = (verb: 'pause' | 'resume' | 'promote' | 'abort', past: string, desc: string) => cmd(`${verb} <id>`, desc)
+  const act = (verb: RolloutVerb, past: string, desc: string) => cmd(`${verb} <id>`, desc)
     .option('--reason <text>', 'why, for the audit trail')
-    .action(async (id: string, o) => {
-      const out = parseOutput(o.output);
-      await withTargets(targetsOf(o).only, async (conns) => {
-        const { conn, rollout: found } = await findRollout(conns, id);
-        const method = `rollout.${verb}` as const;
-        let r: Rollout;
-        try { r = (await conn.client.call(method, { id: found.id, ...(o.reason !== undefined ? { reason: o.reason } : {}) }, { timeoutMs: START_TIMEOUT_MS })).rollout; } catch (e) { throw explainRolloutError(e, conn.name, method); }
-        if (out === 'json') return printJson({ coordinator: conn.name, rollout: r });
-        console.log(actionLine(past, r, conns.length > 1 ? conn.name : undefined));
-      });
-    });
+    .action((id: string, o: CommonOpts & { reason?: string }) => actAction(verb, past, id, o));
   act('pause', 'paused', 'hold a rollout at its current step (traffic stays as it is)');
   act('resume', 'resumed', 'continue a paused rollout (the current step is analysed again from now)');
   act('promote', 'promoted', 'skip the remaining steps: every target node serves the candidate at 100%');
@@ -243,24 +282,5 @@ Examples:
 
   cmd('list [model]', 'rollouts coordinated by every node (or --coordinator), newest first')
     .option('--limit <n>', 'at most N per coordinator', '50')
-    .action(async (model: string | undefined, o) => {
-      const out = parseOutput(o.output);
-      const limit = /^\d+$/.test(o.limit) ? Number(o.limit) : NaN;
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit "${o.limit}": a whole number from 1 to 1000`);
-      await withTargets(targetsOf(o).only, async (conns) => {
-        const up = upConns(conns);
-        const res = await Promise.all(up.map(async (c) => {
-          try { return { node: c.name, rollouts: (await c.client.call('rollout.list', { ...(model ? { name: model } : {}), limit })).rollouts, error: null }; } catch (e) {
-            return { node: c.name, rollouts: [] as Rollout[], error: codeOf(e) === 'METHOD_NOT_FOUND' ? 'too old for rollouts' : explainRolloutError(e, c.name, 'rollout.list').message };
-          }
-        }));
-        const unreachable = [...conns.filter((c) => !c.client).map((c) => ({ node: c.name, error: c.error })), ...res.filter((r) => r.error).map((r) => ({ node: r.node, error: r.error }))];
-        const rows = res.flatMap((r) => r.rollouts.map((rollout) => ({ coordinator: r.node, rollout }))).sort((a, b) => b.rollout.created_at - a.rollout.created_at);
-        if (out === 'json') return printJson({ rollouts: rows, unreachable });
-        for (const u of unreachable) console.error(`${u.node}: ${u.error}`);
-        if (!rows.length) { console.log(`no rollouts${model ? ` of ${model}` : ''}; start one with: fleetml rollout start MODEL --to VERSION`); return; }
-        const now = Date.now();
-        console.log(formatTable(ROLLOUT_LIST_HEADERS, rows.map((r) => listRow(r.coordinator, r.rollout, now))));
-      });
-    });
+    .action(listAction);
 }

@@ -6,9 +6,10 @@ import { isoSecond } from './drift.js';
 import { formatAge } from './job.js';
 import { formatTable } from '../output.js';
 import {
-  checkText, decisionsNewestFirst, figureChecks, fmtNum, fmtRate, isFinalRollout, lastAnalysis, lastDecision, rolloutGate, rolloutStepDuration, rolloutThresholds,
+  checkText, decisionsNewestFirst, figureChecks, fmtNum, fmtRate, lastAnalysis, lastDecision, rolloutGate, rolloutStepDuration, rolloutThresholds,
   rolloutTitle, stableText, stepOf, weightsText,
 } from '../../shared/protocol/rollout-view.js';
+import { isTerminalRollout } from '../../shared/protocol/rollout.js';
 
 export const ROLLOUT_NODE_HEADERS = ['NODE', 'STABLE', 'WEIGHT', 'STATE', 'ERROR'];
 export const ROLLOUT_DECISION_HEADERS = ['TIME', 'STEP', 'KIND', 'OUTCOME', 'REASON'];
@@ -41,11 +42,11 @@ export function statusHeader(r: Rollout, now: number, coordinator?: string): str
   const order = r.nodes.map((n) => n.name);
   const out = [
     `rollout ${r.id}: ${rolloutTitle(r)} · ${r.strategy} · ${r.state.toUpperCase()}${coordinator ? ` · coordinator ${coordinator}` : ''}`,
-    `step ${stepOf(r)}${cur ? `: ${weightsText(cur.weights, order)}${cur.note ? ` (${cur.note})` : ''}` : ''}${r.step_started_at !== null && !isFinalRollout(r) ? ` · since ${formatAge(now - r.step_started_at)} ago, steps of ${formatSeconds(rolloutStepDuration(r))}` : ''}${r.waits ? ` · waited ${r.waits}× for requests` : ''}`,
+    `step ${stepOf(r)}${cur ? `: ${weightsText(cur.weights, order)}${cur.note ? ` (${cur.note})` : ''}` : ''}${r.step_started_at !== null && !isTerminalRollout(r) ? ` · since ${formatAge(now - r.step_started_at)} ago, steps of ${formatSeconds(rolloutStepDuration(r))}` : ''}${r.waits ? ` · waited ${r.waits}× for requests` : ''}`,
     `created ${formatAge(now - r.created_at)} ago by ${r.created_by} (${isoSecond(r.created_at)}), updated ${formatAge(now - r.updated_at)} ago${r.reason ? ` · reason: ${r.reason}` : ''}`,
   ];
   const gate = rolloutGate(r);
-  if (gate) out.push(`test gate: ${gate.metric} ${gate.metric === 'mae' || gate.metric === 'rmse' ? '≤' : '≥'} ${gate.bound}, at most ${gate.max_regression} worse than the stable version${gate.rows !== null ? ` (${gate.rows} rows)` : ''}`);
+  if (gate) out.push(`test gate: ${gate.metric} ${gate.metric === 'mae' || gate.metric === 'rmse' ? '≤' : '≥'} ${gate.bound}, at most ${gate.max_regression} worse than the stable version (${gate.rows} rows)`);
   for (const w of r.warnings) out.push(`warning: ${w}`);
   return out;
 }

@@ -1,63 +1,29 @@
 // Reading a rollout for people, pure (protocol types in, plain data out), shared by the CLI and the TUI:
 // the thresholds it runs under, the figures of its last analysis next to them, where it stands, and state words.
 // It imports nothing but the protocol, so the TUI can use it without pulling in CLI code.
-import { AnalysisFigures, AnalysisSpec, type Rollout, type RolloutDecision } from './rollout.js';
+import { ANALYSIS_DECISION_KINDS, type AnalysisFigures, type Rollout, type RolloutDecision, type StoredRolloutSpec } from './rollout.js';
 
-/** States after which a rollout never changes again. */
-export const FINAL_ROLLOUT_STATES: readonly Rollout['state'][] = ['promoted', 'rolled_back', 'aborted', 'failed'];
-
-/** True when the rollout is over (promoted, rolled back, aborted or failed). */
-export const isFinalRollout = (r: Pick<Rollout, 'state'>) => FINAL_ROLLOUT_STATES.includes(r.state);
-
-/** Analysis thresholds of a rollout: its spec's (the start params as the coordinator stored them), defaults for what is missing. */
-export function rolloutThresholds(r: Pick<Rollout, 'spec'>): AnalysisSpec {
-  const spec = r.spec as { analysis?: unknown } | null | undefined;
-  const parsed = AnalysisSpec.safeParse(spec && typeof spec === 'object' ? spec.analysis ?? {} : {});
-  return parsed.success ? parsed.data : AnalysisSpec.parse({});
-}
+/** Analysis thresholds of a rollout: its stored spec's (defaults were applied when it started). */
+export const rolloutThresholds = (r: Pick<Rollout, 'spec'>): StoredRolloutSpec['analysis'] => r.spec.analysis;
 
 /** The test gate of a rollout's spec, when it has one: metric, bound, allowed regression, test set size. */
-export function rolloutGate(r: Pick<Rollout, 'spec'>): { metric: string; bound: number; max_regression: number; rows: number | null } | null {
-  const g = (r.spec as { gate?: { metric?: unknown; bound?: unknown; max_regression?: unknown; test_set?: { rows?: unknown[] } } } | null)?.gate;
-  if (!g || typeof g.metric !== 'string' || typeof g.bound !== 'number') return null;
-  return { metric: g.metric, bound: g.bound, max_regression: typeof g.max_regression === 'number' ? g.max_regression : 0.01, rows: Array.isArray(g.test_set?.rows) ? g.test_set!.rows!.length : null };
+export function rolloutGate(r: Pick<Rollout, 'spec'>): { metric: string; bound: number; max_regression: number; rows: number } | null {
+  const g = r.spec.gate;
+  return g ? { metric: g.metric, bound: g.bound, max_regression: g.max_regression, rows: g.test_set.rows } : null;
 }
 
-/** The step duration of a rollout's spec in seconds (default 300). */
-export function rolloutStepDuration(r: Pick<Rollout, 'spec'>): number {
-  const s = (r.spec as { step_duration_s?: unknown } | null)?.step_duration_s;
-  return typeof s === 'number' ? s : 300;
+/** The step duration of a rollout's spec in seconds. */
+export const rolloutStepDuration = (r: Pick<Rollout, 'spec'>): number => r.spec.step_duration_s;
+
+/** The per-node analysis figures a decision carries (analysis, wait, and a pause or rollback an analysis caused); [] for others. */
+export function decisionFigures(d: RolloutDecision): AnalysisFigures[] {
+  return (ANALYSIS_DECISION_KINDS as readonly string[]).includes(d.kind) && 'figures' in d && Array.isArray(d.figures) ? d.figures : [];
 }
 
-/**
- * The per-node figures a decision carries, whatever the coordinator wrapped them in: one AnalysisFigures, an array of
- * them, or an object holding them under `figures`/`nodes`/`per_node`. Anything else is no figures.
- */
-export function decisionFigures(d: Pick<RolloutDecision, 'figures'>): AnalysisFigures[] {
-  const f = d.figures;
-  const list = (v: unknown): AnalysisFigures[] | null => {
-    if (Array.isArray(v)) {
-      const out = v.map((x) => AnalysisFigures.safeParse(x)).filter((x) => x.success).map((x) => x.data!);
-      return out.length ? out : null;
-    }
-    const one = AnalysisFigures.safeParse(v);
-    return one.success ? [one.data] : null;
-  };
-  if (f === null || typeof f !== 'object') return [];
-  const direct = list(f);
-  if (direct) return direct;
-  const o = f as Record<string, unknown>;
-  for (const k of ['figures', 'nodes', 'per_node', 'analysis']) {
-    const got = list(o[k]);
-    if (got) return got;
-  }
-  return [];
-}
-
-/** Decisions that judge a step (their figures are the analysis); a rollback or abort repeats them. */
+/** Decisions that judge a step (their figures are the analysis); a rollback repeats them. */
 const JUDGING: readonly RolloutDecision['kind'][] = ['analysis', 'wait', 'pause'];
 
-/** The newest judging decision that carries analysis figures (any decision with figures when none judges), with them; null before the first analysis. */
+/** The newest judging decision that carries analysis figures (a rollback's when none judges), with them; null before the first analysis. */
 export function lastAnalysis(r: Pick<Rollout, 'decisions'>): { decision: RolloutDecision; figures: AnalysisFigures[] } | null {
   let best: { decision: RolloutDecision; figures: AnalysisFigures[] } | null = null;
   let judged = false;
@@ -102,7 +68,7 @@ const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === nu
  * requests ≥ min (else the step waits), error rate ≤ max, p95 ratio ≤ max, drift (inputs and outputs) ≤ max;
  * shadow rollouts add the disagreement share (no threshold: shown for the record, ok null).
  */
-export function figureChecks(f: AnalysisFigures, t: AnalysisSpec): FigureCheck[] {
+export function figureChecks(f: AnalysisFigures, t: StoredRolloutSpec['analysis']): FigureCheck[] {
   const drift = maxOf(f.input_drift, f.output_drift);
   const out: FigureCheck[] = [
     // too few requests is not a failure: the step waits (shown as "wait")

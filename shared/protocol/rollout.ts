@@ -3,8 +3,8 @@ import { z } from 'zod';
 // Rollouts: a model version tested, then exposed across nodes by canary, rolling, all-at-once or shadow, judged
 // against the version it replaces, and rolled back by itself when worse. Coordinated by the agent the client asked.
 
-const ModelName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'model names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
-const Version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, 'versions are 1-63 of A-Z a-z 0-9 . _ + -');
+const ModelName = z.string().max(63).regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'model names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
+const Version = z.string().max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, 'versions are 1-63 of A-Z a-z 0-9 . _ + -');
 
 export const RolloutStrategy = z.enum(['canary', 'rolling', 'all-at-once', 'shadow']);
 export type RolloutStrategy = z.infer<typeof RolloutStrategy>;
@@ -72,7 +72,7 @@ export type RolloutStartParams = z.input<typeof RolloutStartParams>;
 
 /** Figures of one analysis: candidate vs stable over one step's window on one node (null: not measurable). */
 export const AnalysisFigures = z.object({
-  node: z.string(),
+  node: z.string().max(128),
   candidate_requests: z.number().int(),
   stable_requests: z.number().int(),
   candidate_error_rate: z.number().nullable(),
@@ -87,64 +87,151 @@ export const AnalysisFigures = z.object({
 });
 export type AnalysisFigures = z.infer<typeof AnalysisFigures>;
 
-/** A decision of the coordinator, with why and the figures it used. */
-export const RolloutDecision = z.object({
-  ts: z.number(),
-  step: z.number().int(),
-  kind: z.enum(['plan', 'gate', 'step', 'analysis', 'wait', 'pause', 'resume', 'promote', 'rollback', 'abort', 'done', 'error']),
-  outcome: z.enum(['ok', 'pass', 'fail', 'wait', 'info']),
-  reason: z.string(),
-  figures: z.unknown().optional(),
-  by: z.string(),
+/** Planned steps: per step, the candidate weight on each node. */
+export const RolloutPlanStep = z.object({ index: z.number().int(), weights: z.record(z.string().max(128), z.number()), note: z.string().max(1024) });
+export type RolloutPlanStep = z.infer<typeof RolloutPlanStep>;
+
+/** model.evaluate — run a version on a labelled test set (outside traffic) and score it. */
+export const ModelEvaluateParams = z.object({ name: ModelName, version: Version.optional(), test_set: TestSet }).strict();
+export const ModelEvaluateResult = z.object({
+  name: z.string().max(63), version: z.string().max(63), rows: z.number().int(),
+  task: z.enum(['classification', 'regression']),
+  accuracy: z.number().nullable(), f1: z.number().nullable(), mae: z.number().nullable(), rmse: z.number().nullable(),
 });
+export type ModelEvaluateResult = z.infer<typeof ModelEvaluateResult>;
+
+/** Figures of a plan decision: the steps and the warnings found when planning. */
+export const PlanFigures = z.object({ plan: z.array(RolloutPlanStep).max(256), warnings: z.array(z.string().max(4096)).max(1024) });
+/** Figures of a step decision: the candidate weight on each node for the step that starts. */
+export const StepFigures = z.object({ weights: z.record(z.string().max(128), z.number()) });
+/**
+ * Figures of a gate decision, on the node that scored the test set: the gate's metric for the candidate and the current
+ * version (null: not a number, or no current version), the gate, and every metric of both evaluations.
+ */
+export const GateFigures = z.object({
+  node: z.string().max(128),
+  rows: z.number().int(),
+  metric: GateMetric,
+  candidate: z.number().nullable(),
+  current: z.number().nullable(),
+  bound: z.number(),
+  max_regression: z.number(),
+  candidate_all: ModelEvaluateResult,
+  current_all: ModelEvaluateResult.nullable(),
+});
+export type GateFigures = z.infer<typeof GateFigures>;
+
+const decisionBase = {
+  ts: z.number(),
+  /** Index of the step it was taken at (-1: before the first step). */
+  step: z.number().int(),
+  outcome: z.enum(['ok', 'pass', 'fail', 'wait', 'info']),
+  reason: z.string().max(65_536),
+  by: z.string().max(256),
+};
+/** Decision kinds that carry the per-node analysis figures (a rollback or a pause after an analysis repeats them). */
+export const ANALYSIS_DECISION_KINDS = ['analysis', 'wait', 'pause', 'rollback'] as const;
+
+/**
+ * A decision of the coordinator, with why and the figures it used; the figures' shape follows the kind:
+ * plan → PlanFigures (absent on a dry run), gate → GateFigures (absent when the test set is missing), step →
+ * StepFigures, analysis and wait → AnalysisFigures per node, pause and rollback → AnalysisFigures per node when an
+ * analysis caused them, every other kind → none.
+ */
+export const RolloutDecision = z.discriminatedUnion('kind', [
+  z.object({ ...decisionBase, kind: z.literal('plan'), figures: PlanFigures.optional() }),
+  z.object({ ...decisionBase, kind: z.literal('gate'), figures: GateFigures.optional() }),
+  z.object({ ...decisionBase, kind: z.literal('step'), figures: StepFigures.optional() }),
+  z.object({ ...decisionBase, kind: z.enum(['analysis', 'wait']), figures: z.array(AnalysisFigures).max(256) }),
+  z.object({ ...decisionBase, kind: z.enum(['pause', 'rollback']), figures: z.array(AnalysisFigures).max(256).optional() }),
+  z.object({ ...decisionBase, kind: z.enum(['resume', 'promote', 'abort', 'done', 'error']) }),
+]);
 export type RolloutDecision = z.infer<typeof RolloutDecision>;
+/** Every decision kind. */
+export type RolloutDecisionKind = RolloutDecision['kind'];
 
 /** A node's part in a rollout. */
 export const RolloutNode = z.object({
-  name: z.string(),
-  url: z.string(),
+  name: z.string().max(128),
+  url: z.string().max(2048),
   /** The version it served before (restored on rollback). */
-  stable: z.string().nullable(),
+  stable: z.string().max(63).nullable(),
   /** The alias targets before the rollout touched it (null: it had none). */
-  previous_targets: z.array(z.object({ version: z.string(), weight: z.number() })).nullable(),
+  previous_targets: z.array(z.object({ version: z.string().max(63), weight: z.number() })).max(64).nullable(),
   /** Candidate traffic % now. */
   weight: z.number(),
   state: z.enum(['pending', 'warming', 'serving', 'done', 'rolled_back', 'unreachable', 'skipped']),
   touched: z.boolean(),
-  error: z.string().nullable(),
+  error: z.string().max(4096).nullable(),
 });
 export type RolloutNode = z.infer<typeof RolloutNode>;
 
-/** Planned steps: per step, the candidate weight on each node. */
-export const RolloutPlanStep = z.object({ index: z.number().int(), weights: z.record(z.string(), z.number()), note: z.string() });
+/**
+ * The start params as the coordinator stores them: every default applied (once, by RolloutStartParams), and the gate's
+ * test set replaced by its name and row count (the rows are stored apart from the document, which is rewritten on
+ * every change).
+ */
+export const StoredRolloutSpec = z.object({
+  name: z.string().max(63),
+  to: z.string().max(63),
+  from: z.string().max(63).optional(),
+  nodes: z.array(z.string().max(128)).max(256).optional(),
+  strategy: RolloutStrategy,
+  steps: z.array(z.number().int()).max(20),
+  step_duration_s: z.number(),
+  max_unavailable: z.number().int(),
+  gate: z.object({
+    test_set: z.object({ name: z.string().max(256).nullable(), rows: z.number().int() }),
+    metric: GateMetric,
+    bound: z.number(),
+    max_regression: z.number(),
+  }).optional(),
+  analysis: z.object({
+    max_error_rate: z.number(), max_p95_ratio: z.number(), max_drift: z.number(), min_requests: z.number().int(), max_waits: z.number().int(),
+  }),
+  dry_run: z.boolean(),
+  reason: z.string().max(500).optional(),
+});
+export type StoredRolloutSpec = z.infer<typeof StoredRolloutSpec>;
+
+/** States of a rollout (see the diagram in agent/rollout/coordinator.ts). */
+export const RolloutState = z.enum(['planned', 'gating', 'running', 'paused', 'rolling_back', 'aborting', 'promoted', 'completed', 'rolled_back', 'aborted', 'failed']);
+export type RolloutState = z.infer<typeof RolloutState>;
+
+/** States after which a rollout never changes again (completed: a shadow test passed). */
+export const ROLLOUT_TERMINAL_STATES: readonly RolloutState[] = ['promoted', 'completed', 'rolled_back', 'aborted', 'failed'];
+
+/** True when the rollout (or state) is over: promoted, completed, rolled back, aborted or failed. */
+export const isTerminalRollout = (r: Pick<Rollout, 'state'> | RolloutState): boolean =>
+  ROLLOUT_TERMINAL_STATES.includes(typeof r === 'string' ? r : r.state);
 
 /** A rollout as stored by its coordinator. */
 export const Rollout = z.object({
-  id: z.string(),
-  name: z.string(),
-  to: z.string(),
-  from: z.string().nullable(),
+  id: z.string().max(64),
+  name: z.string().max(63),
+  to: z.string().max(63),
+  from: z.string().max(63).nullable(),
   strategy: RolloutStrategy,
   /** completed: a shadow test passed (traffic never moved). rolling_back / aborting: restoring the previous routing
-   * (retried until every node the rollout changed is restored). */
-  state: z.enum(['planned', 'gating', 'running', 'paused', 'rolling_back', 'aborting', 'promoted', 'completed', 'rolled_back', 'aborted', 'failed']),
+   * (retried until every node the rollout changed is restored). planned: a dry run's answer (never stored). */
+  state: RolloutState,
   /** Index into plan of the current step. */
   step: z.number().int(),
-  plan: z.array(RolloutPlanStep),
+  plan: z.array(RolloutPlanStep).max(256),
   /** When the current step's traffic started (ms). */
   step_started_at: z.number().nullable(),
   waits: z.number().int(),
-  nodes: z.array(RolloutNode),
-  spec: z.unknown(),
-  decisions: z.array(RolloutDecision),
-  reason: z.string().nullable(),
+  nodes: z.array(RolloutNode).max(256),
+  spec: StoredRolloutSpec,
+  decisions: z.array(RolloutDecision).max(100_000),
+  reason: z.string().max(500).nullable(),
   created_at: z.number(),
   updated_at: z.number(),
-  created_by: z.string(),
+  created_by: z.string().max(256),
   /** Role of the token that started it (audit rows of its decisions say so). */
-  created_by_role: z.string().optional(),
+  created_by_role: z.string().max(32).optional(),
   /** Warnings found when planning (e.g. memory). */
-  warnings: z.array(z.string()),
+  warnings: z.array(z.string().max(4096)).max(1024),
 });
 export type Rollout = z.infer<typeof Rollout>;
 
@@ -159,14 +246,6 @@ export const RolloutEvent = z.object({ rollout: Rollout });
 
 // ---------------------------------------------------------------- node-side primitives the coordinator uses
 
-/** model.evaluate — run a version on a labelled test set (outside traffic) and score it. */
-export const ModelEvaluateParams = z.object({ name: ModelName, version: Version.optional(), test_set: TestSet }).strict();
-export const ModelEvaluateResult = z.object({
-  name: z.string(), version: z.string(), rows: z.number().int(),
-  task: z.enum(['classification', 'regression']),
-  accuracy: z.number().nullable(), f1: z.number().nullable(), mae: z.number().nullable(), rmse: z.number().nullable(),
-});
-
 /** drift.compare — drift of one version's traffic vs another's over the same recent window on this node. */
 export const DriftCompareParams = z.object({ name: ModelName, a: Version, b: Version, since: z.number(),
   /** Window start for b when it differs (e.g. b's traffic before the node switched). */
@@ -175,5 +254,5 @@ export const DriftCompareResult = z.object({
   rows_a: z.number().int(), rows_b: z.number().int(),
   /** Largest normalised score over the input features / the predictions (null: too few rows). */
   input_drift: z.number().nullable(), output_drift: z.number().nullable(),
-  features: z.array(z.object({ name: z.string(), role: z.enum(['input', 'prediction']), method: z.string(), score: z.number().nullable() })),
+  features: z.array(z.object({ name: z.string().max(256), role: z.enum(['input', 'prediction']), method: z.string().max(64), score: z.number().nullable() })),
 });

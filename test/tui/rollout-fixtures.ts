@@ -4,7 +4,7 @@
 //   churnRolledBack — churn 2 → 3, canary, the first analysis failed on p95 (2.1 > 1.5): rolled back everywhere
 //   resnetPaused  — resnet50 1 → 2, rolling over 3 nodes, paused for a human after too few requests
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { Rollout, type AnalysisFigures, type RolloutDecision } from '../../shared/protocol/rollout.js';
+import { Rollout, type AnalysisFigures, type GateFigures, type RolloutDecision, type StoredRolloutSpec } from '../../shared/protocol/rollout.js';
 import { T0, fleet } from './fixtures.js';
 
 const MIN = 60_000;
@@ -17,15 +17,24 @@ export function figures(node: string, over: Partial<AnalysisFigures> = {}): Anal
   };
 }
 
-const spec = (over: Record<string, unknown> = {}) => ({
-  name: 'fraud', to: '4', strategy: 'canary', steps: [10, 50, 100], step_duration_s: 300, max_unavailable: 1,
-  analysis: { max_error_rate: 0.01, max_p95_ratio: 1.5, max_drift: 0.2, min_requests: 100, max_waits: 3 }, dry_run: false,
-  gate: { metric: 'accuracy', bound: 0.9, max_regression: 0.01, test_set: { rows: [[1, 2], [3, 4]], labels: [0, 1] } },
-  ...over,
-});
+/** A stored spec (what the coordinator keeps of the start params: defaults applied, the test set as name and row count); `over` wins. */
+export function spec(over: Partial<StoredRolloutSpec> = {}): StoredRolloutSpec {
+  return {
+    name: 'fraud', to: '4', strategy: 'canary', steps: [10, 50, 100], step_duration_s: 300, max_unavailable: 1,
+    analysis: { max_error_rate: 0.01, max_p95_ratio: 1.5, max_drift: 0.2, min_requests: 100, max_waits: 3 }, dry_run: false,
+    gate: { metric: 'accuracy', bound: 0.9, max_regression: 0.01, test_set: { name: 'holdout.csv', rows: 2 } },
+    ...over,
+  };
+}
+
+/** Figures of a gate decision on gpu01 (accuracy of the candidate vs the current version). */
+export function gateFigures(candidate: number, current: number | null): GateFigures {
+  const ev = (version: string, accuracy: number) => ({ name: 'fraud', version, rows: 2, task: 'classification' as const, accuracy, f1: accuracy, mae: null, rmse: null });
+  return { node: 'gpu01', rows: 2, metric: 'accuracy', candidate, current, bound: 0.9, max_regression: 0.01, candidate_all: ev('4', candidate), current_all: current === null ? null : ev('3', current) };
+}
 
 const dec = (ts: number, step: number, kind: RolloutDecision['kind'], outcome: RolloutDecision['outcome'], reason: string, figs?: unknown, by = 'coordinator'): RolloutDecision =>
-  ({ ts, step, kind, outcome, reason, by, ...(figs !== undefined ? { figures: figs } : {}) });
+  ({ ts, step, kind, outcome, reason, by, ...(figs !== undefined ? { figures: figs } : {}) }) as RolloutDecision;
 
 /** fraud 3 → 4, canary, at step 2/3 (50 %) after a passed analysis. */
 export function fraudCanary(over: Partial<Rollout> = {}): Rollout {
@@ -44,10 +53,10 @@ export function fraudCanary(over: Partial<Rollout> = {}): Rollout {
     spec: spec(),
     decisions: [
       dec(T0 - 20 * MIN, -1, 'plan', 'info', '3 steps on gpu01, cpu01', undefined, 'alice'),
-      dec(T0 - 19 * MIN, -1, 'gate', 'pass', 'test gate on gpu01: accuracy 0.93 ≥ 0.9, stable 0.92 (regression -0.01 ≤ 0.01)', { node: 'gpu01', metric: 'accuracy', candidate: 0.93, current: 0.92 }),
-      dec(T0 - 18 * MIN, 0, 'step', 'ok', 'candidate at 10% on gpu01, cpu01'),
+      dec(T0 - 19 * MIN, -1, 'gate', 'pass', 'test gate on gpu01: accuracy 0.93 ≥ 0.9, stable 0.92 (regression -0.01 ≤ 0.01)', gateFigures(0.93, 0.92)),
+      dec(T0 - 18 * MIN, 0, 'step', 'ok', 'candidate at 10% on gpu01, cpu01', { weights: { gpu01: 10, cpu01: 10 } }),
       dec(T0 - 7 * MIN, 0, 'analysis', 'pass', 'within thresholds on gpu01, cpu01', [figures('gpu01'), figures('cpu01', { candidate_requests: 150, p95_ratio: 0.98, input_drift: null, output_drift: null })]),
-      dec(T0 - 2 * MIN, 1, 'step', 'ok', 'candidate at 50% on gpu01, cpu01'),
+      dec(T0 - 2 * MIN, 1, 'step', 'ok', 'candidate at 50% on gpu01, cpu01', { weights: { gpu01: 50, cpu01: 50 } }),
     ],
     reason: 'new features from Q3', created_at: T0 - 20 * MIN, updated_at: T0 - 2 * MIN, created_by: 'alice',
     warnings: ['cpu01: 1.2 GiB host memory free, both versions need 1.6 GiB while warming'],
@@ -105,4 +114,23 @@ export function resnetPaused(): Rollout {
 export function rolloutFleet(): FleetNode[] {
   return fleet().map((n) => (n.name === 'gpu01' ? { ...n, rollouts: [fraudCanary(), churnRolledBack()] }
     : n.name === 'mig01' ? { ...n, rollouts: [resnetPaused()] } : n));
+}
+
+/** fraud 3 → 5, shadow on gpu01, completed: the shadow test passed (traffic never moved). */
+export function shadowCompleted(): Rollout {
+  const f = figures('gpu01', { disagreement: 0.002 });
+  return Rollout.parse({
+    id: 'ro-55555555-4444-4333-8222-111111111111', name: 'fraud', to: '5', from: '3', strategy: 'shadow', state: 'completed', step: 0,
+    plan: [{ index: 0, weights: { gpu01: 0 }, note: 'the candidate gets a copy of every request' }],
+    step_started_at: T0 - 10 * MIN, waits: 0,
+    nodes: [{ name: 'gpu01', url: 'ws://gpu01:7070', stable: '3', previous_targets: [{ version: '3', weight: 100 }], weight: 0, state: 'done', touched: true, error: null }],
+    spec: spec({ to: '5', strategy: 'shadow', steps: [10, 50, 100], gate: undefined }),
+    decisions: [
+      dec(T0 - 11 * MIN, -1, 'plan', 'info', 'shadow on gpu01', { plan: [{ index: 0, weights: { gpu01: 0 }, note: 'the candidate gets a copy of every request' }], warnings: [] }, 'dave'),
+      dec(T0 - 10 * MIN, 0, 'step', 'ok', 'step 1 of 1', { weights: { gpu01: 0 } }),
+      dec(T0 - 5 * MIN, 0, 'analysis', 'pass', 'within thresholds on gpu01', [f]),
+      dec(T0 - 5 * MIN, 0, 'done', 'ok', 'shadow test passed: 5 answered like 3 within the thresholds'),
+    ],
+    reason: null, created_at: T0 - 11 * MIN, updated_at: T0 - 5 * MIN, created_by: 'dave', warnings: [],
+  });
 }

@@ -5,7 +5,7 @@ import {
   allRollouts, findRolloutEntry, parseRolloutKey, rolloutCounts, rolloutFilterText, rolloutKey, rolloutRow, rolloutTone, ROLLOUT_COLUMNS,
 } from '../../tui/render/rollout-row.js';
 import { T0 } from './fixtures.js';
-import { churnRolledBack, figures, fraudCanary, resnetPaused, rolloutFleet } from './rollout-fixtures.js';
+import { churnRolledBack, figures, fraudCanary, resnetPaused, rolloutFleet, spec } from './rollout-fixtures.js';
 
 const texts = (ls: { text: string }[]) => ls.map((l) => l.text);
 
@@ -72,17 +72,16 @@ describe('rollout detail', () => {
     expect(bad.lines[2].text).toContain('p95 ratio 2.1 ≤ 1.5 FAIL');
     expect(texts(analysisLines(fraudCanary({ decisions: [] })).lines)[1]).toContain('no analysis yet');
   });
-  test('thresholds come from the spec; missing ones are the defaults', () => {
-    const r = fraudCanary({ spec: { analysis: { max_error_rate: 0.05, max_p95_ratio: 2, min_requests: 10 } } });
+  test('thresholds come from the stored spec', () => {
+    const r = fraudCanary({ spec: spec({ analysis: { max_error_rate: 0.05, max_p95_ratio: 2, max_drift: 0.2, min_requests: 10, max_waits: 3 } }) });
     expect(analysisLines(r).lines[0].text).toBe('ANALYSIS · thresholds: error rate ≤ 5% · p95 ratio ≤ 2 · drift ≤ 0.2 · requests ≥ 10');
-    expect(analysisLines(fraudCanary({ spec: null })).lines[0].text).toContain('error rate ≤ 1%');
   });
-  test('figures wrapped in an object or given alone are read too; shadow shows the disagreement', () => {
-    const d = { ts: T0, step: 0, kind: 'analysis' as const, outcome: 'pass' as const, reason: 'ok', by: 'coordinator' };
-    const wrapped = fraudCanary({ decisions: [{ ...d, figures: { nodes: [figures('gpu01', { disagreement: 0.031 })] } }] });
-    expect(analysisLines(wrapped).lines[2].text).toContain('disagreement 3.1%');
-    const alone = fraudCanary({ decisions: [{ ...d, figures: figures('cpu01') }] });
-    expect(analysisLines(alone).lines[2].text).toMatch(/^ {2}cpu01 +requests 412/);
+  test('shadow shows the disagreement; a rollback\'s figures stand in when nothing judged', () => {
+    const d = { ts: T0, step: 0, outcome: 'pass' as const, reason: 'ok', by: 'coordinator' };
+    const shadow = fraudCanary({ strategy: 'shadow', decisions: [{ ...d, kind: 'analysis', figures: [figures('gpu01', { disagreement: 0.031 })] }] });
+    expect(analysisLines(shadow).lines[2].text).toContain('disagreement 3.1%');
+    const rolledBack = fraudCanary({ decisions: [{ ...d, kind: 'rollback', figures: [figures('cpu01')] }] });
+    expect(analysisLines(rolledBack).lines[2].text).toMatch(/^ {2}cpu01 +requests 412/);
   });
   test('decision lines: time, step, kind, outcome, reason, who', () => {
     const l = decisionLine(churnRolledBack().decisions[2]);

@@ -2,7 +2,9 @@ import { describe, expect, test } from 'vitest';
 import type { FleetNode } from '../../shared/client/fleet-types.js';
 import { FakeFleetActions, FakeFleetSource } from './fixtures.js';
 import { CTRL_A, DOWN, ENTER, ESC, renderApp, tick, unmountAll } from './harness.js';
-import { churnRolledBack, fraudCanary, resnetPaused, rolloutFleet } from './rollout-fixtures.js';
+import { churnRolledBack, fraudCanary, resnetPaused, rolloutFleet, shadowCompleted } from './rollout-fixtures.js';
+import { rolloutActions } from '../../tui/rollout-keys.js';
+import { initialState } from '../../tui/state.js';
 
 function fakeActions(): FakeFleetActions {
   const a = new FakeFleetActions();
@@ -147,6 +149,27 @@ describe('rollout keys', () => {
     await type('k', 'P', 'y');
     await tick();
     expect(frame()).toContain('promote refused by mig01: rollout is being changed by another client (CONFLICT)');
+  });
+  test('a completed shadow rollout, like every finished one, offers no pause, resume, promote or abort', async () => {
+    const nodes = rolloutFleet().map((n) => (n.name === 'gpu01' ? { ...n, rollouts: [shadowCompleted()] } : { ...n, rollouts: [] }));
+    const actions = fakeActions();
+    const { frame, type } = await start({ nodes, actions });
+    await type(':', 'rollouts', ENTER);
+    await type('p');
+    expect(frame()).toContain('is completed; nothing to pause');
+    await type(CTRL_A);
+    expect(frame()).toContain('is completed; nothing to abort');
+    await type('P');
+    expect(frame()).not.toContain('y/n');
+    expect(actions.rolloutCalls).toEqual([]);
+  });
+  test.each(['promoted', 'completed', 'rolled_back', 'aborted', 'failed'] as const)('keys on a %s rollout give a message, never a call or a dialog', (state) => {
+    const r = { ...shadowCompleted(), state };
+    const nodes = rolloutFleet().map((n) => (n.name === 'gpu01' ? { ...n, rollouts: [r] } : n));
+    for (const id of ['pauseRollout', 'resumeRollout', 'promoteRollout', 'abortRollout']) {
+      const out = rolloutActions(id, initialState({ root: 'rollouts' }), { nodes, item: `gpu01/${r.id}` }) ?? [];
+      expect(out.map((a) => a.type)).toEqual(['message']);
+    }
   });
   test('read-only, or no actions, hides and disables every rollout key', async () => {
     for (const o of [{ readonly: true }, { actions: null }] as StartOpts[]) {

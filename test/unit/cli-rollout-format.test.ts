@@ -1,28 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { decisionFigures, figureChecks, checkText, fmtRate, isFinalRollout, lastAnalysis, rolloutThresholds, stepOf, weightsText } from '../../shared/protocol/rollout-view.js';
+import { decisionFigures, figureChecks, checkText, fmtRate, lastAnalysis, rolloutGate, rolloutStepDuration, rolloutThresholds, stepOf, weightsText } from '../../shared/protocol/rollout-view.js';
 import { actionLine, analysisLines, decisionRow, formatPlan, formatSeconds, formatStatus, listRow, nodeRow, statusHeader } from '../../cli/format/rollout.js';
 import { watchExitCode } from '../../cli/commands/rollout.js';
-import { AnalysisSpec, Rollout } from '../../shared/protocol/rollout.js';
+import { AnalysisSpec, ROLLOUT_TERMINAL_STATES, Rollout, RolloutState, isTerminalRollout, type RolloutDecision } from '../../shared/protocol/rollout.js';
 import { T0 } from '../tui/fixtures.js';
-import { churnRolledBack, figures, fraudCanary, resnetPaused } from '../tui/rollout-fixtures.js';
+import { churnRolledBack, figures, fraudCanary, gateFigures, resnetPaused, spec } from '../tui/rollout-fixtures.js';
 
 describe('rollout analysis (shared by CLI and TUI)', () => {
   it('fixtures are protocol Rollouts', () => {
     for (const r of [fraudCanary(), churnRolledBack(), resnetPaused()]) expect(Rollout.parse(r)).toEqual(r);
   });
-  it('thresholds from the spec, defaults for the rest', () => {
+  it('thresholds, gate and step duration are read from the stored spec', () => {
     expect(rolloutThresholds(fraudCanary())).toEqual(AnalysisSpec.parse({}));
-    expect(rolloutThresholds(fraudCanary({ spec: { analysis: { max_drift: 0.5 } } })).max_drift).toBe(0.5);
-    expect(rolloutThresholds(fraudCanary({ spec: 'garbage' }))).toEqual(AnalysisSpec.parse({}));
+    expect(rolloutThresholds(fraudCanary({ spec: spec({ analysis: { ...AnalysisSpec.parse({}), max_drift: 0.5 } }) })).max_drift).toBe(0.5);
+    expect(rolloutGate(fraudCanary())).toEqual({ metric: 'accuracy', bound: 0.9, max_regression: 0.01, rows: 2 });
+    expect(rolloutGate(churnRolledBack())).toBeNull();
+    expect(rolloutStepDuration(fraudCanary({ spec: spec({ step_duration_s: 30 }) }))).toBe(30);
   });
-  it('figures of a decision: an array, one object, or wrapped; anything else is none', () => {
+  it('a stored spec without its defaults, or untyped figures, is not a Rollout', () => {
+    const { analysis: _a, ...noAnalysis } = spec();
+    expect(Rollout.safeParse({ ...fraudCanary(), spec: noAnalysis }).success).toBe(false);
+    expect(Rollout.safeParse({ ...fraudCanary(), spec: 'garbage' }).success).toBe(false);
+    const d = { ts: T0, step: 0, outcome: 'pass', reason: 'ok', by: 'coordinator' };
+    expect(Rollout.safeParse({ ...fraudCanary(), decisions: [{ ...d, kind: 'analysis', figures: { nodes: [figures('gpu01')] } }] }).success).toBe(false);
+    expect(Rollout.safeParse({ ...fraudCanary(), decisions: [{ ...d, kind: 'gate', figures: [figures('gpu01')] }] }).success).toBe(false);
+  });
+  it('analysis figures come from analysis, wait, pause and rollback decisions only', () => {
     const f = figures('gpu01');
-    const d = (figs: unknown) => ({ figures: figs });
-    expect(decisionFigures(d([f]))).toEqual([f]);
-    expect(decisionFigures(d(f))).toEqual([f]);
-    expect(decisionFigures(d({ figures: [f] }))).toEqual([f]);
-    expect(decisionFigures(d({ node: 'gpu01', metric: 'accuracy', candidate: 0.9 }))).toEqual([]);
-    expect(decisionFigures(d(undefined))).toEqual([]);
+    const base = { ts: T0, step: 0, outcome: 'info', reason: 'r', by: 'coordinator' } as const;
+    expect(decisionFigures({ ...base, kind: 'analysis', figures: [f] })).toEqual([f]);
+    expect(decisionFigures({ ...base, kind: 'rollback', figures: [f] })).toEqual([f]);
+    expect(decisionFigures({ ...base, kind: 'rollback' })).toEqual([]);
+    expect(decisionFigures({ ...base, kind: 'gate', figures: gateFigures(0.9, null) } as RolloutDecision)).toEqual([]);
+    expect(decisionFigures({ ...base, kind: 'step', figures: { weights: { gpu01: 10 } } })).toEqual([]);
   });
   it('the last analysis is the newest judging decision, not the rollback repeating it', () => {
     expect(lastAnalysis(churnRolledBack())?.decision.kind).toBe('analysis');
@@ -44,10 +54,17 @@ describe('rollout analysis (shared by CLI and TUI)', () => {
     expect(stepOf(fraudCanary())).toBe('2/3');
     expect(stepOf(fraudCanary({ step: -1 }))).toBe('-/3');
     expect(weightsText({ b: 10, a: 90 }, ['a', 'b'])).toBe('a 90%, b 10%');
-    expect(isFinalRollout(churnRolledBack())).toBe(true);
-    expect(watchExitCode({ state: 'promoted' })).toBe(0);
-    expect(watchExitCode({ state: 'rolled_back' })).toBe(1);
-    expect(watchExitCode({ state: 'aborted' })).toBe(1);
+    expect(isTerminalRollout(churnRolledBack())).toBe(true);
+    expect(isTerminalRollout(fraudCanary())).toBe(false);
+  });
+  it('terminal states: promoted, completed, rolled back, aborted, failed; nothing else', () => {
+    expect([...ROLLOUT_TERMINAL_STATES].sort()).toEqual(['aborted', 'completed', 'failed', 'promoted', 'rolled_back']);
+    for (const s of RolloutState.options) expect(isTerminalRollout(s)).toBe(ROLLOUT_TERMINAL_STATES.includes(s));
+  });
+  it.each([
+    ['promoted', 0], ['completed', 0], ['rolled_back', 1], ['aborted', 1], ['failed', 1],
+  ] as const)('watch exits %s → %i', (state, code) => {
+    expect(watchExitCode({ state })).toBe(code);
   });
 });
 

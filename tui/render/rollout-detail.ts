@@ -3,9 +3,10 @@
 // The lines always fit the height they are given: sections shrink (steps around the current one first, then the
 // analysis, the header, then the nodes) and the decisions take what is left, scrolled by `offset`.
 import {
-  checkText, decisionsNewestFirst, figureChecks, fmtNum, fmtRate, isFinalRollout, lastAnalysis, rolloutGate, rolloutStepDuration,
+  checkText, decisionsNewestFirst, figureChecks, fmtNum, fmtRate, lastAnalysis, rolloutGate, rolloutStepDuration,
   rolloutThresholds, rolloutTitle, stableText, stepOf,
 } from '../../shared/protocol/rollout-view.js';
+import { isTerminalRollout } from '../../shared/protocol/rollout.js';
 import type { Rollout, RolloutDecision } from '../../shared/protocol/rollout.js';
 import { type DetailLine, fmtTime } from './job-detail.js';
 import { fmtAge } from './job-row.js';
@@ -54,12 +55,12 @@ export function rolloutHeaderLines(r: Rollout, now: number, node?: string): Deta
   const out: DetailLine[] = [
     { text: `${rolloutTitle(r)} · ${r.strategy} · ${r.state.toUpperCase()}${node ? ` · coordinator ${node}` : ''}`, bold: true, tone: rolloutTone(r.state) },
     {
-      text: `  id ${r.id} · step ${stepOf(r)}${r.step_started_at !== null && !isFinalRollout(r) ? ` for ${fmtAge(now - r.step_started_at)} (steps of ${fmtAge(rolloutStepDuration(r) * 1000)})` : ''}`
+      text: `  id ${r.id} · step ${stepOf(r)}${r.step_started_at !== null && !isTerminalRollout(r) ? ` for ${fmtAge(now - r.step_started_at)} (steps of ${fmtAge(rolloutStepDuration(r) * 1000)})` : ''}`
         + `${r.waits ? ` · waited ${r.waits}×` : ''} · by ${r.created_by} ${fmtAge(now - r.created_at)} ago${r.reason ? ` · ${r.reason}` : ''}`,
     },
   ];
   const g = rolloutGate(r);
-  if (g) out.push({ text: `  test gate: ${g.metric} ${g.metric === 'mae' || g.metric === 'rmse' ? '≤' : '≥'} ${g.bound}, regression ≤ ${g.max_regression}${g.rows !== null ? ` on ${g.rows} rows` : ''}` });
+  if (g) out.push({ text: `  test gate: ${g.metric} ${g.metric === 'mae' || g.metric === 'rmse' ? '≤' : '≥'} ${g.bound}, regression ≤ ${g.max_regression} on ${g.rows} rows` });
   for (const w of r.warnings) out.push({ text: `  warning: ${w}`, tone: 'warn' });
   return out;
 }

@@ -1,6 +1,7 @@
 // Pure rendering of rollout rows (the :rollouts view): the rollouts of every coordinator, keys, cells, tones, filter text.
 import type { FleetNode } from '../../shared/client/fleet-types.js';
-import { fromText, isFinalRollout, lastDecision, stepOf } from '../../shared/protocol/rollout-view.js';
+import { fromText, lastDecision, stepOf } from '../../shared/protocol/rollout-view.js';
+import { isTerminalRollout } from '../../shared/protocol/rollout.js';
 import type { Rollout, RolloutDecision, RolloutNode } from '../../shared/protocol/rollout.js';
 import type { Tone } from '../theme.js';
 import { fmtAge } from './job-row.js';
@@ -44,7 +45,7 @@ export function findRolloutEntry(nodes: readonly FleetNode[], key: string | null
 /** Every rollout of the fleet: unfinished first, then newest first (ties: node, id, so the order is stable). */
 export function allRollouts(nodes: readonly FleetNode[]): RolloutEntry[] {
   const out = nodes.flatMap((n) => (n.rollouts ?? []).map((rollout) => ({ node: n.name, rollout })));
-  return out.sort((a, b) => Number(isFinalRollout(a.rollout)) - Number(isFinalRollout(b.rollout))
+  return out.sort((a, b) => Number(isTerminalRollout(a.rollout)) - Number(isTerminalRollout(b.rollout))
     || b.rollout.created_at - a.rollout.created_at || a.node.localeCompare(b.node) || a.rollout.id.localeCompare(b.rollout.id));
 }
 

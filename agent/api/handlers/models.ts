@@ -1,7 +1,7 @@
 import type { ModelRegistry } from '../../serving/registry.js';
 import type { ServingManager } from '../../serving/serving.js';
 import type { HandlerMap } from '../rpc.js';
-import { evaluateVersion } from '../../rollout/evaluate.js';
+import { evaluateVersion } from '../../serving/evaluate.js';
 
 /** model.* handlers. Mutations need operate and are audited by the dispatcher. */
 export function modelHandlers(registry: ModelRegistry, serving: ServingManager): HandlerMap {
