@@ -12,7 +12,7 @@
  * each node; at 100 % there is no stable traffic left, so only the candidate's error rate is judged.
  */
 import type { AnalysisFigures, AnalysisSpec, GateMetric, RolloutStrategy } from '../../shared/protocol/index.js';
-import { higherIsBetter } from './metrics.js';
+import { higherIsBetter } from '../serving/scoring.js';
 
 /** Planned steps: candidate weight per node, and a note for people. */
 export interface PlanStep { index: number; weights: Record<string, number>; note: string }

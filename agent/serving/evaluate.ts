@@ -4,7 +4,7 @@ import type { ModelRegistry } from './registry.js';
 import type { ServingManager } from './serving.js';
 import { isDynamicDim } from './tensors.js';
 import { featuresOf, rowsToFeeds } from '../drift/features.js';
-import { scoreOutputs } from '../rollout/metrics.js';
+import { scoreOutputs } from './scoring.js';
 
 /** model.evaluate: runs a version on a labelled test set outside traffic and scores its first output. */
 export async function evaluateVersion(registry: ModelRegistry, serving: ServingManager, p: { name: string; version?: string; test_set: TestSet }) {

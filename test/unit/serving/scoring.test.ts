@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classificationMetrics, higherIsBetter, regressionMetrics, scoreOutputs } from '../../../agent/rollout/metrics.js';
+import { classificationMetrics, higherIsBetter, regressionMetrics, scoreOutputs } from '../../../agent/serving/scoring.js';
 
 /**
  * Expected values are worked out by hand below (per-class F1 = 2·tp / (2·tp + fp + fn), macro = unweighted mean over
