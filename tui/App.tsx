@@ -11,7 +11,7 @@ import { PromptLine } from './components/PromptLine.js';
 import { driftActions, frameWindow } from './drift-keys.js';
 import type { DriftFeed } from './drift-poller.js';
 import { dialogActions, jobActions } from './job-keys.js';
-import { rolloutActions } from './rollout-keys.js';
+import { rolloutActions, rolloutFooter } from './rollout-keys.js';
 import { rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
 import { shortRolloutId } from './render/rollout-row.js';
 import { KEYMAP, activeBindings, keyName, resolveKey, type KeyBinding } from './keymap.js';
@@ -204,7 +204,7 @@ export function App({ source, actions, readonly = false, title = 'cluster', onQu
           <View nodes={nodes} frame={frame} selected={selected} height={bodyHeight} width={width} theme={theme} logs={logs} drift={drift} />
         )}
       </Box>
-      <Footer bindings={bindings} width={width} theme={theme} />
+      <Footer bindings={bindings} width={width} theme={theme} holds={rolloutFooter(state, { nodes, item: items[selected] })} />
     </Box>
   );
 }

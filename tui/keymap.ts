@@ -26,7 +26,15 @@ export interface KeyBinding {
   footer?: boolean;
   /** Needs FleetActions (logs, cancel, submit): removed when the console was started without them. */
   usesActions?: boolean;
+  /**
+   * Shown in the footer only while this condition holds for the selected item (e.g. a rollout that can still be
+   * paused). The key still answers when it does not, with a message saying why nothing happens.
+   */
+  when?: FooterCondition;
 }
+
+/** Conditions a footer hint may depend on (computed by the views from the selected item). */
+export type FooterCondition = 'rollout:pausable' | 'rollout:resumable' | 'rollout:active';
 
 /** The default keymap of the console. */
 export const KEYMAP: readonly KeyBinding[] = [
@@ -46,10 +54,10 @@ export const KEYMAP: readonly KeyBinding[] = [
   { keys: ['w'], description: 'window 5m/1h/24h', action: 'driftWindow', footer: true, views: ['drift-model'] },
   // Rollouts (views: the :rollouts list and one rollout). Every key changes the fleet: dangerous, gone in read-only
   // mode; promote and abort ask y/n first.
-  { keys: ['p'], description: 'pause', action: 'pauseRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
-  { keys: ['r'], description: 'resume', action: 'resumeRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
-  { keys: ['P'], description: 'promote', action: 'promoteRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
-  { keys: ['ctrl+a'], description: 'abort', action: 'abortRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true },
+  { keys: ['p'], description: 'pause', action: 'pauseRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:pausable' },
+  { keys: ['r'], description: 'resume', action: 'resumeRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:resumable' },
+  { keys: ['P'], description: 'promote', action: 'promoteRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:active' },
+  { keys: ['ctrl+a'], description: 'abort', action: 'abortRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:active' },
   { keys: ['esc'], description: 'back', action: 'back', footer: true },
   { keys: ['?'], description: 'help', action: 'help', footer: true },
   { keys: ['q', 'ctrl+c'], description: 'quit', action: 'quit', footer: true },
@@ -109,10 +117,13 @@ export function helpRows(bindings: readonly KeyBinding[]): [string, string][] {
   return bindings.map((b) => [keyLabel(b), b.dangerous ? `${b.description} (dangerous)` : b.description]);
 }
 
-/** The one-line footer ("<:> command  </> filter …") cut to `width` at a whole hint. */
-export function footerText(bindings: readonly KeyBinding[], width: number): string {
+/**
+ * The one-line footer ("<:> command  </> filter …") cut to `width` at a whole hint; a hint with a `when` shows only
+ * while `holds` says its condition is met (all of them by default).
+ */
+export function footerText(bindings: readonly KeyBinding[], width: number, holds: (c: FooterCondition) => boolean = () => true): string {
   let out = '';
-  for (const b of bindings.filter((x) => x.footer)) {
+  for (const b of bindings.filter((x) => x.footer && (!x.when || holds(x.when)))) {
     const hint = `<${b.keys[0]}> ${b.description}`;
     const next = out ? `${out}  ${hint}` : hint;
     if (next.length > width) break;

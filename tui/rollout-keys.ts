@@ -3,7 +3,7 @@
 import type { FleetNode } from '../shared/client/fleet-types.js';
 import { rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
 import { isTerminalRollout } from '../shared/protocol/rollout.js';
-import type { ActionId } from './keymap.js';
+import type { ActionId, FooterCondition } from './keymap.js';
 import { findRolloutEntry, shortRolloutId } from './render/rollout-row.js';
 import { currentFrame, type RolloutOp, type UiAction, type UiState } from './state.js';
 
@@ -32,4 +32,16 @@ export function rolloutActions(id: ActionId | null, s: UiState, ctx: { nodes: re
     ? `Promote ${r.name} ${r.to} to 100% on every node (now ${stepOf(r)})? y/n`
     : `Abort ${r.name} → ${r.to} and restore the previous routing? y/n`;
   return [{ type: 'openDialog', dialog: { kind: 'confirm', text, effect } }];
+}
+
+/**
+ * Which rollout hints the footer shows for the rollout in view (the selected row of :rollouts, the frame's own in
+ * the detail view): none for a finished one, pause or resume as its state allows, promote and abort while it runs.
+ */
+export function rolloutFooter(s: UiState, ctx: { nodes: readonly FleetNode[]; item: string | undefined }): (c: FooterCondition) => boolean {
+  const f = currentFrame(s);
+  if (f.view !== 'rollouts' && f.view !== 'rollout-detail') return () => true;
+  const r = findRolloutEntry(ctx.nodes, f.view === 'rollouts' ? ctx.item ?? null : f.arg)?.rollout;
+  const live = !!r && !isTerminalRollout(r);
+  return (c) => c === 'rollout:active' ? live : c === 'rollout:pausable' ? live && r!.state !== 'paused' : c === 'rollout:resumable' ? live && r!.state === 'paused' : true;
 }

@@ -32,7 +32,13 @@ describe(':rollouts', () => {
     expect(f).toMatch(/gpu01 +ro-11111 +churn +2→3 +canary +ROLLED_BACK/);
     // unfinished (fraud, resnet50) before the rolled back one
     expect(f.indexOf('resnet50')).toBeLessThan(f.indexOf('churn'));
-    expect(f).toContain('<p> pause  <r> resume  <P> promote  <ctrl+a> abort');
+    // the footer offers what the selected rollout can take: the running canary pauses, the paused one resumes
+    expect(f).toContain('<p> pause  <P> promote  <ctrl+a> abort');
+    expect(f).not.toContain('<r> resume');
+    await type(DOWN);
+    expect(frame()).toContain('<r> resume  <P> promote  <ctrl+a> abort');
+    expect(frame()).not.toContain('<p> pause');
+    await type('k');
     fits();
     await type(ENTER);
     expect(frame()).toContain('rollout gpu01/ro-7f3a9c21-0d4e-4b8a-9f00-1234567890ab');
@@ -155,6 +161,11 @@ describe('rollout keys', () => {
     const actions = fakeActions();
     const { frame, type } = await start({ nodes, actions });
     await type(':', 'rollouts', ENTER);
+    expect(frame()).toContain('COMPLETED');
+    expect(frame()).not.toMatch(/<p> pause|<r> resume|<P> promote|<ctrl\+a> abort/);
+    await type(ENTER);
+    expect(frame()).not.toMatch(/<p> pause|<r> resume|<P> promote|<ctrl\+a> abort/);
+    await type(ESC);
     await type('p');
     expect(frame()).toContain('is completed; nothing to pause');
     await type(CTRL_A);

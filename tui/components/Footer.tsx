@@ -1,4 +1,4 @@
-import { footerText, type KeyBinding } from '../keymap.js';
+import { footerText, type FooterCondition, type KeyBinding } from '../keymap.js';
 import type { Theme } from '../theme.js';
 import { Line } from './Line.js';
 
@@ -7,9 +7,11 @@ export interface FooterProps {
   bindings: readonly KeyBinding[];
   width: number;
   theme: Theme;
+  /** Whether a hint's condition holds for the selected item (all by default). */
+  holds?: (c: FooterCondition) => boolean;
 }
 
 /** The bottom line: key hints generated from the bindings in effect. */
-export function Footer({ bindings, width, theme }: FooterProps) {
-  return <Line text={footerText(bindings, width)} width={width} theme={theme} tone="dim" />;
+export function Footer({ bindings, width, theme, holds }: FooterProps) {
+  return <Line text={footerText(bindings, width, holds)} width={width} theme={theme} tone="dim" />;
 }
