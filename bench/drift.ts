@@ -42,7 +42,7 @@ import { DriftMonitor } from '../agent/drift/monitor.js';
 import { DriftStore } from '../agent/drift/store.js';
 import { accFromJson, accToJson, cloneAcc, mergeAccsJson, newAcc, type AccJson, type FeatureAcc } from '../agent/drift/profile.js';
 import { datasetFigures, judgeFeature, type EffectiveSettings, type RefFeature } from '../agent/drift/compare.js';
-import { featuresOf } from '../agent/drift/features.js';
+import { featuresOf } from '../agent/serving/tabular.js';
 import { clockTicks, fmt, freePort, machine, percentile, procCpuMs, table } from './util.js';
 
 const MODEL = 'wide';

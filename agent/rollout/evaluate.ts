@@ -3,7 +3,7 @@ import type { TestSet } from '../../shared/protocol/index.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { ServingManager } from '../serving/serving.js';
 import { isDynamicDim } from '../serving/tensors.js';
-import { featuresOf, rowsToFeeds } from '../drift/features.js';
+import { featuresOf, rowsToFeeds } from '../serving/tabular.js';
 import { scoreOutputs } from './metrics.js';
 
 /** model.evaluate: runs a version on a labelled test set outside traffic and scores its first output. */
