@@ -45,6 +45,11 @@ import type { DriftStore, StoredReference } from './store.js';
 
 type DriftConfig = AgentConfig['drift'];
 
+/** What the monitor uses of serving: the sampling hook and its rates, and evaluation for reference predictions. */
+export type DriftServing = Pick<ServingManager, 'onSamples' | 'sampleRates' | 'setSampleRate' | 'samplesDropped' | 'withEvaluation' | 'evaluate'>;
+/** What it uses of the model registry: versions, and aliases (the version a request without one means). */
+export type DriftRegistry = Pick<ModelRegistry, 'resolve' | 'get' | 'alias'>;
+
 /** Uploads idle this long are dropped. */
 const UPLOAD_IDLE_MS = 600_000;
 
@@ -76,7 +81,7 @@ export class DriftMonitor extends EventEmitter {
   private readonly now: () => number;
   private readonly rnd: () => number;
 
-  constructor(private readonly deps: { store: DriftStore; registry: ModelRegistry; serving: ServingManager; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number;
+  constructor(private readonly deps: { store: DriftStore; registry: DriftRegistry; serving: DriftServing; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number;
     /** Where an automatic reference (built from the traffic of any token, read ones included) is recorded. */
     audit?: Pick<AuditLog, 'record'> }) {
     super();
