@@ -81,7 +81,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
     await rollouts?.dispose().catch(() => undefined); // waits for the rollout steps in flight (they write to the store)
     await peers?.dispose().catch(() => undefined);
-    drift?.dispose();
+    await drift?.dispose(); // waits for a reference being profiled: the database closes below
     await serving?.dispose().catch(() => undefined);
     await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
     await collector?.stop().catch(() => undefined);

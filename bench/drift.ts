@@ -42,7 +42,7 @@ import { DriftMonitor } from '../agent/drift/monitor.js';
 import { DriftStore } from '../agent/drift/store.js';
 import { accFromJson, accToJson, cloneAcc, mergeAccsJson, newAcc, type AccJson, type FeatureAcc } from '../agent/drift/profile.js';
 import { datasetFigures, judgeFeature, type EffectiveSettings, type RefFeature } from '../agent/drift/compare.js';
-import { featuresOf } from '../agent/drift/features.js';
+import { featuresOf } from '../agent/serving/tabular.js';
 import { clockTicks, fmt, freePort, machine, percentile, procCpuMs, table } from './util.js';
 
 const MODEL = 'wide';
@@ -365,7 +365,7 @@ async function reportCost(o: { quick: boolean }): Promise<{ cases: ReportCase[];
   return { cases, ingestRows };
 }
 
-/** Where the cold 24 h report's time goes: the steps of DriftMonitor.windowAccs and report, repeated here one by one. */
+/** Where the cold 24 h report's time goes: the steps of WindowCache.window (drift/window-cache.ts) and DriftMonitor.report, repeated here one by one. */
 function breakdown(db: ReturnType<typeof openStore>, store: DriftStore, registry: ModelRegistry, dc: ReturnType<typeof loadConfig>['drift'], name: string, version: string, windowStart: number, bucketMs: number): string[][] {
   const from = Math.floor(windowStart / bucketMs) * bucketMs;
   const HOUR = 3_600_000;

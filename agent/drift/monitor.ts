@@ -1,6 +1,8 @@
 /**
  * The drift monitor of one agent: turns sampled inferences into window profiles, judges each closed window against
- * the version's reference, raises and resolves alerts, and answers reports.
+ * the version's reference, raises and resolves alerts, and answers reports. It owns the capture, the window
+ * lifecycle and the queries; the alert state machine is alerts.ts (pure), merged windows are window-cache.ts, dataset
+ * uploads are reference-upload.ts, the per-version state is state.ts.
  *
  * Flow and invariants:
  * - The serving hot path only appends a sample to a bounded buffer (ServingManager.onSamples); this monitor receives
@@ -11,52 +13,45 @@
  *   seconds (so kill -9 loses at most that much capture); a bucket is judged once, when it closes, and its judgement is
  *   stored with it in the same write as any alert change (one transaction). Buckets that closed while the agent was
  *   down are judged at start-up.
- * - Alert state machine per version: judged window drifts (dataset drift or prediction drift) → consecutive += 1;
- *   at alert_after → alert raised (stored, emitted); further drifting windows update it; the first judged window that
- *   does not drift resets the count and resolves the alert. Windows that cannot be judged (no reference, too few
- *   rows) change nothing.
+ * - Alerts: each judged window goes through the alert state machine of its version (alerts.ts, diagram there):
+ *   raised after alert_after consecutive drifting windows, updated while they drift, resolved by the first judged
+ *   window in range; windows that cannot be judged change nothing. The decision is applied here, in the transaction
+ *   that stores the window's judgement.
  * - Changing a version's reference restarts its windows (their histograms use the old bin edges): the open bucket is
  *   dropped and the profiles of judged ones are emptied, their judgements kept for the history.
  * - An active alert of a version that stops getting traffic (no bucket for alert_after + 1 bucket lengths), or that is
  *   removed, is resolved ("no traffic"): nothing is left to judge it by.
+ * - The capture rate per model is set on serving (setSampleRate) from here: the monitor owns the capture budget.
+ * - dispose() stops capture, flushes the open buckets and waits for work in flight (a reference being profiled) before
+ *   it resolves: main.ts closes the database right after.
  */
 import { EventEmitter } from 'node:events';
-import { randomBytes, createHash } from 'node:crypto';
 import { RpcError } from '../../shared/protocol/index.js';
-import type { DriftAlert, DriftPoint, DriftReport, DriftSettings, FeatureDrift, FeatureType, ReferenceInfo } from '../../shared/protocol/index.js';
+import type { DriftAlert, DriftPoint, DriftReport, DriftSettings, FeatureDrift, ReferenceInfo } from '../../shared/protocol/index.js';
 import type { AgentConfig } from '../config.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Logger } from '../log.js';
 import type { ModelRegistry, StoredVersion } from '../serving/registry.js';
 import type { InferSample, ServingManager } from '../serving/serving.js';
-import { isDynamicDim } from '../serving/tensors.js';
-import { addValue, accFromJson, accToJson, cloneAcc, mergeAcc, mergeAccsJson, newAcc, type AccJson, type Cell, type FeatureAcc } from './profile.js';
-import { datasetFigures, histogramView, judgeFeature, trafficDistance, type EffectiveSettings, type RefFeature } from './compare.js';
-import { MISSING_TEXT, extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type ColumnMatch, type FeatureDef } from './features.js';
-import { buildRefFeature } from './reference.js';
-import { DriftStore, type StoredReference } from './store.js';
+import { extractRows, featuresOf } from '../serving/tabular.js';
+import { addValue, accFromJson, accToJson, type FeatureAcc } from './profile.js';
+import { datasetFigures, histogramView, judgeFeature, trafficDistance, type EffectiveSettings } from './compare.js';
+import { buildRefFeature, storedReference } from './reference.js';
+import { alertMessage, nextAlert, trailingConsecutive } from './alerts.js';
+import { newBucket, type OpenBucket, type VersionState } from './state.js';
+import { WindowCache, hourOf } from './window-cache.js';
+import { ReferenceUpload } from './reference-upload.js';
+import type { DriftStore, StoredReference } from './store.js';
 
 type DriftConfig = AgentConfig['drift'];
 
-/** Closed buckets are merged in aligned blocks of this length (by bucket start), cached in DriftMonitor.blockCache. */
-const HOUR_MS = 3_600_000;
-/** Most merged hour blocks kept in memory, all versions together (see DriftMonitor.blockCache). */
-const BLOCK_CACHE_MAX = 64;
-/** Most cached window merges (DriftMonitor.closedCache). */
-const WINDOW_CACHE_MAX = 64;
+/** What the monitor uses of serving: the sampling hook and its rates, and evaluation for reference predictions. */
+export type DriftServing = Pick<ServingManager, 'onSamples' | 'sampleRates' | 'setSampleRate' | 'samplesDropped' | 'withEvaluation' | 'evaluate'>;
+/** What it uses of the model registry: versions, and aliases (the version a request without one means). */
+export type DriftRegistry = Pick<ModelRegistry, 'resolve' | 'get' | 'alias'>;
 
-interface OpenBucket { start: number; end: number; rows: number; accs: FeatureAcc[] }
-interface VersionState {
-  name: string; version: string; key: string;
-  defs: FeatureDef[]; unprofiled: string[];
-  ref: RefFeature[] | null; refInfo: ReferenceInfo | null;
-  open: OpenBucket | null; dirty: boolean; lastFlush: number;
-  consecutive: number; alert: DriftAlert | null;
-  trafficRef: { need: number; rows: number; cols: Cell[][]; by: string; asked?: number } | null;
-  last: { features: FeatureDrift[]; point: DriftPoint } | null;
-}
-interface Upload { id: string; key: string; name: string; version: string; format: 'csv' | 'jsonl'; partial: string; line: number; match: ColumnMatch | null; jsonKeys: string[] | null;
-  rows: Cell[][]; seen: number; by: string; datasetName: string | null; hash: ReturnType<typeof createHash>; touched: number }
+/** Uploads idle this long are dropped. */
+const UPLOAD_IDLE_MS = 600_000;
 
 /** Parses a window like 5m, 1h, 24h, 2d into ms. */
 export function parseWindow(w: string): number {
@@ -69,28 +64,13 @@ export function parseWindow(w: string): number {
 export class DriftMonitor extends EventEmitter {
   private states = new Map<string, VersionState>();
   private settings = new Map<string, DriftSettings>();
-  private uploads = new Map<string, Upload>();
+  private uploads = new Map<string, ReferenceUpload>();
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  /**
-   * Merged closed part of recent windows (key: version key | from | until | reference stamp) with its row count, so
-   * that a repeated report reads nothing from SQLite. Emptied for a version at each close and reference change; at
-   * most WINDOW_CACHE_MAX entries (cleared past it).
-   */
-  private closedCache = new Map<string, { accs: FeatureAcc[]; rows: number }>();
-  /**
-   * Closed hours merged once: the buckets that start in one aligned hour [start, start + 1 h), merged and kept in JSON
-   * form (compact sketch arrays; immutable, merged into windows with mergeAccsJson), with their row count. Key: version
-   * key | block start | reference stamp. Only hours that can no longer change are cached (every bucket starting in
-   * them has closed: the open bucket and the clock are past the hour's end). LRU, at most BLOCK_CACHE_MAX = 64 blocks
-   * in all (all versions together: 2.7 days of one version); a block of 51 numeric features is ~0.2 MB in memory, so
-   * ~13 MB at most. Behind it, complete hours are stored in drift_hours (DriftStore.hours; written at the close that
-   * completes an hour, or by the first report that merges one): an uncached hour is one row to read, not 12 buckets.
-   */
-  private blockCache = new Map<string, { key: string; start: number; accs: AccJson[]; rows: number }>();
-  /** Reference identity → stamp (a new reference array = a new stamp: blocks of the old reference are never reused). */
-  private refStamps = new WeakMap<object, number>();
-  private nextRefStamp = 1;
+  private readonly windows: WindowCache;
+  /** Work in flight that writes to the store when it ends (reference builds): dispose() waits for it. */
+  private inFlight = new Set<Promise<unknown>>();
+  private disposed = false;
   /** Rows captured per model since the last rate adjustment. */
   private captured = new Map<string, number>();
   private lastRateAt = 0;
@@ -101,13 +81,14 @@ export class DriftMonitor extends EventEmitter {
   private readonly now: () => number;
   private readonly rnd: () => number;
 
-  constructor(private readonly deps: { store: DriftStore; registry: ModelRegistry; serving: ServingManager; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number;
+  constructor(private readonly deps: { store: DriftStore; registry: DriftRegistry; serving: DriftServing; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number;
     /** Where an automatic reference (built from the traffic of any token, read ones included) is recorded. */
     audit?: Pick<AuditLog, 'record'> }) {
     super();
     this.bucketMs = deps.config.bucket_s * 1000;
     this.now = deps.now ?? Date.now;
     this.rnd = deps.rnd ?? Math.random;
+    this.windows = new WindowCache(deps.store, this.bucketMs, this.now);
   }
 
   /** Resume open buckets, judge buckets that closed while the agent was down, then start capturing. */
@@ -130,11 +111,32 @@ export class DriftMonitor extends EventEmitter {
     this.timer.unref();
   }
 
-  /** Flush open buckets and stop (agent shutdown). */
-  dispose(): void {
-    this.unsubscribe?.();
-    if (this.timer) clearInterval(this.timer);
-    for (const st of this.states.values()) if (st.open && st.dirty) this.flush(st);
+  /**
+   * Stops capturing, flushes open buckets and resolves once the work in flight has ended (a reference being
+   * profiled is finished and saved), so that the caller may close the database (agent shutdown). Never rejects.
+   */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.unsubscribe?.(); this.unsubscribe = null;
+    if (this.timer) { clearInterval(this.timer); this.timer = null; }
+    this.flushAll();
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    // A reference saved meanwhile may have changed the open buckets (histograms dropped): write them as they are now.
+    this.flushAll();
+  }
+
+  private flushAll(): void {
+    for (const st of this.states.values()) {
+      try { if (st.open && st.dirty) this.flush(st); } catch (e) { this.deps.log.error({ err: (e as Error).message, model: st.name, version: st.version }, 'drift flush failed'); }
+    }
+  }
+
+  /** Runs `work` as in-flight work: dispose() waits for it to settle. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const done = () => { this.inFlight.delete(work); };
+    work.then(done, done);
+    return work;
   }
 
   // ------------------------------------------------------------ state
@@ -152,15 +154,18 @@ export class DriftMonitor extends EventEmitter {
     };
   }
 
+  /** Feature type overrides of a model, by feature name. */
+  private typeOverrides(name: string): Record<string, 'numeric' | 'categorical' | undefined> {
+    return Object.fromEntries(Object.entries(this.effective(name).features).map(([k, f]) => [k, f.type]));
+  }
+
   private stateOf(name: string, version: string): VersionState | null {
     const key = `${name}@${version}`;
     const have = this.states.get(key);
     if (have) return have;
     let v: StoredVersion;
     try { v = this.deps.registry.resolve(name, version); } catch { return null; }
-    const eff = this.effective(name);
-    const types = Object.fromEntries(Object.entries(eff.features).map(([k, f]) => [k, f.type]));
-    const { features, unprofiled } = featuresOf(v.inputs, v.outputs, this.deps.config.max_features, types);
+    const { features, unprofiled } = featuresOf(v.inputs, v.outputs, this.deps.config.max_features, this.typeOverrides(name));
     const st: VersionState = { name, version, key, defs: features, unprofiled, ref: null, refInfo: null, open: null, dirty: false, lastFlush: 0,
       consecutive: 0, alert: null, trafficRef: null, last: null };
     const stored = this.deps.store.reference(name, version);
@@ -168,8 +173,7 @@ export class DriftMonitor extends EventEmitter {
     st.alert = this.deps.store.activeAlerts().find((a) => a.name === name && a.version === version) ?? null;
     // Trailing drifting windows count towards the next alert across restarts (only those judged against the current
     // reference: windows judged before it was set stay in the history but count no more).
-    const pts = this.deps.store.judgements(name, version, st.refInfo?.created_at ?? 0, 1000);
-    for (let i = pts.length - 1; i >= 0; i--) { const p = pts[i]; if (!p.judged) continue; if (p.dataset_drift || p.prediction_drift) st.consecutive++; else break; }
+    st.consecutive = trailingConsecutive(this.deps.store.judgements(name, version, st.refInfo?.created_at ?? 0, 1000));
     if (!st.ref && this.deps.config.auto_reference_rows > 0) st.trafficRef = { need: Math.min(this.deps.config.auto_reference_rows, this.deps.config.max_reference_rows), rows: 0, cols: features.map(() => []), by: 'auto' };
     this.states.set(key, st);
     return st;
@@ -181,11 +185,6 @@ export class DriftMonitor extends EventEmitter {
     st.defs = st.defs.map((d, i) => ({ ...d, name: r.features[i].name, type: r.features[i].type }));
   }
 
-  private newBucket(st: VersionState, ts: number): OpenBucket {
-    const start = Math.floor(ts / this.bucketMs) * this.bucketMs;
-    return { start, end: start + this.bucketMs, rows: 0, accs: st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null)) };
-  }
-
   // ------------------------------------------------------------ capture
 
   /** Adds sampled inferences to their versions' open buckets (and to a traffic reference being collected). */
@@ -194,7 +193,7 @@ export class DriftMonitor extends EventEmitter {
       const st = this.stateOf(s.name, s.version);
       if (!st || st.defs.length === 0) continue;
       if (st.open && s.ts >= st.open.end) this.close(st);
-      if (!st.open) st.open = this.newBucket(st, s.ts);
+      if (!st.open) st.open = newBucket(st, s.ts, this.bucketMs);
       const open = st.open;
       const tr = st.trafficRef;
       const rows = extractRows(st.defs, s.inputs, s.outputs, (f, cell) => {
@@ -212,7 +211,7 @@ export class DriftMonitor extends EventEmitter {
     const eff = this.effective(st.name);
     const ref = st.defs.map((d) => buildRefFeature(d.name, d.role, eff.features[d.name]?.type ?? d.type, tr.cols[st.defs.indexOf(d)]));
     const info: ReferenceInfo = { source: 'traffic', rows: tr.rows, rows_seen: tr.rows, created_at: this.now(), created_by: tr.by, dataset_name: null, dataset_sha256: null, matched_by: 'traffic' };
-    this.saveReference(st, ref, info);
+    this.saveReference(st, storedReference(ref, info));
     // An automatic reference is made of whatever traffic came first — read tokens' requests included — and decides
     // what later counts as drift: it goes into the audit log like the references operate tokens set.
     if (tr.by === 'auto') {
@@ -226,8 +225,7 @@ export class DriftMonitor extends EventEmitter {
       capped ? `drift reference built from traffic (capped at drift.max_reference_rows = ${tr.need} of the ${tr.asked} rows asked)` : 'drift reference built from traffic');
   }
 
-  private saveReference(st: VersionState, ref: RefFeature[], info: ReferenceInfo): void {
-    const stored: StoredReference = { info, features: ref.map((f) => ({ name: f.name, role: f.role, type: f.type })), profile: ref.map((f) => ({ edges: f.edges, acc: accToJson(f.acc) })) };
+  private saveReference(st: VersionState, stored: StoredReference): void {
     this.deps.store.saveReference(st.name, st.version, stored);
     // Same feature types: the windows go on (rollout comparisons and reports keep their rows); only their histograms,
     // counted over the old bin edges, are dropped and re-estimated from the sketches. Other types: windows restart.
@@ -243,7 +241,7 @@ export class DriftMonitor extends EventEmitter {
     // A reference in hand ends any traffic reference still collecting (a dataset given later wins over the auto one).
     st.trafficRef = null;
     st.consecutive = 0; st.last = null;
-    this.dropCaches(st.key);
+    this.windows.drop(st.key);
   }
 
   // ------------------------------------------------------------ windows
@@ -266,6 +264,7 @@ export class DriftMonitor extends EventEmitter {
     return st.defs.map((d, i) => judgeFeature(d.name, d.role, d.type, st.ref?.[i] ?? null, accs[i], eff));
   }
 
+  /** Judges a closed bucket and stores the judgement with the alert decision (alerts.ts) in one transaction. */
   private judgeAndStore(st: VersionState, b: OpenBucket): void {
     const eff = this.effective(st.name);
     const features = this.judge(st, b.accs);
@@ -275,33 +274,35 @@ export class DriftMonitor extends EventEmitter {
       scores: Object.fromEntries(features.map((f) => [f.name, f.score])), drifted: [...fig.drifted, ...fig.predictions] };
     const events: Array<{ type: 'raised' | 'resolved'; alert: DriftAlert }> = [];
     const now = this.now();
-    const hour = Math.floor(b.start / HOUR_MS) * HOUR_MS;
+    const hour = hourOf(b.start);
+    const decision = nextAlert({ consecutive: st.consecutive, active: st.alert !== null }, point, eff.alert_after);
     this.deps.store.transaction(() => {
       this.deps.store.saveBucket(st.name, st.version, { start: b.start, end: b.end, rows: b.rows, accs: b.accs.map(accToJson), judgement: point });
       // The bucket's hour block (if one was stored: a bucket judged late, at start-up) no longer holds it as it is.
       this.deps.store.deleteHour(st.name, st.version, hour);
-      if (!judged) return;
-      if (fig.dataset_drift || fig.prediction_drift) {
-        st.consecutive++;
-        if (st.alert) {
-          this.deps.store.updateAlert(st.alert.id, st.consecutive, fig.drifted, fig.predictions, fig.drift_share);
-          st.alert = { ...st.alert, consecutive: st.consecutive, features: fig.drifted, predictions: fig.predictions, prediction_drift: fig.prediction_drift, drift_share: fig.drift_share };
-        } else if (st.consecutive >= eff.alert_after) {
-          const judgedInputs = features.filter((f) => f.role === 'input' && (f.status === 'ok' || f.status === 'drift')).length;
-          const msg = `${st.name} ${st.version}: ` + (fig.drifted.length > 0 ? `drift in ${fig.drifted.length} of ${judgedInputs} input features (${fig.drifted.join(', ')})` : 'no input feature drifts')
-            + (fig.prediction_drift ? `; predictions drifted (${fig.predictions.join(', ')})` : '') + ` for ${st.consecutive} consecutive windows of ${this.deps.config.bucket_s} s`;
-          st.alert = this.deps.store.raiseAlert({ name: st.name, version: st.version, raised_at: now, features: fig.drifted, predictions: fig.predictions, prediction_drift: fig.prediction_drift, drift_share: fig.drift_share, consecutive: st.consecutive, message: msg });
-          events.push({ type: 'raised', alert: st.alert });
-        }
-      } else {
-        st.consecutive = 0;
-        if (st.alert) { this.deps.store.resolveAlert(st.alert.id, now); events.push({ type: 'resolved', alert: { ...st.alert, resolved_at: now } }); st.alert = null; }
+      if (decision.kind === 'update' && st.alert) {
+        this.deps.store.updateAlert(st.alert.id, decision.consecutive, fig.drifted, fig.predictions, fig.drift_share);
+      } else if (decision.kind === 'raise') {
+        const judgedInputs = features.filter((f) => f.role === 'input' && (f.status === 'ok' || f.status === 'drift')).length;
+        const message = alertMessage({ name: st.name, version: st.version, drifted: fig.drifted, judgedInputs, prediction_drift: fig.prediction_drift, predictions: fig.predictions,
+          consecutive: decision.consecutive, bucket_s: this.deps.config.bucket_s });
+        const alert = this.deps.store.raiseAlert({ name: st.name, version: st.version, raised_at: now, features: fig.drifted, predictions: fig.predictions, prediction_drift: fig.prediction_drift,
+          drift_share: fig.drift_share, consecutive: decision.consecutive, message });
+        events.push({ type: 'raised', alert });
+      } else if (decision.kind === 'resolve' && st.alert) {
+        this.deps.store.resolveAlert(st.alert.id, now);
+        events.push({ type: 'resolved', alert: { ...st.alert, resolved_at: now } });
       }
     });
+    // Committed: the in-memory state follows the stored one.
+    st.consecutive = decision.consecutive;
+    if (decision.kind === 'update' && st.alert) st.alert = { ...st.alert, consecutive: decision.consecutive, features: fig.drifted, predictions: fig.predictions, prediction_drift: fig.prediction_drift, drift_share: fig.drift_share };
+    else if (decision.kind === 'raise') st.alert = events[0].alert;
+    else if (decision.kind === 'resolve') st.alert = null;
     st.last = { features, point };
-    this.dropCaches(st.key, b.start);
+    this.windows.drop(st.key, b.start);
     // The close that completes an hour stores its block (off the report path); a later report reads one row for it.
-    try { this.storeHour(st, hour); } catch (e) { this.deps.log.error({ err: (e as Error).message, model: st.name, version: st.version }, 'drift hour block write failed'); }
+    try { this.windows.storeHour(st, hour); } catch (e) { this.deps.log.error({ err: (e as Error).message, model: st.name, version: st.version }, 'drift hour block write failed'); }
     this.emit('judged', st.name, st.version, point);
     for (const e of events) {
       this.deps.log.warn({ model: st.name, version: st.version, alert: e.alert.id, features: e.alert.features }, e.type === 'raised' ? `drift alert raised: ${e.alert.message}` : 'drift alert resolved');
@@ -332,16 +333,16 @@ export class DriftMonitor extends EventEmitter {
         const rate = (this.captured.get(name) ?? 0) / secs;
         const cur = sv.sampleRates.get(name) ?? 1;
         const next = rate > max ? Math.max(0.001, cur * (max / rate)) : Math.min(1, cur * 1.25);
-        if (next >= 1) sv.sampleRates.delete(name); else sv.sampleRates.set(name, next);
+        if (next !== cur) sv.setSampleRate(name, next);
       }
       this.captured.clear(); this.lastRateAt = now;
     }
     if (now - this.lastPrune > 600_000) {
       this.lastPrune = now;
       const before = now - this.deps.config.retention_h * 3_600_000;
-      if (this.deps.store.prune(before) > 0) this.dropCachesBefore(before);
+      if (this.deps.store.prune(before) > 0) this.windows.dropBefore(before);
     }
-    for (const [id, u] of this.uploads) if (now - u.touched > 600_000) this.uploads.delete(id);
+    for (const [id, u] of this.uploads) if (now - u.touched > UPLOAD_IDLE_MS) this.uploads.delete(id);
     if (now - this.lastStaleCheck >= Math.min(60_000, this.bucketMs)) {
       this.lastStaleCheck = now;
       try { this.resolveStale(now); } catch (e) { this.deps.log.error({ err: (e as Error).message }, 'drift stale alert check failed'); }
@@ -357,7 +358,7 @@ export class DriftMonitor extends EventEmitter {
     for (const [key, st] of this.states) {
       if (this.deps.registry.get(st.name, st.version)) continue;
       this.states.delete(key);
-      this.dropCaches(key);
+      this.windows.drop(key);
     }
     for (const a of this.deps.store.activeAlerts()) {
       const key = `${a.name}@${a.version}`;
@@ -417,161 +418,9 @@ export class DriftMonitor extends EventEmitter {
       alert: st.alert, capture: { sample_rate: this.deps.serving.sampleRates.get(st.name) ?? 1, dropped: this.deps.serving.samplesDropped } };
   }
 
-  /**
-   * Merged profile of the closed buckets since `from` (and starting at or before `until` when given) plus the open
-   * bucket. The closed part is cached with its row count until the next close; it is merged from whole closed hours
-   * (blockCache, else their stored hour row in drift_hours, else merged from their buckets and stored) plus the loose
-   * buckets of the partial hours at either end.
-   */
+  /** Merged profile of the closed buckets since `from` (and starting at or before `until`) plus the open bucket. */
   private windowAccs(st: VersionState, from: number, until?: number): { accs: FeatureAcc[]; rows: number } {
-    const withOpen = st.open !== null && (until === undefined || st.open.start <= until);
-    const stamp = this.refStamp(st);
-    const ck = `${st.key}|${from}|${until ?? ''}|${stamp}`;
-    let closed = this.closedCache.get(ck);
-    if (!closed) {
-      closed = this.mergeClosed(st, from, until, stamp);
-      if (this.closedCache.size >= WINDOW_CACHE_MAX) this.closedCache.clear();
-      this.closedCache.set(ck, closed);
-    }
-    const accs = closed.accs.map(cloneAcc);
-    // mergeAcc only reads its second argument: the open bucket needs no copy.
-    if (withOpen) st.open!.accs.forEach((a, i) => mergeAcc(accs[i], a));
-    return { accs, rows: closed.rows + (withOpen ? st.open!.rows : 0) };
-  }
-
-  /** The closed buckets of a window merged: cached hour blocks + loose buckets of the partial hours, oldest first. */
-  private mergeClosed(st: VersionState, from: number, until: number | undefined, stamp: number): { accs: FeatureAcc[]; rows: number } {
-    const openStart = st.open?.start ?? Infinity;
-    const fresh = (): FeatureAcc[] => st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null));
-    // Parts to merge, oldest first (loose buckets and hour blocks), merged at the end feature by feature.
-    const parts: AccJson[][] = [];
-    let rows = 0;
-    const done = (): { accs: FeatureAcc[]; rows: number } => {
-      const accs = fresh();
-      for (let f = 0; f < accs.length; f++) mergeAccsJson(accs[f], parts.map((p) => p[f]));
-      return { accs, rows };
-    };
-    const take = (b: { start: number; end: number; rows: number; accs: AccJson[] }): void => {
-      if (b.start < from || b.start === openStart || b.accs.length !== st.defs.length || (until !== undefined && b.end > until + this.bucketMs)) return;
-      rows += b.rows;
-      parts.push(b.accs);
-    };
-    const loose = (lo: number, hi: number): void => { if (lo < hi) for (const b of this.deps.store.bucketProfiles(st.name, st.version, lo, hi)) take(b); };
-    // Whole hours [firstBlock, endBlock): inside the window and complete — every bucket starting in them has closed
-    // (the open bucket and the bucket of the current time start at or after the hour's end).
-    const endExcl = until === undefined ? Infinity : until + 1;
-    const frontier = Math.min(openStart, Math.floor(this.now() / this.bucketMs) * this.bucketMs);
-    const firstBlock = Math.ceil(from / HOUR_MS) * HOUR_MS;
-    const endBlock = Math.floor(Math.min(endExcl, frontier) / HOUR_MS) * HOUR_MS;
-    if (firstBlock >= endBlock) { loose(from, endExcl); return done(); }
-    loose(from, firstBlock);
-    const blocks: Array<{ accs: AccJson[]; rows: number } | null> = [];
-    for (let b = firstBlock; b < endBlock; b += HOUR_MS) blocks.push(this.blockGet(`${st.key}|${b}|${stamp}`));
-    const refKey = this.refKey(st);
-    // The missing hours, a contiguous run at a time: their stored hour rows, else their buckets (merged, then stored
-    // when every bucket of the hour has been judged).
-    for (let i = 0; i < blocks.length;) {
-      if (blocks[i]) { i++; continue; }
-      let j = i;
-      while (j < blocks.length && !blocks[j]) j++;
-      for (const h of this.deps.store.hours(st.name, st.version, firstBlock + i * HOUR_MS, firstBlock + j * HOUR_MS, refKey)) {
-        if (h.accs.length !== st.defs.length) continue;
-        const k = (h.start - firstBlock) / HOUR_MS;
-        blocks[k] = { accs: h.accs, rows: h.rows };
-        this.blockSet(`${st.key}|${h.start}|${stamp}`, { key: st.key, start: h.start, ...blocks[k]! });
-      }
-      for (let k = i; k < j;) {
-        if (blocks[k]) { k++; continue; }
-        let l = k;
-        while (l < j && !blocks[l]) l++;
-        const stored = this.deps.store.bucketProfiles(st.name, st.version, firstBlock + k * HOUR_MS, firstBlock + l * HOUR_MS);
-        let s = 0;
-        for (let m = k; m < l; m++) {
-          const start = firstBlock + m * HOUR_MS;
-          const e = s;
-          while (s < stored.length && stored[s].start < start + HOUR_MS) s++;
-          const h = this.mergeHour(st, stored.slice(e, s));
-          blocks[m] = { accs: h.accs, rows: h.rows };
-          if (h.judged) this.deps.store.saveHour(st.name, st.version, start, refKey, h.rows, h.accs);
-          this.blockSet(`${st.key}|${start}|${stamp}`, { key: st.key, start, ...blocks[m]! });
-        }
-        k = l;
-      }
-      i = j;
-    }
-    for (const b of blocks) { rows += b!.rows; parts.push(b!.accs); }
-    loose(endBlock, endExcl);
-    return done();
-  }
-
-  /** One hour's buckets merged (the block form: JSON); judged: every one of them has been judged (closed for good). */
-  private mergeHour(st: VersionState, buckets: ReadonlyArray<{ rows: number; accs: AccJson[]; judged: boolean }>): { accs: AccJson[]; rows: number; judged: boolean } {
-    const m = st.defs.map((d, i) => newAcc(d.type, st.ref?.[i]?.edges ?? null));
-    const inHour: AccJson[][] = [];
-    let rows = 0;
-    for (const b of buckets) {
-      if (b.accs.length !== st.defs.length) continue;
-      rows += b.rows;
-      inHour.push(b.accs);
-    }
-    for (let f = 0; f < m.length; f++) mergeAccsJson(m[f], inHour.map((p) => p[f]));
-    return { accs: m.map(accToJson), rows, judged: buckets.every((b) => b.judged) };
-  }
-
-  /**
-   * Stores the hour block starting at `hour` (and caches it) if the hour is complete: the open bucket and the bucket
-   * of the current time start at or after its end, and every bucket stored in it has been judged (at start-up, a
-   * bucket that closed while the agent was down may still wait for its judgement: the last one judged stores it).
-   */
-  private storeHour(st: VersionState, hour: number): void {
-    const frontier = Math.min(st.open?.start ?? Infinity, Math.floor(this.now() / this.bucketMs) * this.bucketMs);
-    if (hour + HOUR_MS > frontier) return;
-    const h = this.mergeHour(st, this.deps.store.bucketProfiles(st.name, st.version, hour, hour + HOUR_MS));
-    if (!h.judged) return;
-    this.deps.store.saveHour(st.name, st.version, hour, this.refKey(st), h.rows, h.accs);
-    this.blockSet(`${st.key}|${hour}|${this.refStamp(st)}`, { key: st.key, start: hour, accs: h.accs, rows: h.rows });
-  }
-
-  /**
-   * Identity of the reference (and feature types) a stored hour block was merged under: a block stored under another
-   * one is never read (hour rows are also deleted when the reference changes).
-   */
-  private refKey(st: VersionState): string {
-    const i = st.refInfo;
-    return `${st.defs.map((d) => (d.type === 'numeric' ? 'n' : 'c')).join('')}|${i ? `${i.source}:${i.created_at}:${i.rows}:${i.dataset_sha256 ?? ''}` : '-'}`;
-  }
-
-  private blockGet(k: string): { accs: AccJson[]; rows: number } | null {
-    const v = this.blockCache.get(k);
-    if (!v) return null;
-    this.blockCache.delete(k); this.blockCache.set(k, v); // most recently used last
-    return v;
-  }
-
-  private blockSet(k: string, v: { key: string; start: number; accs: AccJson[]; rows: number }): void {
-    this.blockCache.delete(k);
-    this.blockCache.set(k, v);
-    while (this.blockCache.size > BLOCK_CACHE_MAX) this.blockCache.delete(this.blockCache.keys().next().value!);
-  }
-
-  private refStamp(st: VersionState): number {
-    if (!st.ref) return 0;
-    let s = this.refStamps.get(st.ref);
-    if (s === undefined) { s = this.nextRefStamp++; this.refStamps.set(st.ref, s); }
-    return s;
-  }
-
-  /** Forgets a version's cached windows, and its cached hours: all of them, or only the hour holding bucket `start`. */
-  private dropCaches(key: string, start?: number): void {
-    for (const k of this.closedCache.keys()) if (k.startsWith(`${key}|`)) this.closedCache.delete(k);
-    const hour = start === undefined ? null : Math.floor(start / HOUR_MS) * HOUR_MS;
-    for (const [k, b] of this.blockCache) if (b.key === key && (hour === null || b.start === hour)) this.blockCache.delete(k);
-  }
-
-  /** After a prune: every cached window, and the cached hours that may hold a pruned bucket (start before `before`). */
-  private dropCachesBefore(before: number): void {
-    this.closedCache.clear();
-    for (const [k, b] of this.blockCache) if (b.start < before) this.blockCache.delete(k);
+    return this.windows.window(st, from, until);
   }
 
   /**
@@ -629,14 +478,16 @@ export class DriftMonitor extends EventEmitter {
 
   /** drift.setReference: a dataset in chunks, or the next N requests. */
   async setReference(p: { name: string; version?: string; format?: 'csv' | 'jsonl'; upload_id?: string; data?: string; final: boolean; dataset_name?: string; from_traffic?: number }, by: string): Promise<{ upload_id: string | null; received_rows: number; reference: ReferenceInfo | null; features: string[] }> {
-    let u: Upload | undefined;
+    if (this.disposed) throw new RpcError('UNAVAILABLE', 'the agent is shutting down: send the reference again once it is back');
+    let u: ReferenceUpload | undefined;
     if (p.upload_id) {
       u = this.uploads.get(p.upload_id);
       if (!u) throw new RpcError('NOT_FOUND', `no reference upload ${p.upload_id} (uploads expire after 10 minutes idle): start again without upload_id`);
     }
     const st = u ? this.states.get(u.key) : this.mustState(p.name, p.version);
     if (!st) throw new RpcError('NOT_FOUND', `model ${p.name} is gone`);
-    if (st.defs.filter((d) => d.role === 'input').length === 0) throw new RpcError('INVALID_PARAMS', `${st.name} ${st.version} has no profilable input (only [batch] and [batch, F] inputs are; not profiled: ${st.unprofiled.join(', ')})`);
+    const inputs = st.defs.filter((d) => d.role === 'input');
+    if (inputs.length === 0) throw new RpcError('INVALID_PARAMS', `${st.name} ${st.version} has no profilable input (only [batch] and [batch, F] inputs are; not profiled: ${st.unprofiled.join(', ')})`);
     if (p.from_traffic !== undefined) {
       // The rows are kept raw until the reference is built: at most drift.max_reference_rows of them (a dataset is
       // sampled down to the same bound). In memory only: a restart drops a pending traffic reference.
@@ -647,100 +498,37 @@ export class DriftMonitor extends EventEmitter {
       return { upload_id: null, received_rows: 0, reference: null, features: st.defs.map((d) => d.name) };
     }
     if (!u) {
-      u = { id: `ref_${randomBytes(6).toString('hex')}`, key: st.key, name: st.name, version: st.version, format: p.format!, partial: '', line: 0, match: null, jsonKeys: null, rows: [], seen: 0, by,
-        datasetName: p.dataset_name ?? null, hash: createHash('sha256'), touched: this.now() };
+      u = new ReferenceUpload(st.key, { format: p.format!, by, datasetName: p.dataset_name ?? null, cap: this.deps.config.max_reference_rows, rnd: this.rnd, now: this.now() });
       this.uploads.set(u.id, u);
     }
     u.touched = this.now();
     // A UTF-8 byte-order mark opening the file (the CLI drops it; other clients may not) is not part of the first cell.
     const data = !p.upload_id && p.data?.startsWith('\uFEFF') ? p.data.slice(1) : p.data ?? '';
-    u.hash.update(data);
     try {
-      this.parseChunk(st, u, data, p.final);
+      u.add(data, p.final, inputs);
     } catch (e) {
       this.uploads.delete(u.id);
-      throw e instanceof RpcError ? e : new RpcError('INVALID_PARAMS', `reference data, line ${u.line}: ${(e as Error).message}`);
+      throw e;
     }
     if (!p.final) return { upload_id: u.id, received_rows: u.seen, reference: null, features: st.defs.map((d) => d.name) };
     this.uploads.delete(u.id);
     if (u.rows.length === 0) throw new RpcError('INVALID_PARAMS', 'the reference dataset has no rows');
-    const info = await this.buildDatasetReference(st, u);
+    const info = await this.track(this.buildDatasetReference(st, u));
     return { upload_id: u.id, received_rows: u.seen, reference: info, features: st.defs.map((d) => d.name) };
   }
 
-  private parseChunk(st: VersionState, u: Upload, data: string, final: boolean): void {
-    const text = u.partial + data;
-    const lines = text.split(/\r?\n/);
-    u.partial = final ? '' : lines.pop()!;
-    const inputs = st.defs.filter((d) => d.role === 'input');
-    const cap = this.deps.config.max_reference_rows;
-    for (const line of lines) {
-      u.line++;
-      if (line.trim() === '') continue;
-      let cells: unknown[];
-      if (u.format === 'csv') {
-        const raw = parseCsvLine(line);
-        if (!u.match) {
-          // A first line with any non-numeric cell is a header; else columns go by position. Missing markers (NA, NaN,
-          // null, None, empty) are not names: a headerless file whose first row has a missing value is data.
-          const isHeader = raw.some((c) => !MISSING_TEXT.has(c.trim().toLowerCase()) && Number.isNaN(Number(c)));
-          u.match = matchColumns(isHeader ? raw : null, inputs);
-          if (isHeader) continue;
-        }
-        cells = raw;
-      } else {
-        const obj = JSON.parse(line) as unknown;
-        if (Array.isArray(obj)) { if (!u.match) u.match = matchColumns(null, inputs); cells = obj; }
-        else if (obj && typeof obj === 'object') {
-          if (!u.match) { u.jsonKeys = Object.keys(obj); u.match = matchColumns(u.jsonKeys, inputs); }
-          cells = u.jsonKeys!.map((k) => (obj as Record<string, unknown>)[k]);
-        } else throw new Error('each JSON line must be an object or an array');
-      }
-      const m = u.match!;
-      if (m.by === 'position' && cells.length < inputs.length) throw new Error(`${cells.length} values, the model has ${inputs.length} input features`);
-      const row = inputs.map((d, i) => textCell(cells[m.columns[i]], d.type));
-      u.seen++;
-      // Uniform reservoir of rows: memory stays bounded whatever the file size.
-      if (u.rows.length < cap) u.rows.push(row);
-      else { const j = Math.floor(this.rnd() * u.seen); if (j < cap) u.rows[j] = row; }
-    }
-  }
-
-  private async buildDatasetReference(st: VersionState, u: Upload): Promise<ReferenceInfo> {
-    const eff = this.effective(st.name);
+  /** Profiles a finished upload (running the version for the reference predictions) and saves it as the reference. */
+  private async buildDatasetReference(st: VersionState, u: ReferenceUpload): Promise<ReferenceInfo> {
     const v = this.deps.registry.resolve(st.name, st.version);
-    const inputDefs = st.defs.filter((d) => d.role === 'input');
-    const names = u.match?.names ?? null;
-    const defs = st.defs.map((d, i) => (d.role === 'input' && names ? { ...d, name: names[i] } : d));
-    // Predictions on the reference rows: run the version itself, in batches (rows one by one for a fixed batch size).
-    const predCols: Cell[][] = st.defs.map(() => []);
-    const predDefs = st.defs.map((d) => (d.role === 'prediction' ? d : null));
-    let predictionError: string | null = null;
-    if (predDefs.some((d) => d)) {
-      const dynamic = v.inputs.every((s) => s.shape.length > 0 && isDynamicDim(s.shape[0]));
-      const batch = dynamic ? 512 : 1;
-      try {
-        // A version loaded only for this is unloaded afterwards (unless it started serving meanwhile).
-        await this.deps.serving.withEvaluation(st.name, st.version, async () => {
-          for (let i = 0; i < u.rows.length; i += batch) {
-            const rows = u.rows.slice(i, i + batch);
-            const outputs = await this.deps.serving.evaluate(st.name, st.version, rowsToFeeds(rows, inputDefs, v.inputs));
-            extractRows(st.defs, {}, outputs, (f, cell) => { if (predDefs[f]) predCols[f].push(cell); });
-          }
-        });
-      } catch (e) { predictionError = (e as Error).message; }
-    }
-    if (predictionError) this.deps.log.warn({ model: st.name, version: st.version, err: predictionError }, 'reference predictions failed: predictions have no reference');
-    let ii = 0;
-    const ref: RefFeature[] = defs.map((d, f) => {
-      const type: FeatureType = eff.features[d.name]?.type ?? d.type;
-      const cells = d.role === 'input' ? u.rows.map((r) => r[ii]) : predCols[f];
-      if (d.role === 'input') ii++;
-      return buildRefFeature(d.name, d.role, type, cells);
+    const sv = this.deps.serving;
+    const { reference, predictionError } = await u.build({
+      defs: st.defs, specs: v.inputs, types: this.typeOverrides(st.name), now: this.now,
+      // A version loaded only for this is unloaded afterwards (unless it started serving meanwhile).
+      predict: (run) => sv.withEvaluation(st.name, st.version, () => run((feeds) => sv.evaluate(st.name, st.version, feeds))),
     });
-    const info: ReferenceInfo = { source: 'dataset', rows: u.rows.length, rows_seen: u.seen, created_at: this.now(), created_by: u.by, dataset_name: u.datasetName,
-      dataset_sha256: u.hash.digest('hex'), matched_by: u.match?.by ?? 'position' };
-    this.saveReference(st, ref, info);
+    if (predictionError) this.deps.log.warn({ model: st.name, version: st.version, err: predictionError }, 'reference predictions failed: predictions have no reference');
+    this.saveReference(st, reference);
+    const info = reference.info;
     this.deps.log.info({ model: st.name, version: st.version, rows: info.rows, rows_seen: info.rows_seen, matched_by: info.matched_by }, 'drift reference set from a dataset');
     return info;
   }

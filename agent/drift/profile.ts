@@ -8,9 +8,10 @@
  * add up to 1 h and 24 h. Pure: data in, data out.
  */
 import { QuantileSketch, type AnySketchJson } from './sketch.js';
+import type { Cell } from '../serving/tabular.js';
 
-/** A value as captured: number (numeric), string (categorical) or missing. */
-export type Cell = number | string | null;
+/** A value as captured: number (numeric), string (categorical) or missing (defined with the tabular view of a model). */
+export type { Cell };
 
 /** Most categories kept per feature; further ones count as OTHER. */
 export const MAX_CATEGORIES = 200;

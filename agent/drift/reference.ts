@@ -3,10 +3,11 @@
  * Numeric features get 10 bin edges at the reference's deciles (each bin holds ~10% of the reference), then every
  * value is counted into them and into the sketch (KS compares sketches). No raw values are kept, whatever the size.
  */
-import type { FeatureType } from '../../shared/protocol/index.js';
+import type { FeatureType, ReferenceInfo } from '../../shared/protocol/index.js';
 import { binEdgesFromReference } from './stats.js';
-import { addValue, newAcc, type Cell } from './profile.js';
+import { accToJson, addValue, newAcc, type Cell } from './profile.js';
 import type { RefFeature } from './compare.js';
+import type { StoredReference } from './store.js';
 
 /** Bins per numeric feature. */
 export const REFERENCE_BINS = 10;
@@ -22,4 +23,9 @@ export function buildRefFeature(name: string, role: 'input' | 'prediction', type
   const acc = newAcc(type, edges);
   for (const c of cells) addValue(acc, c, edges);
   return { name, role, type, edges, acc };
+}
+
+/** A reference as stored (DriftStore.saveReference): its info, feature names and JSON profiles. */
+export function storedReference(ref: readonly RefFeature[], info: ReferenceInfo): StoredReference {
+  return { info, features: ref.map((f) => ({ name: f.name, role: f.role, type: f.type })), profile: ref.map((f) => ({ edges: f.edges, acc: accToJson(f.acc) })) };
 }

@@ -1,7 +1,8 @@
+import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import type { DriftAlert, DriftPoint, DriftSettings, ReferenceInfo } from '../../shared/protocol/index.js';
-import type { AccJson } from './profile.js';
+import { DriftAlert, DriftPoint, DriftSettings, ReferenceInfo } from '../../shared/protocol/index.js';
 import type { FeatureType } from '../../shared/protocol/index.js';
+import type { AccJson } from './profile.js';
 
 /** A stored reference: its info, the feature names (in feature order) and per-feature profiles. */
 export interface StoredReference {
@@ -13,6 +14,18 @@ export interface StoredReference {
 /** A stored bucket: its window, rows, per-feature accumulators and (once closed) how it was judged. */
 export interface StoredBucket { start: number; end: number; rows: number; accs: AccJson[]; judgement: DriftPoint | null }
 
+const Names = z.array(z.string());
+
+/**
+ * Decodes a stored JSON column with the protocol schema of what it holds: rows read back are sent to clients (reports,
+ * history, alerts, settings), and the codec is the type. A row that does not match fails loudly, naming the column.
+ */
+function decode<S extends z.ZodType>(schema: S, json: string, what: string): z.infer<S> {
+  const r = schema.safeParse(JSON.parse(json));
+  if (!r.success) throw new Error(`stored ${what} does not match its schema: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
 /** SQLite repository of the drift tables (migrations v5 and v8). Every write is one statement or one transaction. */
 export class DriftStore {
   constructor(private readonly db: Db) {}
@@ -22,7 +35,8 @@ export class DriftStore {
 
   reference(name: string, version: string): StoredReference | null {
     const r = this.db.prepare('SELECT info, features, profile FROM drift_references WHERE name = ? AND version = ?').get(name, version) as { info: string; features: string; profile: string } | undefined;
-    return r ? { info: JSON.parse(r.info), features: JSON.parse(r.features), profile: JSON.parse(r.profile) } : null;
+    // info reaches clients (decoded); features and profiles are the monitor's own (JSON as written by saveReference)
+    return r ? { info: decode(ReferenceInfo, r.info, 'drift reference info'), features: JSON.parse(r.features), profile: JSON.parse(r.profile) } : null;
   }
 
   saveReference(name: string, version: string, ref: StoredReference): void {
@@ -78,7 +92,7 @@ export class DriftStore {
   judgements(name: string, version: string, since: number, limit: number): DriftPoint[] {
     const rows = this.db.prepare('SELECT judgement FROM drift_buckets WHERE name = ? AND version = ? AND end_ms > ? AND judgement IS NOT NULL ORDER BY start_ms DESC LIMIT ?')
       .all(name, version, since, limit) as Array<{ judgement: string }>;
-    return rows.reverse().map((r) => JSON.parse(r.judgement));
+    return rows.reverse().map((r) => decode(DriftPoint, r.judgement, 'drift judgement'));
   }
 
   /** Buckets closed (end ≤ now) but never judged: the agent was down when they closed. */
@@ -162,10 +176,12 @@ export class DriftStore {
   }
 
   private static alertRow(r: Record<string, unknown>): DriftAlert {
-    const features = JSON.parse(r.features as string) as string[];
-    const predictions = JSON.parse(r.predictions as string) as string[];
-    return { id: r.id as number, name: r.name as string, version: r.version as string, raised_at: r.raised_at as number, resolved_at: (r.resolved_at as number | null) ?? null,
-      features, predictions, prediction_drift: predictions.length > 0, drift_share: r.drift_share as number, consecutive: r.consecutive as number, message: r.message as string };
+    const features = decode(Names, r.features as string, 'drift alert features');
+    const predictions = decode(Names, r.predictions as string, 'drift alert predictions');
+    const a = DriftAlert.safeParse({ id: r.id, name: r.name, version: r.version, raised_at: r.raised_at, resolved_at: r.resolved_at ?? null,
+      features, predictions, prediction_drift: predictions.length > 0, drift_share: r.drift_share, consecutive: r.consecutive, message: r.message });
+    if (!a.success) throw new Error(`stored drift alert ${String(r.id)} does not match its schema: ${a.error.issues[0]?.path.join('.')}: ${a.error.issues[0]?.message}`);
+    return a.data;
   }
 
   activeAlerts(): DriftAlert[] {
@@ -178,7 +194,7 @@ export class DriftStore {
 
   settings(name: string): DriftSettings {
     const r = this.db.prepare('SELECT settings FROM drift_settings WHERE name = ?').get(name) as { settings: string } | undefined;
-    return r ? JSON.parse(r.settings) : {};
+    return r ? decode(DriftSettings, r.settings, 'drift settings') : {};
   }
 
   saveSettings(name: string, s: DriftSettings | null, by: string, at: number): void {

@@ -3,7 +3,7 @@ import type { TestSet } from '../../shared/protocol/index.js';
 import type { ModelRegistry } from './registry.js';
 import type { ServingManager } from './serving.js';
 import { isDynamicDim } from './tensors.js';
-import { featuresOf, rowsToFeeds } from '../drift/features.js';
+import { featuresOf, rowsToFeeds } from './tabular.js';
 import { scoreOutputs } from './scoring.js';
 
 /** model.evaluate: runs a version on a labelled test set outside traffic and scores its first output. */

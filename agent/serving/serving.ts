@@ -100,17 +100,26 @@ export class ServingManager {
   private sampleScheduled = false;
   /** Share of requests sampled (0..1) and the most samples waiting for delivery; dropped counts what did not fit. */
   sampleRate = 1;
-  /** Per-model share, set by the drift monitor when one model's traffic exceeds its capture budget (overrides sampleRate). */
-  readonly sampleRates = new Map<string, number>();
+  /** Per-model share, set (setSampleRate) by the drift monitor when one model's traffic exceeds its capture budget (overrides sampleRate). */
+  private readonly modelRates = new Map<string, number>();
   sampleCap = 1024;
   samplesDropped = 0;
+
+  /** The per-model sampling shares below 1 (read-only: change them with setSampleRate). */
+  get sampleRates(): ReadonlyMap<string, number> { return this.modelRates; }
+
+  /** Sets the share of `model`'s requests that are sampled (clamped to (0, 1]); 1 removes the per-model override. */
+  setSampleRate(model: string, rate: number): void {
+    if (!(rate < 1)) this.modelRates.delete(model);
+    else this.modelRates.set(model, Math.max(Number.MIN_VALUE, rate));
+  }
 
   /** Receive (a sample of) the inputs and outputs of inferences, in batches, off the hot path. */
   onSamples(l: (batch: InferSample[]) => void): () => void { this.sampleListeners.add(l); return () => this.sampleListeners.delete(l); }
 
   private sample(s: InferSample): void {
     if (this.sampleListeners.size === 0) return;
-    const rate = this.sampleRates.size > 0 ? this.sampleRates.get(s.name) ?? this.sampleRate : this.sampleRate;
+    const rate = this.modelRates.size > 0 ? this.modelRates.get(s.name) ?? this.sampleRate : this.sampleRate;
     if (rate < 1 && Math.random() >= rate) return;
     if (this.sampleBuf.length >= this.sampleCap) { this.samplesDropped++; return; }
     this.sampleBuf.push(s);

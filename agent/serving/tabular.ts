@@ -1,5 +1,5 @@
 /**
- * Features of a model, derived from its signature, and the pure conversions around them:
+ * Tabular view of a model (used by drift monitoring and by model.evaluate). Features of a model, derived from its signature, and the pure conversions around them:
  * - an input tensor [batch, F] gives F features `name[i]`; [batch] or [batch, 1] gives one feature `name`;
  *   string and bool tensors are categorical, numbers numeric (an override can make an integer feature categorical);
  *   other shapes (images, sequences) are not profiled.
@@ -10,9 +10,11 @@
  * No I/O.
  */
 import type { TensorSpec, FeatureType } from '../../shared/protocol/index.js';
-import type { RawTensor, TensorData } from '../serving/tensors.js';
-import { allocData } from '../serving/tensors.js';
-import type { Cell } from './profile.js';
+import type { RawTensor, TensorData } from './tensors.js';
+import { allocData } from './tensors.js';
+
+/** A value of one table cell: number (numeric), string (categorical) or missing. */
+export type Cell = number | string | null;
 
 /** One profiled feature. */
 export interface FeatureDef {

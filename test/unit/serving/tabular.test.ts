@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MISSING_TEXT, extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type FeatureDef } from '../../../agent/drift/features.js';
-import type { Cell } from '../../../agent/drift/profile.js';
+import { MISSING_TEXT, extractRows, featuresOf, matchColumns, parseCsvLine, rowsToFeeds, textCell, type FeatureDef } from '../../../agent/serving/tabular.js';
+import type { Cell } from '../../../agent/serving/tabular.js';
 import type { TensorSpec } from '../../../shared/protocol/index.js';
 import type { RawTensor } from '../../../agent/serving/tensors.js';
 
