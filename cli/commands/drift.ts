@@ -9,7 +9,8 @@ import { RpcCallError, type AgentClient } from '../../shared/client/agent-client
 import { DriftConfigParams, DriftHistoryParams, DriftReportParams, DriftSetReferenceParams, DriftSettings } from '../../shared/protocol/drift.js';
 import { targetOptions } from '../common.js';
 import { formatConfig, formatHistograms, formatHistory, formatReferenceResult, formatReport } from '../format/drift.js';
-import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from '../drift-upload.js';
+import { checkReferenceFile, explainDriftError, referenceFormat } from '../drift-upload.js';
+import { uploadReferenceFile, type SetReferenceResult } from '../../shared/client/drift-upload.js';
 import { chooseNodes, downNote, pickNode, upConns, withConns, type NodeConn } from '../node-conn.js';
 import { parseNodeChoice, type NodeChoice } from '../args/model.js';
 import { parseOutput, printJson, UsageError } from '../output.js';

@@ -2,26 +2,25 @@
 // Each agent keeps its own versioned, content-addressed registry; push uploads in 512 KiB chunks (model.push) to one
 // node or, with --all, to every node in parallel. Reading commands ask every agent; one that is down is listed and
 // skipped, never fatal by itself.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { RpcCallError, type AgentClient } from '../../shared/client/agent-client.js';
+import { RpcCallError } from '../../shared/client/agent-client.js';
 import type { JsonTensor, ModelVersion } from '../../shared/protocol/models.js';
 import { targetOptions } from '../common.js';
 import { chooseNodes, downNote, onEach, pickNode, upConns, withConns, type NodeConn, type UpConn } from '../node-conn.js';
 import {
-  buildLineage, checkModelRef, parseAliasTargets, parseGitCommit, parseMeta, parseNodeChoice, planChunks, PUSH_CHUNK_BYTES, readInferInput,
-  type PushLineage,
+  buildLineage, checkModelRef, parseAliasTargets, parseGitCommit, parseMeta, parseNodeChoice, readInferInput,
 } from '../args/model.js';
+import { pushModel, PUSH_CHUNK_BYTES, sha256File } from '../../shared/client/model-push.js';
 import { formatTensor, MODEL_LIST_HEADERS, modelDetail, modelRow, pushedLine, sortModels } from '../format/model.js';
 import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
-import { checkReferenceFile, explainDriftError, referenceFormat, uploadReferenceFile, type SetReferenceResult } from '../drift-upload.js';
+import { checkReferenceFile, explainDriftError, referenceFormat } from '../drift-upload.js';
+import { uploadReferenceFile, type SetReferenceResult } from '../../shared/client/drift-upload.js';
 import { formatReferenceResult } from '../format/drift.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const isNotFound = (e: unknown) => e instanceof RpcCallError && e.codeName === 'NOT_FOUND';
-/** Committing a push (sha256 + ONNX parse check), loading and inferring may take a while on big models. */
+/** Loading, routing and inferring may take a while on big models. */
 const SLOW_CALL_MS = 120_000;
 
 /** Say what to try next for the agent errors a user can fix. */
@@ -42,13 +41,6 @@ function explain(e: unknown, node: string, what: string): Error {
 /** Unreachable targets, as -o json reports them and the table prints them on stderr. */
 const unreachableOf = (conns: readonly NodeConn[]) => conns.filter((c) => !c.client).map((c) => ({ node: c.name, error: c.error }));
 
-/** sha256 of a file, streamed (models can be large). */
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 /** A file that must exist and be a regular file; otherwise a UsageError naming the flag. */
 async function fileSize(path: string, what: string): Promise<number> {
   try {
@@ -59,65 +51,6 @@ async function fileSize(path: string, what: string): Promise<number> {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`${what} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-}
-
-/**
- * Upload bytes already in memory with model.push (tests, benchmarks, the demo's generated models): chunks in order,
- * the last one final with the sha256 (computed unless given, e.g. a wrong one on purpose). Resolves with the final
- * answer, whose `model` is the committed version.
- */
-export async function pushModelBytes(client: Pick<AgentClient, 'call'>, name: string, bytes: Buffer, o: { version?: string; chunk?: number; sha256?: string } = {}) {
-  const chunk = o.chunk ?? PUSH_CHUNK_BYTES;
-  const sha256 = o.sha256 ?? createHash('sha256').update(bytes).digest('hex');
-  let upload_id: string | undefined;
-  let offset = 0;
-  for (;;) {
-    const part = bytes.subarray(offset, offset + chunk);
-    const final = offset + part.length >= bytes.length;
-    const r = await client.call('model.push', { name, ...(o.version ? { version: o.version } : {}), ...(upload_id ? { upload_id } : {}), offset, data_b64: part.toString('base64'), final, ...(final ? { sha256 } : {}) }, final ? { timeoutMs: SLOW_CALL_MS } : {});
-    upload_id = r.upload_id;
-    offset += part.length;
-    if (final) return r;
-  }
-}
-
-/** What every chunk of one push carries besides its bytes. */
-export interface PushRequest { name: string; version?: string; sha256: string; size: number; lineage?: PushLineage }
-
-/**
- * Upload a file to one agent with model.push: chunk by chunk in order, the first without upload_id, the last with
- * final and the sha256. Resolves with the committed version.
- */
-export async function pushModel(client: AgentClient, path: string, req: PushRequest, opts: { chunkBytes?: number; onProgress?: (sent: number) => void } = {}): Promise<ModelVersion> {
-  const plan = planChunks(req.size, opts.chunkBytes ?? PUSH_CHUNK_BYTES);
-  const fh = await open(path, 'r');
-  try {
-    let uploadId: string | undefined;
-    const buf = Buffer.alloc(Math.min(opts.chunkBytes ?? PUSH_CHUNK_BYTES, req.size));
-    for (const c of plan) {
-      const { bytesRead } = await fh.read(buf, 0, c.length, c.offset);
-      if (bytesRead !== c.length) throw new Error(`${path} changed while it was being pushed (short read at ${c.offset}); push again`);
-      const r = await client.call('model.push', {
-        name: req.name,
-        ...(req.version !== undefined ? { version: req.version } : {}),
-        ...(uploadId !== undefined ? { upload_id: uploadId } : {}),
-        offset: c.offset,
-        data_b64: buf.subarray(0, c.length).toString('base64'),
-        final: c.final,
-        total_bytes: req.size,
-        ...(c.final ? { sha256: req.sha256 } : {}),
-        ...(req.lineage ? { lineage: req.lineage } : {}),
-      }, c.final ? { timeoutMs: SLOW_CALL_MS } : {});
-      uploadId = r.upload_id;
-      if (r.received_bytes !== c.offset + c.length) throw new Error(`the agent has ${r.received_bytes} bytes of the upload, expected ${c.offset + c.length}; push again`);
-      opts.onProgress?.(r.received_bytes);
-      if (c.final) {
-        if (!r.model) throw new Error('the agent did not commit the upload after its final chunk; push again');
-        return r.model;
-      }
-    }
-    throw new Error('nothing to push: the file is empty');
-  } finally { await fh.close(); }
 }
 
 /** What `model push` reports per node; `reference` only with --reference (null when its upload failed). */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
-import { uploadReferenceFile } from '../../cli/drift-upload.js';
+import { uploadReferenceFile } from '../../shared/client/drift-upload.js';
 import type { z } from 'zod';
 import type { DriftAlertEvent } from '../../shared/protocol/index.js';
 import { mulberry32 } from '../../shared/util/prng.js';
