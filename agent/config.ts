@@ -90,13 +90,6 @@ export const AgentConfig = z.object({
 }).strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
-/** Flags of `fleetml agent` that override the config. */
-export interface AgentFlags {
-  config?: string; listen?: string; dataDir?: string; name?: string; label?: string[];
-  tlsCert?: string; tlsKey?: string; telemetryInterval?: string; history?: string;
-  gpuSource?: string; gpuFixture?: string[]; peer?: string[]; logLevel?: string; jobDriver?: string[]; allowMount?: string[]; processUser?: string;
-}
-
 /** Most points kept per metric (memory bound: ~16 bytes a point, tens of metrics per node). */
 export const MAX_HISTORY_POINTS = 20_000;
 
@@ -129,6 +122,66 @@ export const PROCESS_USER_AGENT = '@agent';
 const processUser = (v: string): string | null => (v === PROCESS_USER_AGENT ? null : v);
 const split = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
+/**
+ * One config key that a FLEETML_* variable and (mostly) a flag of `fleetml agent` override. A `list` row reads its
+ * variable comma-separated and its flag repeated; `merge` layers the parsed record over the key's value instead of
+ * replacing it (labels). Rows with a `field` set one field each of the object at `key`, and a layer that gives any of
+ * them replaces that object whole (tls: --tls-cert alone is an error, not a mix with the file's key).
+ */
+export type Override = {
+  /** Config key, dotted (telemetry.interval_ms). */
+  key: string;
+  env: `FLEETML_${string}`;
+  /** How the variable's value reads, for docs/config.md; list rows default to "comma-separated". */
+  envNote?: string;
+  /** Commander flag with its argument, e.g. `--listen <host:port>`; none: the variable only. */
+  flag?: `--${string} <${string}>`;
+  /** Flag help without the default: that one comes from the schema (or `defaultHelp` when computed at start). */
+  help: string;
+  defaultHelp?: string;
+  field?: string;
+} & (
+  | { list?: false; parse?: (v: string, what: string) => unknown }
+  | { list: true; merge?: boolean; parse?: (items: string[], what: string) => unknown }
+);
+
+/**
+ * Every env variable and flag that overrides a config key: applyEnv, applyFlags, AgentFlags, the options of
+ * `fleetml agent` and the env/flag columns of docs/config.md all come from this table (and only from it).
+ */
+export const OVERRIDES = [
+  { key: 'listen', env: 'FLEETML_LISTEN', flag: '--listen <host:port>', help: 'API address' },
+  { key: 'data_dir', env: 'FLEETML_DATA_DIR', flag: '--data-dir <dir>', help: 'state directory', defaultHelp: '~/.local/share/fleetml, or $STATE_DIRECTORY' },
+  { key: 'name', env: 'FLEETML_NAME', flag: '--name <name>', help: 'node name', defaultHelp: 'host name' },
+  { key: 'labels', env: 'FLEETML_LABELS', envNote: 'k=v,k=v', flag: '--label <k=v>', help: 'node label', list: true, merge: true, parse: parseKv },
+  { key: 'tls', field: 'cert', env: 'FLEETML_TLS_CERT', flag: '--tls-cert <file>', help: 'PEM certificate: serve wss/https' },
+  { key: 'tls', field: 'key', env: 'FLEETML_TLS_KEY', flag: '--tls-key <file>', help: 'PEM private key for --tls-cert' },
+  { key: 'telemetry.interval_ms', env: 'FLEETML_TELEMETRY_INTERVAL_MS', flag: '--telemetry-interval <ms>', help: 'sampling interval in ms', parse: num },
+  { key: 'telemetry.history_s', env: 'FLEETML_HISTORY_S', flag: '--history <seconds>', help: 'history kept per metric', parse: num },
+  { key: 'gpu.source', env: 'FLEETML_GPU_SOURCE', flag: '--gpu-source <src>', help: 'GPU telemetry source' },
+  { key: 'gpu.fixtures', env: 'FLEETML_GPU_FIXTURE', flag: '--gpu-fixture <file>', help: 'fixture to replay with --gpu-source sim', list: true },
+  { key: 'api.max_frame_bytes', env: 'FLEETML_MAX_FRAME_BYTES', help: 'largest WebSocket frame accepted, bytes', parse: num },
+  { key: 'peers', env: 'FLEETML_PEERS', envNote: 'name=url,…', flag: '--peer <name=url>', help: 'another agent of the cluster', list: true, parse: parsePeers },
+  { key: 'log_level', env: 'FLEETML_LOG_LEVEL', flag: '--log-level <level>', help: 'log level' },
+  { key: 'jobs.drivers', env: 'FLEETML_JOB_DRIVERS', flag: '--job-driver <name>', help: 'enable a task driver', list: true },
+  { key: 'jobs.allowed_mount_roots', env: 'FLEETML_ALLOWED_MOUNT_ROOTS', flag: '--allow-mount <dir>', help: 'host directory container jobs may bind-mount from', list: true },
+  { key: 'jobs.process_user', env: 'FLEETML_PROCESS_USER', envNote: `${PROCESS_USER_AGENT}: null`, flag: '--process-user <user>', help: `host user process jobs run as; ${PROCESS_USER_AGENT}: the agent's own user`, parse: processUser },
+] as const satisfies readonly Override[];
+
+/** `--tls-cert <file>` → `tlsCert`: the property commander gives the flag's value under. */
+export function flagAttribute(flag: string): string {
+  const long = /^--([a-z0-9-]+)/.exec(flag)?.[1] ?? '';
+  return long.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+type FlagAttribute<F> = F extends `--${infer N} <${string}>` ? Camel<N> : never;
+type Row = (typeof OVERRIDES)[number];
+
+/** Flags of `fleetml agent` that override the config, as commander parses them (one property per OVERRIDES flag). */
+export type AgentFlags = { config?: string } & {
+  [R in Row as R extends { flag: infer F } ? FlagAttribute<F> : never]?: R extends { list: true } ? string[] : string;
+};
+
 type Raw = Record<string, any>;
 function set(obj: Raw, path: string[], v: unknown) {
   let o = obj;
@@ -136,46 +189,54 @@ function set(obj: Raw, path: string[], v: unknown) {
   o[path[path.length - 1]] = v;
 }
 
+/**
+ * Layer one source over a raw config object. `value` is a row's value in that source: a string (env, a flag), or the
+ * strings of a repeated flag; an empty string or an empty list counts as not given. `what` names the source in errors.
+ */
+function applyOverrides(raw: Raw, value: (o: Override) => string | string[] | undefined, what: (o: Override) => string): Raw {
+  const out: Raw = { ...raw };
+  const given = (v: string | string[] | undefined) => (Array.isArray(v) ? v.length > 0 : Boolean(v));
+  const rows: readonly Override[] = OVERRIDES;
+  for (const o of rows) {
+    const path = o.key.split('.');
+    if (o.field !== undefined) {
+      // a whole object from its field rows, once, at the first of them
+      const group = rows.filter((x) => x.key === o.key);
+      if (group[0] !== o || !group.some((x) => given(value(x)))) continue;
+      set(out, path, Object.fromEntries(group.map((x) => [x.field, value(x)])));
+      continue;
+    }
+    const v = value(o);
+    if (!given(v)) continue;
+    if (o.list) {
+      const items = Array.isArray(v) ? v : split(v as string);
+      const parsed = o.parse ? o.parse(items, what(o)) : items;
+      set(out, path, o.merge ? { ...(path.reduce<Raw | undefined>((x, k) => x?.[k], out) ?? {}), ...(parsed as Raw) } : parsed);
+    } else {
+      set(out, path, o.parse ? o.parse(v as string, what(o)) : v);
+    }
+  }
+  return out;
+}
+
 /** Layer env variables (FLEETML_*) over a raw config object. */
 export function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): Raw {
-  const out: Raw = { ...raw };
-  const e = (k: string) => env[`FLEETML_${k}`];
-  if (e('LISTEN')) set(out, ['listen'], e('LISTEN'));
-  if (e('DATA_DIR')) set(out, ['data_dir'], e('DATA_DIR'));
-  if (e('NAME')) set(out, ['name'], e('NAME'));
-  if (e('LABELS')) set(out, ['labels'], { ...(out.labels ?? {}), ...parseKv(split(e('LABELS')!), 'FLEETML_LABELS') });
-  if (e('TLS_CERT') || e('TLS_KEY')) set(out, ['tls'], { cert: e('TLS_CERT'), key: e('TLS_KEY') });
-  if (e('TELEMETRY_INTERVAL_MS')) set(out, ['telemetry', 'interval_ms'], num(e('TELEMETRY_INTERVAL_MS')!, 'FLEETML_TELEMETRY_INTERVAL_MS'));
-  if (e('HISTORY_S')) set(out, ['telemetry', 'history_s'], num(e('HISTORY_S')!, 'FLEETML_HISTORY_S'));
-  if (e('GPU_SOURCE')) set(out, ['gpu', 'source'], e('GPU_SOURCE'));
-  if (e('GPU_FIXTURE')) set(out, ['gpu', 'fixtures'], split(e('GPU_FIXTURE')!));
-  if (e('MAX_FRAME_BYTES')) set(out, ['api', 'max_frame_bytes'], num(e('MAX_FRAME_BYTES')!, 'FLEETML_MAX_FRAME_BYTES'));
-  if (e('PEERS')) set(out, ['peers'], parsePeers(split(e('PEERS')!)));
-  if (e('LOG_LEVEL')) set(out, ['log_level'], e('LOG_LEVEL'));
-  if (e('JOB_DRIVERS')) set(out, ['jobs', 'drivers'], split(e('JOB_DRIVERS')!));
-  if (e('ALLOWED_MOUNT_ROOTS')) set(out, ['jobs', 'allowed_mount_roots'], split(e('ALLOWED_MOUNT_ROOTS')!));
-  if (e('PROCESS_USER')) set(out, ['jobs', 'process_user'], processUser(e('PROCESS_USER')!));
-  return out;
+  return applyOverrides(raw, (o) => env[o.env], (o) => o.env);
 }
 
 /** Layer command-line flags over a raw config object. */
 export function applyFlags(raw: Raw, f: AgentFlags): Raw {
-  const out: Raw = { ...raw };
-  if (f.listen) set(out, ['listen'], f.listen);
-  if (f.dataDir) set(out, ['data_dir'], f.dataDir);
-  if (f.name) set(out, ['name'], f.name);
-  if (f.label?.length) set(out, ['labels'], { ...(out.labels ?? {}), ...parseKv(f.label, '--label') });
-  if (f.tlsCert || f.tlsKey) set(out, ['tls'], { cert: f.tlsCert, key: f.tlsKey });
-  if (f.telemetryInterval) set(out, ['telemetry', 'interval_ms'], num(f.telemetryInterval, '--telemetry-interval'));
-  if (f.history) set(out, ['telemetry', 'history_s'], num(f.history, '--history'));
-  if (f.gpuSource) set(out, ['gpu', 'source'], f.gpuSource);
-  if (f.gpuFixture?.length) set(out, ['gpu', 'fixtures'], f.gpuFixture);
-  if (f.peer?.length) set(out, ['peers'], parsePeers(f.peer));
-  if (f.logLevel) set(out, ['log_level'], f.logLevel);
-  if (f.jobDriver?.length) set(out, ['jobs', 'drivers'], f.jobDriver);
-  if (f.allowMount?.length) set(out, ['jobs', 'allowed_mount_roots'], f.allowMount);
-  if (f.processUser) set(out, ['jobs', 'process_user'], processUser(f.processUser));
-  return out;
+  const flags = f as Record<string, string | string[] | undefined>;
+  return applyOverrides(raw, (o) => (o.flag ? flags[flagAttribute(o.flag)] : undefined), (o) => o.flag?.split(' ')[0] ?? o.env);
+}
+
+let keySchemas: Raw | undefined;
+/** The JSON schema (input side) of one config key, e.g. telemetry.interval_ms: its default, enum, items, description. */
+export function configKeySchema(key: string): { default?: unknown; enum?: unknown[]; items?: { enum?: unknown[] }; description?: string } {
+  keySchemas ??= z.toJSONSchema(AgentConfig, { unrepresentable: 'any', io: 'input' }) as Raw;
+  const s = key.split('.').reduce<Raw | undefined>((x, k) => x?.properties?.[k], keySchemas);
+  if (!s) throw new Error(`configKeySchema: no config key ${key}`);
+  return s;
 }
 
 /** Load and validate the agent config; throws ConfigError with every problem listed by key. */

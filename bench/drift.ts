@@ -21,8 +21,8 @@
 //     hours (every bucket read and merged, as before drift_hours).
 //     Two references: 5000 rows (Wasserstein) and 1000 rows (KS). A breakdown of the cold 24 h report follows.
 import { createHash } from 'node:crypto';
-import { pushModelBytes } from '../cli/commands/model.js';
-import { chunkLines, uploadReference } from '../cli/drift-upload.js';
+import { pushModelBytes } from '../shared/client/model-push.js';
+import { chunkLines, uploadReference } from '../shared/client/drift-upload.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -15,7 +15,7 @@
 // Ratios: agent latency / baseline latency and agent throughput / baseline throughput, against the baseline of the
 // same concurrency measured in the same run.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { pushModelBytes } from '../cli/commands/model.js';
+import { pushModelBytes } from '../shared/client/model-push.js';
 import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

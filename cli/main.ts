@@ -11,6 +11,7 @@ import { registerDriftCommands } from './commands/drift.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { targetOptions } from './common.js';
 import { UsageError } from './output.js';
+import { InputError } from '../shared/client/input-error.js';
 import { packageVersion } from '../shared/util/package-root.js';
 
 /** Build the `fleetml` program with every command group registered. */
@@ -47,11 +48,12 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Run the program on argv and exit with its status (usage errors 2, other failures 1). */
+/** Run the program on argv and exit with its status (usage and input errors 2, other failures 1). */
 export async function main(argv: readonly string[]): Promise<void> {
   await buildProgram().parseAsync([...argv]).catch((e: unknown) => {
     if (e instanceof CommanderError) process.exit(e.exitCode);
-    if (e instanceof UsageError) { console.error(`fleetml: ${e.message}`); process.exit(2); }
+    // a mistake in what was given: the CLI's own checks, or the client library refusing a file
+    if (e instanceof UsageError || e instanceof InputError) { console.error(`fleetml: ${e.message}`); process.exit(2); }
     console.error(`fleetml: ${(e as Error)?.message ?? e}`);
     process.exit(1);
   });

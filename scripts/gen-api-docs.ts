@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { methods, topics, ErrorCodes, ErrorDescriptions, PROTOCOL_VERSION, PROTOCOL_HEADER } from '../shared/protocol/index.js';
 import type { ErrorName } from '../shared/protocol/index.js';
 import { packageRoot } from '../shared/util/package-root.js';
-import { AgentConfig } from '../agent/config.js';
+import { AgentConfig, OVERRIDES, type Override } from '../agent/config.js';
 
 const schema = (s: z.ZodType) => JSON.stringify(z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' }), null, 2);
 /** What the agent sends (defaults applied): snapshots and events. */
@@ -50,14 +50,14 @@ export function renderApiDoc(): string {
   return out.join('\n');
 }
 
-// Env variables and flags that override config keys (kept in step with agent/config.ts applyEnv/applyFlags).
-const OVERRIDES: Record<string, [env: string, flag: string]> = {
-  listen: ['FLEETML_LISTEN', '--listen'], data_dir: ['FLEETML_DATA_DIR', '--data-dir'], name: ['FLEETML_NAME', '--name'],
-  labels: ['FLEETML_LABELS (k=v,k=v)', '--label k=v'], tls: ['FLEETML_TLS_CERT, FLEETML_TLS_KEY', '--tls-cert, --tls-key'],
-  'telemetry.interval_ms': ['FLEETML_TELEMETRY_INTERVAL_MS', '--telemetry-interval'], 'telemetry.history_s': ['FLEETML_HISTORY_S', '--history'],
-  'gpu.source': ['FLEETML_GPU_SOURCE', '--gpu-source'], 'gpu.fixtures': ['FLEETML_GPU_FIXTURE (comma-separated)', '--gpu-fixture'],
-  'api.max_frame_bytes': ['FLEETML_MAX_FRAME_BYTES', ''], 'jobs.drivers': ['FLEETML_JOB_DRIVERS', '--job-driver'], 'jobs.allowed_mount_roots': ['FLEETML_ALLOWED_MOUNT_ROOTS', '--allow-mount'], 'jobs.process_user': ['FLEETML_PROCESS_USER (@agent: null)', '--process-user'], peers: ['FLEETML_PEERS (name=url,…)', '--peer name=url'], log_level: ['FLEETML_LOG_LEVEL', '--log-level'],
-};
+/** The env and flag columns of docs/config.md for one config key, from agent/config.ts OVERRIDES (several rows: tls). */
+function overrideColumns(key: string): [env: string, flag: string] {
+  const rows = (OVERRIDES as readonly Override[]).filter((o) => o.key === key);
+  const note = (o: Override) => o.envNote ?? (o.list ? 'comma-separated' : undefined);
+  const env = rows.map((o) => `${o.env}${note(o) ? ` (${note(o)})` : ''}`).join(', ');
+  const flag = rows.filter((o) => o.flag).map((o) => `${o.flag}${o.list ? ' (repeatable)' : ''}`).join(', ');
+  return [env, flag];
+}
 const DYNAMIC_DEFAULTS: Record<string, string> = { data_dir: '`$STATE_DIRECTORY`, else `$XDG_DATA_HOME/fleetml`, else `~/.local/share/fleetml`', name: 'the host name' };
 
 export function renderConfigDoc(): string {
@@ -70,7 +70,7 @@ export function renderConfigDoc(): string {
       if (obj && key !== 'tls') { walk(v.properties, key + '.'); continue; }
       const def = DYNAMIC_DEFAULTS[key] ?? (v.default === undefined ? '-' : `\`${JSON.stringify(v.default)}\``);
       const type = v.enum ? v.enum.join(' \\| ') : (v.type ?? (v.anyOf ? v.anyOf.map((x: any) => x.type).join(' \\| ') : 'any'));
-      const [env, flag] = OVERRIDES[key] ?? ['', ''];
+      const [env, flag] = overrideColumns(key);
       rows.push(`| \`${key}\` | ${type} | ${def} | ${env ? `\`${env}\`` : ''} | ${flag ? `\`${flag}\`` : ''} | ${v.description ?? ''} |`);
     }
   };

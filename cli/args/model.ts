@@ -1,31 +1,11 @@
-// Pure parts of `fleetml model …`: chunk planning for model.push, name/version checks, --node/--all choice,
+// Pure parts of `fleetml model …`: name/version checks, --node/--all choice,
 // --meta, and reading the JSON tensors of `model infer --input`. Every caller mistake is a UsageError (exit code 2)
 // that shows what is accepted.
 import { basename } from 'node:path';
 import { JsonTensor, ModelRefParams } from '../../shared/protocol/models.js';
 import { parseKeyValues } from './job.js';
 import { UsageError } from '../output.js';
-
-/** Bytes of one model.push chunk (decoded): the protocol's maximum. */
-export const PUSH_CHUNK_BYTES = 512 * 1024;
-
-/** One chunk of an upload: bytes [offset, offset + length) of the file; the last one has final. */
-export interface ChunkPlan { offset: number; length: number; final: boolean }
-
-/**
- * Cut a file of `size` bytes into chunks of at most `chunk` bytes, in order; the last is final.
- * An empty file has no chunks (model.push refuses empty files: the caller says so first).
- */
-export function planChunks(size: number, chunk: number = PUSH_CHUNK_BYTES): ChunkPlan[] {
-  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`planChunks: size must be a whole number >= 0, got ${size}`);
-  if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(`planChunks: chunk must be a whole number >= 1, got ${chunk}`);
-  const out: ChunkPlan[] = [];
-  for (let offset = 0; offset < size; offset += chunk) {
-    const length = Math.min(chunk, size - offset);
-    out.push({ offset, length, final: offset + length === size });
-  }
-  return out;
-}
+import type { PushLineage } from '../../shared/client/model-push.js';
 
 /** NAME and --version checked against the protocol's rules before any agent is contacted. */
 export function checkModelRef(name: string, version: string | undefined): { name: string; version?: string } {
@@ -70,9 +50,6 @@ export function parseGitCommit(v: string | undefined): string | undefined {
   if (!/^[0-9a-fA-F]{4,64}$/.test(v)) throw new UsageError(`--git-commit: "${v}" is not a commit id (4-64 hex digits), e.g. --git-commit $(git rev-parse HEAD)`);
   return v.toLowerCase();
 }
-
-/** Lineage sent with model.push. */
-export interface PushLineage { git_commit?: string; dataset_sha256?: string; dataset_name?: string; meta?: Record<string, string> }
 
 /** Lineage from the push flags and the dataset's digest (computed by the caller); undefined when there is none. */
 export function buildLineage(o: { gitCommit?: string; meta?: Record<string, string>; dataset?: { path: string; sha256: string } }): PushLineage | undefined {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveTargets } from '../../shared/client/targets.js';
+import { resolveTargets, type TargetOptions } from '../../shared/client/targets.js';
 import { fetchNodes, type NodeReport } from '../fetch-nodes.js';
 import { fmt, formatTable, parseOutput, printJson, UsageError } from '../output.js';
 import { targetOptions } from '../common.js';
@@ -13,56 +13,65 @@ function gpuSummary(r: NodeReport): string {
   return `${g.gpus.length}x ${g.gpus[0]?.name ?? 'GPU'} ${fmt.pct(avg)}${g.simulated ? ' (simulated)' : ''}`;
 }
 
-/** `fleetml nodes` and `fleetml node show NAME`. */
+/** `fleetml nodes` and `fleetml node show NAME`: declarations; the actions follow. */
 export function registerNodeCommands(program: Command): void {
   targetOptions(program.command('nodes').description('cluster overview: one row per agent (-o json for scripts)'))
     .option('-o, --output <fmt>', 'table or json', 'table')
-    .action(async (o) => {
-      const out = parseOutput(o.output);
-      const { targets } = resolveTargets(o);
-      const reports = await fetchNodes(targets);
-      if (out === 'json') return printJson(reports);
-      console.log(formatTable(['NAME', 'STATE', 'CPU', 'MEM', 'GPUS', 'URL'], reports.map((r) => [
-        r.info?.name && r.info.name !== r.name ? `${r.name} (agent ${r.info.name})` : r.name,
-        r.state,
-        fmt.pct(r.stats?.host.cpu.util_pct),
-        r.stats ? `${fmt.gib(r.stats.host.memory.used_bytes)}/${fmt.gib(r.stats.host.memory.total_bytes)}` : '-',
-        r.state === 'up' ? gpuSummary(r) : (r.error ?? '-'),
-        r.url,
-      ])));
-    });
+    .action(nodesAction);
 
   const node = program.command('node').description('one node');
   targetOptions(node.command('show <name>').description('details of one node: host, GPUs, GPU processes'))
     .option('-o, --output <fmt>', 'table or json', 'table')
-    .action(async (name: string, o) => {
-      const out = parseOutput(o.output);
-      const { targets } = resolveTargets(o);
-      const reports = await fetchNodes(targets);
-      const match = reports.find((r) => r.name === name) ?? reports.find((r) => r.info?.name === name);
-      if (!match) throw new UsageError(`no node named "${name}" in ${targets.map((x) => x.name).join(', ')}; list them with: fleetml nodes`);
-      if (out === 'json') return printJson(match);
-      if (match.state !== 'up' || !match.info || !match.stats) { console.log(`${match.name}: ${match.state}: ${match.error}`); process.exitCode = 1; return; }
-      const { info, stats } = match;
-      console.log(`Name:     ${info.name}  (id ${info.node_id})`);
-      console.log(`URL:      ${match.url}`);
-      console.log(`Labels:   ${Object.entries(info.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '-'}`);
-      console.log(`Host:     ${info.host.hostname}  ${info.host.os.distro ?? info.host.os.platform} ${info.host.os.release ?? ''}  kernel ${info.host.os.kernel ?? '-'}`);
-      console.log(`CPU:      ${info.host.cpu.model ?? '-'}  ${info.host.cpu.cores} cores  util ${fmt.pct(stats.host.cpu.util_pct)}  load ${stats.host.cpu.load1?.toFixed(2) ?? '-'}`);
-      console.log(`Memory:   ${fmt.gib(stats.host.memory.used_bytes)} / ${fmt.gib(stats.host.memory.total_bytes)}  swap ${fmt.gib(stats.host.memory.swap_used_bytes)} / ${fmt.gib(stats.host.memory.swap_total_bytes)}`);
-      console.log(`Agent:    ${info.agent_version}  protocol ${info.protocol_version}  up since ${new Date(info.started_at).toISOString()}`);
-      console.log(`GPUs:     ${stats.gpu.status}${stats.gpu.reason ? ` (${stats.gpu.reason})` : ''}  source ${stats.gpu.source}${stats.gpu.simulated ? '  SIMULATED' : ''}  driver ${stats.gpu.driver_version ?? '-'}  CUDA ${stats.gpu.cuda_version ?? '-'}`);
-      if (stats.gpu.gpus.length) {
-        console.log('');
-        console.log(formatTable(['GPU', 'NAME', 'UTIL', 'MEM', 'TEMP', 'POWER', 'SM MHz', 'UUID'], stats.gpu.gpus.map((g) => [
-          String(g.index), g.name ?? '-', fmt.pct(g.gpu_util_pct), `${fmt.gib(g.fb_used_bytes)}/${fmt.gib(g.fb_total_bytes)}`,
-          fmt.num(g.gpu_temp_c, 'C'), `${fmt.num(g.power_usage_w)}/${fmt.num(g.power_limit_w, 'W')}`, fmt.num(g.sm_clock_mhz), g.uuid,
-        ])));
-        const procs = stats.gpu.gpus.flatMap((g) => g.processes.map((p) => ({ g, p })));
-        if (procs.length) {
-          console.log('');
-          console.log(formatTable(['GPU', 'PID', 'TYPE', 'MEMORY', 'PROCESS'], procs.map(({ g, p }) => [String(g.index), String(p.pid), p.type ?? '-', fmt.gib(p.used_gpu_memory_bytes), p.process_name ?? '-'])));
-        }
-      }
-    });
+    .action(nodeShowAction);
+}
+
+/** Options of `fleetml nodes` and `fleetml node show`: the targets and -o. */
+export interface NodeOpts extends TargetOptions { output?: string }
+
+/** `fleetml nodes`: one row per agent of the targets. */
+export async function nodesAction(o: NodeOpts): Promise<void> {
+  const out = parseOutput(o.output);
+  const { targets } = resolveTargets(o);
+  const reports = await fetchNodes(targets);
+  if (out === 'json') return printJson(reports);
+  console.log(formatTable(['NAME', 'STATE', 'CPU', 'MEM', 'GPUS', 'URL'], reports.map((r) => [
+    r.info?.name && r.info.name !== r.name ? `${r.name} (agent ${r.info.name})` : r.name,
+    r.state,
+    fmt.pct(r.stats?.host.cpu.util_pct),
+    r.stats ? `${fmt.gib(r.stats.host.memory.used_bytes)}/${fmt.gib(r.stats.host.memory.total_bytes)}` : '-',
+    r.state === 'up' ? gpuSummary(r) : (r.error ?? '-'),
+    r.url,
+  ])));
+}
+
+/** `fleetml node show NAME`: host, GPUs and GPU processes of one node (exit 1 when it is not up). */
+export async function nodeShowAction(name: string, o: NodeOpts): Promise<void> {
+  const out = parseOutput(o.output);
+  const { targets } = resolveTargets(o);
+  const reports = await fetchNodes(targets);
+  const match = reports.find((r) => r.name === name) ?? reports.find((r) => r.info?.name === name);
+  if (!match) throw new UsageError(`no node named "${name}" in ${targets.map((x) => x.name).join(', ')}; list them with: fleetml nodes`);
+  if (out === 'json') return printJson(match);
+  if (match.state !== 'up' || !match.info || !match.stats) { console.log(`${match.name}: ${match.state}: ${match.error}`); process.exitCode = 1; return; }
+  const { info, stats } = match;
+  console.log(`Name:     ${info.name}  (id ${info.node_id})`);
+  console.log(`URL:      ${match.url}`);
+  console.log(`Labels:   ${Object.entries(info.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '-'}`);
+  console.log(`Host:     ${info.host.hostname}  ${info.host.os.distro ?? info.host.os.platform} ${info.host.os.release ?? ''}  kernel ${info.host.os.kernel ?? '-'}`);
+  console.log(`CPU:      ${info.host.cpu.model ?? '-'}  ${info.host.cpu.cores} cores  util ${fmt.pct(stats.host.cpu.util_pct)}  load ${stats.host.cpu.load1?.toFixed(2) ?? '-'}`);
+  console.log(`Memory:   ${fmt.gib(stats.host.memory.used_bytes)} / ${fmt.gib(stats.host.memory.total_bytes)}  swap ${fmt.gib(stats.host.memory.swap_used_bytes)} / ${fmt.gib(stats.host.memory.swap_total_bytes)}`);
+  console.log(`Agent:    ${info.agent_version}  protocol ${info.protocol_version}  up since ${new Date(info.started_at).toISOString()}`);
+  console.log(`GPUs:     ${stats.gpu.status}${stats.gpu.reason ? ` (${stats.gpu.reason})` : ''}  source ${stats.gpu.source}${stats.gpu.simulated ? '  SIMULATED' : ''}  driver ${stats.gpu.driver_version ?? '-'}  CUDA ${stats.gpu.cuda_version ?? '-'}`);
+  if (stats.gpu.gpus.length) {
+    console.log('');
+    console.log(formatTable(['GPU', 'NAME', 'UTIL', 'MEM', 'TEMP', 'POWER', 'SM MHz', 'UUID'], stats.gpu.gpus.map((g) => [
+      String(g.index), g.name ?? '-', fmt.pct(g.gpu_util_pct), `${fmt.gib(g.fb_used_bytes)}/${fmt.gib(g.fb_total_bytes)}`,
+      fmt.num(g.gpu_temp_c, 'C'), `${fmt.num(g.power_usage_w)}/${fmt.num(g.power_limit_w, 'W')}`, fmt.num(g.sm_clock_mhz), g.uuid,
+    ])));
+    const procs = stats.gpu.gpus.flatMap((g) => g.processes.map((p) => ({ g, p })));
+    if (procs.length) {
+      console.log('');
+      console.log(formatTable(['GPU', 'PID', 'TYPE', 'MEMORY', 'PROCESS'], procs.map(({ g, p }) => [String(g.index), String(p.pid), p.type ?? '-', fmt.gib(p.used_gpu_memory_bytes), p.process_name ?? '-'])));
+    }
+  }
 }

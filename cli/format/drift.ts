@@ -3,7 +3,7 @@
 // No colours anywhere: the words (DRIFT, ALERT) carry the meaning, so NO_COLOR, pipes and screen readers lose nothing.
 import type { z } from 'zod';
 import type { DriftAlert, DriftConfigResult, DriftHistoryResult, DriftPoint, DriftReport, FeatureDrift, ReferenceInfo } from '../../shared/protocol/drift.js';
-import type { SetReferenceResult } from '../drift-upload.js';
+import type { SetReferenceResult } from '../../shared/client/drift-upload.js';
 import { formatAge } from './job.js';
 import { formatTable } from '../output.js';
 

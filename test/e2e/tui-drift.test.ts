@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
-import { uploadReferenceFile } from '../../cli/drift-upload.js';
+import { uploadReferenceFile } from '../../shared/client/drift-upload.js';
 import { mulberry32 } from '../../shared/util/prng.js';
 import { freePort } from '../helpers/agent.js';
 import { CREDIT, CREDIT_DRIFT, creditRows, csvOf, sendRows } from '../helpers/drift.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pushModelBytes } from '../../cli/commands/model.js';
+import { pushModelBytes } from '../../shared/client/model-push.js';
 
 /** Path of a generated test model (scripts/gen-onnx-models.ts). */
 export const modelFile = (f: string) => join(__dirname, '..', 'fixtures', 'models', f);

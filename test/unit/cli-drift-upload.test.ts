@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  checkReferenceFile, chunkLines, REFERENCE_CHUNK_BYTES, referenceFormat, uploadReference, uploadReferenceFile, type ReferenceChunk,
-} from '../../cli/drift-upload.js';
-import { UsageError } from '../../cli/output.js';
+import { chunkLines, REFERENCE_CHUNK_BYTES, uploadReference, uploadReferenceFile, type ReferenceChunk } from '../../shared/client/drift-upload.js';
+import { InputError } from '../../shared/client/input-error.js';
+import { checkReferenceFile, referenceFormat } from '../../cli/drift-upload.js';
 import { DriftSetReferenceParams } from '../../shared/protocol/drift.js';
 import type { AgentClient } from '../../shared/client/agent-client.js';
 
@@ -41,13 +40,13 @@ describe('chunkLines', () => {
   });
   it('refuses a line longer than the limit, naming its number', async () => {
     await expect(chunk('h\nok\n' + 'x'.repeat(20) + '\nz\n', 10)).rejects.toThrow(/data\.csv: line 3 is longer than 10 bytes/);
-    await expect(chunk('x'.repeat(2 * 1024 + 1), 2 * 1024)).rejects.toThrow(UsageError);
+    await expect(chunk('x'.repeat(2 * 1024 + 1), 2 * 1024)).rejects.toThrow(InputError);
     // a line of exactly the limit (with its newline) fits
     expect(await chunk('x'.repeat(9) + '\n', 10)).toEqual([{ data: 'x'.repeat(9) + '\n', final: true }]);
   });
   it('refuses empty and blank input', async () => {
     await expect(chunk('', 10)).rejects.toThrow(/data\.csv is empty/);
-    await expect(collect(chunkLines([], 'data.csv', 10))).rejects.toThrow(UsageError);
+    await expect(collect(chunkLines([], 'data.csv', 10))).rejects.toThrow(InputError);
     await expect(chunk('\n\n  \n', 10)).rejects.toThrow(/is empty/);
   });
   it('drops a UTF-8 byte-order mark and refuses text that is not UTF-8', async () => {

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
-  buildLineage, checkModelRef, formatBytes, parseGitCommit, parseInferInput, parseMeta, parseNodeChoice, planChunks,
-  PUSH_CHUNK_BYTES, readInferInput, requireSingleTarget, type InputReaders,
+  buildLineage, checkModelRef, formatBytes, parseGitCommit, parseInferInput, parseMeta, parseNodeChoice,
+  readInferInput, requireSingleTarget, type InputReaders,
 } from '../../cli/args/model.js';
 import { formatTensor, modelDetail, modelRow, pushedLine } from '../../cli/format/model.js';
-import { pushModel, registerModelCommands, sha256File } from '../../cli/commands/model.js';
+import { registerModelCommands } from '../../cli/commands/model.js';
+import { planChunks, pushModel, PUSH_CHUNK_BYTES, sha256File } from '../../shared/client/model-push.js';
 import { UsageError } from '../../cli/output.js';
 import type { ModelVersion } from '../../shared/protocol/models.js';
 import type { AgentClient } from '../../shared/client/agent-client.js';
