@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, ConfigError, configKeySchema, OVERRIDES, type AgentFlags, type Override } from '../../agent/config.js';
-import { createLogger } from '../../agent/log.js';
-import { startAgent } from '../../agent/main.js';
+import type { RunningAgent } from '../../agent/main.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** Exit code for a bad configuration (sysexits EX_CONFIG): systemd's RestartPreventExitStatus can name it. */
@@ -48,9 +47,11 @@ export async function agentAction(o: AgentFlags): Promise<void> {
     if (e instanceof ConfigError) { console.error(`fleetml agent: ${e.message}`); process.exit(EXIT_CONFIG); }
     throw e;
   }
+  // the agent (onnxruntime, SQLite, Docker client) loads only for this command, not for every `fleetml …`
+  const [{ createLogger }, { startAgent }] = await Promise.all([import('../../agent/log.js'), import('../../agent/main.js')]);
   const log = createLogger(config.log_level);
   // Signal handlers go in before start-up: a SIGTERM while starting still ends in a clean stop (exit 0).
-  let agent: Awaited<ReturnType<typeof startAgent>> | null = null;
+  let agent: RunningAgent | null = null;
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { openStore } from '../../agent/store/db.js';
-import { TokenStore } from '../../agent/store/tokens.js';
-import { AuditLog } from '../../agent/store/audit.js';
+import type { TokenStore } from '../../agent/store/tokens.js';
+import type { AuditLog } from '../../agent/store/audit.js';
 import { Role } from '../../shared/protocol/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +21,9 @@ const dataDir = (o: TokenOpts) => {
     throw e;
   }
 };
-const withStore = <T>(o: TokenOpts, f: (t: TokenStore, a: AuditLog) => T): T => {
+/** Open the agent's store for one token command (SQLite loads only for these commands). */
+const withStore = async <T>(o: TokenOpts, f: (t: TokenStore, a: AuditLog) => T): Promise<T> => {
+  const [{ openStore }, { TokenStore }, { AuditLog }] = await Promise.all([import('../../agent/store/db.js'), import('../../agent/store/tokens.js'), import('../../agent/store/audit.js')]);
   const dir = dataDir(o);
   const fresh = !existsSync(join(dir, 'fleetml.db'));
   const db = openStore(dir);
@@ -59,13 +60,13 @@ export function registerTokenCommands(program: Command): void {
 export interface TokenCreateOpts extends TokenOpts { role: string; name?: string }
 
 /** `fleetml token create --role R`: create a token, print it once (audited as cli:USER). */
-export function tokenCreateAction(o: TokenCreateOpts): void {
+export async function tokenCreateAction(o: TokenCreateOpts): Promise<void> {
   const out = parseOutput(o.output);
   const role = Role.safeParse(o.role);
   if (!role.success) throw new UsageError(`unknown role "${o.role}": use read, operate or admin`);
   const name = o.name ?? `${role.data}-${Date.now().toString(36)}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,62}$/.test(name)) throw new UsageError('token names are 1-63 letters, digits, . _ @ : -');
-  const r = withStore(o, (t, a) => {
+  const r = await withStore(o, (t, a) => {
     let created;
     try { created = t.create(name, role.data); } catch (e) { throw new UsageError((e as Error).message); }
     a.record({ token_name: who(), role: 'admin', method: 'token.create', params: { name, role: role.data }, outcome: 'ok', remote: 'local' });
@@ -77,18 +78,18 @@ export function tokenCreateAction(o: TokenCreateOpts): void {
 }
 
 /** `fleetml token list`: every token, never the secrets. */
-export function tokenListAction(o: TokenOpts): void {
+export async function tokenListAction(o: TokenOpts): Promise<void> {
   const out = parseOutput(o.output);
-  const rows = withStore(o, (t) => t.list());
+  const rows = await withStore(o, (t) => t.list());
   if (out === 'json') return printJson(rows);
   const d = (v: number | null) => (v ? new Date(v).toISOString().replace(/\.\d+Z$/, 'Z') : '-');
   console.log(formatTable(['NAME', 'ID', 'ROLE', 'CREATED', 'LAST USED', 'REVOKED'], rows.map((r) => [r.name, r.id, r.role, d(r.created_at), d(r.last_used_at), d(r.revoked_at)])));
 }
 
 /** `fleetml token revoke NAME|ID`: revoke a token (audited as cli:USER). */
-export function tokenRevokeAction(nameOrId: string, o: TokenOpts): void {
+export async function tokenRevokeAction(nameOrId: string, o: TokenOpts): Promise<void> {
   const out = parseOutput(o.output);
-  const ok = withStore(o, (t, a) => {
+  const ok = await withStore(o, (t, a) => {
     const done = t.revoke(nameOrId).length > 0;
     a.record({ token_name: who(), role: 'admin', method: 'token.revoke', params: { token: nameOrId }, outcome: done ? 'ok' : 'NOT_FOUND', remote: 'local' });
     return done;
