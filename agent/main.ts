@@ -40,7 +40,7 @@ import { rolloutHandlers } from './api/handlers/rollout.js';
 import { RolloutCoordinator } from './rollout/coordinator.js';
 import { RolloutStore } from './rollout/store.js';
 import { PeerPool } from './cluster/peers.js';
-import { modelHandlers } from './api/handlers/models.js';
+import { modelBinaryHandlers, modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
 
 /** A running agent: its address and how to stop it. */
@@ -191,7 +191,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...rolloutHandlers(ro),
       ...subscribeHandlers(createTopicProviders(collector, jm, drift, ro)),
     };
-    const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }));
+    const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }), modelBinaryHandlers(sm));
     dispatcherRef = dispatcher;
     ro.start(); // resumes rollouts in progress (each current step restarts its window)
     api = new ApiServer({
@@ -201,8 +201,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ready: () => c.latest !== null,
     });
     const srv = api;
-    api.addRoute(createV2Routes({ serving: sm, registry, auth: (req) => srv.authenticateRequest(req), ready: () => c.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
-    api.binaryHandler = (buf, ctx) => handleBinaryFrame(buf, ctx, sm);
+    api.addRoute(createV2Routes({ dispatcher, auth: (req) => srv.authenticateRequest(req), ready: () => c.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
+    api.binaryHandler = (buf, ctx) => handleBinaryFrame(buf, ctx, dispatcher);
     apiRef = api;
     const { host: h, port } = splitListen(config.listen);
     const bound = await api.listen(h, port);

@@ -21,6 +21,7 @@ export function renderApiDoc(): string {
   out.push(`- Send \`${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}\`. An agent with another major version refuses the upgrade with HTTP 400 and says which version it speaks.`);
   out.push('- The first frame from the agent is a `hello` notification: `{protocol_version, agent_version, node, node_id, role, token_name}`.');
   out.push('- Text frames only, one JSON-RPC request (or a batch of at most 100) per frame. Frames above `api.max_frame_bytes` (default 1 MiB) close the connection with code 1009.');
+  out.push('- Binary frames carry the binary form of a method (marked below; today `model.infer`): `[u32 LE header length][JSON header {jsonrpc, id, method, params}][tensor bytes in header order]`, answered with a binary frame of the same layout or a text error frame with the same id. The codec is `shared/protocol/binary-frame.ts`; the header goes through the same dispatcher as text frames (role, params schema, metrics, error codes).');
   out.push('- The agent pings every `api.ping_interval_ms` (15 s) and drops peers that miss a pong. Params are named (an object).');
   out.push('- Roles: `read` < `operate` < `admin`. Each method names the least role it needs. Methods marked *mutating* write an audit row (time, token name, role, method, sha256 of the params, outcome).', '');
   out.push('## Subscriptions', '');
@@ -39,6 +40,7 @@ export function renderApiDoc(): string {
     out.push(`### \`${name}\``, '', m.description, '', `Role: \`${m.role}\`${'writeRole' in m && m.writeRole ? ` (\`${m.writeRole}\` when writing)` : ''}. Mutating: ${m.mutates ? 'yes (audited)' : 'writeRole' in m && m.writeRole ? 'when writing (audited)' : 'no'}.`, '');
     out.push('Params:', '', '```json', schema(m.params), '```', '');
     out.push('Result:', '', '```json', schema(m.result), '```', '');
+    if ('binary' in m && m.binary) out.push('Binary form, params header (tensor bytes follow the header):', '', '```json', schema(m.binary.params), '```', '', 'Binary form, result header:', '', '```json', schema(m.binary.result), '```', '');
   }
   out.push('## Errors', '', 'Errors are JSON-RPC error objects; `data.code` holds the stable symbolic name.', '', '| code | name | meaning |', '|---|---|---|');
   for (const [n, c] of Object.entries(ErrorCodes)) out.push(`| ${c} | \`${n}\` | ${ErrorDescriptions[n as ErrorName]} |`);

@@ -1,14 +1,16 @@
 // Open Inference Protocol (KServe v2) over HTTP/REST, with Triton's binary tensor data extension.
 // Mounted on the agent's API port as an extra route (ApiServer.addRoute); every /v2 path is answered here.
-// Health endpoints are open (like /healthz, /readyz); everything else needs a token with at least the read role.
+// Health endpoints are open (like /healthz, /readyz); everything else needs a valid token. Metadata (model.get) and
+// inference (the binary form of model.infer, shared/protocol/binary-frame.ts) go through the RpcDispatcher like every
+// JSON-RPC call: its role check, params schema, metrics and stable error codes. Error bodies are {error, code}: `code`
+// is the same stable name (INVALID_PARAMS, NOT_FOUND, …) JSON-RPC answers for the same fault.
 
 import type http from 'node:http';
-import { RpcError, roleAllows, type JsonTensor, type TensorDtype, type TensorSpec } from '../../shared/protocol/index.js';
+import { RpcError, type BinaryTensorHeader, type ErrorName, type JsonTensor, type TensorSpec } from '../../shared/protocol/index.js';
 import type { Logger } from '../log.js';
-import type { Principal } from './context.js';
-import type { ModelRegistry } from '../serving/registry.js';
-import type { ServingManager } from '../serving/serving.js';
-import { allocData, elementCount, fromJson, isDynamicDim, KSERVE_TO_ORT, ORT_TO_KSERVE, toJson, type RawTensor } from '../serving/tensors.js';
+import type { CallContext, ConnectionLike, Principal } from './context.js';
+import type { RpcDispatcher } from './rpc.js';
+import { elementCount, fromBinary, fromJson, isDynamicDim, ORT_TO_KSERVE, toBinary, toJson } from '../serving/tensors.js';
 
 /** Default largest request body (JSON header + binary data), bytes. */
 export const V2_MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -25,8 +27,8 @@ export const V2_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
 export const HEADER_LENGTH = 'inference-header-content-length';
 
 export interface V2Deps {
-  serving: Pick<ServingManager, 'inferRaw' | 'signature'>;
-  registry: Pick<ModelRegistry, 'list'>;
+  /** The agent's dispatcher: model.get (metadata) and the binary form of model.infer. */
+  dispatcher: Pick<RpcDispatcher, 'call' | 'callBinary'>;
   /** Verify the request's bearer token (with the API server's failure slow-down). */
   auth: (req: http.IncomingMessage) => Promise<Principal | null | 'busy'>;
   /** True once the agent can serve. */
@@ -45,20 +47,19 @@ export interface V2Deps {
 /** Limits of one /v2 route, resolved. */
 interface Limits { body: number; json: number; inflight: { max: number; used: number } }
 
-/** An error answered as `{error}` with an HTTP status. */
+/** An HTTP-level error answered as `{error, code?}`: `code` is the stable error name where one applies (none for 401). */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) { super(message); }
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}, readonly code: ErrorName | null = status === 400 ? 'INVALID_PARAMS' : null) { super(message); }
 }
 
-const RPC_TO_HTTP: Record<string, number> = {
+/** HTTP status of each stable error code (the one mapping; every code has one). */
+export const HTTP_STATUS_OF: Readonly<Record<ErrorName, number>> = {
   PARSE_ERROR: 400, INVALID_REQUEST: 400, INVALID_PARAMS: 400, UNSCHEDULABLE: 400, FORBIDDEN: 403, NOT_FOUND: 404,
   CONFLICT: 409, OVERLOADED: 503, UNAVAILABLE: 503, TIMEOUT: 504, METHOD_NOT_FOUND: 404, INTERNAL_ERROR: 500,
 };
 
-/** Bytes per element in the binary encoding (BYTES is length-prefixed, variable). */
-const ELEMENT_BYTES: Partial<Record<TensorDtype, number>> = {
-  float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1, float16: 2,
-};
+/** The connection of an HTTP call: no subscriptions. */
+const HTTP_CONN: ConnectionLike = { id: 'http-v2', addSubscription: () => undefined, removeSubscription: () => false, subscriptionCount: 0, sendEvent: () => undefined };
 
 /** The /v2 route: returns false for any path outside /v2 so other routes get it. */
 export function createV2Routes(d: V2Deps): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
@@ -70,11 +71,12 @@ export function createV2Routes(d: V2Deps): (req: http.IncomingMessage, res: http
     try {
       await handle(d, limits, path, req, res);
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : e instanceof RpcError ? RPC_TO_HTTP[e.data.code] ?? 500 : 500;
+      const status = e instanceof HttpError ? e.status : e instanceof RpcError ? HTTP_STATUS_OF[e.data.code] ?? 500 : 500;
       if (status === 500) d.log.error({ err: e, path }, 'v2 request failed');
       const headers = e instanceof HttpError ? e.headers : status === 503 ? { 'retry-after': '1' } : {};
       const message = status === 500 && !(e instanceof RpcError) ? 'internal error' : (e as Error).message;
-      if (!res.headersSent) sendJson(res, status, { error: message }, headers);
+      const code = e instanceof HttpError ? e.code : e instanceof RpcError ? e.data.code : 'INTERNAL_ERROR';
+      if (!res.headersSent) sendJson(res, status, code ? { error: message, code } : { error: message }, headers);
       else res.destroy();
     }
     return true;
@@ -85,7 +87,7 @@ async function handle(d: V2Deps, limits: Limits, path: string, req: http.Incomin
   const parts = path.split('/').filter((s, i) => i > 0 && s !== '').slice(1); // segments after "v2"
   const method = req.method ?? 'GET';
   const only = (...allowed: string[]) => {
-    if (!allowed.includes(method)) throw new HttpError(405, `${method} is not allowed on ${path.slice(0, 200)} (use ${allowed.join(' or ')})`, { allow: allowed.join(', ') });
+    if (!allowed.includes(method)) throw new HttpError(405, `${method} is not allowed on ${path.slice(0, 200)} (use ${allowed.join(' or ')})`, { allow: allowed.join(', ') }, 'INVALID_REQUEST');
   };
 
   // open: liveness and readiness (orchestrator probes carry no token)
@@ -97,29 +99,31 @@ async function handle(d: V2Deps, limits: Limits, path: string, req: http.Incomin
   }
 
   const p = await d.auth(req);
-  if (p === 'busy') throw new HttpError(429, 'too many pending authentication attempts from this address', { 'retry-after': '1' });
+  if (p === 'busy') throw new HttpError(429, 'too many pending authentication attempts from this address', { 'retry-after': '1' }, 'OVERLOADED');
   if (!p) throw new HttpError(401, 'a valid token is required: Authorization: Bearer <token> (create one with: fleetml token create)', { 'www-authenticate': 'Bearer' });
-  if (!roleAllows(p.role, 'read')) throw new HttpError(403, `token role ${p.role} cannot use the inference API (read or above is needed)`);
+  // Roles are the dispatcher's: each call below names its method, and the dispatcher checks the role that method needs.
+  const ctx: CallContext = { principal: p, remote: req.socket.remoteAddress ?? null, conn: HTTP_CONN };
 
   if (parts.length === 0) {
     only('GET');
     return sendJson(res, 200, { name: 'fleetml', version: d.version, extensions: ['binary_tensor_data'] });
   }
-  if (parts[0] !== 'models' || parts.length < 2) throw new HttpError(404, `not found: ${path.slice(0, 200)}`);
+  if (parts[0] !== 'models' || parts.length < 2) throw new HttpError(404, `not found: ${path.slice(0, 200)}`, {}, 'NOT_FOUND');
   const name = segment(parts[1]);
   let rest = parts.slice(2);
   let version: string | undefined;
   if (rest[0] === 'versions') {
-    if (rest.length < 2) throw new HttpError(404, `not found: ${path.slice(0, 200)} (expected /v2/models/{name}/versions/{version})`);
+    if (rest.length < 2) throw new HttpError(404, `not found: ${path.slice(0, 200)} (expected /v2/models/{name}/versions/{version})`, {}, 'NOT_FOUND');
     version = segment(rest[1]);
     rest = rest.slice(2);
   }
   if (rest.length === 0) {
     only('GET');
-    const { version: v } = await d.serving.signature(name, version);
+    const versions = await getVersions(d, ctx, name, version);
+    const v = versions[0];
     return sendJson(res, 200, {
       name: v.name,
-      versions: version ? [v.version] : d.registry.list(v.name).map((x) => x.version),
+      versions: versions.map((x) => x.version),
       platform: 'onnxruntime_onnx',
       inputs: v.inputs.map(specView),
       outputs: v.outputs.map(specView),
@@ -127,14 +131,21 @@ async function handle(d: V2Deps, limits: Limits, path: string, req: http.Incomin
   }
   if (rest.length === 1 && rest[0] === 'ready') {
     only('GET', 'HEAD');
-    const s = await d.serving.signature(name, version);
-    return sendJson(res, s.ready ? 200 : 400, { name: s.version.name, version: s.version.version, ready: s.ready });
+    const v = (await getVersions(d, ctx, name, version))[0];
+    return sendJson(res, v.loaded ? 200 : 400, { name: v.name, version: v.version, ready: v.loaded });
   }
   if (rest.length === 1 && rest[0] === 'infer') {
     only('POST');
-    return infer(d, limits, name, version, req, res);
+    return infer(d, limits, ctx, name, version, req, res);
   }
-  throw new HttpError(404, `not found: ${path.slice(0, 200)}`);
+  throw new HttpError(404, `not found: ${path.slice(0, 200)}`, {}, 'NOT_FOUND');
+}
+
+/** model.get through the dispatcher: one version, or every version newest first; NOT_FOUND when there is none. */
+async function getVersions(d: V2Deps, ctx: CallContext, name: string, version: string | undefined) {
+  const { versions } = await d.dispatcher.call('model.get', { name, ...(version !== undefined ? { version } : {}) }, ctx);
+  if (versions.length === 0) throw new RpcError('NOT_FOUND', `no model named ${name} (push one with: fleetml model push ${name} FILE.onnx)`);
+  return versions;
 }
 
 function segment(s: string): string {
@@ -149,9 +160,9 @@ function specView(s: TensorSpec) {
 
 interface RequestedOutput { name: string; binary: boolean | undefined }
 
-async function infer(d: V2Deps, limits: Limits, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function infer(d: V2Deps, limits: Limits, ctx: CallContext, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const enc = req.headers['content-encoding'];
-  if (enc && enc !== 'identity') throw new HttpError(415, `content-encoding ${String(enc).slice(0, 32)} is not supported (send the body uncompressed)`);
+  if (enc && enc !== 'identity') throw new HttpError(415, `content-encoding ${String(enc).slice(0, 32)} is not supported (send the body uncompressed)`, {}, 'INVALID_REQUEST');
   // The JSON part is bounded on its own (it is parsed on the event loop); without the binary extension it is the
   // whole body, so the body limit is the JSON limit.
   const hl = req.headers[HEADER_LENGTH];
@@ -160,19 +171,19 @@ async function infer(d: V2Deps, limits: Limits, name: string, version: string | 
     const s = Array.isArray(hl) ? hl[0] : hl;
     if (!/^\d+$/.test(s.trim())) throw new HttpError(400, `${HEADER_LENGTH} must be a non-negative integer, got "${s.slice(0, 32)}"`);
     declaredHeader = Number(s.trim());
-    if (declaredHeader > limits.json) throw new HttpError(413, `the JSON part of the request (${declaredHeader} bytes) is larger than the limit of ${limits.json} bytes: send large tensors as binary data`);
+    if (declaredHeader > limits.json) throw new HttpError(413, `the JSON part of the request (${declaredHeader} bytes) is larger than the limit of ${limits.json} bytes: send large tensors as binary data`, {}, 'INVALID_REQUEST');
   }
   const max = declaredHeader === null ? limits.json : limits.body;
   const body = await readBody(req, res, max, limits.inflight, declaredHeader === null ? 'the JSON request body' : 'request body');
   if (!body) return; // 413 / 503 already answered
   try {
-    await inferBody(d, name, version, req, res, body, declaredHeader);
+    await inferBody(d, ctx, name, version, res, body, declaredHeader);
   } finally {
     limits.inflight.used -= body.length;
   }
 }
 
-async function inferBody(d: V2Deps, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, declaredHeader: number | null): Promise<void> {
+async function inferBody(d: V2Deps, ctx: CallContext, name: string, version: string | undefined, res: http.ServerResponse, body: Buffer, declaredHeader: number | null): Promise<void> {
   // split the JSON header from the binary tensor data
   let headerLen = body.length;
   if (declaredHeader !== null) {
@@ -182,7 +193,7 @@ async function inferBody(d: V2Deps, name: string, version: string | undefined, r
   const binary = body.subarray(headerLen);
   let doc: unknown;
   try { doc = JSON.parse(body.subarray(0, headerLen).toString('utf8')); } catch (e) {
-    throw new HttpError(400, `the request JSON is malformed: ${(e as Error).message}${declaredHeader === null ? ` (for binary tensor data, send the ${HEADER_LENGTH} header)` : ''}`);
+    throw new HttpError(400, `the request JSON is malformed: ${(e as Error).message}${declaredHeader === null ? ` (for binary tensor data, send the ${HEADER_LENGTH} header)` : ''}`, {}, 'PARSE_ERROR');
   }
   if (!isObject(doc)) throw new HttpError(400, 'the request must be a JSON object {inputs: [...]}');
   if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) throw new HttpError(400, 'the request needs "inputs": a non-empty array of tensors {name, shape, datatype, data}');
@@ -192,15 +203,21 @@ async function inferBody(d: V2Deps, name: string, version: string | undefined, r
   const binaryDefault = params.binary_data_output;
   if (binaryDefault !== undefined && typeof binaryDefault !== 'boolean') throw new HttpError(400, 'parameters.binary_data_output must be true or false');
 
-  // inputs: JSON data, or binary data taken in input order
-  const feeds: Record<string, RawTensor> = {};
+  // Inputs become the binary form of model.infer: a header per input and the payload of their bytes in order. Binary
+  // inputs are views of the body; JSON inputs are converted to bytes (the JSON path is the slow one anyway). With only
+  // binary inputs the payload is the body's binary part itself (no copy).
+  const inputs: BinaryTensorHeader[] = [];
+  const parts: Buffer[] = [];
+  const seen = new Set<string>();
+  let anyJson = false;
   let offset = 0;
   let jsonElements = 0;
   doc.inputs.forEach((t: unknown, i: number) => {
     if (!isObject(t)) throw new HttpError(400, `inputs[${i}] must be an object {name, shape, datatype, data}`);
     if (typeof t.name !== 'string' || !t.name) throw new HttpError(400, `inputs[${i}].name must be a non-empty string`);
     const where = `input "${t.name.slice(0, 100)}"`;
-    if (feeds[t.name]) throw new HttpError(400, `${where} is given twice`);
+    if (seen.has(t.name)) throw new HttpError(400, `${where} is given twice`);
+    seen.add(t.name);
     if (typeof t.datatype !== 'string') throw new HttpError(400, `${where}: datatype must be a string such as "FP32"`);
     if (!Array.isArray(t.shape) || t.shape.length > 16 || !t.shape.every((x) => Number.isInteger(x) && x >= 0)) {
       throw new HttpError(400, `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(t.shape)?.slice(0, 100)}`);
@@ -216,18 +233,24 @@ async function inferBody(d: V2Deps, name: string, version: string | undefined, r
       if (offset + (size as number) > binary.length) {
         throw new HttpError(400, `${where}: binary_data_size ${size} at offset ${offset} runs past the ${binary.length} bytes of binary data after the JSON header`);
       }
-      feeds[t.name] = fromBinary(where, t.datatype, shape, binary.subarray(offset, offset + (size as number)));
+      inputs.push({ name: t.name, datatype: t.datatype, shape, binary_data_size: size as number });
+      parts.push(binary.subarray(offset, offset + (size as number)));
       offset += size as number;
     } else {
       if (t.data === undefined) throw new HttpError(400, `${where} has no data (give "data", or parameters.binary_data_size with binary tensor data)`);
       if (!Array.isArray(t.data)) throw new HttpError(400, `${where}: data must be an array`);
       jsonElements += elementCount(shape);
-      if (jsonElements > V2_MAX_JSON_ELEMENTS) throw new HttpError(413, `${where}: more than ${V2_MAX_JSON_ELEMENTS} tensor elements as JSON in one request: send large tensors as binary data (${HEADER_LENGTH})`);
+      if (jsonElements > V2_MAX_JSON_ELEMENTS) throw new HttpError(413, `${where}: more than ${V2_MAX_JSON_ELEMENTS} tensor elements as JSON in one request: send large tensors as binary data (${HEADER_LENGTH})`, {}, 'INVALID_REQUEST');
       const data = (t.data as unknown[]).flat(16) as JsonTensor['data'];
-      try { feeds[t.name] = fromJson({ name: t.name, datatype: t.datatype, shape, data }); } catch (e) { throw new HttpError(400, (e as Error).message); }
+      let bytes: Buffer;
+      try { bytes = toBinary(fromJson({ name: t.name, datatype: t.datatype, shape, data })); } catch (e) { throw new HttpError(400, (e as Error).message); }
+      anyJson = true;
+      inputs.push({ name: t.name, datatype: t.datatype, shape, binary_data_size: bytes.length });
+      parts.push(bytes);
     }
   });
   if (offset !== binary.length) throw new HttpError(400, `the request has ${binary.length} bytes of binary data after the JSON header, but the inputs' binary_data_size add up to ${offset}`);
+  const payload = anyJson ? Buffer.concat(parts) : binary;
 
   // requested outputs (all, when none are named)
   let wanted: RequestedOutput[] | null = null;
@@ -242,27 +265,28 @@ async function inferBody(d: V2Deps, name: string, version: string | undefined, r
     });
   }
 
-  const r = await d.serving.inferRaw(name, version, feeds);
-  const picked: Array<{ name: string; t: RawTensor; binary: boolean }> = [];
+  const { result: r, parts: outBytes } = await d.dispatcher.callBinary('model.infer', { name, ...(version !== undefined ? { version } : {}), inputs }, payload, ctx);
+  const byName = new Map(r.outputs.map((o, i) => [o.name, i]));
+  const picked: Array<{ i: number; binary: boolean }> = [];
   if (wanted) {
     for (const w of wanted) {
-      const t = r.outputs[w.name];
-      if (!t) throw new HttpError(400, `unknown output "${w.name.slice(0, 100)}" (model ${r.name} ${r.version} has: ${Object.keys(r.outputs).map((n) => `"${n}"`).join(', ')})`);
-      picked.push({ name: w.name, t, binary: w.binary ?? binaryDefault === true });
+      const i = byName.get(w.name);
+      if (i === undefined) throw new HttpError(400, `unknown output "${w.name.slice(0, 100)}" (model ${r.model_name} ${r.model_version} has: ${r.outputs.map((o) => `"${o.name}"`).join(', ')})`);
+      picked.push({ i, binary: w.binary ?? binaryDefault === true });
     }
   } else {
-    for (const [n, t] of Object.entries(r.outputs)) picked.push({ name: n, t, binary: binaryDefault === true });
+    for (let i = 0; i < r.outputs.length; i++) picked.push({ i, binary: binaryDefault === true });
   }
 
   const chunks: Buffer[] = [];
-  const outputs = picked.map((o) => {
-    if (!o.binary) return toJson(o.name, o.t);
-    const bytes = toBinary(o.t);
-    chunks.push(bytes);
-    return { name: o.name, datatype: ORT_TO_KSERVE[o.t.dtype], shape: [...o.t.dims], parameters: { binary_data_size: bytes.length } };
+  const outputs = picked.map(({ i, binary: asBinary }) => {
+    const o = r.outputs[i];
+    if (!asBinary) return toJson(o.name, fromBinary(`output "${o.name}"`, o.datatype, o.shape, outBytes[i]));
+    chunks.push(outBytes[i]);
+    return { name: o.name, datatype: o.datatype, shape: o.shape, parameters: { binary_data_size: o.binary_data_size } };
   });
   const answer = {
-    model_name: r.name, model_version: r.version, ...(doc.id !== undefined ? { id: doc.id } : {}),
+    model_name: r.model_name, model_version: r.model_version, ...(doc.id !== undefined ? { id: doc.id } : {}),
     parameters: { timing_us: r.timing_us }, outputs,
   };
   const head = Buffer.from(JSON.stringify(answer));
@@ -279,17 +303,17 @@ async function inferBody(d: V2Deps, name: string, version: string | undefined, r
  * the moment they arrive (the caller gives them back once the request is answered): a request that would pass the
  * bound is answered 503 with retry-after, so concurrent large bodies cannot grow the agent without bound. */
 async function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number, inflight: { max: number; used: number }, what: string): Promise<Buffer | null> {
-  const refuse = (status: number, error: string, headers: Record<string, string> = {}) => {
+  const refuse = (status: number, error: string, code: ErrorName, headers: Record<string, string> = {}) => {
     // no 'connection: close' here: closing at once makes a client that is still sending fail with EPIPE before it
     // reads this answer; the body is discarded and the socket cut after 2 s instead
-    sendJson(res, status, { error }, headers);
+    sendJson(res, status, { error, code }, headers);
     // the peer may still be sending: discard what comes, and cut the connection if it keeps on
     req.resume();
     setTimeout(() => req.socket.destroy(), 2000).unref();
     return null;
   };
-  const tooLarge = () => refuse(413, `${what} is larger than the limit of ${max} bytes${what.includes('JSON') ? ` (send large tensors as binary data with the ${HEADER_LENGTH} header)` : ''}`);
-  const busy = () => refuse(503, `the agent is already receiving ${inflight.used} bytes of inference requests (limit ${inflight.max}): retry`, { 'retry-after': '1' });
+  const tooLarge = () => refuse(413, `${what} is larger than the limit of ${max} bytes${what.includes('JSON') ? ` (send large tensors as binary data with the ${HEADER_LENGTH} header)` : ''}`, 'INVALID_REQUEST');
+  const busy = () => refuse(503, `the agent is already receiving ${inflight.used} bytes of inference requests (limit ${inflight.max}): retry`, 'OVERLOADED', { 'retry-after': '1' });
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > max) return tooLarge();
   if (Number.isFinite(declared) && inflight.used + declared > inflight.max) return busy();
@@ -310,47 +334,8 @@ async function readBody(req: http.IncomingMessage, res: http.ServerResponse, max
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', (e) => { stop(); reject(e); });
-    req.on('aborted', () => { stop(); reject(new HttpError(400, 'request aborted')); });
+    req.on('aborted', () => { stop(); reject(new HttpError(400, 'request aborted', {}, 'INVALID_REQUEST')); });
   });
-}
-
-/** A raw tensor from little-endian binary tensor data. */
-export function fromBinary(where: string, datatype: string, shape: number[], b: Buffer): RawTensor {
-  const dtype = KSERVE_TO_ORT[datatype];
-  if (!dtype) throw new HttpError(400, `${where}: unknown datatype "${datatype.slice(0, 32)}" (expected one of ${Object.keys(KSERVE_TO_ORT).join(', ')})`);
-  const n = elementCount(shape);
-  if (dtype === 'string') {
-    // BYTES: each element is a 4-byte little-endian length and that many bytes (UTF-8 here)
-    const out: string[] = [];
-    let o = 0;
-    while (o < b.length) {
-      if (o + 4 > b.length) throw new HttpError(400, `${where}: BYTES binary data ends inside a length prefix at byte ${o}`);
-      const len = b.readUInt32LE(o);
-      if (o + 4 + len > b.length) throw new HttpError(400, `${where}: BYTES element ${out.length} of ${len} bytes runs past binary_data_size ${b.length}`);
-      out.push(b.toString('utf8', o + 4, o + 4 + len));
-      o += 4 + len;
-    }
-    if (out.length !== n) throw new HttpError(400, `${where}: shape [${shape.join(', ')}] needs ${n} BYTES elements, the binary data holds ${out.length}`);
-    return { dtype, dims: [...shape], data: out };
-  }
-  const size = ELEMENT_BYTES[dtype]!;
-  if (b.length !== n * size) {
-    throw new HttpError(400, `${where}: binary_data_size is ${b.length} bytes, but ${datatype} [${shape.join(', ')}] needs ${n} x ${size} = ${n * size} bytes`);
-  }
-  const data = allocData(dtype, n) as Exclude<RawTensor['data'], string[]>;
-  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(b); // copy: b may not be aligned
-  if (dtype === 'bool') { const u = data as Uint8Array; for (let i = 0; i < n; i++) if (u[i] > 1) u[i] = 1; }
-  return { dtype, dims: [...shape], data };
-}
-
-/** Little-endian binary tensor data of a raw tensor. */
-export function toBinary(t: RawTensor): Buffer {
-  if (Array.isArray(t.data)) {
-    const parts: Buffer[] = [];
-    for (const s of t.data) { const v = Buffer.from(s, 'utf8'); const l = Buffer.alloc(4); l.writeUInt32LE(v.length); parts.push(l, v); }
-    return Buffer.concat(parts);
-  }
-  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION, protocolMajor, roleAllows } from '../../shared/protocol/index.js';
+import { ErrorCodes, PROTOCOL_HEADER, PROTOCOL_VERSION, protocolMajor, roleAllows } from '../../shared/protocol/index.js';
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
@@ -142,7 +142,7 @@ export class ApiServer {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         const handler = this.binaryHandler;
-        if (!handler) { conn.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'binary frames are not accepted by this agent', data: { code: 'INVALID_REQUEST' } } })); return; }
+        if (!handler) { conn.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.INVALID_REQUEST, message: 'binary frames are not accepted by this agent', data: { code: 'INVALID_REQUEST' } } })); return; }
         handler(data as Buffer, { principal, remote, conn }).then((out) => conn.sendBinaryOrText(out))
           .catch((e) => this.d.log.error({ err: e, conn: conn.id }, 'binary frame failed'));
         return;

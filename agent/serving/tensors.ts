@@ -222,3 +222,47 @@ export function zeroFeeds(signature: readonly TensorSpec[]): Record<string, RawT
   }
   return feeds;
 }
+
+/** Bytes per element in the binary encoding (BYTES is length-prefixed, variable). */
+const ELEMENT_BYTES: Partial<Record<TensorDtype, number>> = {
+  float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1, float16: 2,
+};
+
+/** A raw tensor from little-endian binary tensor data (copied: `b` may not be aligned). Throws an Error naming `where`. */
+export function fromBinary(where: string, datatype: string, shape: readonly number[], b: Buffer): RawTensor {
+  const dtype = KSERVE_TO_ORT[datatype];
+  if (!dtype) throw new Error(`${where}: unknown datatype "${datatype.slice(0, 32)}" (expected one of ${Object.keys(KSERVE_TO_ORT).join(', ')})`);
+  const n = elementCount(shape);
+  if (dtype === 'string') {
+    // BYTES: each element is a 4-byte little-endian length and that many bytes (UTF-8 here)
+    const out: string[] = [];
+    let o = 0;
+    while (o < b.length) {
+      if (o + 4 > b.length) throw new Error(`${where}: BYTES binary data ends inside a length prefix at byte ${o}`);
+      const len = b.readUInt32LE(o);
+      if (o + 4 + len > b.length) throw new Error(`${where}: BYTES element ${out.length} of ${len} bytes runs past binary_data_size ${b.length}`);
+      out.push(b.toString('utf8', o + 4, o + 4 + len));
+      o += 4 + len;
+    }
+    if (out.length !== n) throw new Error(`${where}: shape [${shape.join(', ')}] needs ${n} BYTES elements, the binary data holds ${out.length}`);
+    return { dtype, dims: [...shape], data: out };
+  }
+  const size = ELEMENT_BYTES[dtype]!;
+  if (b.length !== n * size) {
+    throw new Error(`${where}: binary_data_size is ${b.length} bytes, but ${datatype} [${shape.join(', ')}] needs ${n} x ${size} = ${n * size} bytes`);
+  }
+  const data = allocData(dtype, n) as Exclude<RawTensor['data'], string[]>;
+  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(b); // copy: b may not be aligned
+  if (dtype === 'bool') { const u = data as Uint8Array; for (let i = 0; i < n; i++) if (u[i] > 1) u[i] = 1; }
+  return { dtype, dims: [...shape], data };
+}
+
+/** Little-endian binary tensor data of a raw tensor. */
+export function toBinary(t: RawTensor): Buffer {
+  if (Array.isArray(t.data)) {
+    const parts: Buffer[] = [];
+    for (const s of t.data) { const v = Buffer.from(s, 'utf8'); const l = Buffer.alloc(4); l.writeUInt32LE(v.length); parts.push(l, v); }
+    return Buffer.concat(parts);
+  }
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}

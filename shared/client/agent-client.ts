@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, errorNameOf, methods, topics } from '../protocol/index.js';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION, BinaryInferResponseHeader, ErrorCodes, Hello, decodeFrame, encodeFrame, errorNameOf, methods, splitPayload, topics } from '../protocol/index.js';
 import type { MethodName, ParamsOf, ResultOf, TopicEvent, TopicName, TopicParamsIn, TopicSnapshot } from '../protocol/index.js';
 
 /** Options of an agent connection (defaults in brackets). */
@@ -215,40 +215,39 @@ export class AgentClient extends EventEmitter {
     }
   }
 
+  /** A binary answer (shared/protocol/binary-frame.ts): its header is checked, its payload handed on as a view. */
   private onBinary(buf: Buffer) {
-    if (buf.length < 4) return;
-    const n = buf.readUInt32LE(0);
-    if (4 + n > buf.length) return;
-    let header: any;
-    try { header = JSON.parse(buf.toString('utf8', 4, 4 + n)); } catch { return; }
-    const p = typeof header?.id === 'number' ? this.pending.get(header.id) : undefined;
+    let frame: { header: unknown; payload: Buffer };
+    try { frame = decodeFrame(buf); } catch { return; }
+    const id = (frame.header as { id?: unknown } | null)?.id;
+    const p = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (!p) return;
-    this.pending.delete(header.id); clearTimeout(p.timer);
-    p.resolve({ result: header.result, payload: buf.subarray(4 + n) });
+    this.pending.delete(id as number); clearTimeout(p.timer);
+    const h = BinaryInferResponseHeader.safeParse(frame.header);
+    if (!h.success) { p.reject(new RpcCallError(ErrorCodes.INTERNAL_ERROR, `the agent sent an invalid binary answer: ${h.error.issues[0]?.message ?? 'bad header'}`, { code: 'INTERNAL_ERROR' })); return; }
+    p.resolve({ result: h.data.result, payload: frame.payload });
   }
 
   /**
-   * model.infer in the binary form: tensors as raw little-endian bytes, no JSON on the tensor data
-   * (frame layout in docs/api.md). Resolves with the outputs' bytes; errors reject like call().
+   * model.infer in the binary form: tensors as raw little-endian bytes, no JSON on the tensor data (frame codec:
+   * shared/protocol/binary-frame.ts). Resolves with the outputs' bytes (views of the answer frame); errors reject like
+   * call(), with the same stable codes.
    */
   async inferBinary(name: string, inputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }>, o: { version?: string; timeoutMs?: number } = {}):
     Promise<{ model_name: string; model_version: string; timing_us: { queue: number; compute: number }; outputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }> }> {
     const ws = this.ws;
     if (!ws || this.state !== 'open') throw new ConnectError(`not connected to ${this.o.url}`, this.state);
     const id = this.nextId++;
-    const header = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method: 'model.infer', params: { name, ...(o.version ? { version: o.version } : {}), inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, binary_data_size: t.data.length })) } }));
-    const len = Buffer.alloc(4); len.writeUInt32LE(header.length);
+    const header = { jsonrpc: '2.0', id, method: 'model.infer', params: { name, ...(o.version ? { version: o.version } : {}), inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, binary_data_size: t.data.length })) } };
     const timeoutMs = o.timeoutMs ?? this.o.callTimeoutMs;
-    const r = await new Promise<{ result: any; payload: Buffer }>((resolve, reject) => {
-      const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(-32006, `model.infer timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
+    const r = await new Promise<{ result: BinaryInferResponseHeader['result']; payload: Buffer }>((resolve, reject) => {
+      const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(ErrorCodes.TIMEOUT, `model.infer timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      ws.send(Buffer.concat([len, header, ...inputs.map((t) => t.data)]), { binary: true }, (err) => { if (err && this.pending.has(id)) { clearTimeout(timer); this.pending.delete(id); reject(err); } });
+      ws.send(encodeFrame(header, inputs.map((t) => t.data)), { binary: true }, (err) => { if (err && this.pending.has(id)) { clearTimeout(timer); this.pending.delete(id); reject(err); } });
     });
-    let off = 0;
-    const outputs = (r.result.outputs as Array<{ name: string; datatype: string; shape: number[]; binary_data_size: number }>).map((t) => {
-      const data = r.payload.subarray(off, off + t.binary_data_size); off += t.binary_data_size;
-      return { name: t.name, datatype: t.datatype, shape: t.shape, data };
-    });
+    let bytes: Buffer[];
+    try { bytes = splitPayload(r.payload, r.result.outputs, 'outputs'); } catch (e) { throw new RpcCallError(ErrorCodes.INTERNAL_ERROR, `the agent sent an invalid binary answer: ${(e as Error).message}`, { code: 'INTERNAL_ERROR' }); }
+    const outputs = r.result.outputs.map((t, i) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: bytes[i] }));
     return { model_name: r.result.model_name, model_version: r.result.model_version, timing_us: r.result.timing_us, outputs };
   }
 
@@ -267,7 +266,7 @@ export class AgentClient extends EventEmitter {
     if (!ws || this.state !== 'open') return Promise.reject(new ConnectError(`not connected to ${this.o.url}${this.lastError ? `: ${this.lastError}` : ''}`, this.state));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(-32006, `${method} timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
+      const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(ErrorCodes.TIMEOUT, `${method} timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, ...(onResult ? { onResult } : {}) });
       ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }), (err) => {
         if (err && this.pending.has(id)) { clearTimeout(timer); this.pending.delete(id); reject(err); }

@@ -1,10 +1,9 @@
 import { z } from 'zod';
+import { ModelName, VersionName as Version } from './names.js';
 
 // Drift monitoring: a reference profile per model version, live windows of the same profiles built from sampled
 // inference, per-feature drift scores (methods chosen like Evidently's defaults), alerts after K drifting windows.
 
-const ModelName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'model names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
-const Version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, 'versions are 1-63 of A-Z a-z 0-9 . _ + -');
 const FeatureName = z.string().min(1).max(128);
 
 /** Statistical methods: two tests (p-value, drift when below the threshold) and three distances (drift when at or above). */

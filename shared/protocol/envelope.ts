@@ -8,7 +8,7 @@ export const RequestEnvelope = z.object({
   jsonrpc: z.literal('2.0'),
   id: RequestId.optional(),
   method: z.string().min(1).max(128),
-  params: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
+  params: z.union([z.record(z.string().max(256), z.unknown()), z.array(z.unknown())]).optional(),
 }).strict();
 export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
 

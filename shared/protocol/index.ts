@@ -9,6 +9,8 @@ export * from './subscribe.js';
 export * from './methods.js';
 export * from './history-keys.js';
 export * from './jobs.js';
+export * from './names.js';
 export * from './models.js';
+export * from './binary-frame.js';
 export * from './drift.js';
 export * from './rollout.js';

@@ -19,7 +19,7 @@ export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'can
 export const DriverName = z.enum(['docker', 'process', 'fake']);
 export type DriverName = z.infer<typeof DriverName>;
 
-const EnvKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _');
+const EnvKey = z.string().max(256).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _');
 const Label = z.string().regex(/^[A-Za-z0-9._/-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 . _ / -');
 
 /** A bind mount from an allowed host directory. */

@@ -6,6 +6,7 @@ import * as jobs from './jobs.js';
 import * as models from './models.js';
 import * as drift from './drift.js';
 import * as rollout from './rollout.js';
+import * as binary from './binary-frame.js';
 import type { Role } from './auth.js';
 
 /** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
@@ -19,8 +20,13 @@ export interface MethodSpec<P extends z.ZodType = z.ZodType, R extends z.ZodType
    * needs `writeRole` and is audited as a mutation. */
   isWrite?: (params: z.infer<P>) => boolean;
   writeRole?: Role;
+  /** The method's binary form (binary WebSocket frames, see binary-frame.ts; HTTP v2 uses it too): params and result
+   * headers whose tensor bytes travel raw beside them. The dispatcher validates `binary.params` like `params`. */
+  binary?: { params: z.ZodType; result: z.ZodType };
 }
 function m<P extends z.ZodType, R extends z.ZodType>(s: MethodSpec<P, R>): MethodSpec<P, R> { return s; }
+/** A method with a binary form (its binary schemas stay in the type, so the dispatcher's binary handlers are typed). */
+function mb<P extends z.ZodType, R extends z.ZodType, BP extends z.ZodType, BR extends z.ZodType>(s: MethodSpec<P, R> & { binary: { params: BP; result: BR } }): MethodSpec<P, R> & { binary: { params: BP; result: BR } } { return s; }
 
 /** Every JSON-RPC method of the agent. The single source of truth: the agent validates with it,
  * the client is typed by it, docs/api.md is generated from it. */
@@ -65,8 +71,9 @@ export const methods = {
     description: 'Unload a version; other models are not disturbed.' }),
   'model.remove': m({ params: models.ModelRefParams, result: models.ModelRemoveResult, role: 'operate', mutates: true,
     description: 'Remove a version (unloading it first); the artifact is deleted when no version uses it.' }),
-  'model.infer': m({ params: models.ModelInferParams, result: models.ModelInferResult, role: 'read', mutates: false,
-    description: 'Run inference with JSON tensors (KServe v2 style); loads the version on first use; the answer says which version served it.' }),
+  'model.infer': mb({ params: models.ModelInferParams, result: models.ModelInferResult, role: 'read', mutates: false,
+    binary: { params: binary.BinaryInferParams, result: binary.BinaryInferResult },
+    description: 'Run inference with JSON tensors (KServe v2 style); loads the version on first use; the answer says which version served it. Binary form: tensors as raw bytes in a binary frame (shared/protocol/binary-frame.ts).' }),
   'model.alias': m({ params: models.ModelAliasParams, result: models.ModelAliasResult, role: 'operate', mutates: true,
     description: 'Route a model name to one version or a weighted split (e.g. 90/10); targets are loaded and warmed before traffic switches. Each change is an audit row and a history event.' }),
   'model.history': m({ params: models.ModelHistoryParams, result: models.ModelHistoryResult, role: 'read', mutates: false,
@@ -109,3 +116,9 @@ export type Methods = typeof methods;
 export type MethodName = keyof Methods;
 export type ParamsOf<M extends MethodName> = z.input<Methods[M]['params']>;
 export type ResultOf<M extends MethodName> = z.infer<Methods[M]['result']>;
+/** Methods with a binary form. */
+export type BinaryMethodName = { [M in MethodName]: Methods[M] extends { binary: { params: z.ZodType } } ? M : never }[MethodName];
+/** Validated params of a method's binary form. */
+export type BinaryParamsOf<M extends BinaryMethodName> = Methods[M] extends { binary: { params: infer P extends z.ZodType } } ? z.infer<P> : never;
+/** Result header of a method's binary form. */
+export type BinaryResultOf<M extends BinaryMethodName> = Methods[M] extends { binary: { result: infer R extends z.ZodType } } ? z.infer<R> : never;

@@ -1,9 +1,7 @@
 import { z } from 'zod';
+import { DatatypeName, ModelName, TensorName, VersionName as Version } from './names.js';
 
 // Model serving: a versioned, content-addressed ONNX registry per agent, and inference.
-
-const ModelName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'model names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
-const Version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, 'versions are 1-63 of A-Z a-z 0-9 . _ + -');
 
 /** Element types of tensors (ONNX names as onnxruntime-node reports them). */
 export const TensorDtype = z.enum(['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool', 'string', 'float16']);
@@ -74,29 +72,14 @@ export const ModelRemoveResult = z.object({ removed: z.boolean() });
 
 /** A tensor in JSON: flat data in row-major order (KServe v2 style). */
 export const JsonTensor = z.object({
-  name: z.string().max(256),
-  datatype: z.string().max(16),
+  name: TensorName,
+  datatype: DatatypeName,
   shape: z.array(z.number().int().min(0)).max(16),
   data: z.array(z.union([z.number(), z.boolean(), z.string()])).max(16 * 1024 * 1024),
 });
 export type JsonTensor = z.infer<typeof JsonTensor>;
 
-/** One input of the binary form of model.infer: its bytes follow the header in input order. */
-export const BinaryTensorHeader = z.object({
-  name: z.string().min(1).max(256),
-  datatype: z.string().max(16),
-  shape: z.array(z.number().int().min(0)).max(16),
-  binary_data_size: z.number().int().min(0),
-});
-/** Header of a binary model.infer frame ([u32 LE header length][header JSON][tensor bytes]): the same bounds as
- * model.infer's params (name, version), checked before anything is looked up. */
-export const BinaryInferHeader = z.object({
-  jsonrpc: z.literal('2.0'),
-  id: z.union([z.string().max(128), z.number()]).optional(),
-  method: z.literal('model.infer'),
-  params: z.object({ name: ModelName, version: Version.optional(), inputs: z.array(BinaryTensorHeader).min(1).max(64) }).strict(),
-});
-export type BinaryInferHeader = z.infer<typeof BinaryInferHeader>;
+// The binary form of model.infer (header schemas and frame codec) is in binary-frame.ts.
 
 /** model.infer — JSON tensors in, JSON tensors out; says which version answered. */
 export const ModelInferParams = z.object({ name: ModelName, version: Version.optional(), inputs: z.array(JsonTensor).min(1).max(64) }).strict();

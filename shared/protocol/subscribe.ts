@@ -82,7 +82,7 @@ export const TopicNameSchema = z.enum(Object.keys(topics) as [TopicName, ...Topi
 /** subscribe — answers the current snapshot, then events arrive as `subscription` notifications. */
 export const SubscribeParams = z.object({
   topic: z.string().min(1).max(128),
-  params: z.record(z.string(), z.unknown()).optional(),
+  params: z.record(z.string().max(128), z.unknown()).optional(),
 }).strict();
 export const SubscribeResult = z.object({ subscriptionId: z.string(), snapshot: z.unknown() });
 

@@ -57,7 +57,8 @@ describe('binary frames with over-long model names (read token)', () => {
     for (let i = 20; i < 320; i++) last = await send(i);
     const grownMb = (rssKb(agent.child.pid!) - before) / 1024;
     expect(last.error.data.code).toBe('INVALID_PARAMS');
-    expect(last.error.message).toMatch(/params\.name/);
+    // the same message as JSON-RPC gives for the same params: the failing field, relative to params
+    expect(last.error.message).toMatch(/^invalid params for model\.infer: name: /);
     // 300 distinct 1 MB names: a cache of them would hold >= 300 MB
     expect(grownMb).toBeLessThan(100);
     // and the agent still serves a proper binary request on the same socket

@@ -1,7 +1,9 @@
 import type { ModelRegistry } from '../../serving/registry.js';
 import type { ServingManager } from '../../serving/serving.js';
-import type { HandlerMap } from '../rpc.js';
+import { RpcError, splitPayload } from '../../../shared/protocol/index.js';
+import type { BinaryHandlerMap, HandlerMap } from '../rpc.js';
 import { evaluateVersion } from '../../serving/evaluate.js';
+import { fromBinary, ORT_TO_KSERVE, toBinary, type RawTensor } from '../../serving/tensors.js';
 
 /** model.* handlers. Mutations need operate and are audited by the dispatcher. */
 export function modelHandlers(registry: ModelRegistry, serving: ServingManager): HandlerMap {
@@ -20,5 +22,35 @@ export function modelHandlers(registry: ModelRegistry, serving: ServingManager):
     'model.history': (p) => ({ events: registry.aliasHistory(p.name, p.limit) }),
     'model.stats': (p) => ({ models: serving.statsOf(p.name, p.since) }),
     'model.evaluate': (p) => evaluateVersion(registry, serving, p),
+  };
+}
+
+/**
+ * The binary form of model.infer (binary WebSocket frames and HTTP v2): params already checked by BinaryInferParams;
+ * the payload is cut into views per input and each becomes an aligned tensor (one copy, no JSON); the outputs go back
+ * as views of the session's buffers.
+ */
+export function modelBinaryHandlers(serving: ServingManager): BinaryHandlerMap {
+  return {
+    'model.infer': async (p, payload) => {
+      const bytes = splitPayload(payload, p.inputs, 'inputs');
+      const feeds: Record<string, RawTensor> = Object.create(null); // input names are the peer's: no prototype keys
+      for (let i = 0; i < p.inputs.length; i++) {
+        const t = p.inputs[i];
+        const where = `inputs[${i}] "${t.name.slice(0, 64)}"`;
+        if (Object.hasOwn(feeds, t.name)) throw new RpcError('INVALID_PARAMS', `${where}: given twice`);
+        try { feeds[t.name] = fromBinary(where, t.datatype, t.shape, bytes[i]); } catch (e) { throw new RpcError('INVALID_PARAMS', (e as Error).message); }
+      }
+      const r = await serving.inferRaw(p.name, p.version, feeds);
+      const parts: Buffer[] = [];
+      const outputs = [];
+      for (const name in r.outputs) {
+        const t = r.outputs[name];
+        const b = toBinary(t);
+        parts.push(b);
+        outputs.push({ name, datatype: ORT_TO_KSERVE[t.dtype], shape: t.dims, binary_data_size: b.length });
+      }
+      return { result: { model_name: r.name, model_version: r.version, timing_us: r.timing_us, outputs }, parts };
+    },
   };
 }
