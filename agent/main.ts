@@ -1,7 +1,8 @@
 import type { AgentConfig } from './config.js';
 import { splitListen } from './config.js';
 import { createLogger, type Logger } from './log.js';
-import { openStore, type Db } from './store/db.js';
+import { openStore } from './store/db.js';
+import { Lifecycle } from './lifecycle.js';
 import { TokenStore } from './store/tokens.js';
 import { AuditLog } from './store/audit.js';
 import { nodeIdentity } from './store/identity.js';
@@ -65,34 +66,13 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.log_level)): Promise<RunningAgent> {
   const startedAt = Date.now();
   const version = packageVersion();
-  let db: Db | null = null;
-  let gpu: GpuSource | null = null;
-  let collector: Collector | null = null;
-  let api: ApiServer | null = null;
-  let jobs: JobManager | null = null;
-  let serving: ServingManager | null = null;
-  let drift: DriftMonitor | null = null;
-  let rollouts: RolloutCoordinator | null = null;
-  let peers: PeerPool | null = null;
-  let driversRef: Partial<Record<string, { dispose(): Promise<void> }>> = {};
-  let audit: AuditLog | null = null;
-  const cleanup = async () => {
-    await api?.close().catch(() => undefined);
-    await jobs?.dispose().catch(() => undefined); // running tasks keep running: the next agent recovers them
-    await rollouts?.dispose().catch(() => undefined); // waits for the rollout steps in flight (they write to the store)
-    await peers?.dispose().catch(() => undefined);
-    await drift?.dispose(); // waits for a reference being profiled: the database closes below
-    await serving?.dispose().catch(() => undefined);
-    await Promise.all(Object.values(driversRef).map((d) => d?.dispose().catch(() => undefined)));
-    await collector?.stop().catch(() => undefined);
-    await gpu?.dispose().catch(() => undefined);
-    try { audit?.flush(); } catch { /* the store is going away */ }
-    db?.close();
-  };
+  // Every part is registered the moment it exists; stop (or a failed start) closes them newest first, each awaited:
+  // the API before what it serves, the rollout steps in flight and a reference being profiled before the store.
+  const life = new Lifecycle((part, e) => log.warn({ part, err: e }, 'a part did not close cleanly'));
   try {
-    db = openStore(config.data_dir);
+    const db = life.use('store', openStore(config.data_dir), (d) => d.close());
     const tokens = new TokenStore(db);
-    audit = new AuditLog(db);
+    const audit = life.use('audit', new AuditLog(db), (a) => a.flush());
     const nodeId = nodeIdentity(db);
     const adminTokenFile = ensureAdminToken(tokens, db, config.data_dir);
     if (adminTokenFile) log.info({ path: adminTokenFile }, 'created the first admin token (readable only by this user)');
@@ -100,39 +80,36 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const host = new HostSource();
     let hostInfo: HostInfo = await host.info();
     await host.ready();
-    const g: GpuSource = createGpuSource({ choice: config.gpu.source, fixtures: config.gpu.fixtures, intervalMs: config.telemetry.interval_ms,
-      reprobeMs: config.gpu.reprobe_s * 1000, logger: log.child({ subsystem: 'gpu' }) });
-    gpu = g;
-    await g.start();
+    const gpu: GpuSource = life.use('gpu', createGpuSource({ choice: config.gpu.source, fixtures: config.gpu.fixtures, intervalMs: config.telemetry.interval_ms,
+      reprobeMs: config.gpu.reprobe_s * 1000, logger: log.child({ subsystem: 'gpu' }) }));
+    await gpu.start();
 
-    let metrics: AgentMetrics | null = null;
-    collector = new Collector(config.name, host, g, config.telemetry.interval_ms, config.telemetry.history_s,
-      (ms) => metrics?.sampleSeconds.observe(ms / 1000));
-    const c = collector;
-    let apiRef: ApiServer | null = null;
-    metrics = new AgentMetrics(config.name, () => c.latest, {
-      conflated: () => apiRef?.conflated() ?? 0,
-      subscriptions: () => apiRef?.subscriptionTotal() ?? 0,
+    // Closures below may name parts made further down (metrics → api, collector → job attribution): each runs
+    // only once the agent serves or samples, after all of them exist.
+    const metrics = new AgentMetrics(config.name, () => collector.latest, {
+      conflated: () => api.conflated(),
+      subscriptions: () => api.subscriptionTotal(),
     });
-    const m = metrics;
+    const collector = life.use('telemetry', new Collector(config.name, host, gpu, config.telemetry.interval_ms, config.telemetry.history_s, {
+      onCost: (ms) => metrics.sampleSeconds.observe(ms / 1000),
+      decorate: (s) => attribution.decorate(s),
+    }), (c) => c.stop());
     // Jobs: recover before serving (house rule 4). Capacity comes from the latest telemetry sample.
-    const drivers = createDrivers(config, log);
-    driversRef = drivers;
-    const jobStore = new JobStore(db, (f, msg) => log.warn(f, msg));
+    const drivers = life.use('drivers', createDrivers(config, log), (d) => Promise.all(Object.values(d).map((x) => x?.dispose())));
     const threshold = config.jobs.gpu_busy_threshold_bytes;
-    jobs = new JobManager({
-      node: config.name, labels: config.labels, store: jobStore, drivers,
+    const jobs = life.use('jobs', new JobManager({ // dispose leaves running tasks running: the next agent recovers them
+      node: config.name, labels: config.labels, store: new JobStore(db, (f, msg) => log.warn(f, msg)), drivers,
       logs: new LogStore(join(config.data_dir, 'jobs'), config.jobs.log_max_bytes),
       starvationMs: config.jobs.starvation_s * 1000, allowedNetworks: config.jobs.allowed_networks, log: log.child({ subsystem: 'jobs' }),
       capacity: () => ({
-        gpus: (c.latest?.gpu.gpus ?? []).map((x) => ({
+        gpus: (collector.latest?.gpu.gpus ?? []).map((x) => ({
           uuid: x.uuid, index: x.index, name: x.name, fb_total_bytes: x.fb_total_bytes,
           busyExternal: x.processes.filter((p) => !p.job_id).reduce((a, p) => a + (p.used_gpu_memory_bytes ?? 0), 0) > threshold,
         })),
-        cpus: os.cpus().length, memoryBytes: os.totalmem(), simulated: c.latest?.gpu.simulated ?? false,
+        cpus: os.cpus().length, memoryBytes: os.totalmem(), simulated: collector.latest?.gpu.simulated ?? false,
       }),
-    });
-    const jm = jobs;
+    }));
+    const attribution = new GpuProcessAttribution(() => jobs.handles());
 
     // Models: registry (swept of interrupted uploads) and worker-thread sessions. CUDA is tried only on a GPU node.
     const runtime = new ModelRuntime({ log: log.child({ subsystem: 'onnx' }) });
@@ -144,86 +121,79 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     });
     const swept = registry.init();
     if (swept.sweptUploads || swept.sweptArtifacts) log.info(swept, 'removed what interrupted model uploads left');
-    const hasGpu = () => (c.latest?.gpu.status === 'ok' && !c.latest.gpu.simulated && c.latest.gpu.gpus.length > 0);
-    serving = new ServingManager(registry, runtime, {
+    const hasGpu = () => (collector.latest?.gpu.status === 'ok' && !collector.latest.gpu.simulated && collector.latest.gpu.gpus.length > 0);
+    const serving = life.use('serving', new ServingManager(registry, runtime, {
       get providers() { return hasGpu() ? config.models.providers : ['cpu' as const]; },
       intraOpThreads: config.models.intra_op_threads, workers: config.models.workers,
       maxQueue: config.models.max_queue, requestTimeoutMs: config.models.request_timeout_ms,
       batching: config.models.batching ? { maxBatchSize: config.models.batching.max_batch_size, maxQueueDelayUs: config.models.batching.max_queue_delay_us } : null,
-    }, log.child({ subsystem: 'serving' }));
-    const sm = serving;
-    sm.observer = (model, version, outcome, queueUs, computeUs, batch) => {
-      metrics?.modelRequests.inc({ model, version, outcome });
-      if (outcome === 'ok' && batch) metrics?.modelBatch.observe({ model, version }, batch);
-      if (outcome === 'ok') { metrics?.modelLatency.observe({ model, version, phase: 'queue' }, queueUs / 1e6); metrics?.modelLatency.observe({ model, version, phase: 'compute' }, computeUs / 1e6); }
-    };
+      observer: (model, version, outcome, queueUs, computeUs, batch) => {
+        metrics.modelRequests.inc({ model, version, outcome });
+        if (outcome === 'ok' && batch) metrics.modelBatch.observe({ model, version }, batch);
+        if (outcome === 'ok') { metrics.modelLatency.observe({ model, version, phase: 'queue' }, queueUs / 1e6); metrics.modelLatency.observe({ model, version, phase: 'compute' }, computeUs / 1e6); }
+      },
+    }, log.child({ subsystem: 'serving' })));
     // Drift: resumes open windows and judges the ones that closed while the agent was down, before the API serves.
-    if (config.drift.enabled) {
-      drift = new DriftMonitor({ store: new DriftStore(db), registry, serving: sm, config: config.drift, log: log.child({ subsystem: 'drift' }), audit });
+    // Its dispose waits for a reference being profiled.
+    const drift = config.drift.enabled
+      ? life.use('drift', new DriftMonitor({ store: new DriftStore(db), registry, serving, config: config.drift, log: log.child({ subsystem: 'drift' }), audit }))
+      : null;
+    if (drift) {
       drift.start();
-      const dm = drift;
-      m.addDrift(() => ({ versions: dm.gauges(), sampleRates: sm.sampleRates, dropped: sm.samplesDropped }));
+      metrics.addDrift(() => ({ versions: drift.gauges(), sampleRates: serving.sampleRates, dropped: serving.samplesDropped }));
     }
-    const attribution = new GpuProcessAttribution(() => jm.handles());
-    collector.decorate = (s) => attribution.decorate(s);
     await collector.start();
-    await jm.start();
-    log.info({ gpu_status: c.latest?.gpu.status, gpu_source: c.latest?.gpu.source, reason: c.latest?.gpu.reason, gpus: c.latest?.gpu.gpus.length }, 'telemetry started');
+    await jobs.start();
+    log.info({ gpu_status: collector.latest?.gpu.status, gpu_source: collector.latest?.gpu.source, reason: collector.latest?.gpu.reason, gpus: collector.latest?.gpu.gpus.length }, 'telemetry started');
 
     const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
-    // Rollouts: this agent coordinates the ones it is asked to start; its own node goes through the dispatcher (same
-    // validation and audit as a remote call), other nodes through their API with the peers' tokens.
-    let dispatcherRef: RpcDispatcher | null = null;
+    // The dispatcher first: the rollout coordinator reaches its own node through it (same validation and audit as a
+    // remote call); the handlers are registered once every part they serve exists.
+    const dispatcher = new RpcDispatcher({}, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => metrics.rpcCalls.inc({ method, outcome }));
     const selfConn = { id: 'rollout-coordinator', addSubscription: () => undefined, removeSubscription: () => false, subscriptionCount: 0, sendEvent: () => undefined };
-    peers = new PeerPool({
+    const peers = life.use('peers', new PeerPool({
       peers: config.peers,
-      self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcherRef!.call(method as never, params, { principal: { tokenId: 'coordinator', tokenName: `rollout:${by}`, role: 'admin' }, remote: null, conn: selfConn })) as never },
-    });
-    rollouts = new RolloutCoordinator({ store: new RolloutStore(db), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers });
-    const ro = rollouts;
-    const handlers = {
-      ...authHandlers(config.name),
-      ...tokenHandlers(tokens, (ids) => apiRef?.dropTokens(ids)),
-      ...nodeHandlers(facts, collector),
-      ...jobHandlers(jm),
-      ...modelHandlers(registry, sm),
-      ...(drift ? driftHandlers(drift) : {}),
-      ...rolloutHandlers(ro),
-      ...subscribeHandlers(createTopicProviders(collector, jm, drift, ro)),
-    };
-    const dispatcher = new RpcDispatcher(handlers, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => m.rpcCalls.inc({ method, outcome }), modelBinaryHandlers(sm));
-    dispatcherRef = dispatcher;
-    ro.start(); // resumes rollouts in progress (each current step restarts its window)
-    api = new ApiServer({
+      self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcher.call(method as never, params, { principal: { tokenId: 'coordinator', tokenName: `rollout:${by}`, role: 'admin' }, remote: null, conn: selfConn })) as never },
+    }));
+    // its dispose waits for the rollout steps in flight (they write to the store)
+    const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers }));
+    const api: ApiServer = new ApiServer({
       config, dispatcher, metrics, log: log.child({ subsystem: 'api' }),
       auth: new Authenticator(tokens, config.api.auth_fail_free, config.api.auth_fail_max_delay_ms),
       identity: { node: config.name, nodeId, agentVersion: version },
-      ready: () => c.latest !== null,
+      ready: () => collector.latest !== null,
     });
-    const srv = api;
-    api.addRoute(createV2Routes({ dispatcher, auth: (req) => srv.authenticateRequest(req), ready: () => c.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
+    dispatcher.register({
+      ...authHandlers(config.name),
+      ...tokenHandlers(tokens, (ids) => api.dropTokens(ids)),
+      ...nodeHandlers(facts, collector),
+      ...jobHandlers(jobs),
+      ...modelHandlers(registry, serving),
+      ...(drift ? driftHandlers(drift) : {}),
+      ...rolloutHandlers(rollouts),
+      ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts)),
+    }, modelBinaryHandlers(serving));
+    rollouts.start(); // resumes rollouts in progress (each current step restarts its window)
+    api.addRoute(createV2Routes({ dispatcher, auth: (req) => api.authenticateRequest(req), ready: () => collector.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
     api.binaryHandler = (buf, ctx) => handleBinaryFrame(buf, ctx, dispatcher);
-    apiRef = api;
     const { host: h, port } = splitListen(config.listen);
+    life.use('api', api, (a) => a.close()); // closed first: no call arrives while the parts below it close
     const bound = await api.listen(h, port);
     facts.url = bound.url;
     // static host facts change rarely (hostname, kernel after live patch): refresh every 10 minutes
     const infoTimer = setInterval(() => { host.info().then((i) => { hostInfo = i; }).catch(() => undefined); }, 600_000);
     infoTimer.unref();
+    life.use('host info', infoTimer, clearInterval);
     log.info({ url: bound.url, node: config.name, node_id: nodeId, data_dir: config.data_dir, version }, 'agent listening');
-    let stopped = false;
     return {
-      config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector, serving: sm,
+      config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector, serving,
       stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        clearInterval(infoTimer);
-        await cleanup();
+        await life.close();
         log.info({}, 'agent stopped');
       },
     };
   } catch (e) {
-    await cleanup();
+    await life.close();
     throw e;
   }
 }

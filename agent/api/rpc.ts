@@ -39,6 +39,17 @@ export class RpcDispatcher {
     private readonly binaryHandlers: BinaryHandlerMap = {},
   ) {}
 
+  /**
+   * Add handlers (the composition root makes the dispatcher first, so parts that call their own node through it,
+   * like the rollout coordinator, get it at construction; their handlers are registered once they exist).
+   */
+  register(handlers: HandlerMap, binary: BinaryHandlerMap = {}): void {
+    for (const name of Object.keys(handlers)) if (Object.hasOwn(this.handlers, name)) throw new Error(`rpc: ${name} registered twice`);
+    for (const name of Object.keys(binary)) if (Object.hasOwn(this.binaryHandlers, name)) throw new Error(`rpc: binary ${name} registered twice`);
+    Object.assign(this.handlers, handlers);
+    Object.assign(this.binaryHandlers, binary);
+  }
+
   /** Write an audit row; a failing write is logged and never keeps the caller from its answer. */
   private auditSafe(e: Parameters<AuditLog['record']>[0]): void {
     try {

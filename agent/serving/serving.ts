@@ -15,6 +15,8 @@ export interface ServingOptions {
   requestTimeoutMs?: number;
   /** Default dynamic batching (null: off). */
   batching?: BatchingOptions | null;
+  /** Told of every inference's outcome and timings (the agent's metrics). */
+  observer?: InferObserver | null;
 }
 
 /** One inference seen by the sampling hook (drift monitoring consumes these). */
@@ -132,7 +134,9 @@ export class ServingManager {
       for (const l of this.sampleListeners) { try { l(batch); } catch (e) { this.log.warn({ err: (e as Error).message }, 'sample listener failed'); } }
     });
   }
-  constructor(private readonly registry: ModelRegistry, private readonly runtime: ModelRuntime, private readonly opts: ServingOptions, private readonly log: Logger) {}
+  constructor(private readonly registry: ModelRegistry, private readonly runtime: ModelRuntime, private readonly opts: ServingOptions, private readonly log: Logger) {
+    this.observer = opts.observer ?? null;
+  }
 
   /** The version that serves a request: the named one, else the alias's weighted pick, else the newest. */
   pick(name: string, version?: string, rnd: () => number = Math.random): StoredVersion {

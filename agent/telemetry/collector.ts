@@ -23,7 +23,8 @@ export class Collector {
   /** Ticks skipped because the previous one was still running. */
   skipped = 0;
   /** Enriches each sample before it is stored and sent (GPU process → job attribution). */
-  decorate: ((s: NodeStats) => void) | null = null;
+  private readonly decorate: ((s: NodeStats) => void) | null;
+  private readonly onCost: ((ms: number) => void) | undefined;
   /** Duration of the last sample, ms (also a Prometheus histogram). */
   lastCostMs = 0;
 
@@ -33,8 +34,10 @@ export class Collector {
     private readonly gpu: GpuSource,
     readonly intervalMs: number,
     historyS: number,
-    private readonly onCost?: (ms: number) => void,
+    hooks: { onCost?: (ms: number) => void; decorate?: (s: NodeStats) => void } = {},
   ) {
+    this.onCost = hooks.onCost;
+    this.decorate = hooks.decorate ?? null;
     this.history = new History(Math.max(1, Math.ceil((historyS * 1000) / intervalMs)));
   }
 
