@@ -118,7 +118,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       const sig = { inputs: m.inputs, outputs: m.outputs };
       await m.close();
       return sig;
-    });
+    }, (f, msg) => log.warn(f, msg));
     const swept = registry.init();
     if (swept.sweptUploads || swept.sweptArtifacts) log.info(swept, 'removed what interrupted model uploads left');
     const hasGpu = () => (collector.latest?.gpu.status === 'ok' && !collector.latest.gpu.simulated && collector.latest.gpu.gpus.length > 0);

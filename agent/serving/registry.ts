@@ -1,9 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { RpcError } from '../../shared/protocol/index.js';
-import type { TensorSpec } from '../../shared/protocol/index.js';
+import { z } from 'zod';
+import { AliasTarget, Lineage, RpcError, TensorSpec } from '../../shared/protocol/index.js';
 import type { Db } from '../store/db.js';
+import { decodeStored, type DecodeWarn } from '../store/decode.js';
+
+const Signature = z.array(TensorSpec);
+const Targets = z.array(AliasTarget);
 
 /** sha256 (hex) of a file's bytes. */
 function digestOf(file: string): string {
@@ -33,7 +37,7 @@ export class ModelRegistry {
   /** Uploads whose final chunk is being committed: any further chunk for them is refused. Set synchronously, before
    * the first await of the commit, so a chunk racing the commit can never append to the bytes being verified. */
   private readonly committing = new Set<string>();
-  constructor(private readonly db: Db, root: string, private readonly maxBytes: number, private readonly readSignature: SignatureReader) {
+  constructor(private readonly db: Db, root: string, private readonly maxBytes: number, private readonly readSignature: SignatureReader, private readonly warn?: DecodeWarn) {
     this.artifacts = join(root, 'artifacts');
     this.uploads = join(root, 'uploads');
   }
@@ -135,8 +139,15 @@ export class ModelRegistry {
     rmSync(this.part(id), { force: true });
   }
 
+  /** A version row with its JSON columns decoded by their schemas (agent/store/decode.ts). */
   private row(r: Record<string, unknown>): StoredVersion {
-    return { ...(r as unknown as StoredVersion), inputs: JSON.parse(r.inputs as string), outputs: JSON.parse(r.outputs as string), lineage: JSON.parse(r.lineage as string) };
+    const where = (column: string) => ({ table: 'model_versions', id: `${String(r.name)}@${String(r.version)}`, column });
+    return {
+      ...(r as unknown as StoredVersion),
+      inputs: decodeStored(Signature, r.inputs as string, where('inputs'), this.warn),
+      outputs: decodeStored(Signature, r.outputs as string, where('outputs'), this.warn),
+      lineage: decodeStored(Lineage, r.lineage as string, where('lineage'), this.warn),
+    };
   }
 
   // Every inference resolves its name (versions and alias): keep that per name in memory instead of querying SQLite
@@ -148,7 +159,7 @@ export class ModelRegistry {
     if (!r) {
       const rows = this.db.prepare('SELECT * FROM model_versions WHERE name = ? ORDER BY seq DESC').all(name) as Array<Record<string, unknown>>;
       const a = this.db.prepare('SELECT targets, updated_at FROM model_aliases WHERE name = ?').get(name) as { targets: string; updated_at: number } | undefined;
-      r = { versions: rows.map((x) => this.row(x)), alias: a ? { targets: JSON.parse(a.targets), updated_at: a.updated_at } : null };
+      r = { versions: rows.map((x) => this.row(x)), alias: a ? { targets: decodeStored(Targets, a.targets, { table: 'model_aliases', id: name, column: 'targets' }, this.warn), updated_at: a.updated_at } : null };
       // Only names that exist are kept: a caller asking for ever new unknown names cannot grow this map.
       if (r.versions.length > 0 || r.alias) this.routes.set(name, r);
     }
@@ -205,7 +216,7 @@ export class ModelRegistry {
   /** Routing timeline of a name, newest first. */
   aliasHistory(name: string, limit: number): Array<{ ts: number; targets: Array<{ version: string; weight: number }>; by: string; reason: string | null }> {
     return (this.db.prepare('SELECT ts, targets, updated_by AS by, reason FROM model_alias_history WHERE name = ? ORDER BY id DESC LIMIT ?').all(name, limit) as Array<{ ts: number; targets: string; by: string; reason: string | null }>)
-      .map((r) => ({ ...r, targets: JSON.parse(r.targets) }));
+      .map((r) => ({ ...r, targets: decodeStored(Targets, r.targets, { table: 'model_alias_history', id: `${name}@${r.ts}`, column: 'targets' }, this.warn) }));
   }
 
   /** Bytes of an artifact on disk (for checks). */

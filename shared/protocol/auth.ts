@@ -13,7 +13,7 @@ export const WhoamiResult = z.object({ token_name: z.string(), token_id: z.strin
 
 /** A token as listed (never the secret). */
 export const TokenInfo = z.object({ id: z.string(), name: z.string(), role: Role, created_at: z.number(), last_used_at: z.number().nullable(), revoked_at: z.number().nullable() });
-const TokenName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,62}$/, '1-63 letters, digits, . _ @ : -');
+const TokenName = z.string().max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,62}$/, '1-63 letters, digits, . _ @ : -');
 
 /** token.create — a new token, returned once. */
 export const TokenCreateParams = z.object({ name: TokenName, role: Role }).strict();

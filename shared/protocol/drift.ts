@@ -126,7 +126,7 @@ export const DriftReport = z.object({
 });
 export type DriftReport = z.infer<typeof DriftReport>;
 
-const WindowSpec = z.string().regex(/^\d+(s|m|h|d)$/, 'a window is a duration like 5m, 1h, 24h');
+const WindowSpec = z.string().max(16).regex(/^\d+(s|m|h|d)$/, 'a window is a duration like 5m, 1h, 24h');
 
 /** drift.report — the drift of one model version over a window (default 1h) vs its reference. */
 export const DriftReportParams = z.object({

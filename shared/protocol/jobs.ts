@@ -20,7 +20,7 @@ export const DriverName = z.enum(['docker', 'process', 'fake']);
 export type DriverName = z.infer<typeof DriverName>;
 
 const EnvKey = z.string().max(256).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _');
-const Label = z.string().regex(/^[A-Za-z0-9._/-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 . _ / -');
+const Label = z.string().max(63).regex(/^[A-Za-z0-9._/-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 . _ / -');
 
 /** A bind mount from an allowed host directory. */
 export const Mount = z.object({ source: z.string().min(1).max(4096), target: z.string().min(1).max(4096), readonly: z.boolean().default(false) }).strict();
@@ -33,7 +33,7 @@ export const RestartPolicy = z.union([
 
 /** What a user submits. Resources are requests the admission checks against free capacity. */
 export const JobSpec = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, '1-63 letters, digits, . _ - (starting with a letter or digit)').optional(),
+  name: z.string().max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, '1-63 letters, digits, . _ - (starting with a letter or digit)').optional(),
   driver: DriverName,
   /** Container image (docker driver only); must already be present on the node (no registry pull). */
   image: z.string().min(1).max(512).optional(),

@@ -48,9 +48,9 @@ export const ModelPushParams = z.object({
   data_b64: z.string().max(Math.ceil((512 * 1024 * 4) / 3) + 4),
   final: z.boolean(),
   /** Expected sha256 of the whole file (required with final). */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: z.string().max(64).regex(/^[0-9a-f]{64}$/).optional(),
   total_bytes: z.number().int().min(1).optional(),
-  lineage: z.object({ git_commit: z.string().max(64).optional(), dataset_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(), dataset_name: z.string().max(256).optional(), meta: z.record(z.string().max(64), z.string().max(1024)).optional() }).strict().optional(),
+  lineage: z.object({ git_commit: z.string().max(64).optional(), dataset_sha256: z.string().max(64).regex(/^[0-9a-f]{64}$/).optional(), dataset_name: z.string().max(256).optional(), meta: z.record(z.string().max(64), z.string().max(1024)).optional() }).strict().optional(),
 }).strict();
 export const ModelPushResult = z.object({
   upload_id: z.string(),
@@ -75,7 +75,7 @@ export const JsonTensor = z.object({
   name: TensorName,
   datatype: DatatypeName,
   shape: z.array(z.number().int().min(0)).max(16),
-  data: z.array(z.union([z.number(), z.boolean(), z.string()])).max(16 * 1024 * 1024),
+  data: z.array(z.union([z.number(), z.boolean(), z.string().max(1024 * 1024)])).max(16 * 1024 * 1024),
 });
 export type JsonTensor = z.infer<typeof JsonTensor>;
 
