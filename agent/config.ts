@@ -12,8 +12,8 @@ export { defaultDataDir };
 const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:7070')
   .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 const Peer = z.object({
-  name: z.string().min(1),
-  url: z.string().url(),
+  name: z.string().min(1).max(128),
+  url: z.string().max(2048).url(),
   token: z.string().optional(),
   token_file: z.string().optional(),
   /** PEM file of the CA (or the self-signed certificate) that signs this peer's wss:// certificate. */

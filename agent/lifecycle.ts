@@ -2,7 +2,10 @@
 // made (`use`), and `close()` awaits every disposer newest-first, one at a time, so a part is always closed before
 // what it depends on (the API before the jobs it serves, everything before the database).
 //
-// A disposer that throws does not stop the others: its error is handed to `onError` and the rest still run.
+// A disposer that throws does not stop the others: its error is handed to `onError` and the rest still run. One
+// that has not finished after `partTimeoutMs` (10 s by default: a rollout step waiting on a peer, a reference being
+// profiled) is reported the same way and shutdown goes on, so the whole stop stays well inside systemd's stop
+// timeout instead of ending in a SIGKILL.
 
 /** Something that can be closed: a function, or an object with dispose(), close() or stop(). */
 export type Disposable = (() => unknown) | { dispose(): unknown } | { close(): unknown } | { stop(): unknown };
@@ -19,7 +22,7 @@ export class Lifecycle {
   private readonly stack: Array<{ name: string; dispose: () => unknown }> = [];
   private closing: Promise<void> | null = null;
 
-  constructor(private readonly onError: (name: string, e: unknown) => void = () => undefined) {}
+  constructor(private readonly onError: (name: string, e: unknown) => void = () => undefined, private readonly partTimeoutMs = 10_000) {}
 
   /** Register `x` (closed by `close()`, after everything registered later); returns it. */
   use<T extends Disposable>(name: string, x: T): T;
@@ -39,7 +42,11 @@ export class Lifecycle {
     this.closing ??= (async () => {
       while (this.stack.length) {
         const { name, dispose } = this.stack.pop()!;
-        try { await dispose(); } catch (e) { this.onError(name, e); }
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), this.partTimeoutMs); });
+        try {
+          if (await Promise.race([Promise.resolve().then(dispose), late]) === 'late') this.onError(name, new Error(`did not close within ${this.partTimeoutMs / 1000} s; shutdown goes on without it`));
+        } catch (e) { this.onError(name, e); } finally { clearTimeout(timer); }
       }
     })();
     return this.closing;

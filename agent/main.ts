@@ -136,7 +136,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     // Drift: resumes open windows and judges the ones that closed while the agent was down, before the API serves.
     // Its dispose waits for a reference being profiled.
     const drift = config.drift.enabled
-      ? life.use('drift', new DriftMonitor({ store: new DriftStore(db), registry, serving, config: config.drift, log: log.child({ subsystem: 'drift' }), audit }))
+      ? life.use('drift', new DriftMonitor({ store: new DriftStore(db, (f, msg) => log.warn(f, msg)), registry, serving, config: config.drift, log: log.child({ subsystem: 'drift' }), audit }))
       : null;
     if (drift) {
       drift.start();
@@ -156,7 +156,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcher.call(method as never, params, { principal: { tokenId: 'coordinator', tokenName: `rollout:${by}`, role: 'admin' }, remote: null, conn: selfConn })) as never },
     }));
     // its dispose waits for the rollout steps in flight (they write to the store)
-    const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers }));
+    const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db, (f, msg) => log.warn(f, msg)), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers }));
     const api: ApiServer = new ApiServer({
       config, dispatcher, metrics, log: log.child({ subsystem: 'api' }),
       auth: new Authenticator(tokens, config.api.auth_fail_free, config.api.auth_fail_max_delay_ms),
@@ -177,6 +177,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     api.addRoute(createV2Routes({ dispatcher, auth: (req) => api.authenticateRequest(req), ready: () => collector.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
     api.binaryHandler = (buf, ctx) => handleBinaryFrame(buf, ctx, dispatcher);
     const { host: h, port } = splitListen(config.listen);
+    // right after the API: no queued job starts while the slower parts (rollout steps, drift) close
+    life.use('job scheduling', () => jobs.dispose());
     life.use('api', api, (a) => a.close()); // closed first: no call arrives while the parts below it close
     const bound = await api.listen(h, port);
     facts.url = bound.url;

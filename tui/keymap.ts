@@ -34,7 +34,7 @@ export interface KeyBinding {
 }
 
 /** Conditions a footer hint may depend on (computed by the views from the selected item). */
-export type FooterCondition = 'rollout:pausable' | 'rollout:resumable' | 'rollout:active';
+export type FooterCondition = 'rollout:pausable' | 'rollout:resumable' | 'rollout:promotable' | 'rollout:abortable';
 
 /** The default keymap of the console. */
 export const KEYMAP: readonly KeyBinding[] = [
@@ -56,8 +56,8 @@ export const KEYMAP: readonly KeyBinding[] = [
   // mode; promote and abort ask y/n first.
   { keys: ['p'], description: 'pause', action: 'pauseRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:pausable' },
   { keys: ['r'], description: 'resume', action: 'resumeRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:resumable' },
-  { keys: ['P'], description: 'promote', action: 'promoteRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:active' },
-  { keys: ['ctrl+a'], description: 'abort', action: 'abortRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:active' },
+  { keys: ['P'], description: 'promote', action: 'promoteRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:promotable' },
+  { keys: ['ctrl+a'], description: 'abort', action: 'abortRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:abortable' },
   { keys: ['esc'], description: 'back', action: 'back', footer: true },
   { keys: ['?'], description: 'help', action: 'help', footer: true },
   { keys: ['q', 'ctrl+c'], description: 'quit', action: 'quit', footer: true },

@@ -2,7 +2,7 @@
 // at once; promote and abort ask y/n first. All four change the fleet, so read-only mode drops them (keymap: dangerous).
 import type { FleetNode } from '../shared/client/fleet-types.js';
 import { rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
-import { isTerminalRollout } from '../shared/protocol/rollout.js';
+import { isTerminalRollout, rolloutAllows } from '../shared/protocol/rollout.js';
 import type { ActionId, FooterCondition } from './keymap.js';
 import { findRolloutEntry, shortRolloutId } from './render/rollout-row.js';
 import { currentFrame, type RolloutOp, type UiAction, type UiState } from './state.js';
@@ -42,6 +42,9 @@ export function rolloutFooter(s: UiState, ctx: { nodes: readonly FleetNode[]; it
   const f = currentFrame(s);
   if (f.view !== 'rollouts' && f.view !== 'rollout-detail') return () => true;
   const r = findRolloutEntry(ctx.nodes, f.view === 'rollouts' ? ctx.item ?? null : f.arg)?.rollout;
-  const live = !!r && !isTerminalRollout(r);
-  return (c) => c === 'rollout:active' ? live : c === 'rollout:pausable' ? live && r!.state !== 'paused' : c === 'rollout:resumable' ? live && r!.state === 'paused' : true;
+  if (!r) return () => false;
+  return (c) => rolloutAllows(r, CONDITION_OP[c]);
 }
+
+/** The hand action each footer condition stands for (the coordinator's own rule, shared/protocol/rollout.ts). */
+const CONDITION_OP: Record<FooterCondition, RolloutOp> = { 'rollout:pausable': 'pause', 'rollout:resumable': 'resume', 'rollout:promotable': 'promote', 'rollout:abortable': 'abort' };

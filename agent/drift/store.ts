@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
+import { decodeStored, type DecodeWarn } from '../store/decode.js';
 import { DriftAlert, DriftPoint, DriftSettings, ReferenceInfo } from '../../shared/protocol/index.js';
 import type { FeatureType } from '../../shared/protocol/index.js';
 import type { AccJson } from './profile.js';
@@ -16,19 +17,13 @@ export interface StoredBucket { start: number; end: number; rows: number; accs: 
 
 const Names = z.array(z.string());
 
-/**
- * Decodes a stored JSON column with the protocol schema of what it holds: rows read back are sent to clients (reports,
- * history, alerts, settings), and the codec is the type. A row that does not match fails loudly, naming the column.
- */
-function decode<S extends z.ZodType>(schema: S, json: string, what: string): z.infer<S> {
-  const r = schema.safeParse(JSON.parse(json));
-  if (!r.success) throw new Error(`stored ${what} does not match its schema: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
-
 /** SQLite repository of the drift tables (migrations v5 and v8). Every write is one statement or one transaction. */
 export class DriftStore {
-  constructor(private readonly db: Db) {}
+  /**
+   * JSON columns that reach clients (reports, history, alerts, settings) are decoded with their protocol schema;
+   * a row that does not match is read as stored with one warning (agent/store/decode.ts), never lost or fatal.
+   */
+  constructor(private readonly db: Db, private readonly warn?: DecodeWarn) {}
 
   /** Runs fn in one transaction (a bucket's judgement and its alert change are written together). */
   transaction(fn: () => void): void { this.db.transaction(fn)(); }
@@ -36,7 +31,7 @@ export class DriftStore {
   reference(name: string, version: string): StoredReference | null {
     const r = this.db.prepare('SELECT info, features, profile FROM drift_references WHERE name = ? AND version = ?').get(name, version) as { info: string; features: string; profile: string } | undefined;
     // info reaches clients (decoded); features and profiles are the monitor's own (JSON as written by saveReference)
-    return r ? { info: decode(ReferenceInfo, r.info, 'drift reference info'), features: JSON.parse(r.features), profile: JSON.parse(r.profile) } : null;
+    return r ? { info: decodeStored(ReferenceInfo, r.info, { table: 'drift_references', id: `${name}@${version}`, column: 'info' }, this.warn), features: JSON.parse(r.features), profile: JSON.parse(r.profile) } : null;
   }
 
   saveReference(name: string, version: string, ref: StoredReference): void {
@@ -92,7 +87,7 @@ export class DriftStore {
   judgements(name: string, version: string, since: number, limit: number): DriftPoint[] {
     const rows = this.db.prepare('SELECT judgement FROM drift_buckets WHERE name = ? AND version = ? AND end_ms > ? AND judgement IS NOT NULL ORDER BY start_ms DESC LIMIT ?')
       .all(name, version, since, limit) as Array<{ judgement: string }>;
-    return rows.reverse().map((r) => decode(DriftPoint, r.judgement, 'drift judgement'));
+    return rows.reverse().map((r, i) => decodeStored(DriftPoint, r.judgement, { table: 'drift_buckets', id: `${name}@${version}#${i}`, column: 'judgement' }, this.warn));
   }
 
   /** Buckets closed (end ≤ now) but never judged: the agent was down when they closed. */
@@ -175,26 +170,25 @@ export class DriftStore {
     else this.db.prepare('UPDATE drift_alerts SET resolved_at = ?, message = ? WHERE id = ?').run(at, message, id);
   }
 
-  private static alertRow(r: Record<string, unknown>): DriftAlert {
-    const features = decode(Names, r.features as string, 'drift alert features');
-    const predictions = decode(Names, r.predictions as string, 'drift alert predictions');
-    const a = DriftAlert.safeParse({ id: r.id, name: r.name, version: r.version, raised_at: r.raised_at, resolved_at: r.resolved_at ?? null,
-      features, predictions, prediction_drift: predictions.length > 0, drift_share: r.drift_share, consecutive: r.consecutive, message: r.message });
-    if (!a.success) throw new Error(`stored drift alert ${String(r.id)} does not match its schema: ${a.error.issues[0]?.path.join('.')}: ${a.error.issues[0]?.message}`);
-    return a.data;
+  private alertRow(r: Record<string, unknown>): DriftAlert {
+    const where = (column: string) => ({ table: 'drift_alerts', id: String(r.id), column });
+    const features = decodeStored(Names, r.features as string, where('features'), this.warn);
+    const predictions = decodeStored(Names, r.predictions as string, where('predictions'), this.warn);
+    return decodeStored(DriftAlert, JSON.stringify({ id: r.id, name: r.name, version: r.version, raised_at: r.raised_at, resolved_at: r.resolved_at ?? null,
+      features, predictions, prediction_drift: predictions.length > 0, drift_share: r.drift_share, consecutive: r.consecutive, message: r.message }), where('(row)'), this.warn);
   }
 
   activeAlerts(): DriftAlert[] {
-    return (this.db.prepare('SELECT * FROM drift_alerts WHERE resolved_at IS NULL ORDER BY id').all() as Array<Record<string, unknown>>).map(DriftStore.alertRow);
+    return (this.db.prepare('SELECT * FROM drift_alerts WHERE resolved_at IS NULL ORDER BY id').all() as Array<Record<string, unknown>>).map((r) => this.alertRow(r));
   }
 
   alerts(name: string, version: string, limit = 100): DriftAlert[] {
-    return (this.db.prepare('SELECT * FROM drift_alerts WHERE name = ? AND version = ? ORDER BY id DESC LIMIT ?').all(name, version, limit) as Array<Record<string, unknown>>).map(DriftStore.alertRow).reverse();
+    return (this.db.prepare('SELECT * FROM drift_alerts WHERE name = ? AND version = ? ORDER BY id DESC LIMIT ?').all(name, version, limit) as Array<Record<string, unknown>>).map((r) => this.alertRow(r)).reverse();
   }
 
   settings(name: string): DriftSettings {
     const r = this.db.prepare('SELECT settings FROM drift_settings WHERE name = ?').get(name) as { settings: string } | undefined;
-    return r ? decode(DriftSettings, r.settings, 'drift settings') : {};
+    return r ? decodeStored(DriftSettings, r.settings, { table: 'drift_settings', id: name, column: 'settings' }, this.warn) : {};
   }
 
   saveSettings(name: string, s: DriftSettings | null, by: string, at: number): void {

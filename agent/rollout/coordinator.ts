@@ -26,7 +26,7 @@
  * One rollout is worked on by one task at a time (a per-rollout lock shared by the tick and the API calls).
  */
 import { EventEmitter } from 'node:events';
-import { RpcError, TestSet, isTerminalRollout } from '../../shared/protocol/index.js';
+import { RpcError, TestSet, isTerminalRollout, rolloutAllows, rolloutGatePassed } from '../../shared/protocol/index.js';
 import type { Rollout, RolloutDecision } from '../../shared/protocol/index.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Logger } from '../log.js';
@@ -112,7 +112,7 @@ export class RolloutCoordinator extends EventEmitter {
 
   async pause(id: string, by: string, reason?: string, role = 'operate'): Promise<Rollout> {
     return this.withRollout(id, async (r) => {
-      if (r.state !== 'running' && r.state !== 'gating') throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a running rollout can be paused`);
+      if (!rolloutAllows(r, 'pause')) throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a running rollout can be paused`);
       r.state = 'paused';
       this.decide(r, 'pause', 'info', reason ?? 'paused by hand', by, undefined, role);
     });
@@ -120,7 +120,7 @@ export class RolloutCoordinator extends EventEmitter {
 
   async resume(id: string, by: string, reason?: string, role = 'operate'): Promise<Rollout> {
     return this.withRollout(id, async (r) => {
-      if (r.state !== 'paused') throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a paused rollout can be resumed`);
+      if (!rolloutAllows(r, 'resume')) throw new RpcError('CONFLICT', `rollout ${id} is ${r.state}: only a paused rollout can be resumed`);
       r.state = this.gatePassed(r) ? 'running' : 'gating';
       r.step_started_at = null; r.waits = 0;
       // re-apply every node's routing (a node that was away may have restarted without its shadow copy)
@@ -129,9 +129,7 @@ export class RolloutCoordinator extends EventEmitter {
     });
   }
 
-  private gatePassed(r: Rollout): boolean {
-    return !r.spec.gate || r.decisions.some((d) => d.kind === 'gate' && d.outcome === 'pass');
-  }
+  private gatePassed(r: Rollout): boolean { return rolloutGatePassed(r); }
 
   async promote(id: string, by: string, reason?: string, role = 'operate'): Promise<Rollout> {
     return this.withRollout(id, async (r) => {
@@ -203,7 +201,9 @@ export class RolloutCoordinator extends EventEmitter {
 
   private tick(): void {
     if (this.disposed) return;
-    for (const r0 of this.deps.store.active()) {
+    let active: Rollout[];
+    try { active = this.deps.store.active(); } catch (e) { this.deps.log.error({ err: (e as Error).message }, 'reading the active rollouts failed'); return; }
+    for (const r0 of active) {
       if (r0.state === 'paused' || this.locks.has(r0.id)) continue;
       // the document is read again under the lock: an API call may have changed it since
       this.exclusive(r0.id, async () => { const r = this.get(r0.id); if (r.state !== 'paused' && !isTerminalRollout(r)) await this.advance(r); })
@@ -256,7 +256,7 @@ export class RolloutCoordinator extends EventEmitter {
     } catch (e) {
       const msg = (e as Error).message;
       const node = (e as { node?: string }).node;
-      if (node) { const n = r.nodes.find((x) => x.name === node); if (n) { n.state = 'unreachable'; n.error = msg; } }
+      if (node) { const n = r.nodes.find((x) => x.name === node); if (n) { n.state = 'unreachable'; n.error = msg.slice(0, 4096); } }
       r.state = 'paused';
       this.decide(r, 'pause', 'fail', `${node ? `node ${node} unreachable or failing` : 'error'}: ${msg}; paused (fleetml rollout resume ${r.id} once it is back, or abort)`, 'coordinator');
     }
@@ -277,6 +277,8 @@ export class RolloutCoordinator extends EventEmitter {
 
   /** Appends a decision, writes its audit row (who, why, the figures) and saves the rollout. */
   private decide<K extends DecisionKind>(r: Rollout, kind: K, outcome: RolloutDecision['outcome'], reason: string, by: string, figures?: FiguresOf<K>, role?: string): void {
+    // what is written must read back: the reason (which may quote a peer's error) is cut to the schema's bound
+    reason = reason.length > 65_536 ? `${reason.slice(0, 65_535)}…` : reason;
     const d = { ts: this.now(), step: r.step, kind, outcome, reason, by, ...(figures !== undefined ? { figures } : {}) } as RolloutDecision;
     r.decisions.push(d);
     try {

@@ -44,7 +44,7 @@ export async function restoreRouting(r: Rollout, by: string, reason: string, cal
     try {
       await call(n.name, by, 'model.alias', { name: r.name, targets, reason, ...(r.strategy === 'shadow' ? { shadow: null } : {}) });
       n.weight = targets.find((t) => t.version === r.to)?.weight ?? 0; n.state = 'rolled_back'; n.error = null;
-    } catch (e) { n.error = (e as Error).message; errors.push(`${n.name}: ${(e as Error).message}`); }
+    } catch (e) { n.error = (e as Error).message.slice(0, 4096); errors.push(`${n.name}: ${(e as Error).message}`); }
   }
   return errors;
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../store/db.js';
+import type { DecodeWarn } from '../store/decode.js';
 import { ROLLOUT_TERMINAL_STATES, Rollout, RolloutDecision } from '../../shared/protocol/index.js';
 import { Baselines } from './types.js';
 
@@ -8,7 +9,7 @@ import { Baselines } from './types.js';
  * in the `baseline` column; a rollout's test set in rollout_test_sets. Every row read back is decoded with its schema.
  */
 export class RolloutStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly warn?: DecodeWarn) {}
 
   /** Writes the document (the baseline column is left as it is). */
   save(r: Rollout): void {
@@ -18,20 +19,20 @@ export class RolloutStore {
 
   get(id: string): Rollout | null {
     const row = this.db.prepare('SELECT id, doc FROM rollouts WHERE id = ?').get(id) as Row | undefined;
-    return row ? decodeRollout(row) : null;
+    return row ? decodeRollout(row, this.warn) : null;
   }
 
   list(name: string | undefined, limit: number): Rollout[] {
     const rows = (name
       ? this.db.prepare('SELECT id, doc FROM rollouts WHERE name = ? ORDER BY created_at DESC LIMIT ?').all(name, limit)
       : this.db.prepare('SELECT id, doc FROM rollouts ORDER BY created_at DESC LIMIT ?').all(limit)) as Row[];
-    return rows.map(decodeRollout);
+    return rows.map((r) => decodeRollout(r, this.warn));
   }
 
   /** Rollouts still in progress (to resume after a restart): every stored state but the terminal ones. */
   active(): Rollout[] {
     const terminal = ROLLOUT_TERMINAL_STATES.map(() => '?').join(', ');
-    return (this.db.prepare(`SELECT id, doc FROM rollouts WHERE state NOT IN (${terminal}) ORDER BY created_at`).all(...ROLLOUT_TERMINAL_STATES) as Row[]).map(decodeRollout);
+    return (this.db.prepare(`SELECT id, doc FROM rollouts WHERE state NOT IN (${terminal}) ORDER BY created_at`).all(...ROLLOUT_TERMINAL_STATES) as Row[]).map((r) => decodeRollout(r, this.warn));
   }
 
   /** Stores a rollout's test set (with the rollout document in one transaction). */
@@ -64,14 +65,20 @@ export class RolloutStore {
 
 interface Row { id: string; doc: string }
 
-/** Decodes a stored document; documents written before the decisions were typed are upgraded first (see upgradeLegacy). */
-export function decodeRollout(row: Row): Rollout {
+/**
+ * Decodes a stored document; documents written before the decisions were typed are upgraded first (see
+ * upgradeLegacy). One that still does not decode is read as stored with a warning (the policy of
+ * agent/store/decode.ts): a stored rollout is never lost, and never stops the agent or the other rollouts.
+ */
+export function decodeRollout(row: Row, warn?: DecodeWarn): Rollout {
   const raw = JSON.parse(row.doc) as unknown;
   const first = Rollout.safeParse(raw);
   if (first.success) return first.data;
-  const again = Rollout.safeParse(upgradeLegacy(raw));
+  const upgraded = upgradeLegacy(raw);
+  const again = Rollout.safeParse(upgraded);
   if (again.success) return again.data;
-  throw new Error(`rollout ${row.id}: its stored document does not decode (${again.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  warn?.({ table: 'rollouts', id: row.id, column: 'doc', issues: again.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`) }, 'a stored rollout does not match its schema; it is read as stored');
+  return upgraded as Rollout;
 }
 
 /**

@@ -65,6 +65,7 @@ export function ruleBroken(ref: ImportRef): string | null {
   if (under(from, 'bin') && t !== 'cli' && t !== 'bin') return 'bin/ is only the entry of cli/';
   const fromCap = capabilityOf(from);
   const toCap = capabilityOf(target);
+  if (fromCap && (under(target, 'agent/api') || target === 'agent/main.ts' || target === 'agent/bootstrap.ts')) return 'a capability never imports the API surface or the composition root (they import it)';
   const composes = from === 'agent/main.ts' || from === 'agent/bootstrap.ts';
   if (toCap && toCap !== fromCap && under(from, 'agent') && !composes) {
     const isPublic = CAPABILITY_PUBLIC[toCap].some((m) => sameModule(target, `agent/${toCap}/${m}`));

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
+import { z } from 'zod';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION, BinaryInferResponseHeader, ErrorCodes, Hello, decodeFrame, encodeFrame, errorNameOf, methods, splitPayload, topics } from '../protocol/index.js';
 import type { MethodName, ParamsOf, ResultOf, TopicEvent, TopicName, TopicParamsIn, TopicSnapshot } from '../protocol/index.js';
 
@@ -61,13 +62,44 @@ export class TopicDecodeError extends Error {
   }
 }
 
-/** Decode a topic's snapshot or event with its schema; throws TopicDecodeError. */
-function decodeTopic<T extends TopicName>(topic: T, what: 'event', data: unknown): TopicEvent<T>;
-function decodeTopic<T extends TopicName>(topic: T, what: 'snapshot', data: unknown): TopicSnapshot<T>;
-function decodeTopic(topic: TopicName, what: 'event' | 'snapshot', data: unknown): unknown {
-  const r = topics[topic][what].safeParse(data);
-  if (!r.success) throw new TopicDecodeError(topic, what, r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
-  return r.data;
+const issuesText = (e: z.ZodError) => e.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+
+/**
+ * Decode a topic's event with its schema; throws TopicDecodeError (the event is not handed on). Unknown keys are
+ * dropped, so a newer agent's extra fields do not make an older client refuse its events.
+ */
+function decodeEvent<T extends TopicName>(topic: T, data: unknown): TopicEvent<T> {
+  const r = topics[topic].event.safeParse(data);
+  if (!r.success) throw new TopicDecodeError(topic, 'event', issuesText(r.error));
+  return r.data as TopicEvent<T>;
+}
+
+/**
+ * Decode a topic's snapshot. A list in it ({jobs}, {alerts}, {rollouts}, {lines}) is decoded item by item when the
+ * whole does not decode: the items that do are kept, and `onDropped` hears about the rest. Throws TopicDecodeError
+ * only when nothing can be salvaged.
+ */
+function decodeSnapshot<T extends TopicName>(topic: T, data: unknown, onDropped: (e: TopicDecodeError) => void): TopicSnapshot<T> {
+  const schema = topics[topic].snapshot as z.ZodType;
+  const r = schema.safeParse(data);
+  if (r.success) return r.data as TopicSnapshot<T>;
+  if (schema instanceof z.ZodObject && data && typeof data === 'object') {
+    const kept: Record<string, unknown> = { ...(data as Record<string, unknown>) };
+    for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      const items = kept[key];
+      if (!(field instanceof z.ZodArray) || !Array.isArray(items)) continue;
+      const good: unknown[] = [];
+      for (const item of items) {
+        const one = (field.element as z.ZodType).safeParse(item);
+        if (one.success) good.push(one.data);
+        else onDropped(new TopicDecodeError(topic, 'snapshot', `${key}: an item was left out (${issuesText(one.error)})`));
+      }
+      kept[key] = good;
+    }
+    const again = schema.safeParse(kept);
+    if (again.success) return again.data as TopicSnapshot<T>;
+  }
+  throw new TopicDecodeError(topic, 'snapshot', issuesText(r.error));
 }
 
 /**
@@ -204,7 +236,7 @@ export class AgentClient extends EventEmitter {
   private onMessage(msg: any) {
     if (msg?.method === 'subscription' && msg.params) {
       const s = this.byServerId.get(msg.params.subscriptionId);
-      if (s?.active) { try { s.handler({ snapshot: false, seq: msg.params.seq, data: decodeTopic(s.topic, 'event', msg.params.data) }); } catch (e) { this.emit('handler-error', e); } }
+      if (s?.active) { try { s.handler({ snapshot: false, seq: msg.params.seq, data: decodeEvent(s.topic, msg.params.data) }); } catch (e) { this.emit('handler-error', e); } }
       return;
     }
     if (typeof msg?.id === 'number' && this.pending.has(msg.id)) {
@@ -279,18 +311,15 @@ export class AgentClient extends EventEmitter {
     const key = ++this.subSeq;
     const rec: SubRecord = { topic, params: params as Record<string, unknown>, handler: handler as SubRecord['handler'], serverId: null, active: true };
     this.subs.set(key, rec);
+    const close = async () => {
+      rec.active = false; this.subs.delete(key);
+      const id = rec.serverId;
+      if (id) { rec.serverId = null; this.byServerId.delete(id); await this.rawCall('unsubscribe', { subscriptionId: id }).catch(() => undefined); }
+    };
     try {
-      const r = await this.subscribeCall(rec);
-      return {
-        snapshot: decodeTopic(topic, 'snapshot', r.snapshot),
-        close: async () => {
-          rec.active = false; this.subs.delete(key);
-          const id = rec.serverId;
-          if (id) { this.byServerId.delete(id); await this.rawCall('unsubscribe', { subscriptionId: id }).catch(() => undefined); }
-        },
-      };
+      return { snapshot: (await this.subscribeCall(rec)).snapshot as TopicSnapshot<T>, close };
     } catch (e) {
-      this.subs.delete(key);
+      await close(); // a refused or undecodable answer leaves no live subscription on either side
       throw e;
     }
   }
@@ -299,18 +328,34 @@ export class AgentClient extends EventEmitter {
    * The subscribe call of one record. Its id is registered the moment the answer is read: events the agent sends
    * right behind the answer (often in the same read) find their handler.
    */
-  private subscribeCall(rec: SubRecord): Promise<ResultOf<'subscribe'>> {
-    return this.rawCall('subscribe', { topic: rec.topic, params: rec.params }, this.o.callTimeoutMs, (r: ResultOf<'subscribe'>) => {
-      rec.serverId = r.subscriptionId; this.byServerId.set(r.subscriptionId, rec);
-    }) as Promise<ResultOf<'subscribe'>>;
+  private async subscribeCall(rec: SubRecord): Promise<{ subscriptionId: string; snapshot: unknown }> {
+    // The snapshot is decoded in the same tick: one that does not decode registers nothing (no event reaches the
+    // handler), and the agent is told to drop the subscription.
+    let decoded: { subscriptionId: string; snapshot: unknown } | null = null;
+    let failure: unknown = null;
+    const r = await this.rawCall('subscribe', { topic: rec.topic, params: rec.params }, this.o.callTimeoutMs, (res: ResultOf<'subscribe'>) => {
+      try {
+        decoded = { subscriptionId: res.subscriptionId, snapshot: res.snapshot == null ? res.snapshot : decodeSnapshot(rec.topic, res.snapshot, (e) => this.emit('handler-error', e)) };
+        rec.serverId = res.subscriptionId; this.byServerId.set(res.subscriptionId, rec);
+      } catch (e) { failure = e; }
+    }) as ResultOf<'subscribe'>;
+    if (failure !== null || decoded === null) {
+      this.rawCall('unsubscribe', { subscriptionId: r.subscriptionId }).catch(() => undefined);
+      throw failure ?? new Error('subscribe answered without a subscription');
+    }
+    return decoded;
   }
 
   private resubscribeAll() {
     for (const rec of this.subs.values()) {
       if (!rec.active || rec.serverId) continue;
       this.subscribeCall(rec).then((r) => {
-        if (!rec.active) return;
-        if (r.snapshot != null) rec.handler({ snapshot: true, seq: 0, data: decodeTopic(rec.topic, 'snapshot', r.snapshot) });
+        if (!rec.active) { // closed while resubscribing: end it on the agent too
+          this.byServerId.delete(r.subscriptionId);
+          this.rawCall('unsubscribe', { subscriptionId: r.subscriptionId }).catch(() => undefined);
+          return;
+        }
+        if (r.snapshot != null) rec.handler({ snapshot: true, seq: 0, data: r.snapshot });
       }).catch((e) => this.emit('handler-error', e));
     }
   }

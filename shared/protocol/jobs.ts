@@ -31,8 +31,8 @@ export const RestartPolicy = z.union([
   z.object({ policy: z.literal('on-failure'), max_retries: z.number().int().min(1).max(100) }).strict(),
 ]);
 
-/** What a user submits. Resources are requests the admission checks against free capacity. */
-export const JobSpec = z.object({
+/** The fields of a job spec (what the agent reports back: unknown keys from a newer agent are dropped, not refused). */
+const JobSpecFields = z.object({
   name: z.string().max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, '1-63 letters, digits, . _ - (starting with a letter or digit)').optional(),
   driver: DriverName,
   /** Container image (docker driver only); must already be present on the node (no registry pull). */
@@ -54,7 +54,10 @@ export const JobSpec = z.object({
   network: z.enum(['none', 'bridge', 'host']).optional(),
   /** Seconds between SIGTERM and SIGKILL on cancel/timeout. */
   stop_grace_s: z.number().int().min(0).max(3600).default(10),
-}).strict().superRefine((s, ctx) => {
+});
+
+/** What a user submits: strict, with the cross-field rules. Resources are requests the admission checks against free capacity. */
+export const JobSpec = JobSpecFields.strict().superRefine((s, ctx) => {
   if (s.driver === 'docker' && !s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the docker driver needs an image' });
   if (s.driver !== 'docker' && s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: `image is only for the docker driver (driver is ${s.driver})` });
   if (s.driver !== 'docker' && s.network) ctx.addIssue({ code: 'custom', path: ['network'], message: 'network is only for the docker driver' });
@@ -70,7 +73,7 @@ export const Job = z.object({
   id: z.string(),
   name: z.string().nullable(),
   node: z.string(),
-  spec: JobSpec,
+  spec: JobSpecFields,
   state: JobState,
   /** Why the job is in its state: "needs 2 GPUs, 1 free", "exit code 3", "OOM killed", "cancelled by ops", … */
   reason: z.string().nullable(),

@@ -205,6 +205,27 @@ export const ROLLOUT_TERMINAL_STATES: readonly RolloutState[] = ['promoted', 'co
 export const isTerminalRollout = (r: Pick<Rollout, 'state'> | RolloutState): boolean =>
   ROLLOUT_TERMINAL_STATES.includes(typeof r === 'string' ? r : r.state);
 
+/** Hand actions on a rollout (the CLI's and TUI's pause, resume, promote, abort). */
+export type RolloutOp = 'pause' | 'resume' | 'promote' | 'abort';
+
+/** True when the rollout's test gate passed, or it has none (a candidate is promoted only then). */
+export const rolloutGatePassed = (r: Pick<Rollout, 'spec' | 'decisions'>): boolean =>
+  !r.spec.gate || r.decisions.some((d) => d.kind === 'gate' && d.outcome === 'pass');
+
+/**
+ * Whether the coordinator takes a hand action in the rollout's state: pause while running or gating, resume while
+ * paused, promote while running or paused once the gate passed, abort until it is restoring or over. The coordinator
+ * refuses the rest (CONFLICT); the TUI offers only these.
+ */
+export function rolloutAllows(r: Pick<Rollout, 'state' | 'spec' | 'decisions'>, op: RolloutOp): boolean {
+  switch (op) {
+    case 'pause': return r.state === 'running' || r.state === 'gating';
+    case 'resume': return r.state === 'paused';
+    case 'promote': return (r.state === 'running' || r.state === 'paused') && rolloutGatePassed(r);
+    case 'abort': return !isTerminalRollout(r) && r.state !== 'aborting' && r.state !== 'rolling_back';
+  }
+}
+
 /** A rollout as stored by its coordinator. */
 export const Rollout = z.object({
   id: z.string().max(64),

@@ -43,4 +43,20 @@ describe('RolloutStore on rows of an older agent', () => {
     expect(store.baseline(r.id)).toEqual(base);
     db.close();
   });
+
+  it('reads a document that no longer decodes as stored, with a warning, and keeps serving the others', () => {
+    const t = tempDir(); cleanup = t.cleanup;
+    const db = new Database(join(t.dir, 'fleetml.db'));
+    migrate(db);
+    const warnings: string[] = [];
+    const store = new RolloutStore(db, (f) => warnings.push(`${f.table}/${f.id}`));
+    const good = fraudCanary();
+    const bad = { ...fraudCanary(), id: 'ro-bad', nodes: fraudCanary().nodes.map((n) => ({ ...n, error: 'x'.repeat(10_000) })) };
+    for (const r of [good, bad]) db.prepare('INSERT INTO rollouts (id, name, state, doc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(r.id, r.name, r.state, JSON.stringify(r), r.created_at, r.updated_at);
+    expect(store.active().map((x) => x.id).sort()).toEqual([good.id, 'ro-bad'].sort());
+    expect(store.get('ro-bad')!.nodes[0].error).toHaveLength(10_000);
+    expect(store.list(undefined, 10)).toHaveLength(2);
+    expect(warnings).toContain('rollouts/ro-bad');
+    db.close();
+  });
 });

@@ -100,4 +100,45 @@ describe('the client against an agent that breaks the declaration', () => {
       await new Promise((r) => wss.close(r));
     }
   }, 20_000);
+
+  it('keeps the items of a snapshot that decode, reports the others, and leaves nothing behind when a subscribe fails', async () => {
+    const port = await freePort();
+    const wss = new WebSocketServer({ host: '127.0.0.1', port });
+    const unsubscribed: string[] = [];
+    wss.on('connection', (ws) => {
+      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'hello', params: { protocol_version: PROTOCOL_VERSION, agent_version: '0.0.0', node: 'skewed', node_id: 'x', role: 'read', token_name: 't' } }));
+      ws.on('message', (d) => {
+        const m = JSON.parse(d.toString());
+        if (m.method === 'unsubscribe') { unsubscribed.push(m.params.subscriptionId); ws.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { ok: true } })); return; }
+        if (m.method !== 'subscribe') return;
+        if (m.params.topic === 'job.logs') {
+          // an answer nothing of which decodes: the subscribe fails, and the agent is told to drop it
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { subscriptionId: 's-logs', snapshot: 'not a snapshot' } }));
+          ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'subscription', params: { subscriptionId: 's-logs', seq: 1, data: { ts: 1, stream: 'stdout', line: 'late' } } }));
+          return;
+        }
+        const alert = { id: 1, name: 'credit', version: '1', raised_at: 1, resolved_at: null, features: ['income'], predictions: [], prediction_drift: false, drift_share: 0.5, consecutive: 3, message: 'drift' };
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { subscriptionId: 's1', snapshot: { alerts: [alert, { ...alert, id: 'two', raised_at: 'yesterday' }] } } }));
+      });
+    });
+    await new Promise((r) => wss.once('listening', r));
+    const c = new AgentClient({ url: `ws://127.0.0.1:${port}`, token: 't', reconnect: false });
+    const errors: Error[] = [];
+    c.on('handler-error', (e) => errors.push(e));
+    try {
+      await c.connect();
+      const sub = await c.subscribe('drift.alerts', {}, () => undefined);
+      expect(sub.snapshot.alerts.map((a) => a.id)).toEqual([1]);
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^drift\.alerts snapshot .*alerts: an item was left out/)]);
+      const lines: unknown[] = [];
+      const e = await c.subscribe('job.logs', { id: 'j1' }, (m) => lines.push(m)).catch((x) => x);
+      expect(e).toBeInstanceOf(TopicDecodeError);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(lines).toEqual([]);
+      expect(unsubscribed).toEqual(['s-logs']);
+    } finally {
+      await c.close();
+      await new Promise((r) => wss.close(r));
+    }
+  }, 20_000);
 });

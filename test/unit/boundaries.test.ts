@@ -36,6 +36,11 @@ describe('import boundaries', () => {
     })).toEqual(['agent/drift/monitor.ts:2 -> agent/serving/batcher.ts']);
   });
 
+  it('never lets a capability import the API surface or the composition root', () => {
+    expect(check({ 'agent/jobs/manager.ts': "import { RpcError } from '../api/rpc.js';\nimport type { RunningAgent } from '../main.js';" }))
+      .toEqual(['agent/jobs/manager.ts:1 -> agent/api/rpc.ts', 'agent/jobs/manager.ts:2 -> agent/main.ts']);
+  });
+
   it('only agent/cluster talks to other agents through the client', () => {
     expect(check({
       'agent/rollout/coordinator.ts': "import { AgentClient } from '../../shared/client/agent-client.js';",

@@ -36,4 +36,15 @@ describe('Lifecycle', () => {
     expect(n).toBe(1);
     expect(() => l.use('late', () => undefined)).toThrow(/after close/);
   });
+
+  it('goes on after a part that does not close in time, and says which', async () => {
+    const log: string[] = [];
+    const errors: string[] = [];
+    const l = new Lifecycle((name, e) => errors.push(`${name}: ${(e as Error).message}`), 30);
+    l.use('db', () => { log.push('db'); });
+    l.use('rollouts', () => new Promise(() => undefined)); // never settles
+    await l.close();
+    expect(log).toEqual(['db']);
+    expect(errors).toEqual(['rollouts: did not close within 0.03 s; shutdown goes on without it']);
+  });
 });

@@ -23,7 +23,12 @@ export function subscribeHandlers(providers: TopicProviders, maxPerConnection = 
     // Register before snapshotting so no event between the two is lost (the client de-duplicates by seq/ts).
     const dispose = provider.subscribe(params, (data) => conn.sendEvent(subscriptionId, data, spec.conflate));
     conn.addSubscription(subscriptionId, dispose);
-    return { subscriptionId, snapshot: provider.snapshot(params) ?? null };
+    try {
+      return { subscriptionId, snapshot: provider.snapshot(params) ?? null };
+    } catch (e) {
+      conn.removeSubscription(subscriptionId); // the client never learns this id: nothing may stay behind
+      throw e;
+    }
   }
   return {
     'subscribe': (p, ctx) => {
