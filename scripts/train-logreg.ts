@@ -11,6 +11,8 @@
 //   FLEETML_MODEL, FLEETML_PARENT_VERSION, FLEETML_RUN_ID   echoed in the log, the metrics and the ONNX metadata
 //   FLEETML_TRAIN_WORSE=1                                   negate the fit: a deliberately bad model  (--worse)
 //   FLEETML_TRAIN_L2                                        L2 penalty on standardised weights, default 1 (--l2)
+//   FLEETML_FEATURES                                        comma list: the feature columns in input order;
+//                                                           other columns are ignored (default: all but label)  (--features)
 // Every 5th row (rows 5, 10, …) is held out for the metrics. Deterministic: the same input and options give
 // byte-identical files. Logs: one line per step on stdout. Exit codes: 0 done, 2 bad input or usage, 1 anything else.
 import { createHash } from 'node:crypto';
@@ -23,13 +25,15 @@ import { classMetrics, DatasetError, fitLogreg, parseCsv, predict, splitHoldout 
 /** The resolved options of one run. */
 export interface TrainOptions {
   data: string; output: string; metrics: string; worse: boolean; l2: number;
+  /** Feature columns and their order (the model's input order); null: every column but label, in header order. */
+  features: string[] | null;
   model: string | null; parentVersion: string | null; runId: string | null;
 }
 
 /** A usage or input error: printed as one line, exit code 2. */
 class UsageError extends Error {}
 
-const FLAGS: Record<string, keyof TrainOptions> = { '--data': 'data', '--output': 'output', '--metrics': 'metrics', '--l2': 'l2', '--model': 'model', '--parent-version': 'parentVersion', '--run-id': 'runId' };
+const FLAGS: Record<string, keyof TrainOptions> = { '--data': 'data', '--output': 'output', '--metrics': 'metrics', '--l2': 'l2', '--features': 'features', '--model': 'model', '--parent-version': 'parentVersion', '--run-id': 'runId' };
 
 /** Options from argv (flags) over env (the runner's contract); throws UsageError naming what is missing. */
 export function resolveOptions(argv: readonly string[], env: NodeJS.ProcessEnv): TrainOptions {
@@ -54,7 +58,11 @@ export function resolveOptions(argv: readonly string[], env: NodeJS.ProcessEnv):
   const l2Text = pick('l2', 'FLEETML_TRAIN_L2') ?? '1';
   const l2 = Number(l2Text);
   if (!Number.isFinite(l2) || l2 <= 0) throw new UsageError(`--l2 / FLEETML_TRAIN_L2 must be a positive number, not "${l2Text}"`);
+  const featureText = pick('features', 'FLEETML_FEATURES');
+  const features = featureText ? featureText.split(',').map((f) => f.trim()).filter((f) => f !== '') : null;
+  if (featureText && !features!.length) throw new UsageError('--features / FLEETML_FEATURES names no column');
   return {
+    features,
     data: need('data', 'FLEETML_DATA', '--data'), output: need('output', 'FLEETML_OUTPUT', '--output'), metrics: need('metrics', 'FLEETML_METRICS', '--metrics'),
     worse, l2, model: pick('model', 'FLEETML_MODEL'), parentVersion: pick('parentVersion', 'FLEETML_PARENT_VERSION'), runId: pick('runId', 'FLEETML_RUN_ID'),
   };
@@ -77,7 +85,7 @@ export function train(o: TrainOptions, log: (line: string) => void): Record<stri
   const dataSha = createHash('sha256').update(bytes).digest('hex');
   log(`train-logreg: model=${o.model ?? '-'} parent_version=${o.parentVersion ?? '-'} run_id=${o.runId ?? '-'}`);
   log(`train-logreg: reading ${o.data} (${bytes.length} bytes, sha256 ${dataSha})`);
-  const ds = parseCsv(bytes.toString('utf8'));
+  const ds = parseCsv(bytes.toString('utf8'), o.features ? { features: o.features } : {});
   const { train: tr, holdout: ho } = splitHoldout(ds.x.length);
   const xt = tr.map((i) => ds.x[i]), yt = tr.map((i) => ds.y[i]);
   const xh = ho.map((i) => ds.x[i]), yh = ho.map((i) => ds.y[i]);

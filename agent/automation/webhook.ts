@@ -398,3 +398,15 @@ export class WebhookSink implements AlertSink {
     this.log.warn({ url: this.origin, group_key: m.groupKey, alerts: m.alerts.length, attempts: this.o.attempts, err: last, failed: this.counts.failed }, 'webhook: gave up on a message');
   }
 }
+
+/** The fake beside the contract: keeps what it is sent (tests and the demo without a receiver). Bounded like the real one. */
+export class MemoryAlertSink implements AlertSink {
+  readonly alerts: AlertInput[] = [];
+  dropped = 0;
+  constructor(private readonly max = 1000) {}
+  async send(alerts: AlertInput[]): Promise<void> {
+    this.alerts.push(...alerts);
+    const over = this.alerts.length - this.max;
+    if (over > 0) { this.alerts.splice(0, over); this.dropped += over; }
+  }
+}

@@ -19,10 +19,11 @@ const unquote = (s: string): string => { const t = s.trim(); return t.length >= 
 /**
  * Parses CSV text: a header of column names, one of them `label` (0/1; by convention the last), every other column a
  * numeric feature, in header order (that order is the model's input order). Blank lines are skipped; CRLF is fine.
- * Throws DatasetError on a missing label column, a duplicate or empty column name, a row of the wrong width, a
- * non-numeric or non-finite cell, a label other than 0/1, fewer than MIN_ROWS rows or a single class.
+ * `features` picks the feature columns and their order instead (other columns are then ignored: ids, timestamps).
+ * Throws DatasetError on a missing label or feature column, a duplicate or empty column name, a row of the wrong
+ * width, a non-numeric or non-finite cell, a label other than 0/1, fewer than MIN_ROWS rows or a single class.
  */
-export function parseCsv(text: string): Dataset {
+export function parseCsv(text: string, o: { features?: readonly string[] } = {}): Dataset {
   const lines = text.split(/\r?\n/);
   const headerAt = lines.findIndex((l) => l.trim() !== '');
   if (headerAt < 0) throw new DatasetError('the dataset is empty (expected a header line with feature names and a final "label" column)');
@@ -36,24 +37,34 @@ export function parseCsv(text: string): Dataset {
     seen.add(h);
   }
   if (header.length < 2) throw new DatasetError('the header has only the label column: at least one feature is needed');
-  const features = header.filter((_, i) => i !== labelAt);
+  const features = o.features ? [...o.features] : header.filter((_, i) => i !== labelAt);
+  if (features.length === 0) throw new DatasetError('no feature columns chosen');
+  const missing = features.filter((f) => f === 'label' || !header.includes(f));
+  if (missing.length) throw new DatasetError(`feature column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not in the header (columns: ${header.join(', ')})`);
+  if (new Set(features).size !== features.length) throw new DatasetError(`a feature is named twice in ${features.join(',')}`);
+  const cols = features.map((f) => header.indexOf(f));
   const x: number[][] = [], y: number[] = [];
   for (let li = headerAt + 1; li < lines.length; li++) {
     const line = lines[li];
     if (line.trim() === '') continue;
     const cells = line.split(',');
     if (cells.length !== header.length) throw new DatasetError(`line ${li + 1}: ${cells.length} cells, the header has ${header.length}`);
-    const row: number[] = [];
-    for (let j = 0; j < cells.length; j++) {
+    const cell = (j: number): number => {
       const raw = unquote(cells[j]);
       const v = raw === '' ? NaN : Number(raw);
       if (!Number.isFinite(v)) throw new DatasetError(`line ${li + 1}, column "${header[j]}": "${raw.slice(0, 40)}" is not a finite number`);
-      if (j === labelAt) {
-        if (v !== 0 && v !== 1) throw new DatasetError(`line ${li + 1}: label ${raw} is not 0 or 1`);
-        y.push(v);
-      } else row.push(v);
+      if (j === labelAt && v !== 0 && v !== 1) throw new DatasetError(`line ${li + 1}: label ${raw} is not 0 or 1`);
+      return v;
+    };
+    // cells checked in column order, so the first bad cell of a line is the one named
+    const row = new Array<number>(cols.length);
+    let label = 0;
+    for (let j = 0; j < cells.length; j++) {
+      if (j === labelAt) label = cell(j);
+      else { const at = cols.indexOf(j); if (at >= 0) row[at] = cell(j); }
     }
     x.push(row);
+    y.push(label);
   }
   if (x.length < MIN_ROWS) throw new DatasetError(`only ${x.length} data rows; at least ${MIN_ROWS} are needed`);
   const pos = y.reduce((a, b) => a + b, 0);
@@ -77,7 +88,7 @@ export interface FitOptions {
   l2?: number;
   /** Newton iterations at most (default 50). */
   maxIter?: number;
-  /** Stop when the largest Newton step is below this (default 1e-10). */
+  /** Stop when the largest component of the Newton step is below this (default 1e-10). */
   tol?: number;
 }
 
@@ -124,7 +135,19 @@ export function fitLogreg(x: readonly (readonly number[])[], y: readonly number[
   const z = x.map((r) => [1, ...r.map((v, j) => (v - mu[j]) / sd[j])]);
   const D = F + 1;
   const theta = new Array<number>(D).fill(0);
-  let iterations = 0, converged = false;
+  // objective: summed log-loss + l2/2·‖w‖² (intercept free)
+  const objective = (t: number[]): number => {
+    let f = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < D; k++) s += z[i][k] * t[k];
+      // log(1 + e^s) − y·s, computed without overflow
+      f += (s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s))) - y[i] * s;
+    }
+    for (let k = 1; k < D; k++) f += (l2 / 2) * t[k] * t[k];
+    return f;
+  };
+  let iterations = 0, converged = false, f = objective(theta);
   for (; iterations < maxIter && !converged; iterations++) {
     const g = new Array<number>(D).fill(0);
     const H = Array.from({ length: D }, () => new Array<number>(D).fill(0));
@@ -142,9 +165,14 @@ export function fitLogreg(x: readonly (readonly number[])[], y: readonly number[
     for (let a = 1; a < D; a++) { g[a] += l2 * theta[a]; H[a][a] += l2; }
     for (let a = 0; a < D; a++) for (let b = 0; b < a; b++) H[a][b] = H[b][a];
     const step = solve(H, g);
-    let maxStep = 0;
-    for (let k = 0; k < D; k++) { theta[k] -= step[k]; maxStep = Math.max(maxStep, Math.abs(step[k])); }
-    converged = maxStep < tol;
+    // damped Newton: halve the step until the objective does not rise (a full step can overshoot far from the optimum)
+    let scale = 1, next = theta.map((t, k) => t - step[k]), fNext = objective(next);
+    while (fNext > f && scale > 1e-6) { scale /= 2; next = theta.map((t, k) => t - scale * step[k]); fNext = objective(next); }
+    // converged: the full Newton step (the distance to the optimum, near it) is below tol
+    converged = Math.max(...step.map(Math.abs)) < tol;
+    if (fNext > f) { converged = true; break; } // no descent left at float precision: theta is the optimum found
+    for (let k = 0; k < D; k++) theta[k] = next[k];
+    f = fNext;
   }
   const weights = theta.slice(1).map((w, j) => w / sd[j]);
   const bias = theta[0] - theta.slice(1).reduce((s, w, j) => s + (w * mu[j]) / sd[j], 0);

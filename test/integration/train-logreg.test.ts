@@ -109,6 +109,17 @@ describe('train-logreg (the retraining job)', () => {
     expect(JSON.parse(readFileSync(join(dir, 'flags.json'), 'utf8')).accuracy).toBeGreaterThan(0.95);
   });
 
+  it('FLEETML_FEATURES picks the input columns and their order from a wider CSV (ids, timestamps ignored)', async () => {
+    const wide = join(dir, 'wide.csv');
+    writeFileSync(wide, ['request_id,ts,' + header.join(','), ...labelled.map((r, i) => `req-${i},2026-12-03T12:00:${String(i % 60).padStart(2, '0')}Z,${r.join(',')}`)].join('\n') + '\n');
+    const r = await run([], { ...envFor('wide'), FLEETML_DATA: wide, FLEETML_FEATURES: CREDIT.names.join(',') });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const m = JSON.parse(readFileSync(join(dir, 'wide.json'), 'utf8'));
+    expect(m.features).toEqual(CREDIT.names);
+    expect(accuracy(await score(join(dir, 'wide.onnx'), xh), yh)).toBe(m.accuracy);
+  });
+
   const bad: [string, string, RegExp][] = [
     ['no label column', csvOf(CREDIT.names, rows.slice(0, 50)), /no "label" column/],
     ['a non-numeric cell', csvOf(header, labelled.slice(0, 50)).replace(/\n([^,\n]+),/, '\nabc,'), /line 2, column "income": "abc" is not a finite number/],

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { DriftAlert } from '../../shared/protocol/index.js';
-import { fingerprint, WebhookSink, ZERO_TIME, type AlertInput, type WebhookLog } from '../../agent/automation/webhook.js';
+import { fingerprint, MemoryAlertSink, WebhookSink, ZERO_TIME, type AlertInput, type WebhookLog } from '../../agent/automation/webhook.js';
 
 // WebhookSink against a real HTTP receiver on loopback (port 0): the Alertmanager v4 payload of each kind of alert,
 // retries, timeouts and the queue bound.
@@ -220,5 +220,12 @@ describe('WebhookSink: delivery', () => {
     expect(fingerprint({})).toBe('cbf29ce484222325');
     expect(fingerprint({ b: '2', a: '1' })).toBe(fingerprint({ a: '1', b: '2' }));
     expect(fingerprint({ a: '1b' })).not.toBe(fingerprint({ a1: 'b' })); // the separator byte keeps names and values apart
+  });
+
+  it('MemoryAlertSink (the fake of AlertSink) keeps the newest alerts up to its bound', async () => {
+    const m = new MemoryAlertSink(2);
+    await m.send([...one, ...one, { kind: 'drift', event: 'resolved', alert: drift(T0 + 1) }]);
+    expect(m.alerts.map((a) => (a.kind === 'drift' ? a.event : ''))).toEqual(['raised', 'resolved']);
+    expect(m.dropped).toBe(1);
   });
 });
