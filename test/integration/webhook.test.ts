@@ -218,6 +218,9 @@ describe('WebhookSink: delivery', () => {
 
   it('fingerprints like Prometheus: FNV-1a 64 over sorted labels (the empty set is the FNV offset basis)', () => {
     expect(fingerprint({})).toBe('cbf29ce484222325');
+    // vectors published with an independent port of labelSetToFingerprint
+    expect(fingerprint({ foo: 'bar' })).toBe('3fff2c2d7595e046');
+    expect(fingerprint({ foo: 'bar', baz: 'qux' })).toBe('e4d83091cd448e77');
     expect(fingerprint({ b: '2', a: '1' })).toBe(fingerprint({ a: '1', b: '2' }));
     expect(fingerprint({ a: '1b' })).not.toBe(fingerprint({ a1: 'b' })); // the separator byte keeps names and values apart
   });
