@@ -85,6 +85,12 @@ export const AgentConfig = z.object({
     max_samples_per_s: z.number().int().min(1).default(2000).describe('Captured rows per second per model above which capture samples that model uniformly (keeps the cost bounded under heavy traffic; a busy model does not starve the others).'),
     max_features: z.number().int().min(1).max(4096).default(256).describe('Features profiled per model (inputs then outputs); the rest are reported as not profiled.'),
   }).strict().prefault({}),
+  alerts: z.object({
+    webhook_url: z.string().max(2048).url().refine((u) => /^https?:\/\//.test(u), 'http:// or https:// only').nullable().default(null)
+      .describe('Receiver of Alertmanager-shaped webhooks (payload version 4) for drift alerts, performance drops and automation run outcomes: an Alertmanager, or any tool that reads its webhook (null: off). Credentials go in webhook_headers, not the URL.'),
+    webhook_headers: z.record(z.string().max(128), z.string().max(4096)).default({}).describe('Extra request headers of each webhook POST (e.g. Authorization).'),
+    webhook_timeout_ms: z.number().int().min(100).max(60_000).default(5000).describe('Per-try timeout of a webhook POST; a message is tried 3 times with backoff, then dropped (logged).'),
+  }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, driven by this one\'s rollouts: name, url, token or token_file, and ca_file (PEM) for a wss:// peer whose certificate a private CA or the peer itself signed.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();
@@ -161,6 +167,7 @@ export const OVERRIDES = [
   { key: 'gpu.source', env: 'FLEETML_GPU_SOURCE', flag: '--gpu-source <src>', help: 'GPU telemetry source' },
   { key: 'gpu.fixtures', env: 'FLEETML_GPU_FIXTURE', flag: '--gpu-fixture <file>', help: 'fixture to replay with --gpu-source sim', list: true },
   { key: 'api.max_frame_bytes', env: 'FLEETML_MAX_FRAME_BYTES', help: 'largest WebSocket frame accepted, bytes', parse: num },
+  { key: 'alerts.webhook_url', env: 'FLEETML_ALERT_WEBHOOK', flag: '--alert-webhook <url>', help: 'Alertmanager-shaped webhook receiver for alerts' },
   { key: 'peers', env: 'FLEETML_PEERS', envNote: 'name=url,…', flag: '--peer <name=url>', help: 'another agent of the cluster', list: true, parse: parsePeers },
   { key: 'log_level', env: 'FLEETML_LOG_LEVEL', flag: '--log-level <level>', help: 'log level' },
   { key: 'jobs.drivers', env: 'FLEETML_JOB_DRIVERS', flag: '--job-driver <name>', help: 'enable a task driver', list: true },

@@ -3,6 +3,7 @@ import { splitListen } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore } from './store/db.js';
 import { Lifecycle } from './lifecycle.js';
+import { WebhookSink } from './automation/webhook.js';
 import { TokenStore } from './store/tokens.js';
 import { AuditLog } from './store/audit.js';
 import { nodeIdentity } from './store/identity.js';
@@ -22,7 +23,7 @@ import { authHandlers } from './api/handlers/auth.js';
 import { subscribeHandlers } from './api/handlers/subscribe.js';
 import { tokenHandlers } from './api/handlers/token.js';
 import { packageVersion } from '../shared/util/package-root.js';
-import type { HostInfo } from '../shared/protocol/index.js';
+import type { DriftAlertEvent, HostInfo } from '../shared/protocol/index.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createDrivers } from './runtime/index.js';
@@ -133,6 +134,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
         if (outcome === 'ok') { metrics.modelLatency.observe({ model, version, phase: 'queue' }, queueUs / 1e6); metrics.modelLatency.observe({ model, version, phase: 'compute' }, computeUs / 1e6); }
       },
     }, log.child({ subsystem: 'serving' })));
+    // Alerts out: an Alertmanager-shaped webhook (closed after the parts that send to it, so their last alerts go out)
+    const alerts = config.alerts.webhook_url
+      ? life.use('alerts webhook', new WebhookSink({ url: config.alerts.webhook_url, headers: config.alerts.webhook_headers, timeoutMs: config.alerts.webhook_timeout_ms, log: log.child({ subsystem: 'alerts' }), node: config.name }))
+      : null;
     // Drift: resumes open windows and judges the ones that closed while the agent was down, before the API serves.
     // Its dispose waits for a reference being profiled.
     const drift = config.drift.enabled
@@ -141,6 +146,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     if (drift) {
       drift.start();
       metrics.addDrift(() => ({ versions: drift.gauges(), sampleRates: serving.sampleRates, dropped: serving.samplesDropped }));
+      if (alerts) drift.on('alert', (e: DriftAlertEvent) => { void alerts.send([{ kind: 'drift', event: e.type, alert: e.alert, node: config.name }]); });
     }
     await collector.start();
     await jobs.start();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { AgentClient } from '../../shared/client/agent-client.js';
 import { DriftReport } from '../../shared/protocol/index.js';
 import { mulberry32, normalRows } from '../../shared/util/prng.js';
@@ -17,6 +18,9 @@ let a: Awaited<ReturnType<typeof inProcessAgent>>;
 let c: AgentClient;
 let version: string;
 const events: Array<{ type: string; features: string[]; at: number }> = [];
+// a real HTTP receiver for the agent's Alertmanager-shaped webhook (alerts.webhook_url)
+const hooks: any[] = [];
+let receiver: Server;
 const rnd = mulberry32(42);
 const normal = (n: number) => normalRows(rnd, n, CREDIT.means, CREDIT.stds);
 const shifted = (n: number) => normal(n).map((r) => [r[0] + 3 * CREDIT.stds[0], r[1], r[2] + 3 * CREDIT.stds[2], r[3]]);
@@ -29,13 +33,16 @@ async function traffic(gen: (n: number) => number[][], buckets: number) {
 }
 
 beforeAll(async () => {
-  a = await inProcessAgent({ jobDriver: ['fake'] }, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.alert_after = 2; cfg.drift.min_rows = 300; });
+  receiver = createServer((req, res) => { let body = ''; req.on('data', (d) => { body += d; }); req.on('end', () => { hooks.push(JSON.parse(body)); res.end(); }); });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/alerts`;
+  a = await inProcessAgent({ jobDriver: ['fake'] }, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.alert_after = 2; cfg.drift.min_rows = 300; cfg.alerts.webhook_url = hookUrl; });
   c = new AgentClient({ url: a.agent.url, token: a.token, reconnect: false, callTimeoutMs: 30_000 });
   await c.connect();
   version = (await pushModel(c, 'credit', modelBytes('logreg.onnx'))).model!.version;
   await c.subscribe('drift.alerts', {}, (m) => { if (!m.snapshot) { const e = m.data; events.push({ type: e.type, features: e.alert.features, at: Date.now() }); } });
 }, 60_000);
-afterAll(async () => { await c?.close(); await a?.close(); });
+afterAll(async () => { await c?.close(); await a?.close(); await new Promise((r) => receiver?.close(r)); });
 
 describe('drift monitoring end to end', () => {
   it('builds a reference from a CSV whose header names the features (matched by position) and predicts on it', async () => {
@@ -100,8 +107,17 @@ describe('drift monitoring end to end', () => {
     expect(h.alerts[0].resolved_at).not.toBeNull();
     expect(h.alerts[0].message).toMatch(/drift in 2 of 4 input features \(income, debt_ratio\)/);
     const sub = await c.subscribe('drift.alerts', {}, () => undefined);
-    expect((sub.snapshot as { alerts: unknown[] }).alerts).toEqual([]);
+    expect(sub.snapshot.alerts).toEqual([]);
     await sub.close();
+    // the webhook receiver got Alertmanager's payload (version 4): firing, then resolved, for the same alert
+    for (let i = 0; i < 50 && hooks.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(hooks.map((h) => [h.version, h.status, h.alerts[0].status, h.alerts[0].labels.alertname, h.alerts[0].labels.model])).toEqual([
+      ['4', 'firing', 'firing', 'FleetmlDrift', 'credit'], ['4', 'resolved', 'resolved', 'FleetmlDrift', 'credit'],
+    ]);
+    expect(hooks[0].alerts[0].endsAt).toBe('0001-01-01T00:00:00Z');
+    expect(Date.parse(hooks[1].alerts[0].endsAt)).toBeGreaterThan(Date.parse(hooks[1].alerts[0].startsAt));
+    expect(hooks[1].alerts[0].fingerprint).toBe(hooks[0].alerts[0].fingerprint);
+    expect(hooks[0].alerts[0].annotations.summary).toMatch(/income|debt_ratio|drift/);
   }, 30_000);
 
   it('refuses bad references with a clear error and audits the ones it takes', async () => {
