@@ -79,6 +79,7 @@ const SAMPLES: Record<string, { env: string; argv: string[]; want: unknown; alt:
   FLEETML_GPU_SOURCE: { env: 'none', argv: ['--gpu-source', 'none'], want: 'none', alt: 'smi' },
   FLEETML_GPU_FIXTURE: { env: 'a.xml,b.csv', argv: ['--gpu-fixture', 'a.xml', '--gpu-fixture', 'b.csv'], want: ['a.xml', 'b.csv'], alt: 'c.xml', withEnv: { FLEETML_GPU_SOURCE: 'sim' }, withArgv: ['--gpu-source', 'sim'] },
   FLEETML_MAX_FRAME_BYTES: { env: '2048', argv: [], want: 2048, alt: '4096' },
+  FLEETML_ALERT_WEBHOOK: { env: 'http://am.local:9093/api/hook', argv: ['--alert-webhook', 'http://am.local:9093/api/hook'], want: 'http://am.local:9093/api/hook', alt: 'https://other.local/hook' },
   FLEETML_PEERS: { env: 'gpu-02=ws://10.0.0.2:7070', argv: ['--peer', 'gpu-02=ws://10.0.0.2:7070'], want: [{ name: 'gpu-02', url: 'ws://10.0.0.2:7070' }], alt: 'x=ws://x:1' },
   FLEETML_LOG_LEVEL: { env: 'debug', argv: ['--log-level', 'debug'], want: 'debug', alt: 'warn' },
   FLEETML_JOB_DRIVERS: { env: 'fake,process', argv: ['--job-driver', 'fake', '--job-driver', 'process'], want: ['fake', 'process'], alt: 'docker' },
