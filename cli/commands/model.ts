@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { RpcCallError } from '../../shared/client/agent-client.js';
 import type { TargetOptions } from '../../shared/client/targets.js';
 import type { JsonTensor, ModelVersion } from '../../shared/protocol/models.js';
+import type { VersionPerformance } from '../../shared/protocol/feedback.js';
 import { targetOptions } from '../common.js';
 import { chooseNodes, downNote, onEach, pickNode, upConns, withConns, type NodeConn, type UpConn } from '../node-conn.js';
 import {
@@ -97,6 +98,7 @@ export function registerModelCommands(program: Command): void {
   cmd('show <name>', 'versions of one model on every node: inputs, outputs, lineage, loaded state')
     .option('--version <v>', 'only this version')
     .option('--node <name>', 'only this node')
+    .option('--window <w>', 'live performance over the labelled requests of this window (fleetml feedback send)', '1h')
     .action(modelShowAction);
 
   /** load / unload / rm: the same call on the chosen nodes, a line per node. */
@@ -130,7 +132,7 @@ export interface ModelNodesOpts extends ModelCommonOpts { node?: string; all?: b
 /** Options of `fleetml model push`. */
 export interface ModelPushOpts extends ModelNodesOpts { meta?: string[]; gitCommit?: string; dataset?: string; reference?: string; referenceFormat?: string }
 /** Options of the reading subcommands (list, show, history, infer). */
-export interface ModelReadOpts extends ModelCommonOpts { node?: string; version?: string; input?: string }
+export interface ModelReadOpts extends ModelCommonOpts { node?: string; version?: string; input?: string; window?: string }
 /** Options of `fleetml model alias`. */
 export interface ModelAliasOpts extends ModelNodesOpts { reason?: string }
 
@@ -214,7 +216,14 @@ export async function modelShowAction(nameArg: string, o: ModelReadOpts): Promis
     const scope = o.node ? [pickNode(conns, o.node)] : conns;
     const res = await versionsOn(scope, name, version);
     const unreachable = [...unreachableOf(scope), ...res.filter((r) => r.error).map((r) => ({ node: r.node, error: r.error ?? null }))];
-    const rows = sortModels(res.flatMap((r) => r.value.map((m) => ({ node: r.node, model: m }))));
+    // live performance per node (null: no feedback on that agent, or an older one)
+    const window = o.window ?? '1h';
+    if (!/^\d+(s|m|h|d)$/.test(window)) throw new UsageError(`--window "${window}": a window is a duration like 5m, 1h, 24h`);
+    const perf = new Map<string, VersionPerformance[]>();
+    await Promise.all(upConns(scope).filter((c) => res.some((r) => r.node === c.name && r.value.length > 0)).map(async (c) => {
+      try { perf.set(c.name, (await c.client.call('model.performance', { name, ...(version ? { version } : {}), window })).versions); } catch { /* not kept there */ }
+    }));
+    const rows = sortModels(res.flatMap((r) => r.value.map((m) => ({ node: r.node, model: m, performance: perf.get(r.node)?.find((p) => p.version === m.version) ?? null }))));
     if (out === 'json') return printJson({ versions: rows, unreachable });
     for (const u of unreachable) console.error(`${u.node}: not reachable: ${u.error}`);
     if (!rows.length) {
@@ -222,7 +231,7 @@ export async function modelShowAction(nameArg: string, o: ModelReadOpts): Promis
       throw new UsageError(`no model ${name}${version ? ` version ${version}` : ''} on ${asked.join(', ') || 'any reachable node'}${downNote(scope)}; list them with: fleetml model list`);
     }
     const now = Date.now();
-    console.log(rows.map((r) => modelDetail(r.node, r.model, now)).join('\n\n'));
+    console.log(rows.map((r) => modelDetail(r.node, r.model, now, r.performance)).join('\n\n'));
   });
 }
 
