@@ -55,7 +55,7 @@ export class FleetClient implements FleetSource, FleetActions {
     this.points = o.historyPoints ?? 120;
     this.throttleMs = o.throttleMs ?? 100;
     this.modelPollMs = o.modelPollMs ?? 2000;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null, rollouts: null }));
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, modelPerf: null, driftAlerts: null, rollouts: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
     this.driftSubscribed = targets.map(() => false);
@@ -269,6 +269,8 @@ export class FleetClient implements FleetSource, FleetActions {
   private modelTimer: NodeJS.Timeout | null = null;
   private modelPolling = false;
   private lastStats = new Map<string, { at: number; requests: number }>();
+  /** Per node: no model.performance poll before `until` (ms); after a failure the delay doubles up to 60 s. */
+  private perfBackoff = new Map<string, { until: number; delayMs: number }>();
   private async pollModels(): Promise<void> {
     if (this.modelPolling) return;
     this.modelPolling = true;
@@ -287,9 +289,27 @@ export class FleetClient implements FleetSource, FleetActions {
             return { ...m, requests_per_s: prev && now > prev.at ? ((m.requests - prev.requests) * 1000) / (now - prev.at) : null };
           });
         } catch { /* an old agent or a hiccup: keep the last figures */ }
+        await this.pollPerformance(c, n);
       }));
       this.changed();
     } finally { this.modelPolling = false; }
+  }
+
+  /** Live performance of every model of a node (one model.performance per name), backing off on failures (an agent
+   * without feedback, or too old for it, answers an error every time). */
+  private async pollPerformance(c: AgentClient, n: FleetNode): Promise<void> {
+    const b = this.perfBackoff.get(n.name);
+    const now = Date.now();
+    if (b && now < b.until) return;
+    const names = [...new Set((n.models ?? []).map((m) => m.name))];
+    try {
+      const res = await Promise.all(names.map((name) => c.call('model.performance', { name, window: '1h' })));
+      n.modelPerf = res.flatMap((r) => r.versions.map((v) => ({ ...v, name: r.name })));
+      this.perfBackoff.delete(n.name);
+    } catch {
+      const delayMs = Math.min(60_000, Math.max(this.modelPollMs, (b?.delayMs ?? 0) * 2));
+      this.perfBackoff.set(n.name, { until: now + delayMs, delayMs });
+    }
   }
 
   /** The client of one node, for commands that act on it (views never call this). */
