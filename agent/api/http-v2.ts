@@ -1,7 +1,7 @@
 // Open Inference Protocol (KServe v2) over HTTP/REST, with Triton's binary tensor data extension.
 // Mounted on the agent's API port as an extra route (ApiServer.addRoute); every /v2 path is answered here.
 // Health endpoints are open (like /healthz, /readyz); everything else needs a valid token. Metadata (model.get) and
-// inference (the binary form of model.infer, shared/protocol/binary-frame.ts) go through the RpcDispatcher like every
+// inference (the binary form of model.infer, shared/protocol/binary-frame.ts) and feedback (model.feedback) go through the RpcDispatcher like every
 // JSON-RPC call: its role check, params schema, metrics and stable error codes. Error bodies are {error, code}: `code`
 // is the same stable name (INVALID_PARAMS, NOT_FOUND, …) JSON-RPC answers for the same fault.
 
