@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../shared/client/agent-client.js';
+import { FleetClient } from '../../shared/client/fleet-client.js';
 import { classificationMetrics } from '../../agent/serving/scoring.js';
 import type { LabelsEvent } from '../../agent/serving/feedback.js';
 import { clientWithNewToken, inProcessAgent } from '../helpers/agent.js';
@@ -178,4 +179,38 @@ describe('bounds and expiry', () => {
     expect(b.agent.feedback!.sweep()).toBe(10);
     expect(b.agent.feedback!.versions('lr')).toEqual([]);
   });
+});
+
+describe('FleetClient (what the TUI polls)', () => {
+  const until = async (ok: () => boolean, ms = 5000) => { const end = Date.now() + ms; while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 50)); };
+  it('reads the live performance of every model of a node with the model polls', async () => {
+    const fleet = new FleetClient([{ name: 'n', url: a.agent.url, token: a.token }], { modelPollMs: 100, perfPollMs: 100, throttleMs: 10 });
+    fleet.start();
+    try {
+      await until(() => (fleet.snapshot()[0].modelPerf?.length ?? 0) > 0);
+      const perf = fleet.snapshot()[0].modelPerf!;
+      expect(perf.find((p) => p.name === 'soft' && p.version === 'v1')).toMatchObject({ task: 'classification', accuracy: 0.75, labelled: 4, window: '1h' });
+    } finally { await fleet.stop(); }
+  });
+
+  it('backs off on an agent that keeps no feedback (each failure doubles the wait)', async () => {
+    const off = await inProcessAgent({ jobDriver: ['fake'] }, (cfg) => { cfg.feedback.enabled = false; });
+    try {
+      const oc = new AgentClient({ url: off.agent.url, token: off.token, reconnect: false });
+      await oc.connect();
+      await pushModel(oc, 'lr', modelBytes('logreg.onnx'));
+      expect((await oc.call('model.performance', { name: 'lr' }).catch((e) => e)).codeName).toBe('UNAVAILABLE');
+      await oc.close();
+      const fleet = new FleetClient([{ name: 'off', url: off.agent.url, token: off.token }], { modelPollMs: 50, perfPollMs: 100, throttleMs: 10 });
+      fleet.start();
+      await until(() => (fleet.snapshot()[0].models?.length ?? 0) > 0);
+      await new Promise((r) => setTimeout(r, 1600)); // waits 100, 200, 400, 800 ms: at most 5 tries, not 30
+      await fleet.stop();
+      const text = await (await fetch(`${off.http}/metrics`, { headers: { authorization: `Bearer ${off.token}` } })).text();
+      const calls = Number(/fleetml_rpc_calls_total\{method="model.performance",outcome="UNAVAILABLE"\} (\d+)/.exec(text)?.[1] ?? 0);
+      expect(calls).toBeGreaterThanOrEqual(3); // the one above and the first tries
+      expect(calls).toBeLessThanOrEqual(6);
+      expect(fleet.snapshot()[0].modelPerf).toBeNull();
+    } finally { await off.close(); }
+  }, 30_000);
 });
