@@ -182,8 +182,10 @@ export class FeedbackStore extends EventEmitter {
     const width = Math.max(1, Math.floor(out.data.length / rows));
     let pred: number;
     if (width > 1) {
-      let best = 0; let nan = false;
-      for (let c = 0; c < width; c++) { const x = num(out, c); if (!Number.isFinite(x)) nan = true; else if (x > num(out, best)) best = c; }
+      let best = 0; let nan = false; let top = -Infinity;
+      const plain = out.dtype === 'float32' || out.dtype === 'float64';
+      const d = out.data as Float32Array;
+      for (let c = 0; c < width; c++) { const x = plain ? d[c] : num(out, c); if (!Number.isFinite(x)) nan = true; else if (x > top) { top = x; best = c; } }
       pred = nan ? NaN : best;
     } else pred = num(out, 0);
     let input: Buffer | null = null;
@@ -193,6 +195,7 @@ export class FeedbackStore extends EventEmitter {
       for (const s of plan.inputs) {
         const t = feeds[s.name];
         if (!t || t.data.length < s.width) { at = -1; break; }
+        if (t.dtype === 'float32') { row.set((t.data as Float32Array).subarray(0, s.width), at); at += s.width; continue; }
         for (let i = 0; i < s.width; i++) row[at++] = num(t, i);
       }
       if (at === plan.size) input = Buffer.from(row.buffer);
