@@ -63,6 +63,11 @@ describe('feedback across kill -9', () => {
     const refused = await fleetml(['feedback', 'send', 'lr', '--file', bad], env);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/line 2: the label "yes" is not a number/);
+    const req = join(tmp.dir, 'req.json');
+    writeFileSync(req, JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }));
+    const inferred = await fleetml(['model', 'infer', 'lr', '--input', req, '--id', 'cli-infer-1'], env);
+    expect(inferred.stdout).toMatch(/request id cli-infer-1/);
+    expect((await fleetml(['model', 'infer', 'lr', '--input', req, '--id', 'has space'], env)).code).toBe(2);
     const show = await fleetml(['model', 'show', 'lr', '-o', 'json'], env);
     const v1 = JSON.parse(show.stdout).versions[0];
     // 20 a-*, the b-* that survived the kill (0-5), 6 cli-*
