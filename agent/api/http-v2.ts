@@ -292,17 +292,18 @@ async function inferBody(d: V2Deps, ctx: CallContext, name: string, version: str
     chunks.push(outBytes[i]);
     return { name: o.name, datatype: o.datatype, shape: o.shape, parameters: { binary_data_size: o.binary_data_size } };
   });
+  const idHeader: Record<string, string> = r.id ? { 'x-request-id': r.id } : {};
   const answer = {
     model_name: r.model_name, model_version: r.model_version, id: r.id,
     parameters: { timing_us: r.timing_us }, outputs,
   };
   const head = Buffer.from(JSON.stringify(answer));
   if (chunks.length === 0) {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': head.length, 'x-request-id': r.id });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': head.length, ...idHeader });
     return void res.end(head);
   }
   const out = Buffer.concat([head, ...chunks]);
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [HEADER_LENGTH]: String(head.length), 'x-request-id': r.id });
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [HEADER_LENGTH]: String(head.length), ...idHeader });
   res.end(out);
 }
 

@@ -34,8 +34,9 @@ export type BinaryInferParams = z.infer<typeof BinaryInferParams>;
 export const BinaryInferResult = z.object({
   model_name: z.string().max(256),
   model_version: z.string().max(256),
-  /** The request id: the caller's, or one the agent generated (model.feedback joins labels on it). */
-  id: z.string().max(128),
+  /** The request id: the caller's, or one the agent generated (model.feedback joins labels on it). Always sent since
+   * protocol 1.5; optional so that a newer client still decodes the answers of a 1.4 agent. */
+  id: z.string().max(128).optional(),
   timing_us: z.object({ queue: z.number(), compute: z.number() }),
   outputs: z.array(BinaryTensorHeader).max(1024),
 });
