@@ -91,6 +91,12 @@ export const AgentConfig = z.object({
     webhook_headers: z.record(z.string().max(128), z.string().max(4096)).default({}).describe('Extra request headers of each webhook POST (e.g. Authorization).'),
     webhook_timeout_ms: z.number().int().min(100).max(60_000).default(5000).describe('Per-try timeout of a webhook POST; a message is tried 3 times with backoff, then dropped (logged).'),
   }).strict().prefault({}),
+  feedback: z.object({
+    enabled: z.boolean().default(true).describe('Keep, per served version, what a label sent later by request id needs to join (id, time, the first output row\'s prediction, and the input row of tabular models with at most 256 input values): live accuracy / F1 / MAE / RMSE (docs/feedback.md).'),
+    max_requests_per_s: z.number().int().min(1).default(1000).describe('Requests kept per second per model version: every request while under it; above it a uniform sample of about this many per second (the rest are answered as usual and their ids are unknown to model.feedback).'),
+    max_requests_per_version: z.number().int().min(1).max(10_000_000).default(100_000).describe('Kept requests per model version; beyond it the oldest are evicted (labelled or not).'),
+    retention_s: z.number().int().min(60).default(7 * 86_400).describe('Kept requests older than this (by request time) are removed, swept every minute; a label for one is counted as unknown.'),
+  }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, driven by this one\'s rollouts: name, url, token or token_file, and ca_file (PEM) for a wss:// peer whose certificate a private CA or the peer itself signed.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();

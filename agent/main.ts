@@ -35,6 +35,7 @@ import { jobHandlers } from './api/handlers/jobs.js';
 import { ModelRuntime } from './serving/runtime.js';
 import { ModelRegistry } from './serving/registry.js';
 import { ServingManager } from './serving/serving.js';
+import { FeedbackStore } from './serving/feedback.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { DriftStore } from './drift/store.js';
 import { driftHandlers } from './api/handlers/drift.js';
@@ -42,7 +43,7 @@ import { rolloutHandlers } from './api/handlers/rollout.js';
 import { RolloutCoordinator } from './rollout/coordinator.js';
 import { RolloutStore } from './rollout/store.js';
 import { PeerPool } from './cluster/peers.js';
-import { modelBinaryHandlers, modelHandlers } from './api/handlers/models.js';
+import { modelBinaryHandlers, modelFeedbackHandlers, modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
 
 /** A running agent: its address and how to stop it. */
@@ -56,7 +57,15 @@ export interface RunningAgent {
   collector: Collector;
   /** Model serving (the sampling hook lives here). */
   serving: ServingManager;
+  /** The feedback join store (null when feedback.enabled is false): what an automation re-checks on 'labels'. */
+  feedback: FeedbackStore | null;
   stop(): Promise<void>;
+}
+
+/** Seams for tests, each with its production default. */
+export interface AgentDeps {
+  /** The clock of the feedback join store (request times, windows, expiry) [Date.now]; other parts use the system clock. */
+  now?: () => number;
 }
 
 /**
@@ -64,7 +73,7 @@ export interface RunningAgent {
  * → job recovery → API listening (so the agent never serves before it can answer). Shutdown is the reverse;
  * running jobs are left running (processes survive with KillMode=process, containers are engine-owned).
  */
-export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.log_level)): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.log_level), deps: AgentDeps = {}): Promise<RunningAgent> {
   const startedAt = Date.now();
   const version = packageVersion();
   // Every part is registered the moment it exists; stop (or a failed start) closes them newest first, each awaited:
@@ -123,7 +132,19 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const swept = registry.init();
     if (swept.sweptUploads || swept.sweptArtifacts) log.info(swept, 'removed what interrupted model uploads left');
     const hasGpu = () => (collector.latest?.gpu.status === 'ok' && !collector.latest.gpu.simulated && collector.latest.gpu.gpus.length > 0);
+    // Feedback: the join store is flushed (its buffer written) when it closes, after the API and before the store.
+    const now = deps.now ?? Date.now;
+    const fc = config.feedback;
+    const feedback = fc.enabled
+      ? life.use('feedback', new FeedbackStore(db, { maxPerSecond: fc.max_requests_per_s, maxPerVersion: fc.max_requests_per_version, retentionMs: fc.retention_s * 1000, now }, log.child({ subsystem: 'feedback' }),
+        (name, version) => { const v = version ? registry.get(name, version) : registry.list(name)[0] ?? null; return v ? { version: v.version, inputs: v.inputs } : null; }))
+      : null;
+    if (feedback) {
+      feedback.start();
+      metrics.addFeedback(() => feedback.versions().map((v) => ({ ...v, ...feedback.performance(v.name, v.version, now() - 3_600_000) })));
+    }
     const serving = life.use('serving', new ServingManager(registry, runtime, {
+      keep: feedback ? (v, id, f, o) => feedback.record(v, id, f, o) : null,
       get providers() { return hasGpu() ? config.models.providers : ['cpu' as const]; },
       intraOpThreads: config.models.intra_op_threads, workers: config.models.workers,
       maxQueue: config.models.max_queue, requestTimeoutMs: config.models.request_timeout_ms,
@@ -175,6 +196,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...nodeHandlers(facts, collector),
       ...jobHandlers(jobs),
       ...modelHandlers(registry, serving),
+      ...modelFeedbackHandlers(registry, feedback, now),
       ...(drift ? driftHandlers(drift) : {}),
       ...rolloutHandlers(rollouts),
       ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts)),
@@ -194,7 +216,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     life.use('host info', infoTimer, clearInterval);
     log.info({ url: bound.url, node: config.name, node_id: nodeId, data_dir: config.data_dir, version }, 'agent listening');
     return {
-      config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector, serving,
+      config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector, serving, feedback,
       stop: async () => {
         await life.close();
         log.info({}, 'agent stopped');

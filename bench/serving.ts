@@ -14,7 +14,7 @@
 //   (c) dynamic batching (model.load with batching) under the same loads.
 // Ratios: agent latency / baseline latency and agent throughput / baseline throughput, against the baseline of the
 // same concurrency measured in the same run.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { pushModelBytes } from '../shared/client/model-push.js';
 import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,9 @@ import { spawnAgent, type AgentProcess } from '../scripts/lib/agent-process.js';
 import { AgentClient } from '../shared/client/agent-client.js';
 import { ModelInferParams } from '../shared/protocol/models.js';
 import { packageRoot } from '../shared/util/package-root.js';
+import { FeedbackStore } from '../agent/serving/feedback.js';
+import { openStore } from '../agent/store/db.js';
+import { createLogger } from '../agent/log.js';
 import { fmt, freePort, machine, percentile, table } from './util.js';
 
 const MODEL = 'mlp';
@@ -172,6 +175,7 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
   let httpNote: string | null = null;
   const breakdown: string[][] = [];
   let realReport = '';
+  let feedbackReport = '';
   try {
     a = await spawnAgent({ dataDir: dir, port: await freePort(), args: ['--gpu-source', 'none', '--job-driver', 'fake'] });
     for (let i = 0; i < WS_CONNECTIONS; i++) {
@@ -276,6 +280,10 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
     rows.push(await measure('(a) model.infer, binary over WebSocket', 1, wsBin(c0), w));
     rows.push(await measure('(a) model.infer, binary over WebSocket', CONCURRENCY, () => wsBin(clients[rr++ % clients.length])(), w));
 
+    // --- the feedback join store's cost: the same binary batch-1 load on an agent with feedback.enabled false,
+    // measured interleaved with this one (keeping on: every request kept while under 1000/s, sampled above)
+    feedbackReport = await feedbackCost(dir, bytes, xBuf, () => wsBin(c0), w);
+
     const realFile = join(packageRoot(), 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
     let real: { rows: Row[]; b1: Row; b64: Row } | null = null;
     try {
@@ -314,7 +322,59 @@ export async function runServingBench(opts: { quick?: boolean } = {}): Promise<s
     await a?.stop().catch(() => null);
     rmSync(dir, { recursive: true, force: true });
   }
-  return [...head, '', report(rows, base1, base64, httpNote, breakdown), realReport].join('\n');
+  return [...head, '', report(rows, base1, base64, httpNote, breakdown), feedbackReport, realReport].join('\n');
+}
+
+/** Binary batch-1 over WebSocket: the bench's agent (feedback defaults: every request kept under 1000/s a version,
+ * sampled above) vs agents with every request kept (max_requests_per_s 10^7) and with feedback.enabled false,
+ * measured one after the other, the default again last. */
+async function feedbackCost(dir: string, bytes: Buffer, xBuf: Buffer, onIssue: () => Issue, w: { warmupMs: number; windowMs: number }): Promise<string> {
+  const spawnWith = async (tag: string, yaml: string) => {
+    const cfg = join(dir, `${tag}.yaml`);
+    writeFileSync(cfg, yaml);
+    const p = await spawnAgent({ dataDir: join(dir, tag), port: await freePort(), args: ['--gpu-source', 'none', '--job-driver', 'fake', '--config', cfg] });
+    const c = new AgentClient({ url: p.url, token: p.token, reconnect: false, callTimeoutMs: 30_000, pingIntervalMs: 60_000 });
+    await c.connect();
+    await pushModelBytes(c, MODEL, bytes);
+    await c.call('model.load', { name: MODEL }, { timeoutMs: 60_000 });
+    const issue: Issue = async () => {
+      const r = await c.inferBinary(MODEL, [{ name: 'input', datatype: 'FP32', shape: [1, FEATURES], data: xBuf }]);
+      if (r.outputs[0]?.data.length !== OUTPUTS * 4) throw new Error('binary: unexpected output');
+    };
+    return { issue, close: async () => { await c.close().catch(() => undefined); await p.stop().catch(() => null); } };
+  };
+  const all = await spawnWith('keep-all', 'feedback:\n  max_requests_per_s: 10000000\n');
+  const off = await spawnWith('off', 'feedback:\n  enabled: false\n');
+  try {
+    const measured = [
+      await measure('feedback defaults (keep ≤ 1000/s, then sample)', 1, onIssue(), w),
+      await measure('feedback keeping every request', 1, all.issue, w),
+      await measure('feedback off (feedback.enabled false)', 1, off.issue, w),
+      await measure('feedback defaults (again)', 1, onIssue(), w),
+    ];
+    const offRow = measured[2];
+    const p50 = (r: Row) => percentile(r.lat, 50) * 1000;
+    const tp = (r: Row) => r.n / r.seconds;
+    const rows = measured.map((r) => [r.label, fmt(p50(r), 0), fmt(percentile(r.lat, 99) * 1000, 0), fmt(tp(r), 0), ratio(p50(r), p50(offRow)), ratio(tp(r), tp(offRow))]);
+    // the hot-path work itself, in process on a real database: FeedbackStore.record per request, and one flush
+    const db = openStore(join(dir, 'micro'));
+    let t = Date.now();
+    const fb = new FeedbackStore(db, { now: () => t, maxPerSecond: 1e9, maxBuffered: 1e9 }, createLogger('silent'));
+    const v = { name: MODEL, version: '1', sha256: '', size_bytes: 0, pushed_by: '', pushed_at: 0, lineage: { git_commit: null, dataset_sha256: null, dataset_name: null, meta: {} },
+      inputs: [{ name: 'input', dtype: 'float32' as const, shape: ['N', FEATURES] }], outputs: [{ name: 'output', dtype: 'float32' as const, shape: ['N', OUTPUTS] }] };
+    const feeds = { input: { dtype: 'float32' as const, dims: [1, FEATURES], data: new Float32Array(xBuf.buffer, xBuf.byteOffset, FEATURES) } };
+    const outs = { output: { dtype: 'float32' as const, dims: [1, OUTPUTS], data: Float32Array.from({ length: OUTPUTS }, (_, i) => i / 10) } };
+    let k = 0;
+    const recordUs = microUs(() => { t++; fb.record(v, `id-${k++}`, feeds, outs); });
+    const f0 = performance.now(); const flushed = fb.flush(); const flushMs = performance.now() - f0;
+    db.close();
+    return ['', 'Feedback join store cost, binary over WebSocket, batch 1, concurrency 1 (mlp.onnx: a kept request copies the argmax and the 64 input floats):',
+      table(['row', 'p50 µs', 'p99 µs', 'req/s', 'p50 vs off', 'req/s vs off'], rows),
+      `hot path in process: FeedbackStore.record ${fmt(recordUs, 2)} µs per kept request (p50); flushing ${flushed} buffered rows in one transaction ${fmt(flushMs, 0)} ms (${fmt((flushMs * 1000) / Math.max(1, flushed), 1)} µs a row, off the request path)`].join('\n');
+  } finally {
+    await all.close();
+    await off.close();
+  }
 }
 
 /** Median µs of fn over 2000 runs (after 500 warm-up runs). */

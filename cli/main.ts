@@ -9,6 +9,7 @@ import { registerJobCommands } from './commands/job.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerDriftCommands } from './commands/drift.js';
 import { registerRolloutCommands } from './commands/rollout.js';
+import { registerFeedbackCommands } from './commands/feedback.js';
 import { targetOptions } from './common.js';
 import { UsageError } from './output.js';
 import { InputError } from '../shared/client/input-error.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerDriftCommands(program);
   registerRolloutCommands(program);
+  registerFeedbackCommands(program);
 
   targetOptions(program.command('tui').description('the terminal console: every agent of the inventory at once'))
     .option('--readonly', 'hide every action that changes something')

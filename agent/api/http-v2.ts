@@ -1,7 +1,7 @@
 // Open Inference Protocol (KServe v2) over HTTP/REST, with Triton's binary tensor data extension.
 // Mounted on the agent's API port as an extra route (ApiServer.addRoute); every /v2 path is answered here.
 // Health endpoints are open (like /healthz, /readyz); everything else needs a valid token. Metadata (model.get) and
-// inference (the binary form of model.infer, shared/protocol/binary-frame.ts) go through the RpcDispatcher like every
+// inference (the binary form of model.infer, shared/protocol/binary-frame.ts) and feedback (model.feedback) go through the RpcDispatcher like every
 // JSON-RPC call: its role check, params schema, metrics and stable error codes. Error bodies are {error, code}: `code`
 // is the same stable name (INVALID_PARAMS, NOT_FOUND, …) JSON-RPC answers for the same fault.
 
@@ -138,6 +138,10 @@ async function handle(d: V2Deps, limits: Limits, path: string, req: http.Incomin
     only('POST');
     return infer(d, limits, ctx, name, version, req, res);
   }
+  if (rest.length === 1 && rest[0] === 'feedback') {
+    only('POST');
+    return feedback(d, limits, ctx, name, version, req, res);
+  }
   throw new HttpError(404, `not found: ${path.slice(0, 200)}`, {}, 'NOT_FOUND');
 }
 
@@ -177,13 +181,13 @@ async function infer(d: V2Deps, limits: Limits, ctx: CallContext, name: string, 
   const body = await readBody(req, res, max, limits.inflight, declaredHeader === null ? 'the JSON request body' : 'request body');
   if (!body) return; // 413 / 503 already answered
   try {
-    await inferBody(d, ctx, name, version, res, body, declaredHeader);
+    await inferBody(d, ctx, name, version, req, res, body, declaredHeader);
   } finally {
     limits.inflight.used -= body.length;
   }
 }
 
-async function inferBody(d: V2Deps, ctx: CallContext, name: string, version: string | undefined, res: http.ServerResponse, body: Buffer, declaredHeader: number | null): Promise<void> {
+async function inferBody(d: V2Deps, ctx: CallContext, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, declaredHeader: number | null): Promise<void> {
   // split the JSON header from the binary tensor data
   let headerLen = body.length;
   if (declaredHeader !== null) {
@@ -198,6 +202,9 @@ async function inferBody(d: V2Deps, ctx: CallContext, name: string, version: str
   if (!isObject(doc)) throw new HttpError(400, 'the request must be a JSON object {inputs: [...]}');
   if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) throw new HttpError(400, 'the request needs "inputs": a non-empty array of tensors {name, shape, datatype, data}');
   if (doc.id !== undefined && typeof doc.id !== 'string') throw new HttpError(400, '"id" must be a string');
+  // The request id: the body's `id` (KServe v2), else the x-request-id header; the model.infer schema bounds it.
+  const xid = req.headers['x-request-id'];
+  const requestId = (doc.id as string | undefined) ?? (Array.isArray(xid) ? xid[0] : xid);
   const params = doc.parameters === undefined ? {} : doc.parameters;
   if (!isObject(params)) throw new HttpError(400, '"parameters" must be an object');
   const binaryDefault = params.binary_data_output;
@@ -265,7 +272,7 @@ async function inferBody(d: V2Deps, ctx: CallContext, name: string, version: str
     });
   }
 
-  const { result: r, parts: outBytes } = await d.dispatcher.callBinary('model.infer', { name, ...(version !== undefined ? { version } : {}), inputs }, payload, ctx);
+  const { result: r, parts: outBytes } = await d.dispatcher.callBinary('model.infer', { name, ...(version !== undefined ? { version } : {}), ...(requestId !== undefined ? { id: requestId } : {}), inputs }, payload, ctx);
   const byName = new Map(r.outputs.map((o, i) => [o.name, i]));
   const picked: Array<{ i: number; binary: boolean }> = [];
   if (wanted) {
@@ -285,18 +292,37 @@ async function inferBody(d: V2Deps, ctx: CallContext, name: string, version: str
     chunks.push(outBytes[i]);
     return { name: o.name, datatype: o.datatype, shape: o.shape, parameters: { binary_data_size: o.binary_data_size } };
   });
+  const idHeader: Record<string, string> = r.id ? { 'x-request-id': r.id } : {};
   const answer = {
-    model_name: r.model_name, model_version: r.model_version, ...(doc.id !== undefined ? { id: doc.id } : {}),
+    model_name: r.model_name, model_version: r.model_version, id: r.id,
     parameters: { timing_us: r.timing_us }, outputs,
   };
   const head = Buffer.from(JSON.stringify(answer));
   if (chunks.length === 0) {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': head.length });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': head.length, ...idHeader });
     return void res.end(head);
   }
   const out = Buffer.concat([head, ...chunks]);
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [HEADER_LENGTH]: String(head.length) });
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [HEADER_LENGTH]: String(head.length), ...idHeader });
   res.end(out);
+}
+
+// ---------- feedback ----------
+
+/** POST /v2/models/{name}[/versions/{v}]/feedback with {labels: [{id, label}]}: model.feedback through the dispatcher
+ * (role operate, audited, params schema: ≤ 10 000 labels); answers {matched, unknown, already_labelled}. */
+async function feedback(d: V2Deps, limits: Limits, ctx: CallContext, name: string, version: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const body = await readBody(req, res, limits.json, limits.inflight, 'the JSON request body');
+  if (!body) return;
+  try {
+    let doc: unknown;
+    try { doc = JSON.parse(body.toString('utf8')); } catch (e) { throw new HttpError(400, `the request JSON is malformed: ${(e as Error).message}`, {}, 'PARSE_ERROR'); }
+    if (!isObject(doc)) throw new HttpError(400, 'the request must be a JSON object {labels: [{id, label}, ...]}');
+    const r = await d.dispatcher.call('model.feedback', { name, ...(version !== undefined ? { version } : {}), labels: doc.labels }, ctx);
+    sendJson(res, 200, r);
+  } finally {
+    limits.inflight.used -= body.length;
+  }
 }
 
 /** Read the body up to max bytes; beyond it answer 413 (and return null). The bytes count against `inflight` from

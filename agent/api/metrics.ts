@@ -126,6 +126,24 @@ export class AgentMetrics {
     } });
     new client.Counter({ name: 'fleetml_drift_capture_dropped_total', help: 'Inferences not captured because the capture buffer was full.', registers: [r], collect() { this.reset(); this.inc(read().dropped); } });
   }
+
+  /** Live performance gauges per version over the last hour of request time (read at scrape time from the join store). */
+  addFeedback(read: () => Array<{ name: string; version: string; accuracy: number | null; f1: number | null; mae: number | null; rmse: number | null; labelled: number }>): void {
+    const r = this.registry;
+    // one read per scrape, shared by the five gauges (each collect() asks; the first one in a scrape computes)
+    let cache: { at: number; rows: ReturnType<typeof read> } | null = null;
+    const rows = () => { const t = Date.now(); if (!cache || t - cache.at > 500) cache = { at: t, rows: read() }; return cache.rows; };
+    const gauge = (name: string, help: string, value: (v: ReturnType<typeof read>[number]) => number | null) =>
+      new client.Gauge({ name, help, labelNames: ['model', 'version'], registers: [r], collect() {
+        this.reset();
+        for (const v of rows()) { const x = value(v); if (x !== null && Number.isFinite(x)) this.set({ model: v.name, version: v.version }, x); }
+      } });
+    gauge('fleetml_model_accuracy', 'Accuracy of a classifier on the labelled requests (model.feedback) made in the last hour.', (v) => v.accuracy);
+    gauge('fleetml_model_f1', 'Macro F1 of a classifier on the labelled requests made in the last hour.', (v) => v.f1);
+    gauge('fleetml_model_mae', 'Mean absolute error of a regressor on the labelled requests made in the last hour.', (v) => v.mae);
+    gauge('fleetml_model_rmse', 'Root mean squared error of a regressor on the labelled requests made in the last hour.', (v) => v.rmse);
+    gauge('fleetml_model_labelled_requests', 'Kept requests made in the last hour that have a label.', (v) => v.labelled);
+  }
 }
 
 /** What the drift gauges read. */

@@ -5,6 +5,7 @@ import type { ModelRegistry, StoredVersion } from './registry.js';
 import type { ModelRuntime, LoadedModel } from './runtime.js';
 import { fromJson, toJson, validateFeeds, type RawTensor } from './tensors.js';
 import { Batcher, batchable, type BatchingOptions } from './batcher.js';
+import { newRequestId } from './feedback.js';
 
 /** Serving options (agent config `models`). */
 export interface ServingOptions {
@@ -17,7 +18,13 @@ export interface ServingOptions {
   batching?: BatchingOptions | null;
   /** Told of every inference's outcome and timings (the agent's metrics). */
   observer?: InferObserver | null;
+  /** Told of every answered request with its request id (the feedback join store, FeedbackStore.record): on the hot
+   * path, so it must only copy what it keeps. Shadow copies are told too, under the shadow version. */
+  keep?: RequestKeeper | null;
 }
+
+/** Sees every answered request (version, request id, inputs, outputs) on the hot path. */
+export type RequestKeeper = (v: StoredVersion, id: string, feeds: Readonly<Record<string, RawTensor>>, outputs: Readonly<Record<string, RawTensor>>) => void;
 
 /** One inference seen by the sampling hook (drift monitoring consumes these). */
 export interface InferSample { name: string; version: string; ts: number; inputs: Record<string, RawTensor>; outputs: Record<string, RawTensor> }
@@ -175,7 +182,7 @@ export class ServingManager {
    * Runs a copy of a request on the shadow version, off the answer's path: the client already has its answer. The
    * copy's outputs are compared with the served ones and fed to the sampling hook (drift sees the shadow's traffic).
    */
-  private shadowCopy(name: string, servedVersion: string, feeds: Record<string, RawTensor>, served: Record<string, RawTensor>): void {
+  private shadowCopy(name: string, servedVersion: string, feeds: Record<string, RawTensor>, served: Record<string, RawTensor>, id: string): void {
     const sv = this.shadows.get(name);
     if (!sv || sv === servedVersion) return;
     const k = `${name}@${sv}`;
@@ -196,6 +203,7 @@ export class ServingManager {
         stats.add((performance.now() - t0) * 1000, 0, r.computeUs);
         sh.compared++;
         if (!sameAnswers(served, r.outputs)) sh.disagreements++;
+        this.keepSafe(v, id, feeds, r.outputs);
         this.sample({ name, version: sv, ts: Date.now(), inputs: feeds, outputs: r.outputs });
       } catch { stats.errors++; } finally { this.shadowInFlight--; }
     })();
@@ -220,6 +228,13 @@ export class ServingManager {
   }
 
   private key(v: StoredVersion) { return `${v.name}@${v.version}`; }
+
+  /** Hand an answered request to the keeper; its failure never fails the request. */
+  private keepSafe(v: StoredVersion, id: string, feeds: Record<string, RawTensor>, outputs: Record<string, RawTensor>): void {
+    const keep = this.opts.keep;
+    if (!keep) return;
+    try { keep(v, id, feeds, outputs); } catch (e) { this.log.warn({ err: (e as Error).message, model: v.name, version: v.version }, 'keeping a request for feedback failed'); }
+  }
 
   /** The wire view of a version (with whether and where it is loaded). */
   view(v: StoredVersion): ModelVersion {
@@ -286,8 +301,9 @@ export class ServingManager {
     return this.registry.remove(v.name, v.version);
   }
 
-  /** Run JSON inference; errors in the request are INVALID_PARAMS with a message naming the tensor. */
-  async infer(name: string, version: string | undefined, inputs: JsonTensor[]): Promise<{ model_name: string; model_version: string; outputs: JsonTensor[]; timing_us: { queue: number; compute: number } }> {
+  /** Run JSON inference; errors in the request are INVALID_PARAMS with a message naming the tensor. `id`: the caller's
+   * request id (else one is generated); the answer carries it. */
+  async infer(name: string, version: string | undefined, inputs: JsonTensor[], id?: string): Promise<{ model_name: string; model_version: string; id: string; outputs: JsonTensor[]; timing_us: { queue: number; compute: number } }> {
     const feeds: Record<string, RawTensor> = {};
     try {
       for (const t of inputs) {
@@ -295,12 +311,12 @@ export class ServingManager {
         feeds[t.name] = fromJson(t);
       }
     } catch (e) { throw new RpcError('INVALID_PARAMS', `${name}: ${(e as Error).message}`); }
-    const r = await this.inferRaw(name, version, feeds);
-    return { model_name: r.name, model_version: r.version, outputs: Object.entries(r.outputs).map(([n, t]) => toJson(n, t)), timing_us: r.timing_us };
+    const r = await this.inferRaw(name, version, feeds, id);
+    return { model_name: r.name, model_version: r.version, id: r.id, outputs: Object.entries(r.outputs).map(([n, t]) => toJson(n, t)), timing_us: r.timing_us };
   }
 
   /** Run inference on raw tensors (binary transports: no JSON on the hot path). */
-  async inferRaw(name: string, version: string | undefined, feeds: Record<string, RawTensor>): Promise<{ name: string; version: string; outputs: Record<string, RawTensor>; timing_us: { queue: number; compute: number } }> {
+  async inferRaw(name: string, version: string | undefined, feeds: Record<string, RawTensor>, requestId?: string): Promise<{ name: string; version: string; id: string; outputs: Record<string, RawTensor>; timing_us: { queue: number; compute: number } }> {
     const v = this.pick(name, version);
     const k = this.key(v);
     let st = this.stats.get(k);
@@ -333,8 +349,10 @@ export class ServingManager {
       st.add(total, r.queue, r.compute);
       this.observer?.(v.name, v.version, 'ok', r.queue, r.compute, r.batch);
       this.sample({ name: v.name, version: v.version, ts: Date.now(), inputs: feeds, outputs: r.outputs });
-      if (!version && this.shadows.size > 0) this.shadowCopy(v.name, v.version, feeds, r.outputs);
-      return { name: v.name, version: v.version, outputs: r.outputs, timing_us: { queue: r.queue, compute: r.compute } };
+      const id = requestId ?? newRequestId();
+      this.keepSafe(v, id, feeds, r.outputs);
+      if (!version && this.shadows.size > 0) this.shadowCopy(v.name, v.version, feeds, r.outputs, id);
+      return { name: v.name, version: v.version, id, outputs: r.outputs, timing_us: { queue: r.queue, compute: r.compute } };
     } catch (e) {
       st.errors++;
       this.observer?.(v.name, v.version, e instanceof RpcError ? e.data.code : 'INTERNAL_ERROR', 0, 0);

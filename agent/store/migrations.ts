@@ -166,4 +166,20 @@ export const migrations: string[] = [
   `ALTER TABLE rollouts ADD COLUMN baseline TEXT;
    UPDATE rollouts SET baseline = json_extract(doc, '$.baseline'), doc = json_remove(doc, '$.baseline')
      WHERE json_type(doc, '$.baseline') = 'object';`,
+  // v10: the feedback join store (agent/serving/feedback.ts) — per served version, the kept requests a label sent later
+  // by request id joins: request time, the prediction of the first output row (argmax when wider than 1) and its width,
+  // the input row of tabular models (float32 LE), and the label once it came. Bounded per version, expiring.
+  `CREATE TABLE feedback_requests (
+     name TEXT NOT NULL,
+     version TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     pred REAL,
+     width INTEGER NOT NULL,
+     input BLOB,
+     label REAL,
+     labelled_at INTEGER
+   );
+   CREATE UNIQUE INDEX feedback_requests_id ON feedback_requests(name, request_id, version);
+   CREATE INDEX feedback_requests_ts ON feedback_requests(name, version, ts);`,
 ];

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { RpcCallError } from '../../shared/client/agent-client.js';
 import type { TargetOptions } from '../../shared/client/targets.js';
 import type { JsonTensor, ModelVersion } from '../../shared/protocol/models.js';
+import { InferRequestId, type VersionPerformance } from '../../shared/protocol/feedback.js';
 import { targetOptions } from '../common.js';
 import { chooseNodes, downNote, onEach, pickNode, upConns, withConns, type NodeConn, type UpConn } from '../node-conn.js';
 import {
@@ -97,6 +98,7 @@ export function registerModelCommands(program: Command): void {
   cmd('show <name>', 'versions of one model on every node: inputs, outputs, lineage, loaded state')
     .option('--version <v>', 'only this version')
     .option('--node <name>', 'only this node')
+    .option('--window <w>', 'live performance over the labelled requests of this window (fleetml feedback send)', '1h')
     .action(modelShowAction);
 
   /** load / unload / rm: the same call on the chosen nodes, a line per node. */
@@ -120,6 +122,7 @@ export function registerModelCommands(program: Command): void {
     .option('--version <v>', 'version [the newest]')
     .option('--node <name>', 'ask this node [a node that has the model, loaded ones first]')
     .option('--input <file>', 'request JSON file, or - for stdin')
+    .option('--id <id>', 'request id, to send its label later with fleetml feedback send [the agent generates one]')
     .action(modelInferAction);
 }
 
@@ -130,7 +133,7 @@ export interface ModelNodesOpts extends ModelCommonOpts { node?: string; all?: b
 /** Options of `fleetml model push`. */
 export interface ModelPushOpts extends ModelNodesOpts { meta?: string[]; gitCommit?: string; dataset?: string; reference?: string; referenceFormat?: string }
 /** Options of the reading subcommands (list, show, history, infer). */
-export interface ModelReadOpts extends ModelCommonOpts { node?: string; version?: string; input?: string }
+export interface ModelReadOpts extends ModelCommonOpts { node?: string; version?: string; input?: string; window?: string; id?: string }
 /** Options of `fleetml model alias`. */
 export interface ModelAliasOpts extends ModelNodesOpts { reason?: string }
 
@@ -214,7 +217,14 @@ export async function modelShowAction(nameArg: string, o: ModelReadOpts): Promis
     const scope = o.node ? [pickNode(conns, o.node)] : conns;
     const res = await versionsOn(scope, name, version);
     const unreachable = [...unreachableOf(scope), ...res.filter((r) => r.error).map((r) => ({ node: r.node, error: r.error ?? null }))];
-    const rows = sortModels(res.flatMap((r) => r.value.map((m) => ({ node: r.node, model: m }))));
+    // live performance per node (null: no feedback on that agent, or an older one)
+    const window = o.window ?? '1h';
+    if (!/^\d+(s|m|h|d)$/.test(window)) throw new UsageError(`--window "${window}": a window is a duration like 5m, 1h, 24h`);
+    const perf = new Map<string, VersionPerformance[]>();
+    await Promise.all(upConns(scope).filter((c) => res.some((r) => r.node === c.name && r.value.length > 0)).map(async (c) => {
+      try { perf.set(c.name, (await c.client.call('model.performance', { name, ...(version ? { version } : {}), window })).versions); } catch { /* not kept there */ }
+    }));
+    const rows = sortModels(res.flatMap((r) => r.value.map((m) => ({ node: r.node, model: m, performance: perf.get(r.node)?.find((p) => p.version === m.version) ?? null }))));
     if (out === 'json') return printJson({ versions: rows, unreachable });
     for (const u of unreachable) console.error(`${u.node}: not reachable: ${u.error}`);
     if (!rows.length) {
@@ -222,7 +232,7 @@ export async function modelShowAction(nameArg: string, o: ModelReadOpts): Promis
       throw new UsageError(`no model ${name}${version ? ` version ${version}` : ''} on ${asked.join(', ') || 'any reachable node'}${downNote(scope)}; list them with: fleetml model list`);
     }
     const now = Date.now();
-    console.log(rows.map((r) => modelDetail(r.node, r.model, now)).join('\n\n'));
+    console.log(rows.map((r) => modelDetail(r.node, r.model, now, r.performance)).join('\n\n'));
   });
 }
 
@@ -266,6 +276,7 @@ export async function modelHistoryAction(nameArg: string, o: ModelReadOpts): Pro
 export async function modelInferAction(nameArg: string, o: ModelReadOpts): Promise<void> {
   const out = parseOutput(o.output);
   const { name, version } = checkModelRef(nameArg, o.version);
+  if (o.id !== undefined && !InferRequestId.safeParse(o.id).success) throw new UsageError(`--id "${o.id.slice(0, 140)}": a request id is 1-128 printable ASCII characters without spaces`);
   const inputs: JsonTensor[] = await readInferInput(o.input, {
     readFile: (p) => readFile(p, 'utf8'), readStdin, stdinIsTTY: Boolean(process.stdin.isTTY),
   });
@@ -285,9 +296,9 @@ export async function modelInferAction(nameArg: string, o: ModelReadOpts): Promi
       target = conns.find((c) => c.name === having[0].node) as UpConn;
     }
     let r;
-    try { r = await target.client.call('model.infer', { name, ...(version !== undefined ? { version } : {}), inputs }, { timeoutMs: SLOW_CALL_MS }); } catch (e) { throw explain(e, target.name, 'model.infer'); }
+    try { r = await target.client.call('model.infer', { name, ...(version !== undefined ? { version } : {}), ...(o.id !== undefined ? { id: o.id } : {}), inputs }, { timeoutMs: SLOW_CALL_MS }); } catch (e) { throw explain(e, target.name, 'model.infer'); }
     if (out === 'json') return printJson({ node: target.name, ...r });
-    console.log(`${r.model_name} ${r.model_version} on ${target.name} (queue ${(r.timing_us.queue / 1000).toFixed(1)} ms, compute ${(r.timing_us.compute / 1000).toFixed(1)} ms)`);
+    console.log(`${r.model_name} ${r.model_version} on ${target.name} (queue ${(r.timing_us.queue / 1000).toFixed(1)} ms, compute ${(r.timing_us.compute / 1000).toFixed(1)} ms) · request id ${r.id}`);
     for (const t of r.outputs) console.log(formatTensor(t));
   });
 }

@@ -2,6 +2,8 @@
 import type { JsonTensor, ModelVersion, TensorSpec } from '../../shared/protocol/models.js';
 import { formatAge } from './job.js';
 import { formatBytes, shortSha } from '../args/model.js';
+import type { VersionPerformance } from '../../shared/protocol/feedback.js';
+import { performanceLine } from './feedback.js';
 
 export const MODEL_LIST_HEADERS = ['NODE', 'NAME', 'VERSION', 'SHA256', 'SIZE', 'LOADED', 'PROVIDER', 'PUSHED'];
 
@@ -22,8 +24,8 @@ export function pushedLine(node: string, m: ModelVersion): string {
 
 const spec = (t: TensorSpec) => `${t.name} ${t.dtype} [${t.shape.join(',')}]`;
 
-/** The detail block of `model show` for one version on one node. */
-export function modelDetail(node: string, m: ModelVersion, now: number): string {
+/** The detail block of `model show` for one version on one node (with its live performance when the agent keeps it). */
+export function modelDetail(node: string, m: ModelVersion, now: number, perf: VersionPerformance | null = null): string {
   const l = m.lineage;
   const lines: Array<[string, string]> = [
     ['sha256', m.sha256],
@@ -36,6 +38,7 @@ export function modelDetail(node: string, m: ModelVersion, now: number): string 
   if (l.git_commit) lines.push(['git commit', l.git_commit]);
   if (l.dataset_sha256 || l.dataset_name) lines.push(['dataset', `${l.dataset_name ?? '-'}${l.dataset_sha256 ? ` (sha256 ${shortSha(l.dataset_sha256)})` : ''}`]);
   for (const [k, v] of Object.entries(l.meta)) lines.push([k === Object.keys(l.meta)[0] ? 'meta' : '', `${k}=${v}`]);
+  if (perf) lines.push(['live', performanceLine(perf)]);
   const w = Math.max(...lines.map(([k]) => k.length));
   return [`${m.name} ${m.version} on ${node}`, ...lines.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n');
 }

@@ -22,7 +22,7 @@ export const CAPABILITY_PUBLIC: Readonly<Record<string, readonly string[]>> = {
   telemetry: ['collector.ts', 'gpu/index.ts', 'gpu/source.ts', 'host.ts', 'history.ts'],
   runtime: ['driver.ts', 'index.ts', 'users.ts', 'docker/mounts.ts'],
   jobs: ['manager.ts', 'admission.ts', 'attribution.ts'],
-  serving: ['serving.ts', 'registry.ts', 'tensors.ts', 'tabular.ts', 'evaluate.ts', 'scoring.ts'],
+  serving: ['serving.ts', 'registry.ts', 'tensors.ts', 'tabular.ts', 'evaluate.ts', 'scoring.ts', 'feedback.ts'],
   drift: ['monitor.ts', 'store.ts'],
   rollout: ['coordinator.ts', 'store.ts'],
   cluster: ['peers.ts'],

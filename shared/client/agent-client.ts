@@ -262,15 +262,15 @@ export class AgentClient extends EventEmitter {
 
   /**
    * model.infer in the binary form: tensors as raw little-endian bytes, no JSON on the tensor data (frame codec:
-   * shared/protocol/binary-frame.ts). Resolves with the outputs' bytes (views of the answer frame); errors reject like
-   * call(), with the same stable codes.
+   * shared/protocol/binary-frame.ts). Resolves with the outputs' bytes (views of the answer frame) and the request id
+   * (`o.id`, else the agent's; null from agents before protocol 1.5); errors reject like call(), with the same stable codes.
    */
-  async inferBinary(name: string, inputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }>, o: { version?: string; timeoutMs?: number } = {}):
-    Promise<{ model_name: string; model_version: string; timing_us: { queue: number; compute: number }; outputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }> }> {
+  async inferBinary(name: string, inputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }>, o: { version?: string; id?: string; timeoutMs?: number } = {}):
+    Promise<{ model_name: string; model_version: string; id: string | null; timing_us: { queue: number; compute: number }; outputs: Array<{ name: string; datatype: string; shape: number[]; data: Buffer }> }> {
     const ws = this.ws;
     if (!ws || this.state !== 'open') throw new ConnectError(`not connected to ${this.o.url}`, this.state);
     const id = this.nextId++;
-    const header = { jsonrpc: '2.0', id, method: 'model.infer', params: { name, ...(o.version ? { version: o.version } : {}), inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, binary_data_size: t.data.length })) } };
+    const header = { jsonrpc: '2.0', id, method: 'model.infer', params: { name, ...(o.version ? { version: o.version } : {}), ...(o.id !== undefined ? { id: o.id } : {}), inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, binary_data_size: t.data.length })) } };
     const timeoutMs = o.timeoutMs ?? this.o.callTimeoutMs;
     const r = await new Promise<{ result: BinaryInferResponseHeader['result']; payload: Buffer }>((resolve, reject) => {
       const timer = setTimeout(() => { this.pending.delete(id); reject(new RpcCallError(ErrorCodes.TIMEOUT, `model.infer timed out after ${timeoutMs} ms`, { code: 'TIMEOUT' })); }, timeoutMs);
@@ -280,7 +280,7 @@ export class AgentClient extends EventEmitter {
     let bytes: Buffer[];
     try { bytes = splitPayload(r.payload, r.result.outputs, 'outputs'); } catch (e) { throw new RpcCallError(ErrorCodes.INTERNAL_ERROR, `the agent sent an invalid binary answer: ${(e as Error).message}`, { code: 'INTERNAL_ERROR' }); }
     const outputs = r.result.outputs.map((t, i) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: bytes[i] }));
-    return { model_name: r.result.model_name, model_version: r.result.model_version, timing_us: r.result.timing_us, outputs };
+    return { model_name: r.result.model_name, model_version: r.result.model_version, id: r.result.id ?? null, timing_us: r.result.timing_us, outputs };
   }
 
   private failPending(e: Error) {

@@ -16,6 +16,9 @@ export interface FleetClientOptions {
   pingIntervalMs?: number;
   /** How often model lists and serving statistics are refreshed, ms [2000]. */
   modelPollMs?: number;
+  /** How often live performance (model.performance, one call per model name) is refreshed, ms [10000]; rounded up to
+   * a model poll. After a failure a node waits twice as long each time, up to 60 s. */
+  perfPollMs?: number;
 }
 
 /** The fields of `o` that are set (strict param schemas reject neither, but the wire stays clean). */
@@ -44,6 +47,7 @@ export class FleetClient implements FleetSource, FleetActions {
   private readonly points: number;
   private readonly throttleMs: number;
   private readonly modelPollMs: number;
+  private readonly perfPollMs: number;
   /** Samples received (for benchmarks). */
   samples = 0;
   /** Last end-to-end delay (receive time − agent sample time) per node, ms. */
@@ -55,7 +59,8 @@ export class FleetClient implements FleetSource, FleetActions {
     this.points = o.historyPoints ?? 120;
     this.throttleMs = o.throttleMs ?? 100;
     this.modelPollMs = o.modelPollMs ?? 2000;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, driftAlerts: null, rollouts: null }));
+    this.perfPollMs = o.perfPollMs ?? 10_000;
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, modelPerf: null, driftAlerts: null, rollouts: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
     this.driftSubscribed = targets.map(() => false);
@@ -269,6 +274,9 @@ export class FleetClient implements FleetSource, FleetActions {
   private modelTimer: NodeJS.Timeout | null = null;
   private modelPolling = false;
   private lastStats = new Map<string, { at: number; requests: number }>();
+  /** Per node: no model.performance poll before `until` (ms): perfPollMs after a success; after a failure the delay
+   * doubles (from perfPollMs) up to 60 s. */
+  private perfBackoff = new Map<string, { until: number; delayMs: number }>();
   private async pollModels(): Promise<void> {
     if (this.modelPolling) return;
     this.modelPolling = true;
@@ -287,9 +295,29 @@ export class FleetClient implements FleetSource, FleetActions {
             return { ...m, requests_per_s: prev && now > prev.at ? ((m.requests - prev.requests) * 1000) / (now - prev.at) : null };
           });
         } catch { /* an old agent or a hiccup: keep the last figures */ }
+        await this.pollPerformance(c, n);
       }));
       this.changed();
     } finally { this.modelPolling = false; }
+  }
+
+  /** Live performance of every model of a node (one model.performance per name), backing off on failures (an agent
+   * without feedback, or too old for it, answers an error every time). */
+  private async pollPerformance(c: AgentClient, n: FleetNode): Promise<void> {
+    const b = this.perfBackoff.get(n.name);
+    const now = Date.now();
+    if (b && now < b.until) return;
+    const names = [...new Set((n.models ?? []).map((m) => m.name))];
+    // one model removed between model.list and here fails alone; every call failing (no feedback there) backs off
+    const res = await Promise.allSettled(names.map((name) => c.call('model.performance', { name, window: '1h' })));
+    const ok = res.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (names.length > 0 && ok.length === 0) {
+      const delayMs = Math.min(60_000, Math.max(this.perfPollMs, (b?.delayMs ?? 0) * 2));
+      this.perfBackoff.set(n.name, { until: now + delayMs, delayMs });
+      return;
+    }
+    n.modelPerf = ok.flatMap((r) => r.versions.map((v) => ({ ...v, name: r.name })));
+    this.perfBackoff.set(n.name, { until: now + this.perfPollMs, delayMs: 0 });
   }
 
   /** The client of one node, for commands that act on it (views never call this). */

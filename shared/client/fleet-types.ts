@@ -1,5 +1,9 @@
 import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion, DriftAlert, DriftReport, DriftPoint } from '../protocol/index.js';
 import type { Rollout } from '../protocol/rollout.js';
+import type { VersionPerformance } from '../protocol/feedback.js';
+
+/** Live performance of one model version (model.performance over the last hour), with the model's name. */
+export type ModelPerfRow = VersionPerformance & { name: string };
 
 /** Serving figures of one model version (model.stats). */
 export interface ModelStatsRow { name: string; version: string; requests: number; errors: number; in_flight: number; latency_us: { p50: number | null; p95: number | null; queue_p50: number | null; compute_p50: number | null }; requests_per_s: number | null; avg_batch?: number | null }
@@ -29,6 +33,9 @@ export interface FleetNode {
   models: ModelVersion[] | null;
   /** Serving statistics per loaded version (model.stats), with a request rate from the last two polls. */
   modelStats: ModelStatsRow[] | null;
+  /** Live performance per version with kept requests (model.performance, window 1h), polled with the models; null or
+   * absent until known or when the agent keeps no feedback. */
+  modelPerf?: ModelPerfRow[] | null;
   /** Active drift alerts of the node's models, kept live by the drift.alerts topic; null until known or when the agent has no drift monitoring. */
   driftAlerts: DriftAlert[] | null;
   /** Rollouts this node coordinates (newest first), kept live by the rollout.events topic; null until known or when the agent has no rollouts. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RequestId } from './envelope.js';
 import { RpcError } from './errors.js';
 import { DatatypeName, ModelName, TensorName, VersionName } from './names.js';
+import { InferRequestId } from './feedback.js';
 
 // The binary form of a method over the WebSocket (today only model.infer): JSON costs more than the inference for
 // small models, so tensor bytes travel raw and only a small JSON header is parsed. One codec for both sides.
@@ -26,13 +27,16 @@ export const BinaryTensorHeader = z.object({
 export type BinaryTensorHeader = z.infer<typeof BinaryTensorHeader>;
 
 /** Params of the binary model.infer: the same bounds as model.infer's (name, version), tensors described, not sent. */
-export const BinaryInferParams = z.object({ name: ModelName, version: VersionName.optional(), inputs: z.array(BinaryTensorHeader).min(1).max(64) }).strict();
+export const BinaryInferParams = z.object({ name: ModelName, version: VersionName.optional(), id: InferRequestId.optional(), inputs: z.array(BinaryTensorHeader).min(1).max(64) }).strict();
 export type BinaryInferParams = z.infer<typeof BinaryInferParams>;
 
 /** Result header of the binary model.infer: which version answered, timing, and the outputs' layout. */
 export const BinaryInferResult = z.object({
   model_name: z.string().max(256),
   model_version: z.string().max(256),
+  /** The request id: the caller's, or one the agent generated (model.feedback joins labels on it). Always sent since
+   * protocol 1.5; optional so that a newer client still decodes the answers of a 1.4 agent. */
+  id: z.string().max(128).optional(),
   timing_us: z.object({ queue: z.number(), compute: z.number() }),
   outputs: z.array(BinaryTensorHeader).max(1024),
 });

@@ -7,6 +7,7 @@ import * as models from './models.js';
 import * as drift from './drift.js';
 import * as rollout from './rollout.js';
 import * as binary from './binary-frame.js';
+import * as feedback from './feedback.js';
 import type { Role } from './auth.js';
 
 /** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
@@ -80,6 +81,10 @@ export const methods = {
     description: 'Timeline of the routing of a name on this node: which versions served, from when, who changed it and why.' }),
   'model.stats': m({ params: models.ModelStatsParams, result: models.ModelStatsResult, role: 'read', mutates: false,
     description: 'Requests, errors and in-flight per model version since the agent started, and latency percentiles (total, queue, compute) over its last 2048 requests; with `since` (ms epoch) the percentiles cover only the requests recorded at or after it (null when none), the counters stay cumulative.' }),
+  'model.feedback': m({ params: feedback.ModelFeedbackParams, result: feedback.ModelFeedbackResult, role: 'operate', mutates: true,
+    description: 'Attach true labels to past requests by request id (≤ 10 000 per call), even hours later: each is joined with the prediction kept for that id (docs/feedback.md: what is kept, bounds, expiry). An id the agent does not keep (never sampled, evicted, expired) is counted as unknown, never an error; an id already labelled keeps its first label.' }),
+  'model.performance': m({ params: feedback.ModelPerformanceParams, result: feedback.ModelPerformanceResult, role: 'read', mutates: false,
+    description: 'Live performance per version over the labelled requests made in a window (default 1h): accuracy and macro F1 for classifiers, MAE and RMSE for regressors (as model.evaluate scores), with the labelled and kept request counts.' }),
   'drift.report': m({ params: drift.DriftReportParams, result: drift.DriftReportResult, role: 'read', mutates: false,
     description: 'Drift of one model version (newest when omitted) over a window (default 1h) vs its reference: per feature the method, score, threshold, status, PSI, missing values and data-quality flags; the drift share, dataset and prediction drift, and the active alert. `histograms` adds reference vs current shares per bin.' }),
   'drift.history': m({ params: drift.DriftHistoryParams, result: drift.DriftHistoryResult, role: 'read', mutates: false,

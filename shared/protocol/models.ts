@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DatatypeName, ModelName, TensorName, VersionName as Version } from './names.js';
+import { InferRequestId } from './feedback.js';
 
 // Model serving: a versioned, content-addressed ONNX registry per agent, and inference.
 
@@ -81,9 +82,11 @@ export type JsonTensor = z.infer<typeof JsonTensor>;
 
 // The binary form of model.infer (header schemas and frame codec) is in binary-frame.ts.
 
-/** model.infer — JSON tensors in, JSON tensors out; says which version answered. */
-export const ModelInferParams = z.object({ name: ModelName, version: Version.optional(), inputs: z.array(JsonTensor).min(1).max(64) }).strict();
-export const ModelInferResult = z.object({ model_name: z.string(), model_version: z.string(), outputs: z.array(JsonTensor), timing_us: z.object({ queue: z.number(), compute: z.number() }) });
+/** model.infer — JSON tensors in, JSON tensors out; says which version answered. `id`: the caller's request id (labels
+ * sent later with model.feedback join on it); the answer carries it, or one the agent generated. */
+export const ModelInferParams = z.object({ name: ModelName, version: Version.optional(), id: InferRequestId.optional(), inputs: z.array(JsonTensor).min(1).max(64) }).strict();
+/** `id` is always sent since protocol 1.5 (optional here for answers of older agents). */
+export const ModelInferResult = z.object({ model_name: z.string(), model_version: z.string(), id: z.string().optional(), outputs: z.array(JsonTensor), timing_us: z.object({ queue: z.number(), compute: z.number() }) });
 
 /** A traffic split: versions with weights (summing to 100). */
 export const AliasTarget = z.object({ version: Version, weight: z.number().int().min(0).max(100) }).strict();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
 import { loadConfig, type AgentFlags, type AgentConfig } from '../../agent/config.js';
-import { startAgent, type RunningAgent } from '../../agent/main.js';
+import { startAgent, type AgentDeps, type RunningAgent } from '../../agent/main.js';
 import { createLogger } from '../../agent/log.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
 
@@ -27,11 +27,11 @@ export function freePort(): Promise<number> {
 }
 
 /** An in-process agent on 127.0.0.1:0 with a temp data dir, sim GPUs by default, and its admin token. */
-export async function inProcessAgent(flags: AgentFlags = {}, patch?: (c: AgentConfig) => void): Promise<{ agent: RunningAgent; token: string; http: string; dir: string; close: () => Promise<void> }> {
+export async function inProcessAgent(flags: AgentFlags = {}, patch?: (c: AgentConfig) => void, deps: AgentDeps = {}): Promise<{ agent: RunningAgent; token: string; http: string; dir: string; close: () => Promise<void> }> {
   const { dir, cleanup } = tempDir();
   const config = loadConfig({ listen: '127.0.0.1:0', dataDir: dir, name: 'test-node', gpuSource: 'sim', gpuFixture: [fixture('rtx-a5000-2gpu-590.44-procs-q-x.xml')], telemetryInterval: '200', ...flags }, {});
   patch?.(config);
-  const agent = await startAgent(config, createLogger('silent'));
+  const agent = await startAgent(config, createLogger('silent'), deps);
   const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
   return { agent, token, http: `http://127.0.0.1:${agent.port}`, dir, close: async () => { await agent.stop(); cleanup(); } };
 }

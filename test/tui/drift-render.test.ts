@@ -102,6 +102,13 @@ describe('drift header', () => {
     const err = driftHeaderLines(null, ctx({ error: 'churn@3 has no reference yet', retryInMs: 3900 }));
     expect(err[1]).toEqual({ text: 'error: churn@3 has no reference yet · retrying in 4s', tone: 'bad' });
   });
+  test('live performance of the version (labels joined by request id) when the node reports it', () => {
+    const r = DriftReport.parse(churnReport({ alert: null }));
+    const perf = { name: 'churn', version: '3', task: 'classification' as const, accuracy: 0.9, f1: 0.85, mae: null, rmse: null, labelled: 200, requests: 1200, window: '1h' };
+    expect(driftHeaderLines(r, ctx({ perf })).map((l) => l.text)).toContain('live performance: accuracy 0.900 · f1 0.850 (200 labelled of 1200 kept · 1h)');
+    expect(driftHeaderLines(r, ctx({ perf: null })).at(-1)).toEqual({ text: 'live performance: – (no requests kept for feedback)', tone: 'dim' });
+    expect(driftHeaderLines(r, ctx()).map((l) => l.text).join('\n')).not.toContain('live performance');
+  });
   test('sampled capture and dropped rows are shown', () => {
     const r = DriftReport.parse(churnReport({ capture: { sample_rate: 0.25, dropped: 1234 } }));
     expect(driftHeaderLines(r, ctx())[0].text).toContain('capture 25% sampled, 1,234 dropped');

@@ -5,7 +5,7 @@ import type { Job, JobSpecInput, LogLine } from '../../shared/protocol/jobs.js';
 import type { NodeInfoResult } from '../../shared/protocol/node.js';
 import type { ModelVersion } from '../../shared/protocol/models.js';
 import type { GpuSample, GpuState, HostSample, NodeStats } from '../../shared/protocol/telemetry.js';
-import type { ModelStatsRow } from '../../shared/client/fleet-types.js';
+import type { ModelPerfRow, ModelStatsRow } from '../../shared/client/fleet-types.js';
 import type { Rollout } from '../../shared/protocol/rollout.js';
 
 export const GiB = 1024 ** 3;
@@ -53,7 +53,7 @@ function stats(name: string, gpuState: GpuState, h = host()): NodeStats {
 
 function upNode(name: string, gpuState: GpuState, history: FleetNode['history'] = {}): FleetNode {
   return { name, url: `ws://${name}:7070`, conn: 'up', error: null, retryInMs: null, info: info(name, { ...gpuState, count: gpuState.gpus.length }),
-    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name), models: modelsOf(name), modelStats: modelStatsOf(name), driftAlerts: [], rollouts: [] };
+    stats: stats(name, gpuState), lastSeen: 1_700_000_000_000, history, jobs: jobsOf(name), models: modelsOf(name), modelStats: modelStatsOf(name), modelPerf: modelPerfOf(name), driftAlerts: [], rollouts: [] };
 }
 
 /** Fixture time: every job timestamp is relative to it. */
@@ -131,6 +131,13 @@ function modelsOf(name: string): ModelVersion[] | null {
   if (name === 'mig01') return [{ ...MODELS.resnetV2(), provider: 'cpu', pushed_at: T0 - 30 * 60_000 }];
   return [];
 }
+/** Live performance (model.performance, 1h): resnet50@2 on gpu01 has labels, resnet50@1 requests without labels yet. */
+export const PERF_V2: ModelPerfRow = { name: 'resnet50', version: '2', task: 'classification', accuracy: 0.75, f1: 0.7333, mae: null, rmse: null, labelled: 40, requests: 120, window: '1h' };
+function modelPerfOf(name: string): ModelPerfRow[] | null {
+  if (name !== 'gpu01') return null;
+  return [PERF_V2, { name: 'resnet50', version: '1', task: null, accuracy: null, f1: null, mae: null, rmse: null, labelled: 0, requests: 12, window: '1h' }];
+}
+
 function modelStatsOf(name: string): ModelStatsRow[] | null {
   if (name === 'gpu01') return [
     modelStats({ name: 'resnet50', version: '2', requests: 48_210, errors: 3, in_flight: 2, requests_per_s: 41.7, latency_us: { p50: 6_200, p95: 14_800, queue_p50: 350, compute_p50: 5_800 } }),

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { modelDetailLines, shortSha } from '../../tui/render/model-detail.js';
-import { MODEL_COLUMNS, allModels, findModel, fmtLatency, fmtPushedAge, fmtP50, fmtRps, modelCounts, modelFilterText, modelKey, modelRow, modelTone, parseModelKey } from '../../tui/render/model-row.js';
+import { MODEL_COLUMNS, allModels, findModel, fmtLive, fmtLiveDetail, fmtLatency, fmtPushedAge, fmtP50, fmtRps, modelCounts, modelFilterText, modelKey, modelRow, modelTone, parseModelKey } from '../../tui/render/model-row.js';
 import { formatRow, layoutColumns } from '../../tui/render/table.js';
-import { MODELS, T0, fleet, modelStats, unreachable } from './fixtures.js';
+import { MODELS, PERF_V2, T0, fleet, modelStats, unreachable } from './fixtures.js';
 
 const now = T0;
 
@@ -14,13 +14,25 @@ describe('model rows', () => {
     ]);
     expect(rows.find((e) => e.node === 'mig01')?.stats?.requests).toBe(0);
   });
-  test('cells: node, name, version, loaded (provider), req/s, p50 (queue/compute), p95, errors, size, pushed age', () => {
+  test('cells: node, name, version, loaded (provider), req/s, p50 (queue/compute), p95, errors, live, size, pushed age', () => {
     const [bert, v2, v2mig, v1] = allModels(fleet()).map((e) => modelRow(e, now));
-    expect(v2).toEqual(['gpu01', 'resnet50', '2', 'yes (cuda)', '42', '6.2ms (350µs/5.8ms)', '15ms', '3', '93M', '2h']);
-    expect(v1).toEqual(['gpu01', 'resnet50', '1', 'yes (cuda)', '0.4', '7.9ms (120µs/7.7ms)', '21ms', '0', '93M', '10d']);
-    expect(v2mig).toEqual(['mig01', 'resnet50', '2', 'yes (cpu)', '–', '–', '–', '0', '93M', '30m']);
+    expect(v2).toEqual(['gpu01', 'resnet50', '2', 'yes (cuda)', '42', '6.2ms (350µs/5.8ms)', '15ms', '3', 'acc 0.750', '93M', '2h']);
+    // requests kept but none labelled yet: no live figure
+    expect(v1).toEqual(['gpu01', 'resnet50', '1', 'yes (cuda)', '0.4', '7.9ms (120µs/7.7ms)', '21ms', '0', '–', '93M', '10d']);
+    expect(v2mig).toEqual(['mig01', 'resnet50', '2', 'yes (cpu)', '–', '–', '–', '0', '–', '93M', '30m']);
     // Not loaded: no serving figures at all.
-    expect(bert).toEqual(['gpu01', 'bert-sentiment', '0.3.1', 'no', '–', '–', '–', '–', '438M', '1d']);
+    expect(bert).toEqual(['gpu01', 'bert-sentiment', '0.3.1', 'no', '–', '–', '–', '–', '–', '438M', '1d']);
+  });
+  test('live performance: accuracy for classifiers, MAE for regressors, in the cell and the detail line', () => {
+    const reg = { ...PERF_V2, task: 'regression' as const, accuracy: null, f1: null, mae: 0.12345, rmse: 0.2 };
+    expect([fmtLive(PERF_V2), fmtLive(reg), fmtLive(null), fmtLive({ ...PERF_V2, task: null })]).toEqual(['acc 0.750', 'mae 0.123', '–', '–']);
+    expect(fmtLiveDetail(PERF_V2)).toBe('accuracy 0.750 · f1 0.733 (40 labelled of 120 kept · 1h)');
+    expect(fmtLiveDetail(reg)).toBe('mae 0.123 · rmse 0.200 (40 labelled of 120 kept · 1h)');
+    expect(fmtLiveDetail({ ...PERF_V2, task: null, labelled: 0 })).toMatch(/^– \(0 labelled of 120 kept · 1h; send labels with: fleetml feedback send resnet50/);
+    expect(fmtLiveDetail(null)).toBe('– (no requests kept for feedback)');
+    // the LIVE column is the first to go on narrow screens
+    expect(layoutColumns(MODEL_COLUMNS, 100).keep.map((i) => MODEL_COLUMNS[i].header)).not.toContain('LIVE');
+    expect(layoutColumns(MODEL_COLUMNS, 110).keep.map((i) => MODEL_COLUMNS[i].header)).toContain('LIVE');
   });
   test('unknown figures are "–", never 0', () => {
     expect([fmtLatency(null), fmtLatency(undefined), fmtRps(null), fmtP50(null)]).toEqual(['–', '–', '–', '–']);
@@ -55,9 +67,10 @@ describe('model rows', () => {
     expect(modelCounts(allModels(fleet()))).toBe('4 versions of 2 models · 3 loaded');
     expect(modelCounts([])).toBe('0 versions of 0 models');
   });
-  test('rows fit: every column at 100, low-priority ones dropped at 80', () => {
+  test('rows fit: every column at 110, every one but LIVE at 100, low-priority ones dropped at 80', () => {
+    expect(layoutColumns(MODEL_COLUMNS, 108).keep).toHaveLength(MODEL_COLUMNS.length);
     const wide = layoutColumns(MODEL_COLUMNS, 98);
-    expect(wide.keep).toHaveLength(MODEL_COLUMNS.length);
+    expect(wide.keep).toHaveLength(MODEL_COLUMNS.length - 1);
     const narrow = layoutColumns(MODEL_COLUMNS, 78);
     const cells = modelRow(allModels(fleet())[1], now);
     expect(formatRow(MODEL_COLUMNS, narrow, cells).length).toBe(78);
@@ -84,6 +97,7 @@ describe('model detail', () => {
     expect(t).toContain('dataset     ab12cd34ef56 imagenet-train-2024.tar');
     expect(t).toContain('meta        top1=0.802');
     expect(t).toContain('epochs=90');
+    expect(t).toContain('live        accuracy 0.750 · f1 0.733 (40 labelled of 120 kept · 1h)');
     expect(t).toContain('requests    48210 total · 42 req/s · 2 in flight');
     expect(t).toContain('errors      3 (0.0%)');
     expect(t).toContain('latency     p50 6.2ms (queue 350µs · compute 5.8ms) · p95 15ms');

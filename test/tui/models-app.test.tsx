@@ -18,6 +18,13 @@ describe(':models', () => {
     expect(f).toMatch(/mig01 +resnet50 +2 +yes \(cpu\) +– +– +– +0 +93M/);
     fits();
   });
+  test('a wide terminal shows the live accuracy of labelled versions (fleetml feedback send)', async () => {
+    const { frame, type, fits } = await start({}, { rows: 24, columns: 120 });
+    await type(':', 'models', ENTER);
+    expect(frame()).toMatch(/ERRORS +LIVE +SIZE +PUSHED/);
+    expect(frame()).toMatch(/gpu01 +resnet50 +2 +yes \(cuda\) +42 +6\.2ms \(350µs\/5\.8ms\) +15ms +3 +acc 0\.750 +93M/);
+    fits();
+  });
   test('aliases :model and :mo', async () => {
     for (const alias of ['model', 'mo']) {
       const { frame, type } = await start();

@@ -6,6 +6,8 @@ import { fmtTime, type DetailLine } from './job-detail.js';
 import { fmtAge } from './job-row.js';
 import { fmtScore, fmtShare, fmtThreshold, type DriftTarget } from './drift-row.js';
 import { DASH, truncate } from './format.js';
+import type { ModelPerfRow } from '../../shared/client/fleet-types.js';
+import { fmtLiveDetail } from './model-row.js';
 import { sparkline } from './sparkline.js';
 
 /** What the header needs besides the report. */
@@ -23,6 +25,8 @@ export interface DriftHeaderContext {
   loading: boolean;
   /** Current time (ms), for ages. */
   now: number;
+  /** Live performance of the version (labels joined by request id); undefined: not shown. */
+  perf?: ModelPerfRow | null;
 }
 
 /** 12,345 with separators (counts). */
@@ -65,6 +69,7 @@ export function driftHeaderLines(r: DriftReport | null, c: DriftHeaderContext): 
       tone: r.dataset_drift || r.prediction_drift ? 'bad' : 'ok',
     });
   }
+  if (c.perf !== undefined && (r || c.perf)) out.push({ text: `live performance: ${fmtLiveDetail(c.perf)}`, tone: c.perf?.task ? undefined : 'dim' });
   const a = c.alert;
   if (a) {
     const what = [a.features.join(', '), a.prediction_drift && a.predictions.length ? `predictions ${a.predictions.join(', ')}` : ''].filter(Boolean).join('; ');

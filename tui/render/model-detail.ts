@@ -3,7 +3,7 @@ import type { TensorSpec } from '../../shared/protocol/models.js';
 import { DASH, fmtBytes } from './format.js';
 import { fmtTime, type DetailLine } from './job-detail.js';
 import { fmtAge } from './job-row.js';
-import { fmtBatch, fmtLatency, fmtLoaded, fmtRps, fmtShape, modelTone, type ModelEntry } from './model-row.js';
+import { fmtBatch, fmtLatency, fmtLiveDetail, fmtLoaded, fmtRps, fmtShape, modelTone, type ModelEntry } from './model-row.js';
 
 const KEY_W = 11;
 const field = (k: string, v: string): DetailLine => ({ text: `  ${k.padEnd(KEY_W)} ${v}` });
@@ -42,6 +42,7 @@ export function modelDetailLines(e: ModelEntry, now: number): DetailLine[] {
   meta.forEach(([k, v], i) => out.push(field(i === 0 ? 'meta' : '', `${k}=${v}`)));
   out.push({ text: 'SERVING', bold: true });
   out.push(field('loaded', fmtLoaded(m)));
+  out.push(field('live', fmtLiveDetail(e.perf)));
   if (!s) {
     out.push(field('figures', `${DASH} (${m.loaded ? 'not reported yet' : 'not loaded'})`));
     return out;

@@ -1,5 +1,5 @@
 // Pure rendering of model rows (the :models view): one row per model version per node, with its serving figures.
-import type { FleetNode, ModelStatsRow } from '../../shared/client/fleet-types.js';
+import type { FleetNode, ModelPerfRow, ModelStatsRow } from '../../shared/client/fleet-types.js';
 import type { ModelVersion, TensorSpec } from '../../shared/protocol/models.js';
 import type { Tone } from '../theme.js';
 import { DASH, fmtBytes, known } from './format.js';
@@ -11,6 +11,8 @@ export interface ModelEntry {
   node: string;
   model: ModelVersion;
   stats: ModelStatsRow | null;
+  /** Live performance over the last hour of labelled requests (fleetml feedback send); null/absent when unknown. */
+  perf?: ModelPerfRow | null;
 }
 
 /** Columns of the models view; NAME takes the spare width; PUSHED, SIZE and P95 go first on narrow screens. */
@@ -23,6 +25,7 @@ export const MODEL_COLUMNS: Column[] = [
   { header: 'P50 (QUEUE/COMPUTE)', width: 19, priority: 5 },
   { header: 'P95', width: 6, align: 'right', priority: 3 },
   { header: 'ERRORS', width: 6, align: 'right', priority: 4 },
+  { header: 'LIVE', width: 9, align: 'right', priority: 0.5 },
   { header: 'SIZE', width: 6, align: 'right', priority: 2 },
   { header: 'PUSHED', width: 6, align: 'right', priority: 1 },
 ];
@@ -46,9 +49,14 @@ function statsOf(n: FleetNode, m: ModelVersion): ModelStatsRow | null {
   return n.modelStats?.find((s) => s.name === m.name && s.version === m.version) ?? null;
 }
 
+/** The live performance of a version on a node, or null when unknown. */
+function perfOf(n: FleetNode, m: ModelVersion): ModelPerfRow | null {
+  return n.modelPerf?.find((p) => p.name === m.name && p.version === m.version) ?? null;
+}
+
 /** Every known model version of the fleet: by name, highest version first ("10" after "9"), then node (a stable order). */
 export function allModels(nodes: readonly FleetNode[]): ModelEntry[] {
-  const out = nodes.flatMap((n) => (n.models ?? []).map((model) => ({ node: n.name, model, stats: statsOf(n, model) })));
+  const out = nodes.flatMap((n) => (n.models ?? []).map((model) => ({ node: n.name, model, stats: statsOf(n, model), perf: perfOf(n, model) })));
   return out.sort((a, b) => a.model.name.localeCompare(b.model.name) || b.model.version.localeCompare(a.model.version, 'en', { numeric: true }) || a.node.localeCompare(b.node));
 }
 
@@ -58,7 +66,7 @@ export function findModel(nodes: readonly FleetNode[], key: string | null): Mode
   if (!k) return undefined;
   const n = nodes.find((x) => x.name === k.node);
   const model = n?.models?.find((m) => m.name === k.name && m.version === k.version);
-  return n && model ? { node: n.name, model, stats: statsOf(n, model) } : undefined;
+  return n && model ? { node: n.name, model, stats: statsOf(n, model), perf: perfOf(n, model) } : undefined;
 }
 
 /** Text the `/` filter matches: node, name, name@version, provider, loaded/unloaded, pusher, commit, dataset, meta as "k=v". */
@@ -120,6 +128,25 @@ export function fmtPushedAge(ms: number): string {
   return a.length > 6 ? a.replace(/^(\d+[a-z]).*$/, '$1') : a;
 }
 
+/** A metric in three significant digits ("0.750", "12.3", "1.23e+4"). */
+const sig3 = (v: number) => (Math.abs(v) >= 1e4 ? v.toExponential(2) : v.toPrecision(3));
+
+/** The LIVE cell: "acc 0.750" for a classifier, "mae 0.123" for a regressor; DASH with no labels in the last hour. */
+export function fmtLive(p: ModelPerfRow | null | undefined): string {
+  if (!p || p.task === null) return DASH;
+  if (p.task === 'classification') return p.accuracy === null ? DASH : `acc ${p.accuracy.toFixed(3)}`;
+  return p.mae === null ? DASH : `mae ${sig3(p.mae)}`;
+}
+
+/** The detail line of live performance: every metric of the task and the counts; a hint without labels. */
+export function fmtLiveDetail(p: ModelPerfRow | null | undefined): string {
+  if (!p) return `${DASH} (no requests kept for feedback)`;
+  const counts = `${p.labelled} labelled of ${p.requests} kept · ${p.window}`;
+  if (p.task === null) return `${DASH} (${counts}; send labels with: fleetml feedback send ${p.name} --file labels.csv)`;
+  const f = (v: number | null) => (v === null ? DASH : sig3(v));
+  return p.task === 'classification' ? `accuracy ${f(p.accuracy)} · f1 ${f(p.f1)} (${counts})` : `mae ${f(p.mae)} · rmse ${f(p.rmse)} (${counts})`;
+}
+
 /** Tone of a model row: errors yellow, loaded green, otherwise plain. */
 export function modelTone(e: ModelEntry): Tone | undefined {
   if (e.stats && e.stats.errors > 0) return 'warn';
@@ -129,7 +156,7 @@ export function modelTone(e: ModelEntry): Tone | undefined {
 /** Cells of one model row, aligned with MODEL_COLUMNS; `now` in ms (pure: the caller reads the clock). */
 export function modelRow(e: ModelEntry, now: number): string[] {
   const m = e.model;
-  return [e.node, m.name, m.version, fmtLoaded(m), fmtRps(e.stats?.requests_per_s), fmtP50(e.stats), fmtLatency(e.stats?.latency_us.p95), fmtErrors(e.stats), fmtBytes(m.size_bytes), fmtPushedAge(now - m.pushed_at)];
+  return [e.node, m.name, m.version, fmtLoaded(m), fmtRps(e.stats?.requests_per_s), fmtP50(e.stats), fmtLatency(e.stats?.latency_us.p95), fmtErrors(e.stats), fmtLive(e.perf), fmtBytes(m.size_bytes), fmtPushedAge(now - m.pushed_at)];
 }
 
 /** One-line summary: "5 versions of 2 models · 3 loaded". */

@@ -18,6 +18,13 @@ function alertOf(nodes: readonly FleetNode[], node: string, r: DriftReport | nul
   return pushed === null ? r.alert : pushed;
 }
 
+/** The live performance of the version shown (undefined when the node reports none: no line at all). */
+function perfOf(nodes: readonly FleetNode[], node: string, name: string, version: string | null | undefined) {
+  const all = nodes.find((n) => n.name === node)?.modelPerf;
+  if (!all) return undefined;
+  return all.find((p) => p.name === name && (version ? p.version === version : true)) ?? null;
+}
+
 /**
  * One model version's drift over a window: header (reference, dataset and prediction drift, alert banner, last
  * error), the per-feature table, the selected feature's score over time and its reference vs current histogram.
@@ -31,6 +38,7 @@ export function DriftModelView({ nodes, frame, selected, height, width, theme, d
   const header = driftHeaderLines(r, {
     target: t, window: feed.window, alert: alertOf(nodes, t.node, r), error: feed.error,
     retryInMs: feed.retryAt !== null ? feed.retryAt - now : null, loading: feed.status === 'loading', now,
+    perf: perfOf(nodes, t.node, t.name, r?.version ?? t.version),
   }).slice(0, Math.max(0, height));
   const features = r?.features ?? [];
   const sel = clampIndex(selected, features.length);
