@@ -85,6 +85,9 @@ export const AgentConfig = z.object({
     max_samples_per_s: z.number().int().min(1).default(2000).describe('Captured rows per second per model above which capture samples that model uniformly (keeps the cost bounded under heavy traffic; a busy model does not starve the others).'),
     max_features: z.number().int().min(1).max(4096).default(256).describe('Features profiled per model (inputs then outputs); the rest are reported as not profiled.'),
   }).strict().prefault({}),
+  automation: z.object({
+    work_dir: z.string().nullable().default(null).describe('Folder of the automation runs (each run\'s training data, held-out set, and the retraining job\'s model and metrics). Outside the data dir, which jobs cannot enter; null: the data dir\'s path with "-automation" appended. A container job gets its run folder mounted, so list it (or a parent) in jobs.allowed_mount_roots.'),
+  }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, driven by this one\'s rollouts: name, url, token or token_file, and ca_file (PEM) for a wss:// peer whose certificate a private CA or the peer itself signed.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();

@@ -43,6 +43,11 @@ import { RolloutStore } from './rollout/store.js';
 import { PeerPool } from './cluster/peers.js';
 import { modelBinaryHandlers, modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
+import { AutomationStore } from './automation/store.js';
+import { AutomationManager, type AlertSink } from './automation/manager.js';
+import { RunRunner, type PerformanceSource } from './automation/runner.js';
+import { automationHandlers } from './api/handlers/automation.js';
+import { lookupUser } from './runtime/users.js';
 
 /** A running agent: its address and how to stop it. */
 export interface RunningAgent {
@@ -63,7 +68,10 @@ export interface RunningAgent {
  * → job recovery → API listening (so the agent never serves before it can answer). Shutdown is the reverse;
  * running jobs are left running (processes survive with KillMode=process, containers are engine-owned).
  */
-export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.log_level)): Promise<RunningAgent> {
+/** Parts made elsewhere that the agent can be given (the ground-truth store, the alert webhook). */
+export interface AgentExtras { performance?: PerformanceSource | null; alerts?: AlertSink | null }
+
+export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.log_level), extras: AgentExtras = {}): Promise<RunningAgent> {
   const startedAt = Date.now();
   const version = packageVersion();
   // Every part is registered the moment it exists; stop (or a failed start) closes them newest first, each awaited:
@@ -157,6 +165,32 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     }));
     // its dispose waits for the rollout steps in flight (they write to the store)
     const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db, (f, msg) => log.warn(f, msg)), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers }));
+    // Automations: after the rollouts they start, before the API. Their job, rollout and registry effects go through
+    // this node's dispatcher (validation and audit of any call) under the principal automation:<name>; dispose waits
+    // for a step in flight (bounded by the Lifecycle).
+    const autoNodes = new PeerPool({
+      peers: config.peers,
+      self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcher.call(method as never, params, { principal: { tokenId: 'automation', tokenName: by, role: 'admin' }, remote: null, conn: { ...selfConn, id: 'automation' } })) as never },
+    });
+    life.use('automation peers', autoNodes);
+    const jobUser = config.jobs.process_user ? lookupUser(config.jobs.process_user) : null;
+    const modelFiles = {
+      has: (name: string, v: string) => registry.get(name, v) !== null,
+      serving: (name: string) => {
+        const a = registry.alias(name);
+        const main = a ? [...a.targets].sort((x, y) => y.weight - x.weight)[0]?.version ?? null : null;
+        return main ?? registry.list(name)[0]?.version ?? null;
+      },
+      registerFile: async (p: { name: string; version: string; file: string; by: string; lineage: { dataset_sha256: string | null; dataset_name: string | null; meta: Record<string, string> } }) => {
+        await registry.registerFile({ name: p.name, version: p.version, file: p.file, lineage: { ...(p.lineage.dataset_sha256 ? { dataset_sha256: p.lineage.dataset_sha256 } : {}), ...(p.lineage.dataset_name ? { dataset_name: p.lineage.dataset_name } : {}), meta: p.lineage.meta } }, p.by);
+      },
+    };
+    const automation = life.use('automation', new AutomationManager({
+      store: new AutomationStore(db, (f, msg) => log.warn(f, msg)), models: modelFiles, audit, log: log.child({ subsystem: 'automation' }),
+      nodeNames: () => autoNodes.names(), drift, performance: extras.performance ?? null, alerts: extras.alerts ?? null,
+      runner: new RunRunner({ nodes: autoNodes, models: modelFiles, performance: extras.performance ?? null, workDir: config.automation.work_dir ?? `${config.data_dir.replace(/\/+$/, '')}-automation`,
+        jobUser: jobUser ? { uid: jobUser.uid, gid: jobUser.gid } : null, log: log.child({ subsystem: 'automation' }) }),
+    }));
     const api: ApiServer = new ApiServer({
       config, dispatcher, metrics, log: log.child({ subsystem: 'api' }),
       auth: new Authenticator(tokens, config.api.auth_fail_free, config.api.auth_fail_max_delay_ms),
@@ -171,9 +205,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...modelHandlers(registry, serving),
       ...(drift ? driftHandlers(drift) : {}),
       ...rolloutHandlers(rollouts),
-      ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts)),
+      ...automationHandlers(automation),
+      ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts, automation)),
     }, modelBinaryHandlers(serving));
     rollouts.start(); // resumes rollouts in progress (each current step restarts its window)
+    automation.start(); // resumes runs in flight at their persisted step
     api.addRoute(createV2Routes({ dispatcher, auth: (req) => api.authenticateRequest(req), ready: () => collector.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
     api.binaryHandler = (buf, ctx) => handleBinaryFrame(buf, ctx, dispatcher);
     const { host: h, port } = splitListen(config.listen);

@@ -166,4 +166,26 @@ export const migrations: string[] = [
   `ALTER TABLE rollouts ADD COLUMN baseline TEXT;
    UPDATE rollouts SET baseline = json_extract(doc, '$.baseline'), doc = json_remove(doc, '$.baseline')
      WHERE json_type(doc, '$.baseline') = 'object';`,
+  // v11 in the merged order (ground truth's feedback table is v10): automations (one JSON document each) and their
+  // runs (a document rewritten on every step; state, model and trigger key as columns for the storm guards' queries)
+  `CREATE TABLE automations (
+     name TEXT PRIMARY KEY,
+     model TEXT NOT NULL,
+     state TEXT NOT NULL,
+     doc TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE automation_runs (
+     id TEXT PRIMARY KEY,
+     automation TEXT NOT NULL,
+     model TEXT NOT NULL,
+     state TEXT NOT NULL,
+     trigger_key TEXT NOT NULL,
+     doc TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX automation_runs_auto ON automation_runs(automation, created_at);
+   CREATE INDEX automation_runs_model_state ON automation_runs(model, state);`,
 ];

@@ -14,3 +14,4 @@ export * from './models.js';
 export * from './binary-frame.js';
 export * from './drift.js';
 export * from './rollout.js';
+export * from './automation.js';
