@@ -9,6 +9,7 @@ import { registerJobCommands } from './commands/job.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerDriftCommands } from './commands/drift.js';
 import { registerRolloutCommands } from './commands/rollout.js';
+import { registerAutoCommands } from './commands/auto.js';
 import { targetOptions } from './common.js';
 import { UsageError } from './output.js';
 import { InputError } from '../shared/client/input-error.js';
@@ -17,7 +18,7 @@ import { packageVersion } from '../shared/util/package-root.js';
 /** Build the `fleetml` program with every command group registered. */
 export function buildProgram(): Command {
   const program = new Command('fleetml')
-    .description('GPU fleet agent, TUI and CLI: telemetry, jobs, model serving, drift, rollouts')
+    .description('GPU fleet agent, TUI and CLI: telemetry, jobs, model serving, drift, rollouts, automations')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerDriftCommands(program);
   registerRolloutCommands(program);
+  registerAutoCommands(program);
 
   targetOptions(program.command('tui').description('the terminal console: every agent of the inventory at once'))
     .option('--readonly', 'hide every action that changes something')
