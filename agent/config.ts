@@ -97,6 +97,9 @@ export const AgentConfig = z.object({
     max_requests_per_version: z.number().int().min(1).max(10_000_000).default(100_000).describe('Kept requests per model version; beyond it the oldest are evicted (labelled or not).'),
     retention_s: z.number().int().min(60).default(7 * 86_400).describe('Kept requests older than this (by request time) are removed, swept every minute; a label for one is counted as unknown.'),
   }).strict().prefault({}),
+  automation: z.object({
+    work_dir: z.string().nullable().default(null).describe('Folder of the automation runs (each run\'s training data, held-out set, and the retraining job\'s model and metrics). Outside the data dir, which jobs cannot enter; null: the data dir\'s path with "-automation" appended. A container job gets its run folder mounted, so list it (or a parent) in jobs.allowed_mount_roots.'),
+  }).strict().prefault({}),
   peers: z.array(Peer).default([]).describe('Other agents of the cluster, driven by this one\'s rollouts: name, url, token or token_file, and ca_file (PEM) for a wss:// peer whose certificate a private CA or the peer itself signed.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON lines on stderr.'),
 }).strict();

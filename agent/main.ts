@@ -45,6 +45,11 @@ import { RolloutStore } from './rollout/store.js';
 import { PeerPool } from './cluster/peers.js';
 import { modelBinaryHandlers, modelFeedbackHandlers, modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
+import { AutomationStore } from './automation/store.js';
+import { AutomationManager, type AlertSink } from './automation/manager.js';
+import { RunRunner, type PerformanceSource } from './automation/runner.js';
+import { automationHandlers } from './api/handlers/automation.js';
+import { lookupUser } from './runtime/users.js';
 
 /** A running agent: its address and how to stop it. */
 export interface RunningAgent {
@@ -66,6 +71,10 @@ export interface RunningAgent {
 export interface AgentDeps {
   /** The clock of the feedback join store (request times, windows, expiry) [Date.now]; other parts use the system clock. */
   now?: () => number;
+  /** Where automations read live performance [the agent's own feedback join store]. */
+  performance?: PerformanceSource | null;
+  /** Where alerts go [the webhook of alerts.webhook_url, when set]. */
+  alerts?: AlertSink | null;
 }
 
 /**
@@ -184,6 +193,40 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     }));
     // its dispose waits for the rollout steps in flight (they write to the store)
     const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db, (f, msg) => log.warn(f, msg)), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers }));
+    // Automations: after the rollouts they start, before the API. Their job, rollout and registry effects go through
+    // this node's dispatcher (validation and audit of any call) under the principal automation:<name>; dispose waits
+    // for a step in flight (bounded by the Lifecycle).
+    const autoNodes = new PeerPool({
+      peers: config.peers,
+      self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcher.call(method as never, params, { principal: { tokenId: 'automation', tokenName: by, role: 'admin' }, remote: null, conn: { ...selfConn, id: 'automation' } })) as never },
+    });
+    life.use('automation peers', autoNodes);
+    const jobUser = config.jobs.process_user ? lookupUser(config.jobs.process_user) : null;
+    const modelFiles = {
+      has: (name: string, v: string) => registry.get(name, v) !== null,
+      serving: (name: string) => {
+        const a = registry.alias(name);
+        const main = a ? [...a.targets].sort((x, y) => y.weight - x.weight)[0]?.version ?? null : null;
+        return main ?? registry.list(name)[0]?.version ?? null;
+      },
+      registerFile: async (p: { name: string; version: string; file: string; by: string; lineage: { dataset_sha256: string | null; dataset_name: string | null; meta: Record<string, string> } }) => {
+        await registry.registerFile({ name: p.name, version: p.version, file: p.file, lineage: { ...(p.lineage.dataset_sha256 ? { dataset_sha256: p.lineage.dataset_sha256 } : {}), ...(p.lineage.dataset_name ? { dataset_name: p.lineage.dataset_name } : {}), meta: p.lineage.meta } }, p.by);
+      },
+    };
+    // Automations read ground truth from the join store, and their outcomes go to the webhook (both optional)
+    const performancePick: PerformanceSource | null = deps.performance !== undefined ? deps.performance : feedback ? {
+      performance: (name, version, sinceMs) => { const p = feedback.performance(name, version, sinceMs); return p.labelled > 0 ? p : null; },
+      exportLabelled: (name, version, limit) => { const x = feedback.exportLabelled(name, version, limit); return { features: x.header, rows: x.rows, labels: x.labels }; },
+      on: (e, f) => feedback.on(e, f),
+      off: (e, f) => feedback.off(e, f),
+    } : null;
+    const alertsPick: AlertSink | null = deps.alerts ?? null;
+    const automation = life.use('automation', new AutomationManager({
+      store: new AutomationStore(db, (f, msg) => log.warn(f, msg)), models: modelFiles, audit, log: log.child({ subsystem: 'automation' }),
+      nodeNames: () => autoNodes.names(), drift, performance: performancePick, alerts: alertsPick,
+      runner: new RunRunner({ nodes: autoNodes, models: modelFiles, performance: performancePick, workDir: config.automation.work_dir ?? `${config.data_dir.replace(/\/+$/, '')}-automation`,
+        jobUser: jobUser ? { uid: jobUser.uid, gid: jobUser.gid } : null, log: log.child({ subsystem: 'automation' }) }),
+    }));
     const api: ApiServer = new ApiServer({
       config, dispatcher, metrics, log: log.child({ subsystem: 'api' }),
       auth: new Authenticator(tokens, config.api.auth_fail_free, config.api.auth_fail_max_delay_ms),
@@ -199,9 +242,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...modelFeedbackHandlers(registry, feedback, now),
       ...(drift ? driftHandlers(drift) : {}),
       ...rolloutHandlers(rollouts),
-      ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts)),
+      ...automationHandlers(automation),
+      ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts, automation)),
     }, modelBinaryHandlers(serving));
     rollouts.start(); // resumes rollouts in progress (each current step restarts its window)
+    automation.start(); // resumes runs in flight at their persisted step
     api.addRoute(createV2Routes({ dispatcher, auth: (req) => api.authenticateRequest(req), ready: () => collector.latest !== null, version, log: log.child({ subsystem: 'http-v2' }) }));
     api.binaryHandler = (buf, ctx) => handleBinaryFrame(buf, ctx, dispatcher);
     const { host: h, port } = splitListen(config.listen);

@@ -10,6 +10,7 @@ import { registerModelCommands } from './commands/model.js';
 import { registerDriftCommands } from './commands/drift.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerFeedbackCommands } from './commands/feedback.js';
+import { registerAutoCommands } from './commands/auto.js';
 import { targetOptions } from './common.js';
 import { UsageError } from './output.js';
 import { InputError } from '../shared/client/input-error.js';
@@ -18,7 +19,7 @@ import { packageVersion } from '../shared/util/package-root.js';
 /** Build the `fleetml` program with every command group registered. */
 export function buildProgram(): Command {
   const program = new Command('fleetml')
-    .description('GPU fleet agent, TUI and CLI: telemetry, jobs, model serving, drift, rollouts')
+    .description('GPU fleet agent, TUI and CLI: telemetry, jobs, model serving, drift, rollouts, automations')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerDriftCommands(program);
   registerRolloutCommands(program);
   registerFeedbackCommands(program);
+  registerAutoCommands(program);
 
   targetOptions(program.command('tui').description('the terminal console: every agent of the inventory at once'))
     .option('--readonly', 'hide every action that changes something')

@@ -5,6 +5,8 @@ import type { Job, Rollout } from '../../shared/protocol/index.js';
 import { redactEnv } from './handlers/jobs.js';
 import type { DriftMonitor } from '../drift/monitor.js';
 import type { RolloutCoordinator } from '../rollout/coordinator.js';
+import type { AutomationManager } from '../automation/manager.js';
+import type { Automation, AutomationRun } from '../../shared/protocol/index.js';
 
 /**
  * Server side of a topic: a snapshot for the subscribe answer, then a stream of events, typed by the topic's
@@ -19,8 +21,18 @@ export interface TopicProvider<T extends TopicName> {
 export type TopicProviders = { [T in TopicName]?: TopicProvider<T> };
 
 /** Providers of the agent's topics (drift and rollouts only where the agent runs them). */
-export function createTopicProviders(collector: Collector, jobs: JobManager, drift: DriftMonitor | null = null, rollouts: RolloutCoordinator | null = null): TopicProviders {
+export function createTopicProviders(collector: Collector, jobs: JobManager, drift: DriftMonitor | null = null, rollouts: RolloutCoordinator | null = null, auto: AutomationManager | null = null): TopicProviders {
   return {
+    ...(auto ? { 'auto.events': {
+      snapshot: () => ({ automations: auto.list(), runs: auto.history({ limit: 50 }) }),
+      subscribe: (_p, emit) => {
+        const onA = (a: Automation) => emit({ automation: a });
+        const onR = (r: AutomationRun) => emit({ run: r });
+        const onX = (name: string) => emit({ removed: name });
+        auto.on('automation', onA); auto.on('run', onR); auto.on('removed', onX);
+        return () => { auto.off('automation', onA); auto.off('run', onR); auto.off('removed', onX); };
+      },
+    } } : {}),
     ...(rollouts ? { 'rollout.events': {
       snapshot: () => ({ rollouts: rollouts.list(undefined, 50) }),
       subscribe: (_p, emit) => { const on = (r: Rollout) => emit({ rollout: r }); rollouts.on('rollout', on); return () => { rollouts.off('rollout', on); }; },

@@ -132,6 +132,31 @@ export class ModelRegistry {
     return v;
   }
 
+  /**
+   * Register a local file (e.g. a retraining job's output) as a version, through the same commit as an upload: size
+   * limit, digest, the ONNX check, content addressing, immutability. A version that exists with the same bytes is
+   * returned as it is (a resumed caller may register again); with other bytes it is CONFLICT.
+   */
+  async registerFile(p: { name: string; version: string; file: string; lineage?: { git_commit?: string; dataset_sha256?: string; dataset_name?: string; meta?: Record<string, string> } }, by: string, now = Date.now()): Promise<StoredVersion> {
+    let size: number;
+    try { size = statSync(p.file).size; } catch (e) { throw new RpcError('INVALID_PARAMS', `cannot read ${p.file}: ${(e as Error).message}`); }
+    if (size > this.maxBytes) throw new RpcError('INVALID_PARAMS', `model larger than the limit of ${this.maxBytes} bytes (models.max_bytes)`);
+    const id = `u_${randomBytes(8).toString('hex')}`;
+    this.db.prepare('INSERT INTO model_uploads (id, name, version, received, started_at, pushed_by, lineage) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, p.name, p.version, size, now, by, JSON.stringify(p.lineage ?? {}));
+    this.committing.add(id);
+    try {
+      const bytes = readFileSync(p.file);
+      const fd = openSync(this.part(id), 'w', 0o600);
+      try { writeSync(fd, bytes, 0, bytes.length, 0); fsyncSync(fd); } finally { closeSync(fd); }
+      const up = this.db.prepare('SELECT * FROM model_uploads WHERE id = ?').get(id) as UploadRow;
+      return await this.commit(up, bytes.length, createHash('sha256').update(bytes).digest('hex'), now);
+    } finally {
+      this.committing.delete(id);
+      this.abort(id);
+    }
+  }
+
   private part(id: string): string { return join(this.uploads, `${id}.part`); }
 
   private abort(id: string): void {

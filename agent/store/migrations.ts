@@ -182,4 +182,26 @@ export const migrations: string[] = [
    );
    CREATE UNIQUE INDEX feedback_requests_id ON feedback_requests(name, request_id, version);
    CREATE INDEX feedback_requests_ts ON feedback_requests(name, version, ts);`,
+  // v11 in the merged order (ground truth's feedback table is v10): automations (one JSON document each) and their
+  // runs (a document rewritten on every step; state, model and trigger key as columns for the storm guards' queries)
+  `CREATE TABLE automations (
+     name TEXT PRIMARY KEY,
+     model TEXT NOT NULL,
+     state TEXT NOT NULL,
+     doc TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE automation_runs (
+     id TEXT PRIMARY KEY,
+     automation TEXT NOT NULL,
+     model TEXT NOT NULL,
+     state TEXT NOT NULL,
+     trigger_key TEXT NOT NULL,
+     doc TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX automation_runs_auto ON automation_runs(automation, created_at);
+   CREATE INDEX automation_runs_model_state ON automation_runs(model, state);`,
 ];

@@ -26,6 +26,7 @@ export const CAPABILITY_PUBLIC: Readonly<Record<string, readonly string[]>> = {
   drift: ['monitor.ts', 'store.ts'],
   rollout: ['coordinator.ts', 'store.ts'],
   cluster: ['peers.ts'],
+  automation: ['manager.ts', 'runner.ts', 'store.ts'],
 };
 
 /** The imports of one TypeScript source (static, re-exports, dynamic import() with a literal). */

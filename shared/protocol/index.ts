@@ -15,3 +15,4 @@ export * from './binary-frame.js';
 export * from './drift.js';
 export * from './rollout.js';
 export * from './feedback.js';
+export * from './automation.js';

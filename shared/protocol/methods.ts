@@ -8,6 +8,7 @@ import * as drift from './drift.js';
 import * as rollout from './rollout.js';
 import * as binary from './binary-frame.js';
 import * as feedback from './feedback.js';
+import * as auto from './automation.js';
 import type { Role } from './auth.js';
 
 /** A method as declared once for both sides: schemas, role, and whether it mutates (then it is audited). */
@@ -111,6 +112,22 @@ export const methods = {
     description: 'Skip the remaining steps: every target node serves the candidate at 100 %.' }),
   'rollout.abort': m({ params: rollout.RolloutIdParams, result: rollout.RolloutGetResult, role: 'operate', mutates: true,
     description: 'Stop a rollout and restore the previous routing on every node it changed.' }),
+  'auto.create': m({ params: auto.AutoCreateParams, result: auto.AutoResult, role: 'operate', mutates: true,
+    description: 'Create an automation of a model: a trigger (drift, performance, schedule, manual), a retraining job, a test gate, a rollout, a cooldown and a cap on runs per window (docs/automations.md). CONFLICT when the name exists.' }),
+  'auto.list': m({ params: auto.AutoListParams, result: auto.AutoListResult, role: 'read', mutates: false,
+    description: 'Automations of this node (optionally of one model).' }),
+  'auto.get': m({ params: auto.AutoNameParams, result: auto.AutoGetResult, role: 'read', mutates: false,
+    description: 'One automation and its newest 20 runs.' }),
+  'auto.pause': m({ params: auto.AutoNameParams, result: auto.AutoResult, role: 'operate', mutates: true,
+    description: 'Pause an automation: triggers are recorded as suppressed; a run in flight goes on.' }),
+  'auto.resume': m({ params: auto.AutoNameParams, result: auto.AutoResult, role: 'operate', mutates: true,
+    description: 'Resume a paused automation.' }),
+  'auto.run': m({ params: auto.AutoRunParams, result: auto.AutoRunResult, role: 'operate', mutates: true,
+    description: 'Trigger a run by hand. It goes through the storm guards except the cooldown and de-duplication: the answer is the run, queued or suppressed with the reason.' }),
+  'auto.remove': m({ params: auto.AutoNameParams, result: auto.AutoRemoveResult, role: 'operate', mutates: true,
+    description: 'Remove an automation and its run history (CONFLICT while one of its runs is in flight).' }),
+  'auto.history': m({ params: auto.AutoHistoryParams, result: auto.AutoHistoryResult, role: 'read', mutates: false,
+    description: 'Runs (of one automation, or one run by id), newest first, suppressed triggers included, each with its step history and reason.' }),
   'subscribe': m({ params: sub.SubscribeParams, result: sub.SubscribeResult, role: 'read', mutates: false,
     description: 'Subscribe to a topic: answers {subscriptionId, snapshot}; events follow as `subscription` notifications {subscriptionId, seq, data}. The topic may need a higher role.' }),
   'unsubscribe': m({ params: sub.UnsubscribeParams, result: sub.UnsubscribeResult, role: 'read', mutates: false,

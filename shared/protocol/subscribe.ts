@@ -3,6 +3,7 @@ import { NodeStats } from './telemetry.js';
 import { Job, LogLine } from './jobs.js';
 import { DriftAlert, DriftAlertEvent } from './drift.js';
 import { Rollout, RolloutEvent } from './rollout.js';
+import { Automation, AutomationRun, AutoEvent } from './automation.js';
 
 import type { Role } from './auth.js';
 
@@ -64,6 +65,14 @@ export const topics = {
     params: NoParams,
     snapshot: z.object({ rollouts: z.array(Rollout) }),
     event: RolloutEvent,
+    role: 'read',
+    conflate: false,
+  }),
+  'auto.events': defineTopic({
+    description: 'Every change of every automation of the node and every step of their runs (suppressed triggers included). Snapshot: {automations, runs} (the newest 50 runs). Event: {automation}, {removed: name} or {run}.',
+    params: NoParams,
+    snapshot: z.object({ automations: z.array(Automation), runs: z.array(AutomationRun) }),
+    event: AutoEvent,
     role: 'read',
     conflate: false,
   }),
