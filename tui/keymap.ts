@@ -40,7 +40,7 @@ export type FooterCondition = 'rollout:pausable' | 'rollout:resumable' | 'rollou
 export const KEYMAP: readonly KeyBinding[] = [
   { keys: [':'], description: 'command', action: 'command', footer: true },
   { keys: ['/'], description: 'filter', action: 'filter', footer: true },
-  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs', 'models', 'drift', 'rollouts'] },
+  { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs', 'models', 'drift', 'rollouts', 'auto'] },
   // Jobs (views: jobs list, job detail, logs). View-scoped keys come before the global ones so the footer shows them.
   { keys: ['l'], description: 'logs', action: 'logs', footer: true, views: ['jobs', 'job-detail'], usesActions: true },
   { keys: ['ctrl+d'], description: 'cancel', action: 'cancelJob', footer: true, views: ['jobs', 'job-detail', 'logs'], dangerous: true, usesActions: true },

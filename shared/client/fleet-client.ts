@@ -5,6 +5,7 @@ import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetAction
 import { flattenStats } from '../protocol/index.js';
 import type { DriftReport, Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
 import type { Rollout } from '../protocol/rollout.js';
+import type { AutomationRun } from '../protocol/automation.js';
 
 /** Options of a fleet connection. */
 export interface FleetClientOptions {
@@ -42,6 +43,8 @@ export class FleetClient implements FleetSource, FleetActions {
   private driftSubscribed: boolean[];
   /** rollout.events likewise: an agent without rollouts keeps `rollouts` null and everything else working. */
   private rolloutSubscribed: boolean[];
+  /** auto.events likewise (an agent older than automations keeps `automations` null). */
+  private autoSubscribed: boolean[];
   private listeners = new Set<() => void>();
   private notifyTimer: NodeJS.Timeout | null = null;
   private readonly points: number;
@@ -60,11 +63,12 @@ export class FleetClient implements FleetSource, FleetActions {
     this.throttleMs = o.throttleMs ?? 100;
     this.modelPollMs = o.modelPollMs ?? 2000;
     this.perfPollMs = o.perfPollMs ?? 10_000;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, modelPerf: null, driftAlerts: null, rollouts: null }));
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, modelPerf: null, driftAlerts: null, rollouts: null, automations: null, autoRuns: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
     this.driftSubscribed = targets.map(() => false);
     this.rolloutSubscribed = targets.map(() => false);
+    this.autoSubscribed = targets.map(() => false);
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
   }
 
@@ -125,6 +129,7 @@ export class FleetClient implements FleetSource, FleetActions {
       }
       if (!this.driftSubscribed[i]) await this.subscribeDrift(i);
       if (!this.rolloutSubscribed[i]) await this.subscribeRollouts(i);
+      if (!this.autoSubscribed[i]) await this.subscribeAutomations(i);
       this.changed();
     } catch (e) {
       n.error = (e as Error).message;
@@ -219,6 +224,44 @@ export class FleetClient implements FleetSource, FleetActions {
     const old = list.find((x) => x.id === r.id);
     if (old && old.updated_at > r.updated_at) return;
     n.rollouts = [r, ...list.filter((x) => x.id !== r.id)].sort((a, b) => b.created_at - a.created_at);
+    this.changed();
+  }
+
+  /** Subscribe to auto.events once, like rollout.events (an agent without automations leaves them null). */
+  private async subscribeAutomations(i: number) {
+    const c = this.clients[i];
+    this.autoSubscribed[i] = true;
+    try {
+      const sub = await c.subscribe('auto.events', {}, (m) => this.onAutoEvent(i, m));
+      this.onAutoEvent(i, { snapshot: true, seq: 0, data: sub.snapshot });
+    } catch (e) {
+      this.autoSubscribed[i] = false;
+      const code = e instanceof RpcCallError ? e.codeName : null;
+      if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
+    }
+  }
+
+  /** Snapshot {automations, runs} replaces both; {automation} / {removed} / {run} update one (an older run copy is ignored). */
+  private onAutoEvent(i: number, m: TopicMessage<'auto.events'>) {
+    const n = this.nodes[i];
+    const newest = (runs: AutomationRun[]) => runs.sort((a, b) => b.created_at - a.created_at).slice(0, 200);
+    if (m.snapshot) {
+      n.automations = [...m.data.automations];
+      n.autoRuns = newest([...m.data.runs]);
+    } else if ('automation' in m.data) {
+      const a = m.data.automation;
+      n.automations = [...(n.automations ?? []).filter((x) => x.name !== a.name), a];
+    } else if ('removed' in m.data) {
+      const name = m.data.removed;
+      n.automations = (n.automations ?? []).filter((x) => x.name !== name);
+      n.autoRuns = (n.autoRuns ?? []).filter((r) => r.automation !== name);
+    } else {
+      const r = m.data.run;
+      const list = n.autoRuns ?? [];
+      const old = list.find((x) => x.id === r.id);
+      if (old && old.updated_at > r.updated_at) return;
+      n.autoRuns = newest([r, ...list.filter((x) => x.id !== r.id)]);
+    }
     this.changed();
   }
 

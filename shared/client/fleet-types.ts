@@ -1,4 +1,5 @@
 import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion, DriftAlert, DriftReport, DriftPoint } from '../protocol/index.js';
+import type { Automation, AutomationRun } from '../protocol/automation.js';
 import type { Rollout } from '../protocol/rollout.js';
 import type { VersionPerformance } from '../protocol/feedback.js';
 
@@ -40,6 +41,10 @@ export interface FleetNode {
   driftAlerts: DriftAlert[] | null;
   /** Rollouts this node coordinates (newest first), kept live by the rollout.events topic; null until known or when the agent has no rollouts. */
   rollouts: Rollout[] | null;
+  /** Automations this node stores, kept live by the auto.events topic; null or absent until known or when the agent has none. */
+  automations?: Automation[] | null;
+  /** Their runs (the newest 50 of the snapshot, then every change), newest first. */
+  autoRuns?: AutomationRun[] | null;
 }
 
 /** A read-only, observable view of the fleet: what the TUI's views consume. */

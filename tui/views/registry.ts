@@ -13,6 +13,8 @@ import { DriftView, visibleDrift } from './DriftView.js';
 import { NodeView, frameNode, visibleProcesses } from './NodeView.js';
 import { RolloutDetailView } from './RolloutDetailView.js';
 import { RolloutsView, visibleRollouts } from './RolloutsView.js';
+import { AutoRunsView, AutoView, visibleAutomations } from './AutoView.js';
+import { autoKey, findAuto } from '../render/auto-row.js';
 import { JobDetailView } from './JobDetailView.js';
 import { JobsView, visibleJobs } from './JobsView.js';
 import { LogsView } from './LogsView.js';
@@ -150,8 +152,30 @@ export const rolloutDetailSpec: ViewSpec = {
   Component: RolloutDetailView,
 };
 
+/** Automations of every agent (`:auto`), pushed by auto.events: trigger, state, last run; Enter opens the runs. */
+export const autoSpec: ViewSpec = {
+  id: 'auto',
+  aliases: ['automations', 'au'],
+  arg: 'none',
+  title: (f) => `auto${f.filter ? ` (filter: ${f.filter})` : ''}`,
+  items: (nodes, f) => visibleAutomations(nodes, f).map(autoKey),
+  drill: (key) => ({ view: 'auto-runs', arg: key }),
+  Component: AutoView,
+};
+
+/** One automation's runs (Enter in :auto, or `:auto-runs NODE/NAME`), newest first. */
+export const autoRunsSpec: ViewSpec = {
+  id: 'auto-runs',
+  aliases: ['runs'],
+  arg: 'required',
+  argName: 'node/automation',
+  title: (f) => `automation ${f.arg ?? ''}`,
+  items: (nodes, f) => findAuto(nodes, f.arg)?.runs.map((r) => r.id) ?? [],
+  Component: AutoRunsView,
+};
+
 /** All views; the first is the root of the view stack. */
-export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec, driftSpec, driftModelSpec, rolloutsSpec, rolloutDetailSpec];
+export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec, driftSpec, driftModelSpec, rolloutsSpec, rolloutDetailSpec, autoSpec, autoRunsSpec];
 
 /** The spec of a view id (falls back to the root view). */
 export function viewSpec(id: string, views: readonly ViewSpec[] = VIEWS): ViewSpec {
