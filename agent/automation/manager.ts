@@ -154,7 +154,7 @@ export class AutomationManager extends EventEmitter {
     for (const a of this.o.store.list(e.alert.name)) {
       if (a.spec.trigger.kind !== 'drift') continue;
       this.safeFire(a, { kind: 'drift', key: `drift:${e.alert.version}:${e.alert.id}`,
-        detail: `drift alert ${e.alert.id} on ${e.alert.version}: ${e.alert.message}`.slice(0, 1024) });
+        detail: `drift alert ${e.alert.id}: ${e.alert.message}`.slice(0, 1024) });
     }
   }
 
