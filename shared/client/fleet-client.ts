@@ -39,6 +39,8 @@ export class FleetClient implements FleetSource, FleetActions {
   private driftSubscribed: boolean[];
   /** rollout.events likewise: an agent without rollouts keeps `rollouts` null and everything else working. */
   private rolloutSubscribed: boolean[];
+  /** auto.events likewise (an agent without automations keeps `autos` null). */
+  private autoSubscribed: boolean[];
   private listeners = new Set<() => void>();
   private notifyTimer: NodeJS.Timeout | null = null;
   private readonly points: number;
@@ -60,6 +62,7 @@ export class FleetClient implements FleetSource, FleetActions {
     this.subscribed = targets.map(() => false);
     this.driftSubscribed = targets.map(() => false);
     this.rolloutSubscribed = targets.map(() => false);
+    this.autoSubscribed = targets.map(() => false);
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
   }
 
@@ -120,6 +123,7 @@ export class FleetClient implements FleetSource, FleetActions {
       }
       if (!this.driftSubscribed[i]) await this.subscribeDrift(i);
       if (!this.rolloutSubscribed[i]) await this.subscribeRollouts(i);
+      if (!this.autoSubscribed[i]) await this.subscribeAutos(i);
       this.changed();
     } catch (e) {
       n.error = (e as Error).message;
@@ -199,6 +203,40 @@ export class FleetClient implements FleetSource, FleetActions {
       const code = e instanceof RpcCallError ? e.codeName : null;
       if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
     }
+  }
+
+  /** Subscribe to auto.events once, like rollout.events (an older agent without automations leaves `autos` null). */
+  private async subscribeAutos(i: number) {
+    const c = this.clients[i];
+    this.autoSubscribed[i] = true;
+    try {
+      const sub = await c.subscribe('auto.events', {}, (m) => this.onAutoEvent(i, m));
+      this.onAutoEvent(i, { snapshot: true, seq: 0, data: sub.snapshot });
+    } catch (e) {
+      this.autoSubscribed[i] = false;
+      const code = e instanceof RpcCallError ? e.codeName : null;
+      if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
+    }
+  }
+
+  /** Snapshot {automations, runs} replaces both; {automation} / {removed} / {run} replace or add one (runs: the newest 200 kept). */
+  private onAutoEvent(i: number, m: TopicMessage<'auto.events'>) {
+    const n = this.nodes[i];
+    if (m.snapshot) {
+      n.autos = { automations: [...m.data.automations], runs: [...m.data.runs].sort((a, b) => b.created_at - a.created_at) };
+      this.changed();
+      return;
+    }
+    const cur = n.autos ?? { automations: [], runs: [] };
+    const d = m.data;
+    if ('automation' in d) n.autos = { ...cur, automations: [...cur.automations.filter((a) => a.name !== d.automation.name), d.automation].sort((a, b) => a.name.localeCompare(b.name)) };
+    else if ('removed' in d) n.autos = { automations: cur.automations.filter((a) => a.name !== d.removed), runs: cur.runs.filter((r) => r.automation !== d.removed) };
+    else {
+      const old = cur.runs.find((x) => x.id === d.run.id);
+      if (old && old.updated_at > d.run.updated_at) return;
+      n.autos = { ...cur, runs: [d.run, ...cur.runs.filter((x) => x.id !== d.run.id)].sort((a, b) => b.created_at - a.created_at).slice(0, 200) };
+    }
+    this.changed();
   }
 
   /** Snapshot {rollouts} replaces the list; an event {rollout} replaces that rollout (an older copy is ignored) or adds it. Newest first. */

@@ -1,3 +1,4 @@
+import type { Automation, AutomationRun } from '../protocol/automation.js';
 import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersion, DriftAlert, DriftReport, DriftPoint } from '../protocol/index.js';
 import type { Rollout } from '../protocol/rollout.js';
 
@@ -33,6 +34,8 @@ export interface FleetNode {
   driftAlerts: DriftAlert[] | null;
   /** Rollouts this node coordinates (newest first), kept live by the rollout.events topic; null until known or when the agent has no rollouts. */
   rollouts: Rollout[] | null;
+  /** Automations of this node and their newest runs (newest first), kept live by auto.events; null/absent until known or when the agent has none. */
+  autos?: { automations: Automation[]; runs: AutomationRun[] } | null;
 }
 
 /** A read-only, observable view of the fleet: what the TUI's views consume. */

@@ -13,6 +13,8 @@ import { DriftView, visibleDrift } from './DriftView.js';
 import { NodeView, frameNode, visibleProcesses } from './NodeView.js';
 import { RolloutDetailView } from './RolloutDetailView.js';
 import { RolloutsView, visibleRollouts } from './RolloutsView.js';
+import { AutoView, visibleAutomations } from './AutoView.js';
+import { autoKey } from '../render/auto-row.js';
 import { JobDetailView } from './JobDetailView.js';
 import { JobsView, visibleJobs } from './JobsView.js';
 import { LogsView } from './LogsView.js';
@@ -150,8 +152,18 @@ export const rolloutDetailSpec: ViewSpec = {
   Component: RolloutDetailView,
 };
 
+/** Automations of every node (`:auto`), pushed by auto.events, with each one's newest run. No keys act yet. */
+export const autoSpec: ViewSpec = {
+  id: 'auto',
+  aliases: ['automations', 'au'],
+  arg: 'none',
+  title: (f) => `automations${f.filter ? ` (filter: ${f.filter})` : ''}`,
+  items: (nodes, f) => visibleAutomations(nodes, f).map(autoKey),
+  Component: AutoView,
+};
+
 /** All views; the first is the root of the view stack. */
-export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec, driftSpec, driftModelSpec, rolloutsSpec, rolloutDetailSpec];
+export const VIEWS: readonly ViewSpec[] = [clusterSpec, nodeSpec, jobsSpec, jobDetailSpec, logsSpec, modelsSpec, modelDetailSpec, driftSpec, driftModelSpec, rolloutsSpec, rolloutDetailSpec, autoSpec];
 
 /** The spec of a view id (falls back to the root view). */
 export function viewSpec(id: string, views: readonly ViewSpec[] = VIEWS): ViewSpec {
