@@ -176,6 +176,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const jobUser = config.jobs.process_user ? lookupUser(config.jobs.process_user) : null;
     const modelFiles = {
       has: (name: string, v: string) => registry.get(name, v) !== null,
+      artifact: (name: string, v: string) => { const x = registry.get(name, v); return x ? registry.file(x) : null; },
       serving: (name: string) => {
         const a = registry.alias(name);
         const main = a ? [...a.targets].sort((x, y) => y.weight - x.weight)[0]?.version ?? null : null;
