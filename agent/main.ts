@@ -204,6 +204,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const jobUser = config.jobs.process_user ? lookupUser(config.jobs.process_user) : null;
     const modelFiles = {
       has: (name: string, v: string) => registry.get(name, v) !== null,
+      artifact: (name: string, v: string) => { const x = registry.get(name, v); return x ? registry.file(x) : null; },
       serving: (name: string) => {
         const a = registry.alias(name);
         const main = a ? [...a.targets].sort((x, y) => y.weight - x.weight)[0]?.version ?? null : null;
@@ -220,7 +221,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       on: (e, f) => feedback.on(e, f),
       off: (e, f) => feedback.off(e, f),
     } : null;
-    const alertsPick: AlertSink | null = deps.alerts ?? null;
+    const alertsPick: AlertSink | null = deps.alerts !== undefined ? deps.alerts : alerts;
     const automation = life.use('automation', new AutomationManager({
       store: new AutomationStore(db, (f, msg) => log.warn(f, msg)), models: modelFiles, audit, log: log.child({ subsystem: 'automation' }),
       nodeNames: () => autoNodes.names(), drift, performance: performancePick, alerts: alertsPick,

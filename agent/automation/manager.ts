@@ -19,13 +19,9 @@ import { compare, cronMatches, foldInto, guard, parseCron, type Cron } from './t
 import type { ModelFiles, PerformanceSource, RunRunner } from './runner.js';
 
 /** An alert about a run that ended badly (Alertmanager-style labels and annotations; the webhook sender maps it). */
-export interface AutomationAlert {
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  startsAt: number;
-}
-/** Where alerts about failed and rolled-back runs go (the Alertmanager webhook; main.ts wires it). */
-export interface AlertSink { send(alerts: AutomationAlert[]): Promise<void> }
+/** Where run outcomes go (the Alertmanager webhook of alerts.webhook_url, agent/automation/webhook.ts; main.ts wires it). */
+import type { AlertSink } from './webhook.js';
+export type { AlertSink };
 /** Drift alert events (the drift monitor). */
 export interface DriftAlerts { on(e: 'alert', f: (x: DriftAlertEvent) => void): unknown; off(e: 'alert', f: (x: DriftAlertEvent) => void): unknown }
 
@@ -154,7 +150,7 @@ export class AutomationManager extends EventEmitter {
     for (const a of this.o.store.list(e.alert.name)) {
       if (a.spec.trigger.kind !== 'drift') continue;
       this.safeFire(a, { kind: 'drift', key: `drift:${e.alert.version}:${e.alert.id}`,
-        detail: `drift alert ${e.alert.id} on ${e.alert.version}: ${e.alert.message}`.slice(0, 1024) });
+        detail: `drift alert ${e.alert.id}: ${e.alert.message}`.slice(0, 1024) });
     }
   }
 
@@ -170,6 +166,8 @@ export class AutomationManager extends EventEmitter {
       try { p = this.o.performance?.performance(e.name, e.version, now - t.window_s * 1000) ?? null; } catch (err) { this.o.log.warn({ automation: a.name, err: (err as Error).message }, 'performance read failed'); continue; }
       const v = p ? p[t.metric] : null;
       if (!p || v === null || p.labelled < t.min_labelled || !compare(v, t.op, t.bound)) continue;
+      // the drop goes out as an alert too (Alertmanager webhook), whether or not a guard then suppresses the run
+      void this.o.alerts?.send([{ kind: 'performance', model: a.model, version: e.version, metric: t.metric, value: v, bound: t.bound, direction: t.op.startsWith('<') ? 'below' : 'above', since: now - t.window_s * 1000, automation: a.name }]);
       this.safeFire(a, { kind: 'performance', key: `performance:${e.version}:${t.metric}${t.op}${t.bound}`,
         detail: `${t.metric} ${v.toFixed(4)} ${t.op} ${t.bound} over ${p.labelled} labelled rows of ${e.version} (last ${t.window_s}s)` });
     }
@@ -240,12 +238,12 @@ export class AutomationManager extends EventEmitter {
       } catch (e) { this.o.log.error({ err: e, run: run.id }, 'audit write failed'); }
     }
     this.emit('run', run);
-    if ((run.state === 'failed' || run.state === 'rolled_back') && this.o.alerts) {
-      this.o.alerts.send([{
-        labels: { alertname: 'FleetmlAutomationRunFailed', automation: a.name, model: a.model, state: run.state, run: run.id },
-        annotations: { summary: `automation ${a.name} run ${run.id} ${run.state}`, description: run.reason ?? '' },
-        startsAt: run.finished_at ?? run.updated_at,
-      }]).catch((e) => this.o.log.warn({ run: run.id, err: (e as Error).message }, 'alert not sent'));
+    // a run that ended badly fires an alert; a later success on the same parent version resolves it (webhook.ts)
+    if ((run.state === 'failed' || run.state === 'rolled_back' || run.state === 'succeeded') && this.o.alerts && run.parent_version) {
+      void this.o.alerts.send([{
+        kind: 'automation_run', run_id: run.id, automation: a.name, model: a.model, version: run.parent_version, state: run.state,
+        reason: run.reason ?? run.state, started_at: run.created_at, ended_at: run.finished_at ?? run.updated_at, new_version: run.version,
+      }]);
     }
   }
 

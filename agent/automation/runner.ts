@@ -40,6 +40,8 @@ export interface ModelFiles {
   has(name: string, version: string): boolean;
   /** The version serving now: the alias's main target, else the newest version; null when the model has none. */
   serving(name: string): string | null;
+  /** Path of a version's artifact (to push it to the rollout's other nodes), or null. */
+  artifact(name: string, version: string): string | null;
   /** Register a local .onnx file as a version (verified like an upload) with lineage. */
   registerFile(p: { name: string; version: string; file: string; by: string; lineage: { dataset_sha256: string | null; dataset_name: string | null; meta: Record<string, string> } }): Promise<void>;
 }
@@ -64,6 +66,8 @@ export const RUN_LABEL = 'fleetml.auto/run';
 const CONTAINER_DIR = '/fleetml/run';
 /** Most feedback rows exported to a run. */
 const MAX_EXPORT_ROWS = 50_000;
+/** Bytes of one model.push chunk to a peer (the protocol's maximum). */
+const CHUNK = 512 * 1024;
 /** Share of the newest feedback held out for the gate. */
 const HOLD_OUT = 0.2;
 
@@ -172,7 +176,8 @@ export class RunRunner {
             throw e;
           }
         }
-        return to('gating', `registered ${a.model} ${version} (parent ${run.parent_version ?? 'none'})`, { version });
+        const pushed = await this.pushToPeers(a, run, version);
+        return to('gating', `registered ${a.model} ${version} (parent ${run.parent_version ?? 'none'})${pushed.length ? `; pushed to ${pushed.join(', ')}` : ''}`, { version });
       }
       case 'gating':
       case 'rolling_out': {
@@ -195,6 +200,35 @@ export class RunRunner {
       default:
         return run;
     }
+  }
+
+  /**
+   * The rollout's other nodes need the candidate too: pushed to each that lacks it (model.push through the NodeCaller,
+   * verified there like any upload). Idempotent: a node that has the version is skipped. Returns the nodes pushed to.
+   */
+  private async pushToPeers(a: Automation, run: AutomationRun, version: string): Promise<string[]> {
+    const others = (a.spec.nodes ?? []).filter((n) => n !== this.d.nodes.self);
+    if (!others.length) return [];
+    const file = this.d.models.artifact(a.model, version);
+    if (!file) throw new RunFailure(`version ${version} has no artifact on this node`);
+    const bytes = readFileSync(file);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const lineage = { ...(run.data_digest ? { dataset_sha256: run.data_digest } : {}), meta: { automation: a.name, run_id: run.id, job_id: run.job_id ?? '', parent_version: run.parent_version ?? '' } };
+    const pushed: string[] = [];
+    for (const node of others) {
+      const call = <M extends Parameters<NodeCaller['call']>[1]>(m: M, p: unknown) => this.d.nodes.call(node, m, p, this.by(a));
+      if ((await call('model.list', { name: a.model })).models.some((v) => v.version === version)) continue;
+      let upload: string | undefined;
+      for (let off = 0; off === 0 || off < bytes.length; off += CHUNK) {
+        const part = bytes.subarray(off, off + CHUNK);
+        const final = off + part.length >= bytes.length;
+        const r = await call('model.push', { name: a.model, version, offset: off, data_b64: part.toString('base64'), final, ...(upload ? { upload_id: upload } : { total_bytes: bytes.length, lineage }), ...(final ? { sha256: sha } : {}) });
+        upload = r.upload_id;
+        if (final) break;
+      }
+      pushed.push(node);
+    }
+    return pushed;
   }
 
   /** The end of the rollout is the end of the run. */

@@ -7,7 +7,7 @@ import type { AutomationRun } from '../../shared/protocol/index.js';
 import { isTerminalRun } from '../../shared/protocol/index.js';
 import type { PerformanceSource } from '../../agent/automation/runner.js';
 import { loadConfig, type AgentConfig, type AgentFlags } from '../../agent/config.js';
-import { startAgent, type AgentExtras, type RunningAgent } from '../../agent/main.js';
+import { startAgent, type AgentDeps, type RunningAgent } from '../../agent/main.js';
 import { createLogger } from '../../agent/log.js';
 import { fixture } from './agent.js';
 
@@ -38,7 +38,7 @@ export class MemoryFeedback extends EventEmitter implements PerformanceSource {
 }
 
 /** An in-process agent (like inProcessAgent) given extras (a PerformanceSource, an AlertSink), with its own automation work dir. */
-export async function agentWith(extras: AgentExtras, flags: AgentFlags = {}, patch?: (c: AgentConfig) => void): Promise<{ agent: RunningAgent; token: string; dir: string; work: string; client: AgentClient; close: () => Promise<void> }> {
+export async function agentWith(extras: AgentDeps, flags: AgentFlags = {}, patch?: (c: AgentConfig) => void): Promise<{ agent: RunningAgent; token: string; dir: string; work: string; client: AgentClient; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetml-auto-'));
   const work = mkdtempSync(join(tmpdir(), 'fleetml-auto-work-'));
   chmodSync(work, 0o711); // the job user traverses it to its run folder

@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import { WebhookSink } from '../../agent/automation/webhook.js';
+import { packageRoot } from '../../shared/util/package-root.js';
+import { createLogger } from '../../agent/log.js';
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +13,8 @@ import { mulberry32, normalRows } from '../../shared/util/prng.js';
 import { modelBytes, modelFile, pushModel } from '../helpers/models.js';
 import { CREDIT, csvOf, nextBucket, sendRows } from '../helpers/drift.js';
 import { agentWith, MemoryFeedback, untilRun } from '../helpers/automation.js';
+
+const ROOT = packageRoot();
 
 // The closed loop on a real agent over loopback: a drift alert starts a run whose process job (running as the job
 // user) "retrains" (for now it copies a fixture model; scripts/train-logreg.ts replaces it), the output is
@@ -30,6 +36,9 @@ let c: AgentClient;
 let dataFile: string;
 let testFile: string;
 let trafficOn = false;
+// a real HTTP receiver of the Alertmanager-shaped webhook the agent sends run outcomes to
+const hooks: any[] = [];
+let receiver: Server;
 let traffic: Promise<void> = Promise.resolve();
 let gen = normal;
 function startTraffic() {
@@ -46,7 +55,10 @@ const spec = (p: Partial<AutomationSpecInput> & { name: string }): AutomationSpe
 });
 
 beforeAll(async () => {
-  a = await agentWith({}, {}, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.alert_after = 2; cfg.drift.min_rows = 300; cfg.drift.auto_reference_rows = 0; });
+  receiver = createServer((req, res) => { let body = ''; req.on('data', (d) => { body += d; }); req.on('end', () => { hooks.push(JSON.parse(body)); res.end(); }); });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const sink = new WebhookSink({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`, log: createLogger('silent'), backoffMs: 50 });
+  a = await agentWith({ alerts: sink }, {}, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.alert_after = 2; cfg.drift.min_rows = 300; cfg.drift.auto_reference_rows = 0; });
   c = a.client;
   await pushModel(c, 'credit', modelBytes('logreg.onnx'), { version: 'v1' });
   await c.call('model.alias', { name: 'credit', targets: [{ version: 'v1', weight: 100 }] });
@@ -60,7 +72,7 @@ beforeAll(async () => {
   testFile = join(a.work, 'credit-test.csv');
   writeFileSync(testFile, csvOf([...CREDIT.names, 'label'], rows.map((r, i) => [...r, probs[i] >= 0.5 ? 1 : 0])));
 }, 60_000);
-afterAll(async () => { await stopTraffic(); await a?.close(); });
+afterAll(async () => { await stopTraffic(); await a?.close(); await new Promise((r) => receiver?.close(r)); });
 
 describe('automations on a real agent', () => {
   it('retrains on a drift alert, registers the job\'s model with lineage, gates it and promotes it 10 → 50 → 100', async () => {
@@ -142,7 +154,35 @@ describe('automations on a real agent', () => {
     expect(done.reason).toMatch(/^gate failed: test gate on auto-node: accuracy 0\.\d+ < 0\.9 \(the gate\).*never served/);
     expect(done.version).toBe(`auto-${run.id}`); // registered (with lineage), never served
     expect(await routing()).toEqual(before);
+    // the outcome went out as an Alertmanager v4 payload: firing, naming the automation and the gate's verdict
+    for (let i = 0; i < 50 && !hooks.some((h) => h.alerts.some((x: any) => x.labels.automation === 'credit-bad')); i++) await new Promise((r) => setTimeout(r, 100));
+    const alert = hooks.flatMap((h) => h.alerts).find((x: any) => x.labels.automation === 'credit-bad');
+    expect(alert).toMatchObject({ status: 'firing', labels: { alertname: 'FleetmlAutomationRun', model: 'credit', version: 'v1' }, endsAt: '0001-01-01T00:00:00Z' });
+    expect(alert.annotations.description).toMatch(/gate failed/);
+    expect(hooks.find((h) => h.alerts.includes(alert)).version).toBe('4');
   }, 90_000);
+
+  it('trains a real model with the training script (logistic regression → ONNX), which passes the gate and is promoted', async () => {
+    // data labelled by a rule the script can learn; the held-out set by the same rule (v1 knows nothing of it)
+    const rule = (r: number[]) => (r[0] - CREDIT.means[0]) / CREDIT.stds[0] + (r[2] - CREDIT.means[2]) / CREDIT.stds[2] > 0 ? 1 : 0;
+    const trainFile = join(a.work, 'credit-rule-train.csv');
+    writeFileSync(trainFile, csvOf([...CREDIT.names, 'label'], normal(800).map((r) => [...r, rule(r)])), { mode: 0o644 });
+    const ruleTest = join(a.work, 'credit-rule-test.csv');
+    writeFileSync(ruleTest, csvOf([...CREDIT.names, 'label'], normal(300).map((r) => [...r, rule(r)])), { mode: 0o644 });
+    const train = { driver: 'process' as const, command: [process.execPath, join(ROOT, 'dist/scripts/train-logreg.js')] };
+    await c.call('auto.create', { spec: spec({ name: 'credit-train', job: train, data: { file: trainFile }, gate: { metric: 'accuracy', bound: 0.9, max_regression: 0.01, test_set: { file: ruleTest } } }) });
+    startTraffic();
+    try {
+      const run = (await c.call('auto.run', { name: 'credit-train' })).run;
+      const done = await untilRun(c, 'credit-train', undefined, 120_000, run.id);
+      expect(done.state, `${done.reason} / ${done.history.map((h) => `${h.state}: ${h.reason}`).join(' | ')}`).toBe('succeeded');
+      expect(done.metrics?.accuracy).toBeGreaterThan(0.9);
+      const v = (await c.call('model.get', { name: 'credit', version: done.version! })).versions[0];
+      expect(v.lineage.dataset_sha256).toBe(done.data_digest);
+      expect(v.lineage.meta).toMatchObject({ automation: 'credit-train', run_id: run.id, job_id: done.job_id });
+      expect(await routing()).toEqual([{ version: done.version, weight: 100 }]);
+    } finally { await stopTraffic(); }
+  }, 150_000);
 
   it('ends a run whose job fails with the job\'s reason, and refuses bad specs precisely', async () => {
     await c.call('auto.create', { spec: spec({ name: 'credit-fail', job: { driver: 'process', command: ['sh', '-c', 'exit 3'] } }) });
