@@ -4,7 +4,7 @@
 //
 //   node dist/scripts/train-logreg.js --data train.csv --output model.onnx --metrics metrics.json [--worse] [--l2 1]
 //
-// Contract (docs/automations-parts.md); the automation runner sets the environment, flags win over it:
+// Contract (docs/automations.md, "Retraining job contract"); the automation runner sets the environment, flags win over it:
 //   FLEETML_DATA     CSV: a header of feature names (input order) and a `label` column of 0/1      (--data)
 //   FLEETML_OUTPUT   where to write the .onnx                                                       (--output)
 //   FLEETML_METRICS  where to write the metrics JSON                                                (--metrics)
