@@ -37,9 +37,9 @@ describe(':auto', () => {
     await type(':', 'auto', ENTER);
     const f = frame();
     expect(f).toContain('2 automations · 1 paused · 1 running · 0 succeeded · 1 failed/rolled back · 1 suppressed');
-    expect(f).toMatch(/NODE +NAME +MODEL +TRIGGER +STATE +RUNS +LAST +AGE +LAST RUN/);
-    expect(f).toMatch(/gpu01 +credit-perf +credit +performance:accuracy<0\.9 +paused +0 +– +– +no run yet/);
-    expect(f).toMatch(/gpu01 +credit-retrain +credit +drift +active +3 +gating +\S+ +gating auto-r-new: testing auto-r-new on 400 held-out rows/);
+    expect(f).toMatch(/NODE +NAME +MODEL +TRIGGER +STATE +RUNS +AGE +LAST RUN/);
+    expect(f).toMatch(/gpu01 +credit-perf +credit +performance:accuracy<0\.9 +paused +0 +– +no run yet/);
+    expect(f).toMatch(/gpu01 +credit-retrain +credit +drift +active +3 +\S+ +gating auto-r-new: testing auto-r-new on 400 held-out rows/);
     fits();
     await type('j', ENTER);
     const d = frame();

@@ -6,22 +6,21 @@ import type { Tone } from '../theme.js';
 import { fmtAge } from './job-row.js';
 import type { Column } from './table.js';
 
-/** Columns of the :auto view; LAST RUN (where the newest run stopped, and why) takes the spare width. */
+/** Columns of the :auto view; LAST RUN (where the newest run stopped, and why) takes the spare width and goes last. */
 export const AUTO_COLUMNS: Column[] = [
-  { header: 'NODE', width: 10, priority: 6 },
+  { header: 'NODE', width: 10, priority: 4 },
   { header: 'NAME', width: 14, priority: 10 },
-  { header: 'MODEL', width: 10, priority: 9 },
-  { header: 'TRIGGER', width: 24, priority: 7 },
+  { header: 'MODEL', width: 10, priority: 7 },
+  { header: 'TRIGGER', width: 24, priority: 6 },
   { header: 'STATE', width: 7, priority: 8 },
-  { header: 'RUNS', width: 4, align: 'right', priority: 4 },
-  { header: 'LAST', width: 11, priority: 9 },
-  { header: 'AGE', width: 5, align: 'right', priority: 5 },
-  { header: 'LAST RUN', width: 16, flex: true, priority: 3 },
+  { header: 'RUNS', width: 4, align: 'right', priority: 3 },
+  { header: 'AGE', width: 5, align: 'right', priority: 2 },
+  { header: 'LAST RUN', width: 20, flex: true, priority: 9 },
 ];
 
 /** Columns of one automation's runs. */
 export const RUN_COLUMNS: Column[] = [
-  { header: 'RUN', width: 10, priority: 8 },
+  { header: 'RUN', width: 12, priority: 8 },
   { header: 'STATE', width: 11, priority: 10 },
   { header: 'TRIGGER', width: 10, priority: 7 },
   { header: 'VERSION', width: 12, priority: 6 },
@@ -84,7 +83,7 @@ export function runLine(r: AutomationRun): string {
 export function autoRow(e: AutoEntry, now: number): string[] {
   const last = e.runs[0];
   return [e.node, e.automation.name, e.automation.model, triggerText(e.automation.spec.trigger), e.automation.state, String(e.runs.length),
-    last ? runStateText(last.state) : '–', last ? fmtAge(now - last.created_at) : '–', last ? runLine(last) : 'no run yet'];
+    last ? fmtAge(now - last.created_at) : '–', last ? runLine(last) : 'no run yet'];
 }
 
 /** Row tone: a paused automation dim, else its last run's. */
