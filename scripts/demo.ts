@@ -13,13 +13,14 @@
 // ROLLOUT_STEP_S each): it is promoted; then a canary of v3, rolled back by itself at its first step (output drift).
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { packageRoot } from '../shared/util/package-root.js';
 import { cliPath, spawnAgent, type AgentProcess } from './lib/agent-process.js';
 import { FleetClient } from '../shared/client/fleet-client.js';
 import { AgentClient } from '../shared/client/agent-client.js';
 import { pushModel } from '../shared/client/model-push.js';
 import { uploadReferenceFile } from '../shared/client/drift-upload.js';
+import { isTerminalRun } from '../shared/protocol/index.js';
 import { CREDIT, CREDIT_DRIFT, CREDIT_SHIFTED, CREDIT_SHIFT_STDS, creditRows, csvOf } from './lib/credit-data.js';
 import { mulberry32 } from '../shared/util/prng.js';
 import { readFileSync } from 'node:fs';
@@ -29,6 +30,9 @@ const fx = (f: string) => join(packageRoot(), 'test', 'fixtures', 'nvidia-smi', 
 const base = Number(process.env.FLEETML_DEMO_PORT ?? 7171);
 // a fresh private folder per run: it holds the demo agents' admin tokens
 const root = mkdtempSync(join(tmpdir(), 'fleetml-demo-'));
+// traversable (not listable) by the job user: the automations' run folders live here, next to the agents' data dirs
+// (those stay 0700)
+chmodSync(root, 0o711);
 const nodes = [
   { name: 'ws-a5000', fixtures: ['rtx-a5000-2gpu-590.44-procs-q-x.xml'], labels: ['gpu=a5000', 'rack=r1'] },
   { name: 'dgx-a100', fixtures: ['a100-sxm4-80gb-mig-535.54-q-x.xml', 'tesla-t4-515.105-procs-q-x.xml'], labels: ['gpu=a100', 'rack=r2'] },
@@ -164,6 +168,44 @@ try {
 } catch (e) {
   console.error(`fleetml demo: drift part skipped: ${(e as Error).message}`);
 }
+// The closed loop (`:auto`): on the drifting node, `credit-retrain` retrains credit when its drift alert is raised
+// (a real process job: scripts/train-logreg.ts fits a logistic regression to labelled data and writes ONNX), gates the
+// new version on a held-out set and canaries it 10 → 50 → 100; `credit-worse` retrains into a deliberately worse model
+// (FLEETML_TRAIN_WORSE=1), started by hand once the first run is over, and stops at the gate: v1 keeps serving.
+let autoTimer: NodeJS.Timeout | null = null;
+try {
+  const i = nodes.findIndex((n) => n.name === DRIFT_NODE);
+  const c = creditClients[i];
+  if (!c) throw new Error('the credit part did not start');
+  // labels by a rule the script can learn (the demo's ground truth); v1 (logreg.onnx) knows nothing of it
+  const rule = (r: number[]) => ((r[0] - CREDIT.means[0]) / CREDIT.stds[0] + (r[2] - CREDIT.means[2]) / CREDIT.stds[2] > 0 ? 1 : 0);
+  const labelled = (seed: number, n: number) => csvOf([...CREDIT.names, 'label'], creditRows(mulberry32(seed), n).map((r) => [...r, rule(r)]));
+  const train = join(root, 'credit-labelled.csv');
+  const heldOut = join(root, 'credit-holdout.csv');
+  writeFileSync(train, labelled(7, 1500), { mode: 0o644 });
+  writeFileSync(heldOut, labelled(8, 400), { mode: 0o644 });
+  const job = { driver: 'process' as const, command: [process.execPath, join(packageRoot(), 'dist', 'scripts', 'train-logreg.js')] };
+  const common = {
+    model: 'credit', data: { file: train }, gate: { metric: 'accuracy' as const, bound: 0.9, max_regression: 0.01, test_set: { file: heldOut } }, cooldown_s: 600,
+    // the retrained model answers differently by design (new labels): its canary is judged on errors and latency
+    rollout: { strategy: 'canary' as const, steps: [10, 50, 100], step_duration_s: 10, analysis: { min_requests: 2, max_waits: 10, max_p95_ratio: 20, max_drift: 1e9 } },
+  };
+  await c.call('auto.create', { spec: { name: 'credit-retrain', trigger: { kind: 'drift' }, job, ...common } });
+  await c.call('auto.create', { spec: { name: 'credit-worse', trigger: { kind: 'manual' }, job: { ...job, env: { FLEETML_TRAIN_WORSE: '1' } }, ...common } });
+  let worseStarted = false;
+  autoTimer = setInterval(() => {
+    if (worseStarted) return;
+    c.call('auto.history', { name: 'credit-retrain', limit: 1 }).then(async ({ runs }) => {
+      if (worseStarted || !runs[0] || !isTerminalRun(runs[0]) || runs[0].state === 'suppressed') return;
+      worseStarted = true;
+      await c.call('auto.run', { name: 'credit-worse', reason: 'demo: a retrain that makes a worse model' }).catch(() => undefined);
+    }).catch(() => undefined);
+  }, 2000);
+  autoTimer.unref();
+  console.error(`automations on ${DRIFT_NODE}: credit-retrain (on drift: retrain with scripts/train-logreg.ts, gate accuracy>=0.9, canary 10 → 50 → 100) and credit-worse (a worse retrain, run once the first is over: stops at the gate); watch :auto`);
+} catch (e) {
+  console.error(`fleetml demo: automation part skipped: ${(e as Error).message}`);
+}
 // Rollouts: `scoring` v1 (serving), v2 (good) and v3 (bad) on every agent, SCORING_ROWS-row requests every 50 ms to each, then
 // the two canaries, started on the coordinator through the API (`fleetml rollout start` does the same).
 let scoringTimer: NodeJS.Timeout | null = null;
@@ -256,6 +298,7 @@ const stopTraffic = async () => {
   if (creditTimer) clearInterval(creditTimer);
   if (scoringTimer) clearInterval(scoringTimer);
   if (rolloutTimer) clearTimeout(rolloutTimer);
+  if (autoTimer) clearInterval(autoTimer);
   await Promise.all([...traffic, ...creditClients, ...scoringClients].map((c) => c.close().catch(() => undefined)));
 };
 
