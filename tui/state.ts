@@ -26,7 +26,8 @@ export interface Frame {
 }
 
 /** What the rollout keys ask a coordinator to do. */
-export type RolloutOp = 'pause' | 'resume' | 'promote' | 'abort';
+export type { RolloutOp } from '../shared/protocol/rollout.js';
+import type { RolloutOp } from '../shared/protocol/rollout.js';
 
 /** A change to the fleet the UI asks for; App runs it through FleetActions (the reducer only records it). */
 export type Effect =

@@ -3,7 +3,7 @@ import type { ClientState, TopicMessage } from './agent-client.js';
 import type { Target } from './inventory.js';
 import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetActions, FleetNode, FleetSource, NodeConn } from './fleet-types.js';
 import { flattenStats } from '../protocol/index.js';
-import type { DriftReport, Job, JobSpecInput, LogLine, NodeStats } from '../protocol/index.js';
+import type { DriftReport, Job, JobSpecInput, LogLine, NodeStats, TopicParamsIn } from '../protocol/index.js';
 import type { Rollout } from '../protocol/rollout.js';
 import type { AutomationRun } from '../protocol/automation.js';
 
@@ -34,17 +34,16 @@ const toConn = (s: ClientState): NodeConn => (s === 'open' ? 'up' : s === 'unaut
  * An agent that is down is retried with backoff by its AgentClient and comes back on its own.
  * Listeners are notified at most once per throttle window, however many agents send samples.
  */
+/** Topics an agent may not serve (older agent, feature off): subscribed apart so the others keep working. */
+type OptionalTopic = 'drift.alerts' | 'rollout.events' | 'auto.events';
+
 export class FleetClient implements FleetSource, FleetActions {
   private nodes: FleetNode[];
   private clients: AgentClient[];
   private unnamed: boolean[];
   private subscribed: boolean[];
-  /** drift.alerts is subscribed apart: an agent without drift monitoring must not stop the other topics. */
-  private driftSubscribed: boolean[];
-  /** rollout.events likewise: an agent without rollouts keeps `rollouts` null and everything else working. */
-  private rolloutSubscribed: boolean[];
-  /** auto.events likewise (an agent older than automations keeps `automations` null). */
-  private autoSubscribed: boolean[];
+  /** Per optional topic, whether each node is subscribed to it (see subscribeOptional). */
+  private optional: Record<OptionalTopic, boolean[]>;
   private listeners = new Set<() => void>();
   private notifyTimer: NodeJS.Timeout | null = null;
   private readonly points: number;
@@ -66,9 +65,7 @@ export class FleetClient implements FleetSource, FleetActions {
     this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, modelPerf: null, driftAlerts: null, rollouts: null, automations: null, autoRuns: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
-    this.driftSubscribed = targets.map(() => false);
-    this.rolloutSubscribed = targets.map(() => false);
-    this.autoSubscribed = targets.map(() => false);
+    this.optional = { 'drift.alerts': targets.map(() => false), 'rollout.events': targets.map(() => false), 'auto.events': targets.map(() => false) };
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
   }
 
@@ -127,9 +124,9 @@ export class FleetClient implements FleetSource, FleetActions {
           this.onJobEvent(i, { snapshot: true, seq: 0, data: jobs.snapshot });
         } catch (e) { this.subscribed[i] = false; throw e; }
       }
-      if (!this.driftSubscribed[i]) await this.subscribeDrift(i);
-      if (!this.rolloutSubscribed[i]) await this.subscribeRollouts(i);
-      if (!this.autoSubscribed[i]) await this.subscribeAutomations(i);
+      await this.subscribeOptional(i, 'drift.alerts', (m) => this.onDriftAlert(i, m));
+      await this.subscribeOptional(i, 'rollout.events', (m) => this.onRolloutEvent(i, m));
+      await this.subscribeOptional(i, 'auto.events', (m) => this.onAutoEvent(i, m));
       this.changed();
     } catch (e) {
       n.error = (e as Error).message;
@@ -168,18 +165,19 @@ export class FleetClient implements FleetSource, FleetActions {
   }
 
   /**
-   * Subscribe to drift.alerts once (AgentClient resubscribes it on reconnect). An agent that does not know the
-   * topic (NOT_FOUND) or has drift monitoring off (UNAVAILABLE) leaves driftAlerts null; the next reconnect tries again
-   * (the agent may have been upgraded meanwhile).
+   * Subscribe to an optional topic once per node (AgentClient resubscribes it on every reconnect). An agent that
+   * does not know the topic (NOT_FOUND, METHOD_NOT_FOUND) or has the feature off (UNAVAILABLE) leaves its data null;
+   * the next reconnect tries again (the agent may have been upgraded meanwhile).
    */
-  private async subscribeDrift(i: number) {
-    const c = this.clients[i];
-    this.driftSubscribed[i] = true;
+  private async subscribeOptional<T extends OptionalTopic>(i: number, topic: T, on: (m: TopicMessage<T>) => void) {
+    const flags = this.optional[topic];
+    if (flags[i]) return;
+    flags[i] = true;
     try {
-      const sub = await c.subscribe('drift.alerts', {}, (m) => this.onDriftAlert(i, m));
-      this.onDriftAlert(i, { snapshot: true, seq: 0, data: sub.snapshot });
+      const sub = await this.clients[i].subscribe(topic, {} as TopicParamsIn<T>, on); // these topics take no params
+      on({ snapshot: true, seq: 0, data: sub.snapshot });
     } catch (e) {
-      this.driftSubscribed[i] = false;
+      flags[i] = false;
       const code = e instanceof RpcCallError ? e.codeName : null;
       if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
     }
@@ -194,22 +192,6 @@ export class FleetClient implements FleetSource, FleetActions {
     this.changed();
   }
 
-  /**
-   * Subscribe to rollout.events once, like drift.alerts: an agent that does not know the topic (NOT_FOUND,
-   * METHOD_NOT_FOUND) or has rollouts off (UNAVAILABLE) leaves `rollouts` null; the next reconnect tries again.
-   */
-  private async subscribeRollouts(i: number) {
-    const c = this.clients[i];
-    this.rolloutSubscribed[i] = true;
-    try {
-      const sub = await c.subscribe('rollout.events', {}, (m) => this.onRolloutEvent(i, m));
-      this.onRolloutEvent(i, { snapshot: true, seq: 0, data: sub.snapshot });
-    } catch (e) {
-      this.rolloutSubscribed[i] = false;
-      const code = e instanceof RpcCallError ? e.codeName : null;
-      if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
-    }
-  }
 
   /** Snapshot {rollouts} replaces the list; an event {rollout} replaces that rollout (an older copy is ignored) or adds it. Newest first. */
   private onRolloutEvent(i: number, m: TopicMessage<'rollout.events'>) {
@@ -227,19 +209,6 @@ export class FleetClient implements FleetSource, FleetActions {
     this.changed();
   }
 
-  /** Subscribe to auto.events once, like rollout.events (an agent without automations leaves them null). */
-  private async subscribeAutomations(i: number) {
-    const c = this.clients[i];
-    this.autoSubscribed[i] = true;
-    try {
-      const sub = await c.subscribe('auto.events', {}, (m) => this.onAutoEvent(i, m));
-      this.onAutoEvent(i, { snapshot: true, seq: 0, data: sub.snapshot });
-    } catch (e) {
-      this.autoSubscribed[i] = false;
-      const code = e instanceof RpcCallError ? e.codeName : null;
-      if (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE' && code !== 'METHOD_NOT_FOUND') throw e;
-    }
-  }
 
   /** Snapshot {automations, runs} replaces both; {automation} / {removed} / {run} update one (an older run copy is ignored). */
   private onAutoEvent(i: number, m: TopicMessage<'auto.events'>) {
