@@ -2,7 +2,6 @@
 // true labels sent by id an hour of agent time later (injected clock) move the live accuracy below 0.9, which fires
 // a `performance:accuracy<0.9` automation; the drop also goes out as an Alertmanager payload to a real receiver.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { WebhookSink } from '../../agent/automation/webhook.js';
 import { createLogger } from '../../agent/log.js';
 import { AgentClient } from '../../shared/client/agent-client.js';
@@ -11,26 +10,25 @@ import { inProcessAgent } from '../helpers/agent.js';
 import { CREDIT } from '../helpers/drift.js';
 import { modelBytes, pushModel } from '../helpers/models.js';
 import { untilRun } from '../helpers/automation.js';
+import { untilAlert, webhookReceiver } from '../helpers/webhook.js';
 
 const HOUR = 3_600_000;
 let clock = Date.now();
 const now = () => clock;
-const hooks: any[] = [];
-let receiver: Server;
+let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 let a: Awaited<ReturnType<typeof inProcessAgent>>;
 let c: AgentClient;
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => { let body = ''; req.on('data', (d) => { body += d; }); req.on('end', () => { hooks.push(JSON.parse(body)); res.end(); }); });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const alerts = new WebhookSink({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`, log: createLogger('silent'), backoffMs: 50 });
+  receiver = await webhookReceiver();
+  const alerts = new WebhookSink({ url: receiver.url, log: createLogger('silent'), backoffMs: 50 });
   a = await inProcessAgent({ jobDriver: ['process', 'fake'] }, undefined, { now, alerts });
   c = new AgentClient({ url: a.agent.url, token: a.token, reconnect: false, callTimeoutMs: 30_000 });
   await c.connect();
   await pushModel(c, 'credit', modelBytes('logreg.onnx'), { version: 'v1' });
   await c.call('model.alias', { name: 'credit', targets: [{ version: 'v1', weight: 100 }] });
 }, 60_000);
-afterAll(async () => { await c?.close(); await a?.close(); await new Promise((r) => receiver?.close(r)); });
+afterAll(async () => { await c?.close(); await a?.close(); await receiver?.close(); });
 
 describe('ground truth fires a performance automation', () => {
   it('labels sent by request id an hour later move the live accuracy and start a run', async () => {
@@ -58,8 +56,7 @@ describe('ground truth fires a performance automation', () => {
     expect(run.trigger).toMatchObject({ kind: 'performance', key: 'performance:v1:accuracy<0.9' });
     expect(run.trigger.detail).toMatch(/accuracy 0\.5000 < 0\.9 over 60 labelled rows of v1/);
     // and the drop went out as an Alertmanager v4 payload
-    for (let i = 0; i < 50 && !hooks.some((h) => h.alerts.some((x: any) => x.labels.alertname === 'FleetmlPerformanceDrop')); i++) await new Promise((r) => setTimeout(r, 100));
-    const drop = hooks.flatMap((h) => h.alerts).find((x: any) => x.labels.alertname === 'FleetmlPerformanceDrop');
+    const drop = await untilAlert(receiver.hooks, (x) => x.labels.alertname === 'FleetmlPerformanceDrop');
     expect(drop).toMatchObject({ status: 'firing', labels: { model: 'credit', version: 'v1' } });
   }, 60_000);
 });

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { WebhookSink } from '../../agent/automation/webhook.js';
 import { packageRoot } from '../../shared/util/package-root.js';
 import { createLogger } from '../../agent/log.js';
@@ -13,6 +12,7 @@ import { mulberry32, normalRows } from '../../shared/util/prng.js';
 import { modelBytes, modelFile, pushModel } from '../helpers/models.js';
 import { CREDIT, csvOf, nextBucket, sendRows } from '../helpers/drift.js';
 import { agentWith, MemoryFeedback, untilRun } from '../helpers/automation.js';
+import { untilAlert, webhookReceiver } from '../helpers/webhook.js';
 
 const ROOT = packageRoot();
 
@@ -45,8 +45,7 @@ let ruleTrain: string;
 let ruleTest: string;
 let trafficOn = false;
 // a real HTTP receiver of the Alertmanager-shaped webhook the agent sends run outcomes to
-const hooks: any[] = [];
-let receiver: Server;
+let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 let traffic: Promise<void> = Promise.resolve();
 let gen = normal;
 function startTraffic() {
@@ -63,9 +62,8 @@ const spec = (p: Partial<AutomationSpecInput> & { name: string }): AutomationSpe
 });
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => { let body = ''; req.on('data', (d) => { body += d; }); req.on('end', () => { hooks.push(JSON.parse(body)); res.end(); }); });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const sink = new WebhookSink({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`, log: createLogger('silent'), backoffMs: 50 });
+  receiver = await webhookReceiver();
+  const sink = new WebhookSink({ url: receiver.url, log: createLogger('silent'), backoffMs: 50 });
   a = await agentWith({ alerts: sink }, {}, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.alert_after = 2; cfg.drift.min_rows = 300; cfg.drift.auto_reference_rows = 0; });
   c = a.client;
   await pushModel(c, 'credit', modelBytes('logreg.onnx'), { version: 'v1' });
@@ -85,7 +83,7 @@ beforeAll(async () => {
   testFile = join(a.work, 'credit-test.csv');
   writeFileSync(testFile, csvOf([...CREDIT.names, 'label'], rows.map((r, i) => [...r, probs[i] >= 0.5 ? 1 : 0])));
 }, 60_000);
-afterAll(async () => { await stopTraffic(); await a?.close(); await new Promise((r) => receiver?.close(r)); });
+afterAll(async () => { await stopTraffic(); await a?.close(); await receiver?.close(); });
 
 describe('automations on a real agent', () => {
   it('retrains on a drift alert, registers the job\'s model with lineage, gates it and promotes it 10 → 50 → 100', async () => {
@@ -171,11 +169,10 @@ describe('automations on a real agent', () => {
     expect(done.version).toBe(`auto-${run.id}`); // registered (with lineage), never served
     expect(await routing()).toEqual(before);
     // the outcome went out as an Alertmanager v4 payload: firing, naming the automation and the gate's verdict
-    for (let i = 0; i < 50 && !hooks.some((h) => h.alerts.some((x: any) => x.labels.automation === 'credit-bad')); i++) await new Promise((r) => setTimeout(r, 100));
-    const alert = hooks.flatMap((h) => h.alerts).find((x: any) => x.labels.automation === 'credit-bad');
+    const alert = await untilAlert(receiver.hooks, (x) => x.labels.automation === 'credit-bad');
     expect(alert).toMatchObject({ status: 'firing', labels: { alertname: 'FleetmlAutomationRun', model: 'credit', version: done.parent_version }, endsAt: '0001-01-01T00:00:00Z' });
     expect(alert.annotations.description).toMatch(/gate failed/);
-    expect(hooks.find((h) => h.alerts.includes(alert)).version).toBe('4');
+    expect(receiver.hooks.find((h) => h.alerts.includes(alert)).version).toBe('4');
   }, 90_000);
 
   it('ends a run whose job fails with the job\'s reason, and refuses bad specs precisely', async () => {

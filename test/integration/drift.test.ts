@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { AgentClient } from '../../shared/client/agent-client.js';
 import { DriftReport } from '../../shared/protocol/index.js';
 import { mulberry32, normalRows } from '../../shared/util/prng.js';
 import { inProcessAgent } from '../helpers/agent.js';
 import { modelBytes, pushModel } from '../helpers/models.js';
 import { CREDIT, csvOf, nextBucket, sendRows } from '../helpers/drift.js';
+import { webhookReceiver } from '../helpers/webhook.js';
 
 // The issue's "done when", on a real agent with the real logreg model (4 inputs → 1 probability): a reference
 // dataset, unshifted traffic (no alert), then two features shifted (an alert naming exactly those two within the
@@ -19,8 +19,7 @@ let c: AgentClient;
 let version: string;
 const events: Array<{ type: string; features: string[]; at: number }> = [];
 // a real HTTP receiver for the agent's Alertmanager-shaped webhook (alerts.webhook_url)
-const hooks: any[] = [];
-let receiver: Server;
+let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 const rnd = mulberry32(42);
 const normal = (n: number) => normalRows(rnd, n, CREDIT.means, CREDIT.stds);
 const shifted = (n: number) => normal(n).map((r) => [r[0] + 3 * CREDIT.stds[0], r[1], r[2] + 3 * CREDIT.stds[2], r[3]]);
@@ -33,16 +32,14 @@ async function traffic(gen: (n: number) => number[][], buckets: number) {
 }
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => { let body = ''; req.on('data', (d) => { body += d; }); req.on('end', () => { hooks.push(JSON.parse(body)); res.end(); }); });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/alerts`;
-  a = await inProcessAgent({ jobDriver: ['fake'] }, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.alert_after = 2; cfg.drift.min_rows = 300; cfg.alerts.webhook_url = hookUrl; });
+  receiver = await webhookReceiver();
+  a = await inProcessAgent({ jobDriver: ['fake'] }, (cfg) => { cfg.drift.bucket_s = 1; cfg.drift.alert_after = 2; cfg.drift.min_rows = 300; cfg.alerts.webhook_url = receiver.url; });
   c = new AgentClient({ url: a.agent.url, token: a.token, reconnect: false, callTimeoutMs: 30_000 });
   await c.connect();
   version = (await pushModel(c, 'credit', modelBytes('logreg.onnx'))).model!.version;
   await c.subscribe('drift.alerts', {}, (m) => { if (!m.snapshot) { const e = m.data; events.push({ type: e.type, features: e.alert.features, at: Date.now() }); } });
 }, 60_000);
-afterAll(async () => { await c?.close(); await a?.close(); await new Promise((r) => receiver?.close(r)); });
+afterAll(async () => { await c?.close(); await a?.close(); await receiver?.close(); });
 
 describe('drift monitoring end to end', () => {
   it('builds a reference from a CSV whose header names the features (matched by position) and predicts on it', async () => {
@@ -110,6 +107,7 @@ describe('drift monitoring end to end', () => {
     expect(sub.snapshot.alerts).toEqual([]);
     await sub.close();
     // the webhook receiver got Alertmanager's payload (version 4): firing, then resolved, for the same alert
+    const hooks = receiver.hooks;
     for (let i = 0; i < 50 && hooks.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
     expect(hooks.map((h) => [h.version, h.status, h.alerts[0].status, h.alerts[0].labels.alertname, h.alerts[0].labels.model])).toEqual([
       ['4', 'firing', 'firing', 'FleetmlDrift', 'credit'], ['4', 'resolved', 'resolved', 'FleetmlDrift', 'credit'],
