@@ -46,7 +46,8 @@ export const AgentConfig = z.object({
     metrics_public: z.boolean().default(false).describe('Serve /metrics without a token (e.g. Prometheus on a trusted network). Default: needs a read token.'),
   }).strict().prefault({}),
   jobs: z.object({
-    drivers: z.array(z.enum(['docker', 'process', 'fake'])).default(['process', 'docker']).describe('Task drivers enabled on this node. fake (no real work) is for tests and demos.'),
+    drivers: z.array(z.enum(['docker', 'process', 'fake', 'slurm'])).default(['process', 'docker']).describe('Task drivers enabled on this node. fake (no real work) is for tests and demos; slurm hands jobs to a Slurm cluster (jobs.slurm, docs/slurm.md).'),
+    default_driver: z.enum(['docker', 'process', 'fake', 'slurm']).nullable().default(null).describe('Driver of a job submitted without one (the CLI and TUI ask the node): null is docker for a job with an image, else process; slurm sends every such job to Slurm.'),
     docker_socket: z.string().nullable().default(null).describe('Docker Engine socket (default: DOCKER_HOST, else /var/run/docker.sock).'),
     allowed_mount_roots: z.array(z.string()).default([]).describe('Host directories under which container jobs may bind-mount (none by default).'),
     allowed_networks: z.array(z.enum(['none', 'bridge', 'host'])).default(['none', 'bridge']).describe('Docker network modes a job may ask for (host shares the node\'s network stack, the agent\'s port included: off by default).'),
@@ -57,6 +58,19 @@ export const AgentConfig = z.object({
       .describe('User container jobs run as (numeric uid:gid). Default nobody: files a job writes into a read-write mount belong to an unprivileged uid. 0:0 runs jobs as root (then they can plant root-owned setuid files in read-write mounts, and sub-directories of mount roots can no longer be mounted: docs/security.md).'),
     process_user: z.string().min(1).nullable().default('nobody')
       .describe('Host user process jobs run as (name, uid or uid:gid), so that they cannot read the agent\'s data (tokens, database). The agent must be root or hold CAP_SETUID, CAP_SETGID and CAP_KILL, else the process driver is unavailable. null: the agent\'s own user (an operate token can then act as admin: docs/security.md).'),
+    slurm: z.object({
+      bin_dir: z.string().nullable().default(null).describe('Folder of sbatch, squeue, scontrol, scancel and sacct (null: found on PATH).'),
+      conf: z.string().nullable().default(null).describe('slurm.conf the commands use (SLURM_CONF; null: Slurm\'s own default, /etc/slurm/slurm.conf).'),
+      work_dir: z.string().nullable().default(null).describe('Folder of each Slurm job\'s batch script and stdout/stderr files: on a file system the compute nodes share with this login node (null: the data dir\'s path with "-slurm" appended, which only works for a one-node cluster).'),
+      partition: z.string().nullable().default(null).describe('Partition of jobs that name none (null: the cluster\'s default partition).'),
+      account: z.string().nullable().default(null).describe('Account of jobs that name none (null: the user\'s default account).'),
+      qos: z.string().nullable().default(null).describe('QOS of jobs that name none (null: the default QOS).'),
+      gres: z.string().regex(/^[A-Za-z0-9_]+(:[A-Za-z0-9_.-]+)?$/, 'a GRES name, optionally with a type: gpu, gpu:a100').default('gpu').describe('GRES a job\'s GPUs are asked for as (--gres=<gres>:N), e.g. gpu:a100 for one GPU type.'),
+      container: z.enum(['pyxis', 'apptainer']).nullable().default(null).describe('Container runtime of the cluster for jobs with an image: pyxis (enroot, sbatch --container-image) or apptainer (apptainer exec IMAGE); null: jobs with an image are refused.'),
+      user: z.string().min(1).nullable().default(null).describe('User Slurm jobs run as (sbatch --uid, the agent must be root); null: the agent\'s own user (docs/slurm.md: what that user can reach).'),
+      poll_ms: z.number().int().min(100).max(60_000).default(1000).describe('How often the agent asks Slurm (one squeue call) about the jobs it tracks.'),
+      command_timeout_ms: z.number().int().min(100).max(600_000).default(15_000).describe('Longest wait for one Slurm command; a slow controller makes the call fail (retried) instead of stalling the agent.'),
+    }).strict().prefault({}),
   }).strict().prefault({}),
   models: z.object({
     max_bytes: z.number().int().min(1024).default(2 * 1024 ** 3).describe('Largest model file accepted by model.push.'),

@@ -120,6 +120,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       node: config.name, labels: config.labels, store: new JobStore(db, (f, msg) => log.warn(f, msg)), drivers,
       logs: new LogStore(join(config.data_dir, 'jobs'), config.jobs.log_max_bytes),
       starvationMs: config.jobs.starvation_s * 1000, allowedNetworks: config.jobs.allowed_networks, log: log.child({ subsystem: 'jobs' }),
+      defaultDriver: config.jobs.default_driver ?? (config.jobs.drivers.includes('process') || !config.jobs.drivers.length ? 'process' : config.jobs.drivers[0]),
       capacity: () => ({
         gpus: (collector.latest?.gpu.gpus ?? []).map((x) => ({
           uuid: x.uuid, index: x.index, name: x.name, fb_total_bytes: x.fb_total_bytes,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { RpcError, TERMINAL_STATES } from '../../shared/protocol/index.js';
 import type { DriverName, Job, JobSpec, JobState, LogLine, NodeResources } from '../../shared/protocol/index.js';
-import type { Driver, LogDetach, TaskExit, TaskHandle } from '../runtime/driver.js';
+import type { Driver, LogDetach, TaskExit, TaskHandle, TaskPhase } from '../runtime/driver.js';
 import type { Logger } from '../log.js';
 import type { JobStore, JobRecord } from './job-store.js';
 import type { LogStore } from './log-store.js';
@@ -31,11 +31,13 @@ export interface JobManagerOptions {
   starvationMs: number;
   /** Docker network modes jobs may use. */
   allowedNetworks?: string[];
+  /** Driver of a job submitted without one when it has no image (jobs.default_driver, reported in node.resources). */
+  defaultDriver?: DriverName;
   log: Logger;
   now?: () => number;
 }
 
-interface Live { handle: TaskHandle; stopLogs: LogDetach; timeout: NodeJS.Timeout | null; stopping: boolean; timedOut: boolean }
+interface Live { handle: TaskHandle; stopLogs: LogDetach; stopPhase: (() => void) | null; timeout: NodeJS.Timeout | null; stopping: boolean; timedOut: boolean }
 
 /** Longest wait for a task's output to be read to its end before its final state is recorded anyway. */
 const LOG_DRAIN_MAX_MS = 30_000;
@@ -62,7 +64,7 @@ export class JobManager extends EventEmitter {
   async start(): Promise<void> {
     await this.refreshFingerprints();
     // In parallel: one slow engine must not hold up the others (or the API, which listens after this).
-    await Promise.all(this.o.store.list(['starting', 'running']).map((rec) => this.recoverOne(rec)));
+    await Promise.all(this.o.store.list(['queued', 'starting', 'running']).filter((r) => r.job.state !== 'queued' || r.handle).map((rec) => this.recoverOne(rec)));
     let ticks = 0;
     this.timer = setInterval(() => {
       try {
@@ -97,7 +99,12 @@ export class JobManager extends EventEmitter {
   }
 
   private toJob(rec: JobRecord): Job {
-    return { ...rec.job, node: this.o.node, history: this.o.store.history(rec.job.id) };
+    return { ...rec.job, node: this.o.node, history: this.o.store.history(rec.job.id), slurm: rec.handle?.slurm ?? null };
+  }
+
+  /** Whether the job's driver queues and places it itself (Slurm). */
+  private external(spec: JobSpec): boolean {
+    return this.o.drivers[spec.driver]?.capabilities.externalQueue === true;
   }
 
   private emitJob(id: string): Job | null {
@@ -132,6 +139,8 @@ export class JobManager extends EventEmitter {
     if (!d) return `driver ${spec.driver} is not enabled on this node (enabled: ${Object.keys(this.o.drivers).join(', ') || 'none'})`;
     const fp = await d.fingerprint();
     if (!fp.available) return `driver ${spec.driver} is not available: ${fp.reason}`;
+    // An external queue (Slurm) judges the request against its own cluster (validate), not this node's capacity.
+    if (d.capabilities.externalQueue) return d.validate(spec);
     const cap = this.o.capacity();
     if (spec.gpus > cap.gpus.length) return `needs ${spec.gpus} GPU${spec.gpus === 1 ? '' : 's'}; the node has ${cap.gpus.length}`;
     if (spec.gpus > 0 && !d.capabilities.gpus) return `driver ${spec.driver} cannot assign GPUs`;
@@ -171,7 +180,8 @@ export class JobManager extends EventEmitter {
     const id = job.id;
     if (TERMINAL_STATES.includes(job.state)) return job;
     const why = `cancelled by ${by}${reason ? `: ${reason}` : ''}`;
-    if (job.state === 'queued') {
+    const handedOver = job.state === 'queued' && !!this.o.store.get(id)?.handle; // pending in an external queue
+    if (job.state === 'queued' && !handedOver) {
       this.o.store.transition(id, 'cancelled', { reason: why, finished_at: this.now() }, this.now());
       this.system(id, why);
       this.schedule();
@@ -208,9 +218,11 @@ export class JobManager extends EventEmitter {
       gpus_free: gpus.filter((g) => !g.job_id && !g.busy_external).length,
       cpus_total: cap.cpus, cpus_free: Math.max(0, cap.cpus - cpus),
       memory_total_bytes: cap.memoryBytes, memory_free_bytes: Math.max(0, cap.memoryBytes - mem),
-      queued: this.o.store.list(['queued']).length, running: active.length,
+      queued: this.o.store.list(['queued']).filter((r) => !r.handle).length, running: active.length,
       drivers: (Object.keys(this.o.drivers) as DriverName[]).map((name) => ({ name, ...(this.fingerprints.get(name) ?? { available: true, reason: null }) })),
+      default_driver: this.o.defaultDriver ?? 'process',
       simulated: cap.simulated,
+      slurm: this.o.drivers.slurm?.cluster?.() ?? null,
     };
   }
 
@@ -235,7 +247,14 @@ export class JobManager extends EventEmitter {
   }
 
   private async scheduleOnce(): Promise<void> {
-    const queued = this.o.store.list(['queued']);
+    const all = this.o.store.list(['queued']).filter((r) => !r.handle); // a queued job with a handle waits in an external queue
+    if (all.length === 0) return;
+    // Jobs of an external queue (Slurm) are handed over at once: its scheduler, not this node's admission, decides.
+    const queued: JobRecord[] = [];
+    for (const r of all) {
+      if (this.external(r.job.spec)) await this.startJob(r, []);
+      else queued.push(r);
+    }
     if (queued.length === 0) return;
     const res = this.resources();
     const free = { gpus: res.gpus.filter((g) => !g.job_id && !g.busy_external).map((g) => g.uuid), cpus: res.cpus_free, memoryBytes: res.memory_free_bytes };
@@ -259,12 +278,9 @@ export class JobManager extends EventEmitter {
     if (!this.o.store.claimStart(id, gpus, attempt, gpus.length ? `starting on ${gpus.length} GPU${gpus.length === 1 ? '' : 's'}` : 'starting', now)) return;
     this.emitJob(id);
     if (!d) return this.finish(id, 'failed', { reason: `driver ${spec.driver} is not enabled`, exit_code: null });
-    const env: Record<string, string> = {
-      FLEETML_JOB_ID: id, FLEETML_NODE: this.o.node, FLEETML_ATTEMPT: String(attempt),
-      // The job sees only its GPUs (by UUID: index order can differ between NVML and CUDA).
-      NVIDIA_VISIBLE_DEVICES: gpus.length ? gpus.join(',') : 'void',
-      CUDA_VISIBLE_DEVICES: gpus.join(','),
-    };
+    const env: Record<string, string> = { FLEETML_JOB_ID: id, FLEETML_NODE: this.o.node, FLEETML_ATTEMPT: String(attempt) };
+    // The job sees only its GPUs (by UUID: index order can differ between NVML and CUDA); an external queue binds its own.
+    if (!d.capabilities.externalQueue) Object.assign(env, { NVIDIA_VISIBLE_DEVICES: gpus.length ? gpus.join(',') : 'void', CUDA_VISIBLE_DEVICES: gpus.join(',') });
     let handle: TaskHandle;
     try {
       handle = await d.start({ jobId: id, attempt, node: this.o.node, spec, gpuUuids: gpus, env, dir: join(this.o.logs.dir(id), `attempt-${attempt}`) });
@@ -273,8 +289,17 @@ export class JobManager extends EventEmitter {
       this.system(id, `start failed: ${(e as Error).message}`);
       return this.finish(id, 'failed', { reason: `start failed: ${(e as Error).message}`, exit_code: null });
     }
-    // Persist the handle in the same write that reports the job running (keep a cancel's reason if one came in).
     const cur = this.o.store.get(id);
+    if (d.capabilities.externalQueue) {
+      // Handed to the external queue: the handle is saved now; the job is reported queued (Slurm's reason) or running
+      // as the driver's phase reports say (watch).
+      this.o.store.transition(id, 'queued', { handle, reason: cur?.cancelRequested ? cur.job.reason : `submitted to ${spec.driver}${handle.slurm ? ` as job ${handle.slurm.job_id}` : ''}` }, this.now());
+      this.system(id, `submitted to ${spec.driver} (attempt ${attempt})${handle.slurm ? `: Slurm job ${handle.slurm.job_id}${handle.slurm.partition ? `, partition ${handle.slurm.partition}` : ''}` : ''}`);
+      this.emitJob(id);
+      this.watch(id, spec, handle, undefined);
+      return;
+    }
+    // Persist the handle in the same write that reports the job running (keep a cancel's reason if one came in).
     this.o.store.transition(id, 'running', { handle, started_at: this.now(), reason: cur?.cancelRequested ? cur.job.reason : gpus.length ? `running on ${gpus.join(', ')}` : 'running' }, this.now());
     this.system(id, `started (attempt ${attempt})${gpus.length ? ` on GPUs ${gpus.join(', ')}` : ''}`);
     this.emitJob(id);
@@ -286,10 +311,44 @@ export class JobManager extends EventEmitter {
     const d = this.o.drivers[spec.driver]!;
     const stopLogs = d.attachLogs(handle, (stream, line, ts) => this.o.logs.append(id, { ts, stream, line }), sinceTs);
     const rec = this.o.store.get(id)!;
-    const l: Live = { handle, stopLogs, timeout: null, stopping: false, timedOut: false };
+    const l: Live = { handle, stopLogs, stopPhase: null, timeout: null, stopping: false, timedOut: false };
     this.live.set(id, l);
-    if (spec.timeout_s && rec.job.started_at) {
-      const deadline = rec.job.started_at + spec.timeout_s * 1000;
+    if (d.watchPhase) l.stopPhase = d.watchPhase(handle, (p) => this.onPhase(id, spec, l, p));
+    if (!d.capabilities.externalQueue) this.armTimeout(id, spec, l, rec.job.started_at);
+    if (rec.cancelRequested && !l.stopping) this.stopLive(id, l);
+    d.wait(handle)
+      .then((exit) => this.onExit(id, spec, handle, exit), (e) => this.onExit(id, spec, handle, { exitCode: null, signal: null, oomKilled: false, error: (e as Error).message }))
+      .catch((e) => { this.o.log.error({ err: e, job: id }, 'recording a job exit failed; retrying by recovery'); this.live.delete(id); this.retryRecover.add(id); });
+  }
+
+  /** An external queue's report: pending (queued, with its reason) or running (from its start time). */
+  private onPhase(id: string, spec: JobSpec, l: Live, p: TaskPhase): void {
+    if (this.live.get(id) !== l || this.disposed) return;
+    const rec = this.o.store.get(id);
+    if (!rec || TERMINAL_STATES.includes(rec.job.state)) return;
+    const handle: TaskHandle = { ...l.handle, ...(p.slurm ? { slurm: p.slurm } : {}) };
+    l.handle = handle;
+    const keepCancel = rec.cancelRequested ? rec.job.reason : null;
+    if (p.phase === 'running' && rec.job.state !== 'running') {
+      const startedAt = p.startedAt ?? this.now();
+      this.o.store.transition(id, 'running', { handle, started_at: rec.job.started_at ?? startedAt, reason: keepCancel ?? p.reason }, this.now());
+      this.system(id, `started: ${p.reason}`);
+      this.armTimeout(id, spec, l, rec.job.started_at ?? startedAt);
+    } else if (p.phase === 'pending' && rec.job.state !== 'queued') {
+      // pending again after running: requeued by the engine (node failure, preemption)
+      this.o.store.transition(id, 'queued', { handle, reason: keepCancel ?? p.reason }, this.now());
+      if (l.timeout) { clearTimeout(l.timeout); l.timeout = null; }
+      if (rec.job.state === 'running') this.system(id, `requeued: ${p.reason}`);
+    } else {
+      this.o.store.update(id, { handle, ...(keepCancel ? {} : { reason: p.reason }) });
+    }
+    this.emitJob(id);
+  }
+
+  /** Stop the task timeout_s after it started (re-armed in steps beyond Node's longest timer). */
+  private armTimeout(id: string, spec: JobSpec, l: Live, startedAt: number | null): void {
+    if (spec.timeout_s && startedAt) {
+      const deadline = startedAt + spec.timeout_s * 1000;
       const arm = () => {
         const left = deadline - this.now();
         l.timeout = setTimeout(() => {
@@ -303,17 +362,17 @@ export class JobManager extends EventEmitter {
       };
       arm();
     }
-    if (rec.cancelRequested && !l.stopping) this.stopLive(id, l);
-    d.wait(handle)
-      .then((exit) => this.onExit(id, spec, handle, exit), (e) => this.onExit(id, spec, handle, { exitCode: null, signal: null, oomKilled: false, error: (e as Error).message }))
-      .catch((e) => { this.o.log.error({ err: e, job: id }, 'recording a job exit failed; retrying by recovery'); this.live.delete(id); this.retryRecover.add(id); });
   }
 
   private describeExit(exit: TaskExit): string {
     if (exit.error) return exit.error;
-    if (exit.oomKilled) return `OOM killed${exit.exitCode !== null ? ` (exit code ${exit.exitCode})` : ''}`;
-    if (exit.signal) return `killed by ${exit.signal}${exit.exitCode !== null ? ` (exit code ${exit.exitCode})` : ''}`;
-    return `exit code ${exit.exitCode}`;
+    const detail = exit.detail ? `, ${exit.detail}` : '';
+    if (exit.endedBy === 'timeout') return `time limit reached${detail}`;
+    if (exit.endedBy === 'cancelled') return `cancelled outside fleetml${detail}`;
+    if (exit.endedBy === 'lost') return `lost${detail}`;
+    if (exit.oomKilled) return `OOM killed${exit.exitCode !== null ? ` (exit code ${exit.exitCode})` : ''}${detail}`;
+    if (exit.signal) return `killed by ${exit.signal}${exit.exitCode !== null ? ` (exit code ${exit.exitCode})` : ''}${detail}`;
+    return `exit code ${exit.exitCode}${detail}`;
   }
 
   private async onExit(id: string, spec: JobSpec, handle: TaskHandle, exit: TaskExit): Promise<void> {
@@ -324,7 +383,7 @@ export class JobManager extends EventEmitter {
       // An engine that went away is not a job failure: keep the job running and re-attach when it is back.
       const fp = await d.fingerprint().catch((e) => ({ available: false, reason: (e as Error).message }));
       if (!fp.available) {
-        if (l) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); this.live.delete(id); }
+        if (l) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); l.stopPhase?.(); this.live.delete(id); }
         this.o.store.update(id, { reason: `driver ${spec.driver} unavailable (${fp.reason}); will re-attach` });
         this.emitJob(id);
         this.retryRecover.add(id);
@@ -333,6 +392,7 @@ export class JobManager extends EventEmitter {
     }
     if (l) {
       if (l.timeout) clearTimeout(l.timeout);
+      l.stopPhase?.();
       this.live.delete(id);
       // The final state is recorded only once the driver delivered everything the task wrote (its log attachment
       // is drained), so output written just before the exit is never cut off. Bounded, so that a driver that cannot
@@ -350,8 +410,12 @@ export class JobManager extends EventEmitter {
     const what = this.describeExit(exit);
     const fields = { exit_code: exit.exitCode, oom_killed: exit.oomKilled };
     this.system(id, `exited: ${what}`);
+    if (l) this.o.store.update(id, { handle: l.handle }); // the engine's last word on the task (Slurm's final state)
     if (rec.cancelRequested) await this.finish(id, 'cancelled', { ...fields, reason: (rec.job.reason ?? 'cancelled').replace(/ \(stopping\)$/, '') + ` (${what})` });
     else if (l?.timedOut) await this.finish(id, 'failed', { ...fields, reason: `timed out after ${spec.timeout_s} s (${what})` });
+    else if (exit.endedBy === 'timeout') await this.finish(id, 'failed', { ...fields, reason: `timed out: ${what}` });
+    else if (exit.endedBy === 'cancelled') await this.finish(id, 'cancelled', { ...fields, reason: what });
+    else if (exit.endedBy === 'lost') await this.finish(id, 'lost', { ...fields, reason: what });
     else if (exit.exitCode === 0 && !exit.error && !exit.oomKilled) await this.finish(id, 'succeeded', { ...fields, reason: 'exit code 0' });
     else if (spec.restart.policy === 'on-failure' && rec.job.attempt <= spec.restart.max_retries) {
       this.o.store.transition(id, 'queued', { ...fields, gpus: [], handle: null, reason: `restarting after ${what} (attempt ${rec.job.attempt + 1} of ${spec.restart.max_retries + 1})` }, now);
@@ -421,7 +485,8 @@ export class JobManager extends EventEmitter {
     }
     const sinceTs = this.o.logs.lastTs(id);
     this.system(id, 're-attached after an agent restart');
-    if (rec.job.state === 'starting') {
+    // an external queue's phase report says whether a recovered job is pending or running
+    if (rec.job.state === 'starting' && !d.capabilities.externalQueue) {
       this.o.store.transition(id, 'running', { started_at: rec.job.started_at ?? this.now(), reason: 'running (recovered)' }, this.now());
     }
     this.emitJob(id);
@@ -433,7 +498,7 @@ export class JobManager extends EventEmitter {
     this.disposed = true;
     if (this.timer) clearInterval(this.timer);
     for (let i = 0; i < 50 && this.scheduling; i++) await new Promise((r) => setTimeout(r, 20)); // let a start pass settle
-    for (const l of this.live.values()) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); }
+    for (const l of this.live.values()) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); l.stopPhase?.(); }
     this.live.clear();
   }
 }

@@ -1,4 +1,4 @@
-import type { DriverName, JobSpec } from '../../shared/protocol/jobs.js';
+import type { DriverName, JobSpec, SlurmCluster, SlurmJobInfo } from '../../shared/protocol/jobs.js';
 
 // The task-driver contract, shaped like Nomad's (plugins/drivers/driver.go).
 //
@@ -24,6 +24,20 @@ export interface DriverCapabilities {
   oomDetection: boolean;
   /** The task keeps running while the agent restarts. */
   survivesAgentRestart: boolean;
+  /** The engine behind the driver queues and places tasks itself (Slurm): the node-local admission does not hold
+   * them back or give them local GPUs; start() submits at once, and watchPhase() reports pending and running. */
+  externalQueue: boolean;
+}
+
+/** Where a task of an external queue is (watchPhase): waiting in the engine's queue, or running. */
+export interface TaskPhase {
+  phase: 'pending' | 'running';
+  /** Why it waits (the engine's reason, in words), or where it runs. */
+  reason: string;
+  /** When it started running (engine clock), if known. */
+  startedAt: number | null;
+  /** What is shown of the task's engine side (Slurm id, partition, state, reason). */
+  slurm: SlurmJobInfo | null;
 }
 
 /** Everything a driver needs to start one attempt of a job. */
@@ -47,6 +61,8 @@ export interface TaskHandle {
   attempt: number;
   /** Driver-specific: container id, pid + start time + file paths, … */
   state: Record<string, unknown>;
+  /** The engine side as last seen (slurm driver), reported with the job. */
+  slurm?: SlurmJobInfo;
 }
 
 /** How a task ended. */
@@ -57,6 +73,11 @@ export interface TaskExit {
   oomKilled: boolean;
   /** A driver-level failure (engine gone, …), else null. */
   error: string | null;
+  /** An engine that ended the task itself says why (slurm driver): its time limit, a cancel from outside fleetml, or a
+   * node failure (the job becomes lost). Absent: the task exited by itself (or was stopped by the agent). */
+  endedBy?: 'timeout' | 'cancelled' | 'lost';
+  /** The engine's own words for the end, e.g. "Slurm TIMEOUT (time limit 00:01:00)". */
+  detail?: string;
 }
 
 /** Receives output lines of a task (split on \n, without it). */
@@ -72,7 +93,7 @@ export function logDetach(stop: () => void, drained: Promise<void>): LogDetach {
   return Object.assign(() => stop(), { drained });
 }
 
-/** One task driver. Implementations: docker/, process/, fake/. */
+/** One task driver. Implementations: docker/, process/, fake/, slurm/. */
 export interface Driver {
   readonly name: DriverName;
   readonly capabilities: DriverCapabilities;
@@ -91,6 +112,11 @@ export interface Driver {
    * (process) persist their own read offsets in the task dir and resume from there. */
   attachLogs(handle: TaskHandle, sink: LogSink, sinceTs?: number): LogDetach;
   destroy(handle: TaskHandle): Promise<void>;
+  /** External queues (capabilities.externalQueue): report the task's phase, at once and on every change, until the
+   * returned function is called. */
+  watchPhase?(handle: TaskHandle, onPhase: (p: TaskPhase) => void): () => void;
+  /** External queues: the cluster as last read (partitions, free GPUs), for node.resources and placement. */
+  cluster?(): SlurmCluster | null;
   /** After a crash between start() and the handle being saved: the task of (job, attempt) if it exists (adopt it),
    * null if it certainly never started (safe to queue again), 'unknown' if it may have started untraceably. */
   findStarted(jobId: string, attempt: number, dir: string): Promise<TaskHandle | null | 'unknown'>;

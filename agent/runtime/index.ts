@@ -7,6 +7,7 @@ import { DockerDriver } from './docker/docker-driver.js';
 import { rootsWithoutNosuid } from './docker/mounts.js';
 import { ProcessDriver } from './process/process-driver.js';
 import { FakeDriver } from './fake/fake-driver.js';
+import { SlurmDriver } from './slurm/slurm-driver.js';
 import { ConfigError } from '../config.js';
 import { agentUser, lookupUser, type HostUser } from './users.js';
 
@@ -26,6 +27,12 @@ export function createDrivers(config: AgentConfig, log: Logger): Partial<Record<
     const logger = log.child({ subsystem: `driver-${name}` });
     if (name === 'process') out.process = new ProcessDriver({ logger, maxLogFileBytes: config.jobs.log_max_bytes, ...(processUser ? { user: processUser } : {}) });
     if (name === 'fake') out.fake = new FakeDriver({});
+    if (name === 'slurm') {
+      const sc = config.jobs.slurm;
+      if (sc.user !== null && !lookupUser(sc.user)) throw new ConfigError(`jobs.slurm.user: no user "${sc.user}" in /etc/passwd`);
+      out.slurm = new SlurmDriver({ logger, workDir: sc.work_dir ?? `${config.data_dir.replace(/\/+$/, '')}-slurm`, binDir: sc.bin_dir, conf: sc.conf,
+        partition: sc.partition, account: sc.account, qos: sc.qos, gres: sc.gres, container: sc.container, user: sc.user, pollMs: sc.poll_ms, commandTimeoutMs: sc.command_timeout_ms });
+    }
     if (name === 'docker') {
       const socketPath = config.jobs.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
       out.docker = new DockerDriver({ socketPath, node: config.name, allowedMountRoots: config.jobs.allowed_mount_roots, defaultNetwork: 'none', logger,

@@ -15,8 +15,9 @@ export type JobState = z.infer<typeof JobState>;
 /** States after which a job never changes again. */
 export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'lost'];
 
-/** Driver names. `fake` is the documented test/demo driver (no real work: sleeps and prints). */
-export const DriverName = z.enum(['docker', 'process', 'fake']);
+/** Driver names. `fake` is the documented test/demo driver (no real work: sleeps and prints). `slurm` hands the job to
+ * a Slurm cluster (sbatch on the login node the agent runs on): Slurm queues and places it (docs/slurm.md). */
+export const DriverName = z.enum(['docker', 'process', 'fake', 'slurm']);
 export type DriverName = z.infer<typeof DriverName>;
 
 const EnvKey = z.string().max(256).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _');
@@ -31,11 +32,35 @@ export const RestartPolicy = z.union([
   z.object({ policy: z.literal('on-failure'), max_retries: z.number().int().min(1).max(100) }).strict(),
 ]);
 
+const SlurmName = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.,:+-]+$/, 'letters, digits and _ . , : + -');
+/** Per-job Slurm options (slurm driver only); unset ones take jobs.slurm's defaults. */
+export const SlurmJobOptions = z.object({
+  partition: SlurmName.optional(),
+  account: SlurmName.optional(),
+  qos: SlurmName.optional(),
+  /** Node features (sbatch --constraint), e.g. "a100". */
+  constraint: z.string().min(1).max(256).regex(/^[A-Za-z0-9_.,:|&*()\[\]!-]+$/, 'a Slurm constraint expression').optional(),
+}).strict();
+
+/** What the agent knows of a job's Slurm side (slurm driver): its Slurm id, where and why. */
+export const SlurmJobInfo = z.object({
+  job_id: z.string(),
+  partition: z.string().nullable(),
+  /** Slurm's job state (PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, OUT_OF_MEMORY, …) as last seen. */
+  state: z.string().nullable(),
+  /** Slurm's reason (Resources, Priority, …) as last seen; null when None. */
+  reason: z.string().nullable(),
+  /** Allocated nodes (a Slurm host list), once running. */
+  nodes: z.string().nullable(),
+});
+export type SlurmJobInfo = z.infer<typeof SlurmJobInfo>;
+
 /** The fields of a job spec (what the agent reports back: unknown keys from a newer agent are dropped, not refused). */
 const JobSpecFields = z.object({
   name: z.string().max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, '1-63 letters, digits, . _ - (starting with a letter or digit)').optional(),
   driver: DriverName,
-  /** Container image (docker driver only); must already be present on the node (no registry pull). */
+  /** Container image (docker driver: must already be present on the node, no registry pull; slurm driver: handed to
+   * the cluster's container runtime, jobs.slurm.container). */
   image: z.string().min(1).max(512).optional(),
   command: z.array(z.string().max(65_536)).min(1).max(4096),
   env: z.record(EnvKey, z.string().max(65_536)).default({}),
@@ -54,12 +79,15 @@ const JobSpecFields = z.object({
   network: z.enum(['none', 'bridge', 'host']).optional(),
   /** Seconds between SIGTERM and SIGKILL on cancel/timeout. */
   stop_grace_s: z.number().int().min(0).max(3600).default(10),
+  /** Slurm options (slurm driver only). */
+  slurm: SlurmJobOptions.optional(),
 });
 
 /** What a user submits: strict, with the cross-field rules. Resources are requests the admission checks against free capacity. */
 export const JobSpec = JobSpecFields.strict().superRefine((s, ctx) => {
   if (s.driver === 'docker' && !s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the docker driver needs an image' });
-  if (s.driver !== 'docker' && s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: `image is only for the docker driver (driver is ${s.driver})` });
+  if (s.driver !== 'docker' && s.driver !== 'slurm' && s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: `image is only for the docker and slurm drivers (driver is ${s.driver})` });
+  if (s.driver !== 'slurm' && s.slurm) ctx.addIssue({ code: 'custom', path: ['slurm'], message: `slurm options are only for the slurm driver (driver is ${s.driver})` });
   if (s.driver !== 'docker' && s.network) ctx.addIssue({ code: 'custom', path: ['network'], message: 'network is only for the docker driver' });
 });
 export type JobSpec = z.infer<typeof JobSpec>;
@@ -87,6 +115,8 @@ export const Job = z.object({
   started_at: z.number().nullable(),
   finished_at: z.number().nullable(),
   history: z.array(JobEvent),
+  /** The Slurm side of a slurm-driver job, once submitted (null otherwise; absent from older agents). */
+  slurm: SlurmJobInfo.nullable().optional(),
 });
 export type Job = z.infer<typeof Job>;
 
@@ -118,6 +148,41 @@ export const JobLogsParams = z.object({
 }).strict();
 export const JobLogsResult = z.object({ lines: z.array(LogLine), truncated: z.boolean() });
 
+/** One Slurm partition as `scontrol show node` reports its nodes (sums over the nodes in it). */
+export const SlurmPartition = z.object({
+  name: z.string(),
+  default: z.boolean(),
+  /** UP, DOWN, DRAIN, INACTIVE. */
+  state: z.string(),
+  nodes: z.number().int(),
+  /** Nodes that can take work (not down, drained or failing). */
+  nodes_up: z.number().int(),
+  cpus_total: z.number().int(),
+  cpus_free: z.number().int(),
+  gpus_total: z.number().int(),
+  gpus_free: z.number().int(),
+  /** Most GPUs on one node of the partition (the largest single-node request it can ever run). */
+  gpus_per_node_max: z.number().int(),
+  /** Most GPUs free on one node now. */
+  gpus_free_per_node_max: z.number().int(),
+  memory_total_bytes: z.number(),
+});
+export type SlurmPartition = z.infer<typeof SlurmPartition>;
+/** The Slurm cluster behind a slurm-driver agent, as last read (every few seconds). */
+export const SlurmCluster = z.object({
+  cluster: z.string().nullable(),
+  /** The partition jobs go to when they name none (jobs.slurm.partition, else the cluster's default). */
+  default_partition: z.string().nullable(),
+  partitions: z.array(SlurmPartition),
+  /** Jobs of this agent in Slurm: pending and running. */
+  pending: z.number().int(),
+  running: z.number().int(),
+  /** Why the cluster could not be read (the last good view is kept), else null. */
+  error: z.string().nullable(),
+  updated_at: z.number().nullable(),
+});
+export type SlurmCluster = z.infer<typeof SlurmCluster>;
+
 /** node.resources — capacity and what is free, for placement. */
 export const NodeResourcesParams = z.object({}).strict();
 export const NodeResourcesResult = z.object({
@@ -138,6 +203,10 @@ export const NodeResourcesResult = z.object({
   queued: z.number().int(),
   running: z.number().int(),
   drivers: z.array(z.object({ name: DriverName, available: z.boolean(), reason: z.string().nullable() })),
+  /** The driver a job without one gets on this node when it has no image (jobs.default_driver; absent from older agents). */
+  default_driver: DriverName.optional(),
   simulated: z.boolean(),
+  /** The Slurm cluster this node submits to (slurm driver enabled), else null; absent from older agents. */
+  slurm: SlurmCluster.nullable().optional(),
 });
 export type NodeResources = z.infer<typeof NodeResourcesResult>;

@@ -345,7 +345,7 @@ describe('validate', () => {
     expect(await v({ command: ['true'], workdir: 'rel' })).toMatch(/absolute/);
   });
   it('declares its capabilities and is available here', async () => {
-    expect(d.capabilities).toEqual({ gpus: true, mounts: false, network: false, oomDetection: false, survivesAgentRestart: true });
+    expect(d.capabilities).toEqual({ gpus: true, mounts: false, network: false, oomDetection: false, survivesAgentRestart: true, externalQueue: false });
     expect(await d.fingerprint()).toEqual({ available: true, reason: null });
   });
 });

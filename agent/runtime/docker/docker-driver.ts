@@ -83,7 +83,7 @@ export function exitFromState(state: { ExitCode: number; OOMKilled: boolean; Err
 /** Runs job attempts as containers on the local engine. */
 export class DockerDriver implements Driver {
   readonly name = 'docker' as const;
-  readonly capabilities: DriverCapabilities = { gpus: true, mounts: true, network: true, oomDetection: true, survivesAgentRestart: true };
+  readonly capabilities: DriverCapabilities = { gpus: true, mounts: true, network: true, oomDetection: true, survivesAgentRestart: true, externalQueue: false };
   /** The socket this driver talks to. */
   readonly socketPath: string;
   private readonly docker: Docker;

@@ -40,7 +40,7 @@ const taskKey = (h: TaskHandle) => `${h.jobId}:${h.attempt}`;
 /** A driver that does no real work: sleeps, prints and exits as its script says, deterministically. */
 export class FakeDriver implements Driver {
   readonly name = 'fake' as const;
-  readonly capabilities: DriverCapabilities = { gpus: true, mounts: true, network: true, oomDetection: true, survivesAgentRestart: true };
+  readonly capabilities: DriverCapabilities = { gpus: true, mounts: true, network: true, oomDetection: true, survivesAgentRestart: true, externalQueue: false };
 
   private readonly waiters = new Map<string, Waiter>();
   /** Stops seen by this instance (a caller may hold a copy of the handle without stoppedAt). */

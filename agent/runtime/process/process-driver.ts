@@ -112,7 +112,7 @@ const key = (s: ProcessHandleState) => `${s.pid}:${s.startTime}`;
 /** Runs jobs as plain host processes that survive agent restarts. */
 export class ProcessDriver implements Driver {
   readonly name = 'process' as const;
-  readonly capabilities: DriverCapabilities = { gpus: true, mounts: false, network: false, oomDetection: false, survivesAgentRestart: true };
+  readonly capabilities: DriverCapabilities = { gpus: true, mounts: false, network: false, oomDetection: false, survivesAgentRestart: true, externalQueue: false };
 
   private readonly log: Logger;
   private readonly opts: Required<Omit<ProcessDriverOptions, 'logger' | 'user'>>;
