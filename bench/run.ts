@@ -1,12 +1,14 @@
 // fleetml benchmarks: `npm run bench` (builds, then runs dist/bench/run.js). See docs/benchmarks.md.
 //
-//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation] [--fanout 10,100,300] [--quick] [--json FILE]
+//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,slurm] [--fanout 10,100,300] [--quick] [--json FILE]
 //
 // 1. idle   — a real agent process (sim GPUs; gpu none) at 1 Hz vs an idle `node` process: % of a core, RSS.
 // 2. sample — one telemetry sample in process: host, GPU sim, full Collector tick, JSON encoding.
 // 3. fanout — one FleetClient subscribed to N simulated agents in a child process: client CPU, end-to-end delay.
 // 4. placement, 5. jobs, 6. serving — see their files.
 // 8. automation — trigger to retraining job running vs a plain job.submit (bench/automation.ts).
+// 9. slurm  — submit-to-running/finished through the slurm driver (poll_ms 1000 and 200) vs sbatch + squeue of the
+//             same command (bench/slurm.ts); skipped when no Slurm cluster runs.
 // 7. drift  — latency and agent CPU added per inference by drift capture (ON vs OFF, same run), and the time of a
 //             drift.report over 100,000 captured rows × 51 features (24 h of 5-minute buckets).
 // Loopback only; every loop is bounded (a few minutes in all with the defaults).
@@ -19,12 +21,13 @@ import { runJobLatencyBench } from './job-latency.js';
 import { runServingBench } from './serving.js';
 import { runDriftBench } from './drift.js';
 import { runAutomationBench } from './automation.js';
+import { runSlurmBench, slurmRuns } from './slurm.js';
 import { clockTicks, fmt, machine, summary } from './util.js';
 
 interface Args { only: Set<string>; fanout: number[]; quick: boolean; json: string | null }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation']), fanout: [10, 100, 300], quick: false, json: null };
+  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'slurm']), fanout: [10, 100, 300], quick: false, json: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${k} needs a value`); return x; };
@@ -33,11 +36,11 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--quick') a.quick = true;
     else if (k === '--json') a.json = v();
     else if (k === '--help' || k === '-h') {
-      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation] [--fanout 10,100,300] [--quick] [--json FILE]');
+      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,slurm] [--fanout 10,100,300] [--quick] [--json FILE]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
-  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
+  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'slurm'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
   return a;
 }
 
@@ -113,6 +116,12 @@ async function main(): Promise<void> {
   if (args.only.has('automation')) {
     console.log('\n## 8. Automations: trigger (auto.run) to the retraining job running, vs a plain job.submit\n');
     console.log(await runAutomationBench({ runs: args.quick ? 5 : 20 }));
+  }
+
+  if (args.only.has('slurm')) {
+    const runs = slurmRuns(args.quick ? 3 : 10);
+    console.log(`\n## 9. Slurm: submit-to-running through the slurm driver vs sbatch of the same command (${runs} interleaved rounds)\n`);
+    console.log(await runSlurmBench({ runs }));
   }
 
   console.log(`\ntotal ${fmt((performance.now() - t0) / 1000, 1)} s`);

@@ -21,6 +21,8 @@ import { colorEnabled, type Theme } from './theme.js';
 import { useFleet, useTerminalSize, type TermSize } from './use-fleet.js';
 import { useDriftFeed } from './use-drift.js';
 import { useJobLogs, type LogFeed } from './use-job-logs.js';
+import { resourceReaderOf, type ResourceReader } from './resource-poller.js';
+import { useNodeResources } from './use-node-resources.js';
 import { VIEWS, viewSpec } from './views/registry.js';
 import type { ViewSpec } from './views/types.js';
 
@@ -30,6 +32,9 @@ export interface AppProps {
   source: FleetSource;
   /** What the console may ask the fleet to do (submit, cancel, follow logs). Default none: keys that need it are hidden. */
   actions?: FleetActions;
+  /** Reads node.resources (the submit form's drivers, the node view's Slurm line). Default: through `actions` when it is
+   * the fleet client (FleetClient.client), else none (the form offers every driver). */
+  resources?: ResourceReader;
   /** Hide and disable dangerous bindings. Default false. */
   readonly?: boolean;
   /** Cluster name in the header. Default "cluster". */
@@ -120,8 +125,9 @@ export function splitKeys(input: string, key: Key): [string, Key][] {
  * The console: header, prompt/status line, the current view, footer. Every frame is at most
  * rows-1 lines (a frame as tall as the terminal makes Ink clear the screen on each redraw).
  */
-export function App({ source, actions, readonly = false, title = 'cluster', onQuit, size, color, keymap = KEYMAP, views = VIEWS }: AppProps) {
-  const nodes = useFleet(source);
+export function App({ source, actions, resources, readonly = false, title = 'cluster', onQuit, size, color, keymap = KEYMAP, views = VIEWS }: AppProps) {
+  const reader = useMemo(() => resources ?? resourceReaderOf(actions), [resources, actions]);
+  const nodes = useNodeResources(reader, useFleet(source));
   const { rows, columns } = useTerminalSize(size);
   const { exit } = useApp();
   const [state, dispatch] = useReducer(reduce, undefined, () => initialState({ root: views[0].id, readonly }));

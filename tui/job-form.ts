@@ -1,14 +1,43 @@
 // The `n` submit form as pure data: fields, a reducer for editing, and the conversion to a JobSpec
 // (checked with the protocol's own schema, so the form and the agent agree on what is valid).
 import type { FleetNode } from '../shared/client/fleet-types.js';
-import { JobSpec, type JobSpecInput } from '../shared/protocol/jobs.js';
+import { JobSpec, type DriverName, type JobSpecInput, type NodeResources } from '../shared/protocol/jobs.js';
+import { resourcesOf } from './node-resources.js';
 
 /** Form fields, in Tab order. */
 export const FORM_FIELDS = ['node', 'driver', 'image', 'command', 'gpus', 'priority', 'name'] as const;
 /** One form field. */
 export type FormField = (typeof FORM_FIELDS)[number];
-/** Drivers offered by the form (left/right or space cycles). */
-export const FORM_DRIVERS = ['process', 'docker', 'fake'] as const;
+/** Drivers offered for a node that has not reported its own (node.resources unknown); left/right or space cycles. */
+export const FORM_DRIVERS: readonly DriverName[] = ['process', 'docker', 'fake', 'slurm'];
+
+/** What the form offers on one node: its drivers, the one preselected, and a line about its Slurm cluster. */
+export interface NodeOffer {
+  drivers: DriverName[];
+  default: DriverName;
+  /** "Slurm cluster c1: partition debug, 2/2 GPUs free", or null when the node has no Slurm behind it. */
+  slurm: string | null;
+}
+
+/**
+ * The drivers of a node as node.resources reports them: the available ones in the agent's order (every reported one
+ * when none is available, so the agent's refusal says why), preselecting the node's default_driver, else process, else
+ * the first. Unknown resources (older agent, not polled yet): FORM_DRIVERS, process.
+ */
+export function nodeOffer(res: NodeResources | null): NodeOffer {
+  if (!res || res.drivers.length === 0) return { drivers: [...FORM_DRIVERS], default: 'process', slurm: null };
+  const avail = res.drivers.filter((d) => d.available).map((d) => d.name);
+  const drivers = avail.length ? avail : res.drivers.map((d) => d.name);
+  const def = res.default_driver && drivers.includes(res.default_driver) ? res.default_driver : drivers.includes('process') ? 'process' : drivers[0];
+  return { drivers, default: def, slurm: res.slurm ? slurmOfferLine(res.slurm) : null };
+}
+
+/** The Slurm line of the form: the partition jobs go to and its free GPUs ("partition debug, 1/2 GPUs free"). */
+function slurmOfferLine(c: NonNullable<NodeResources['slurm']>): string {
+  const p = c.partitions.find((x) => x.name === c.default_partition) ?? c.partitions.find((x) => x.default) ?? c.partitions[0];
+  const where = p ? `partition ${p.name}, ${p.gpus_free}/${p.gpus_total} GPUs free` : 'no partition known';
+  return `Slurm${c.cluster ? ` cluster ${c.cluster}` : ''}: ${where}${c.error ? ` (${c.error})` : ''}`;
+}
 
 /** State of the submit form. */
 export interface JobForm {
@@ -17,6 +46,8 @@ export interface JobForm {
   focus: number;
   /** Node names the node field cycles through: the nodes that are up (all of them when none is). */
   nodes: string[];
+  /** What each of those nodes offers (drivers, default driver, Slurm), as known when the form opened. */
+  offers: Record<string, NodeOffer>;
   /** Validation or agent error shown under the fields. */
   error: string | null;
   /** A submit is in flight. */
@@ -28,12 +59,20 @@ export function isChoice(f: FormField): boolean {
   return f === 'node' || f === 'driver';
 }
 
-/** A fresh form: node defaults to the first node that is up (else the first node), driver to process. */
+/** A fresh form: node defaults to the first node that is up (else the first node), driver to that node's default. */
 export function newJobForm(nodes: readonly FleetNode[]): JobForm {
-  const up = nodes.filter((n) => n.conn === 'up').map((n) => n.name);
-  const names = up.length ? up : nodes.map((n) => n.name);
+  const up = nodes.filter((n) => n.conn === 'up');
+  const list = up.length ? up : nodes;
+  const names = list.map((n) => n.name);
+  const offers = Object.fromEntries(list.map((n) => [n.name, nodeOffer(resourcesOf(n))]));
   const node = names[0] ?? '';
-  return { values: { node, driver: 'process', image: '', command: '', gpus: '', priority: '', name: '' }, focus: FORM_FIELDS.indexOf('command'), nodes: names, error: null, busy: false };
+  const driver = offers[node]?.default ?? 'process';
+  return { values: { node, driver, image: '', command: '', gpus: '', priority: '', name: '' }, focus: FORM_FIELDS.indexOf('command'), nodes: names, offers, error: null, busy: false };
+}
+
+/** The offer of the form's node (FORM_DRIVERS when it reported none). */
+export function offerOf(f: JobForm, node = f.values.node): NodeOffer {
+  return f.offers?.[node] ?? nodeOffer(null);
 }
 
 /** Edits of the form. */
@@ -68,8 +107,15 @@ export function reduceForm(f: JobForm, a: FormAction): JobForm {
     case 'erase':
       return isChoice(field) ? f : set(f.values[field].slice(0, -1));
     case 'cycle':
-      if (field === 'node') return set(cycle(f.nodes, f.values.node, a.delta));
-      if (field === 'driver') return set(cycle(FORM_DRIVERS, f.values.driver as (typeof FORM_DRIVERS)[number], a.delta));
+      if (field === 'node') {
+        // The driver follows the node unless the user picked one the new node offers too.
+        const node = cycle(f.nodes, f.values.node, a.delta);
+        const was = offerOf(f);
+        const next = offerOf(f, node);
+        const keep = f.values.driver !== was.default && next.drivers.includes(f.values.driver as DriverName);
+        return { ...f, values: { ...f.values, node, driver: keep ? f.values.driver : next.default }, error: null };
+      }
+      if (field === 'driver') return set(cycle(offerOf(f).drivers, f.values.driver as DriverName, a.delta));
       return f;
     case 'error':
       return { ...f, error: a.text, busy: false };

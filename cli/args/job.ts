@@ -132,6 +132,10 @@ export interface JobRunFlags {
   name?: string;
   label?: string[];
   spread?: boolean;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  constraint?: string;
 }
 
 /** What `job run` does: the spec to submit, and where (a fixed node, or placement with a selector and strategy). */
@@ -140,22 +144,33 @@ export interface JobRunPlan {
   node: string | null;
   selector: Record<string, string>;
   strategy: 'binpack' | 'spread';
+  /** No --driver was given: a node whose default driver is slurm runs the job on Slurm (resolveDriver). */
+  driverDefaulted: boolean;
+}
+
+/** The spec for the chosen node: a job without --driver goes to Slurm where that is the node's default driver. */
+export function resolveDriver(plan: JobRunPlan, nodeDefault: DriverName | undefined): JobSpecInput {
+  if (!plan.driverDefaulted || nodeDefault !== 'slurm') return plan.spec;
+  return { ...plan.spec, driver: 'slurm' };
 }
 
 /**
  * Build the job spec and placement inputs from `job run` flags and the command after `--`.
- * Driver default: docker when --image is given, else process. Impossible combinations fail at once.
+ * Driver default: slurm with --partition/--account/--qos/--constraint, docker when --image is given, else process —
+ * and slurm on a node whose default driver is slurm (resolveDriver). Impossible combinations fail at once.
  */
 export function buildJobRun(f: JobRunFlags, command: readonly string[]): JobRunPlan {
   if (!command.length) throw new UsageError('job run needs a command after --, e.g. fleetml job run --gpus 1 -- python train.py');
   if (f.node && f.selector?.length) throw new UsageError('--node and --selector exclude each other: --node picks the node, --selector lets placement choose among matching nodes');
   if (f.node && f.spread) throw new UsageError('--spread is a placement strategy and --node skips placement; drop one of them');
+  const slurmFlags = (['partition', 'account', 'qos', 'constraint'] as const).filter((k) => f[k] !== undefined);
   let driver: DriverName;
-  if (f.driver === undefined) driver = f.image ? 'docker' : 'process';
-  else if (f.driver === 'docker' || f.driver === 'process' || f.driver === 'fake') driver = f.driver;
-  else throw new UsageError(`--driver: unknown driver "${f.driver}"; use process, docker or fake`);
+  if (f.driver === undefined) driver = slurmFlags.length ? 'slurm' : f.image ? 'docker' : 'process';
+  else if (f.driver === 'docker' || f.driver === 'process' || f.driver === 'fake' || f.driver === 'slurm') driver = f.driver;
+  else throw new UsageError(`--driver: unknown driver "${f.driver}"; use process, docker, slurm or fake`);
   if (driver === 'docker' && !f.image) throw new UsageError('the docker driver needs an image: add --image IMG (it must already be on the node)');
-  if (driver !== 'docker' && f.image) throw new UsageError(`--image is only for the docker driver, but --driver is ${driver}; drop --driver or --image`);
+  if (driver !== 'docker' && driver !== 'slurm' && f.image) throw new UsageError(`--image is only for the docker and slurm drivers, but --driver is ${driver}; drop --driver or --image`);
+  if (driver !== 'slurm' && slurmFlags.length) throw new UsageError(`--${slurmFlags[0]} is only for the slurm driver, but --driver is ${driver}`);
 
   const spec: JobSpecInput = {
     driver,
@@ -180,13 +195,15 @@ export function buildJobRun(f: JobRunFlags, command: readonly string[]): JobRunP
     spec.timeout_s = s;
   }
   if (f.restart !== undefined) spec.restart = parseRestart(f.restart);
+  if (slurmFlags.length) spec.slurm = Object.fromEntries(slurmFlags.map((k) => [k, f[k]]));
 
   // the protocol schema has the last word (name rules, sizes); its first issue becomes the message
   const r = JobSpec.safeParse(spec);
   if (!r.success) {
     const i = r.error.issues[0];
-    const flag = ({ name: '--name', workdir: '--workdir', image: '--image', command: 'command' } as Record<string, string>)[String(i.path[0])] ?? String(i.path.join('.'));
+    const flag = ({ name: '--name', workdir: '--workdir', image: '--image', command: 'command' } as Record<string, string>)[String(i.path[0])]
+      ?? (i.path[0] === 'slurm' && i.path[1] ? `--${String(i.path[1])}` : String(i.path.join('.')));
     throw new UsageError(`${flag}: ${i.message}`);
   }
-  return { spec, node: f.node ?? null, selector: parseLabels(f.selector, '--selector'), strategy: f.spread ? 'spread' : 'binpack' };
+  return { spec, node: f.node ?? null, selector: parseLabels(f.selector, '--selector'), strategy: f.spread ? 'spread' : 'binpack', driverDefaulted: f.driver === undefined && !slurmFlags.length };
 }

@@ -7,7 +7,7 @@ import { RpcCallError } from '../../shared/client/agent-client.js';
 import type { TargetOptions } from '../../shared/client/targets.js';
 import type { Job, LogLine, NodeResources } from '../../shared/protocol/jobs.js';
 import { place } from '../../shared/placement/place.js';
-import { buildJobRun, parseDuration, parseIntArg, parseLabels, parseStates, type JobRunFlags } from '../args/job.js';
+import { buildJobRun, resolveDriver, parseDuration, parseIntArg, parseLabels, parseStates, type JobRunFlags } from '../args/job.js';
 import { downNote, findJob, onEach, pickNode, withConns, type NodeConn } from '../node-conn.js';
 import { finalLine, formatLogLine, isTerminal, jobDetail, jobRow, JOB_LIST_HEADERS, logPrefix, sortJobs } from '../format/job.js';
 import { followLogs, interruptSignal, waitForJobs, type Followed } from '../job-follow.js';
@@ -47,7 +47,7 @@ export function registerJobCommands(program: Command): void {
     .option('--cpus <n>', 'CPU cores, fractions allowed')
     .option('--memory <size>', 'memory: 8g (×1000) or 8gi (×1024)')
     .option('--image <img>', 'container image (implies --driver docker; must be on the node)')
-    .option('--driver <d>', 'process, docker or fake [docker with --image, else process]')
+    .option('--driver <d>', 'process, docker, slurm or fake [the node\'s default driver: docker with --image, else process, unless it is slurm]')
     .option('--env <K=V>', 'environment variable (repeatable)', collect)
     .option('--mount <SRC:DST[:ro]>', 'bind mount from an allowed host path (repeatable)', collect)
     .option('--workdir <dir>', 'working directory')
@@ -57,6 +57,10 @@ export function registerJobCommands(program: Command): void {
     .option('--name <name>', 'job name')
     .option('--label <k=v>', 'job label (repeatable)', collect)
     .option('--spread', 'place on the node with the most free GPUs instead of bin-packing')
+    .option('--partition <p>', 'Slurm partition (implies --driver slurm) [jobs.slurm.partition, else the cluster\'s default]')
+    .option('--account <a>', 'Slurm account (implies --driver slurm)')
+    .option('--qos <q>', 'Slurm QOS (implies --driver slurm)')
+    .option('--constraint <expr>', 'Slurm node features, sbatch --constraint (implies --driver slurm)')
     .action(jobRunAction);
 
   cmd('list', 'jobs of every node, newest first')
@@ -107,9 +111,15 @@ export async function jobRunAction(command: string[], o: JobRunOpts): Promise<vo
     let target: NodeConn;
     let reason: string;
     let queued = false;
+    let spec = plan.spec;
     if (plan.node) {
       target = pickNode(conns, plan.node);
       reason = 'chosen with --node';
+      // the node's default driver (slurm on a login node) applies when no --driver was given
+      if (plan.driverDefaulted && target.client) {
+        const r = await target.client.call('node.resources', {}).catch(() => null);
+        spec = resolveDriver(plan, r?.default_driver);
+      }
     } else {
       const res = await onEach(conns, (c) => c.call('node.resources', {}));
       const skipped = [...conns.filter((c) => !c.client).map((c) => `${c.name} (${c.error})`), ...res.filter((r) => r.error).map((r) => `${r.node} (${r.error})`)];
@@ -117,19 +127,20 @@ export async function jobRunAction(command: string[], o: JobRunOpts): Promise<vo
       // placement speaks of nodes by the names this command uses (inventory names), not the agents' own
       const nodes: NodeResources[] = res.filter((r) => r.value).map((r) => ({ ...r.value!, node: r.node }));
       if (!nodes.length) throw new Error(`no agent answered node.resources; check them with: fleetml nodes${downNote(conns)}`);
-      const spec = plan.spec;
-      const d = place({ gpus: spec.gpus ?? 0, cpus: spec.cpus, memory_bytes: spec.memory_bytes, selector: plan.selector, driver: spec.driver }, nodes, { strategy: plan.strategy });
+      const d = place({ gpus: spec.gpus ?? 0, cpus: spec.cpus, memory_bytes: spec.memory_bytes, selector: plan.selector, driver: spec.driver,
+        defaultDriver: plan.driverDefaulted, partition: spec.slurm?.partition }, nodes, { strategy: plan.strategy });
       if (d.node === null) {
         const lines = d.candidates.map((c) => `  ${c.node}: ${c.why}`).join('\n');
         const notAsked = skipped.length ? `\n  (not asked, not reachable: ${skipped.map((x) => x.split(' ')[0]).join(', ')})` : '';
         throw new Error(`cannot place the job: ${d.reason}\n${lines}${notAsked}\ntry fewer --gpus/--cpus/--memory, another --selector, or see capacity with: fleetml nodes`);
       }
       target = conns.find((c) => c.name === d.node)!;
+      spec = resolveDriver(plan, nodes.find((n) => n.node === d.node)?.default_driver);
       reason = d.reason;
       queued = d.queued;
     }
     let submitted: Job;
-    try { submitted = (await target.client!.call('job.submit', { spec: plan.spec })).job; } catch (e) { throw explain(e, target.name, 'job.submit'); }
+    try { submitted = (await target.client!.call('job.submit', { spec })).job; } catch (e) { throw explain(e, target.name, 'job.submit'); }
     if (out === 'json') return printJson({ node: target.name, reason, queued, job: submitted });
     // a queued decision's reason already reads "queued on NODE: …"
     console.log(queued ? reason : `placed on ${target.name}: ${reason}`);

@@ -20,7 +20,7 @@ export function registerNodeCommands(program: Command): void {
     .action(nodesAction);
 
   const node = program.command('node').description('one node');
-  targetOptions(node.command('show <name>').description('details of one node: host, GPUs, GPU processes'))
+  targetOptions(node.command('show <name>').description('details of one node: host, GPUs, GPU processes, drivers and, on a Slurm login node, the cluster\'s partitions and free GPUs'))
     .option('-o, --output <fmt>', 'table or json', 'table')
     .action(nodeShowAction);
 }
@@ -62,6 +62,17 @@ export async function nodeShowAction(name: string, o: NodeOpts): Promise<void> {
   console.log(`Memory:   ${fmt.gib(stats.host.memory.used_bytes)} / ${fmt.gib(stats.host.memory.total_bytes)}  swap ${fmt.gib(stats.host.memory.swap_used_bytes)} / ${fmt.gib(stats.host.memory.swap_total_bytes)}`);
   console.log(`Agent:    ${info.agent_version}  protocol ${info.protocol_version}  up since ${new Date(info.started_at).toISOString()}`);
   console.log(`GPUs:     ${stats.gpu.status}${stats.gpu.reason ? ` (${stats.gpu.reason})` : ''}  source ${stats.gpu.source}${stats.gpu.simulated ? '  SIMULATED' : ''}  driver ${stats.gpu.driver_version ?? '-'}  CUDA ${stats.gpu.cuda_version ?? '-'}`);
+  const sl = match.resources?.slurm;
+  if (match.resources) console.log(`Drivers:  ${match.resources.drivers.map((d) => `${d.name}${d.available ? '' : ` (unavailable: ${d.reason ?? '?'})`}`).join(', ')}${match.resources.default_driver ? `  default ${match.resources.default_driver}` : ''}`);
+  if (sl) {
+    console.log(`Slurm:    cluster ${sl.cluster ?? '-'}  default partition ${sl.default_partition ?? '-'}  this agent's jobs: ${sl.pending} pending, ${sl.running} running${sl.error ? `  (last read failed: ${sl.error})` : ''}${sl.updated_at ? `  read ${new Date(sl.updated_at).toISOString()}` : ''}`);
+    if (sl.partitions.length) {
+      console.log('');
+      console.log(formatTable(['PARTITION', 'STATE', 'NODES', 'CPUS FREE', 'GPUS FREE', 'MAX GPUS/NODE', 'MEMORY'], sl.partitions.map((p) => [
+        `${p.name}${p.default ? '*' : ''}`, p.state, `${p.nodes_up}/${p.nodes}`, `${p.cpus_free}/${p.cpus_total}`, `${p.gpus_free}/${p.gpus_total}`, String(p.gpus_per_node_max), fmt.gib(p.memory_total_bytes),
+      ])));
+    }
+  }
   if (stats.gpu.gpus.length) {
     console.log('');
     console.log(formatTable(['GPU', 'NAME', 'UTIL', 'MEM', 'TEMP', 'POWER', 'SM MHz', 'UUID'], stats.gpu.gpus.map((g) => [

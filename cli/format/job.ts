@@ -19,7 +19,8 @@ export const isTerminal = (j: Pick<Job, 'state'>) => TERMINAL_STATES.includes(j.
 /** One row of `job list`. GPUS shows requested GPUs, and the assigned count while it holds some. */
 export function jobRow(node: string, j: Job, now: number): string[] {
   const gpus = j.gpus.length ? `${j.gpus.length}/${j.spec.gpus}` : String(j.spec.gpus);
-  return [node, j.id, j.name ?? '-', j.state, j.spec.driver, gpus, formatAge(now - j.submitted_at), j.reason ?? ''];
+  const driver = j.slurm ? `slurm ${j.slurm.job_id}${j.slurm.partition ? `@${j.slurm.partition}` : ''}` : j.spec.driver;
+  return [node, j.id, j.name ?? '-', j.state, driver, gpus, formatAge(now - j.submitted_at), j.reason ?? ''];
 }
 
 /** Sort rows of many nodes: newest first, then node and id (stable across runs). */
@@ -44,6 +45,8 @@ export function jobDetail(node: string, j: Job, now: number): string {
     `Started:   ${iso(j.started_at)}`,
     `Finished:  ${iso(j.finished_at)}`,
   ];
+  if (j.slurm) lines.push(`Slurm:     job ${j.slurm.job_id}  partition ${j.slurm.partition ?? '-'}  state ${j.slurm.state ?? '-'}${j.slurm.reason ? `  reason ${j.slurm.reason}` : ''}${j.slurm.nodes ? `  nodes ${j.slurm.nodes}` : ''}`);
+  if (s.slurm) lines.push(`Slurm opt: ${Object.entries(s.slurm).map(([k, v]) => `${k}=${v}`).join('  ')}`);
   if (s.workdir) lines.push(`Workdir:   ${s.workdir}`);
   if (Object.keys(s.env).length) lines.push(`Env:       ${Object.keys(s.env).sort().join(', ')}`);
   if (s.mounts.length) lines.push(`Mounts:    ${s.mounts.map((m) => `${m.source}:${m.target}${m.readonly ? ':ro' : ''}`).join(', ')}`);

@@ -13,6 +13,10 @@
 //      then the smallest GPU shortfall (closest to fitting), then the name. The agent's queue starts it later.
 //      reason: "queued on X: needs 2 GPUs, 0 free".
 //   4. No node can ever fit: node null, with one `why` per node (label mismatch, not enough capacity, …).
+// A job for the slurm driver is judged by the Slurm cluster behind the node (node.resources `slurm`), not the node's
+// own GPUs: its capacity is the partition's largest node (jobs are single-node), what is free is the most free GPUs
+// on one node, and its queue is the agent's jobs pending in Slurm. Slurm then places the job itself.
+// A request with `defaultDriver` (the user named no driver) takes the node's default driver when that is slurm.
 
 import type { DriverName, NodeResources } from '../protocol/jobs.js';
 
@@ -27,6 +31,32 @@ export interface PlacementRequest {
   selector: Record<string, string>;
   /** When given, nodes whose driver is missing or unavailable are skipped. */
   driver?: DriverName;
+  /** The user named no driver: a node whose default_driver is slurm runs the job on Slurm. */
+  defaultDriver?: boolean;
+  /** Slurm partition asked for (slurm driver); else the cluster's default. */
+  partition?: string;
+}
+
+/** The numbers placement judges a node by, for one request: the node's own, or its Slurm cluster's. */
+interface Cap { gpus: number; gpusFree: number; cpus: number; cpusFree: number; mem: number; memFree: number; queued: number; unknown: string | null }
+
+/** The driver the request gets on this node. */
+export function effectiveDriver(r: PlacementRequest, n: NodeResources): DriverName | undefined {
+  return r.defaultDriver && n.default_driver === 'slurm' ? 'slurm' : r.driver;
+}
+
+function capOf(r: PlacementRequest, n: NodeResources): Cap {
+  if (effectiveDriver(r, n) !== 'slurm') {
+    return { gpus: n.gpus.length, gpusFree: n.gpus_free, cpus: n.cpus_total, cpusFree: n.cpus_free, mem: n.memory_total_bytes, memFree: n.memory_free_bytes, queued: n.queued, unknown: null };
+  }
+  const sl = n.slurm;
+  const name = r.partition ?? sl?.default_partition ?? null;
+  const p = sl?.partitions.find((x) => x.name === name);
+  if (!sl || !p) {
+    const unknown = !sl ? 'its Slurm cluster has not been read yet' : `Slurm partition ${name ?? '(default)'} not found`;
+    return { gpus: Infinity, gpusFree: 0, cpus: Infinity, cpusFree: 0, mem: Infinity, memFree: 0, queued: sl?.pending ?? 0, unknown };
+  }
+  return { gpus: p.gpus_per_node_max, gpusFree: p.gpus_free_per_node_max, cpus: p.cpus_total, cpusFree: p.cpus_free, mem: p.memory_total_bytes, memFree: p.memory_total_bytes, queued: sl.pending, unknown: null };
 }
 
 /** Placement strategy: binpack (default of the CLI) fills nodes; spread balances them. */
@@ -55,38 +85,40 @@ function selectorMismatch(sel: Record<string, string>, keys: readonly string[], 
 }
 
 /** Whether the request fits within the node's total capacity (numbers only: the hot path builds no strings). */
-function fitsWhenIdle(r: PlacementRequest, n: NodeResources): boolean {
-  return r.gpus <= n.gpus.length && (r.cpus === undefined || r.cpus <= n.cpus_total) && (r.memory_bytes === undefined || r.memory_bytes <= n.memory_total_bytes);
+function fitsWhenIdle(r: PlacementRequest, c: Cap): boolean {
+  return r.gpus <= c.gpus && (r.cpus === undefined || r.cpus <= c.cpus) && (r.memory_bytes === undefined || r.memory_bytes <= c.mem);
 }
 
 /** Whether the request fits in what is free right now. */
-function fitsNow(r: PlacementRequest, n: NodeResources): boolean {
-  return r.gpus <= n.gpus_free && (r.cpus === undefined || r.cpus <= n.cpus_free) && (r.memory_bytes === undefined || r.memory_bytes <= n.memory_free_bytes);
+function fitsNow(r: PlacementRequest, c: Cap): boolean {
+  return r.gpus <= c.gpusFree && (r.cpus === undefined || r.cpus <= c.cpusFree) && (r.memory_bytes === undefined || r.memory_bytes <= c.memFree);
 }
 
 /** What the request exceeds in the node's total capacity (it can never run there). */
-function capacityShortfall(r: PlacementRequest, n: NodeResources): string {
+function capacityShortfall(r: PlacementRequest, c: Cap, slurm: boolean): string {
   const parts: string[] = [];
-  if (r.gpus > n.gpus.length) parts.push(`needs ${plural(r.gpus, 'GPU')}, has ${n.gpus.length}`);
-  if (r.cpus !== undefined && r.cpus > n.cpus_total) parts.push(`needs ${fmtCpu(r.cpus)} CPUs, has ${fmtCpu(n.cpus_total)}`);
-  if (r.memory_bytes !== undefined && r.memory_bytes > n.memory_total_bytes) parts.push(`needs ${fmtMem(r.memory_bytes)} memory, has ${fmtMem(n.memory_total_bytes)}`);
+  if (r.gpus > c.gpus) parts.push(`needs ${plural(r.gpus, 'GPU')}, ${slurm ? `Slurm nodes have at most ${c.gpus}` : `has ${c.gpus}`}`);
+  if (r.cpus !== undefined && r.cpus > c.cpus) parts.push(`needs ${fmtCpu(r.cpus)} CPUs, has ${fmtCpu(c.cpus)}`);
+  if (r.memory_bytes !== undefined && r.memory_bytes > c.mem) parts.push(`needs ${fmtMem(r.memory_bytes)} memory, has ${fmtMem(c.mem)}`);
   return `never fits: ${parts.join(', ')}`;
 }
 
 /** What the request exceeds in what is free right now. */
-function freeShortfall(r: PlacementRequest, n: NodeResources): string {
+function freeShortfall(r: PlacementRequest, c: Cap, slurm: boolean): string {
+  if (c.unknown) return c.unknown;
   const parts: string[] = [];
-  if (r.gpus > n.gpus_free) parts.push(`needs ${plural(r.gpus, 'GPU')}, ${n.gpus_free} free`);
-  if (r.cpus !== undefined && r.cpus > n.cpus_free) parts.push(`needs ${fmtCpu(r.cpus)} CPUs, ${fmtCpu(n.cpus_free)} free`);
-  if (r.memory_bytes !== undefined && r.memory_bytes > n.memory_free_bytes) parts.push(`needs ${fmtMem(r.memory_bytes)} memory, ${fmtMem(n.memory_free_bytes)} free`);
+  if (r.gpus > c.gpusFree) parts.push(`needs ${plural(r.gpus, 'GPU')}, ${c.gpusFree} free${slurm ? ' on one Slurm node' : ''}`);
+  if (r.cpus !== undefined && r.cpus > c.cpusFree) parts.push(`needs ${fmtCpu(r.cpus)} CPUs, ${fmtCpu(c.cpusFree)} free`);
+  if (r.memory_bytes !== undefined && r.memory_bytes > c.memFree) parts.push(`needs ${fmtMem(r.memory_bytes)} memory, ${fmtMem(c.memFree)} free`);
   return parts.join(', ');
 }
 
 function driverProblem(r: PlacementRequest, n: NodeResources): string | null {
-  if (!r.driver) return null;
-  const d = n.drivers.find((x) => x.name === r.driver);
-  if (!d) return `driver ${r.driver} not offered`;
-  if (!d.available) return `driver ${r.driver} unavailable${d.reason ? ` (${d.reason})` : ''}`;
+  const driver = effectiveDriver(r, n);
+  if (!driver) return null;
+  const d = n.drivers.find((x) => x.name === driver);
+  if (!d) return `driver ${driver} not offered`;
+  if (!d.available) return `driver ${driver} unavailable${d.reason ? ` (${d.reason})` : ''}`;
   return null;
 }
 
@@ -99,17 +131,18 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export function place(spec: PlacementRequest, nodes: readonly NodeResources[], opts: { strategy: PlacementStrategy }): PlacementDecision {
   const selKeys = Object.keys(spec.selector).sort();
   const fitting: Array<{ n: NodeResources; gpusLeft: number; cpusLeft: number }> = [];
-  const waiting: NodeResources[] = [];
+  const waiting: Array<{ n: NodeResources; c: Cap }> = [];
   const candidates: PlacementCandidate[] = [];
 
   // one pass in input order; every choice below breaks ties by name, so the input order never matters
   for (const n of nodes) {
     const excluded = selectorMismatch(spec.selector, selKeys, n.labels) ?? driverProblem(spec, n);
     if (excluded) { candidates.push({ node: n.node, why: excluded }); continue; }
-    if (!fitsWhenIdle(spec, n)) { candidates.push({ node: n.node, why: capacityShortfall(spec, n) }); continue; }
+    const c = capOf(spec, n);
+    if (!fitsWhenIdle(spec, c)) { candidates.push({ node: n.node, why: capacityShortfall(spec, c, effectiveDriver(spec, n) === 'slurm') }); continue; }
     // the why of a node that could fit later is only put into words when it is needed (the queue reason)
-    if (!fitsNow(spec, n)) { waiting.push(n); continue; }
-    fitting.push({ n, gpusLeft: n.gpus_free - spec.gpus, cpusLeft: n.cpus_free - (spec.cpus ?? 0) });
+    if (!fitsNow(spec, c)) { waiting.push({ n, c }); continue; }
+    fitting.push({ n, gpusLeft: c.gpusFree - spec.gpus, cpusLeft: c.cpusFree - (spec.cpus ?? 0) });
   }
 
   if (fitting.length) {
@@ -126,11 +159,13 @@ export function place(spec: PlacementRequest, nodes: readonly NodeResources[], o
 
   if (waiting.length) {
     let best = waiting[0];
-    for (const n of waiting) {
-      const c = n.queued - best.queued || best.gpus_free - n.gpus_free || byName(n.node, best.node);
-      if (c < 0) best = n;
+    for (const w of waiting) {
+      const c = w.c.queued - best.c.queued || best.c.gpusFree - w.c.gpusFree || byName(w.n.node, best.n.node);
+      if (c < 0) best = w;
     }
-    return { node: best.node, reason: `queued on ${best.node}: ${freeShortfall(spec, best)}${best.queued ? ` (${best.queued} queued ahead)` : ''}`, queued: true };
+    const slurm = effectiveDriver(spec, best.n) === 'slurm';
+    const where = slurm ? `queued on ${best.n.node} (Slurm)` : `queued on ${best.n.node}`;
+    return { node: best.n.node, reason: `${where}: ${freeShortfall(spec, best.c, slurm)}${best.c.queued ? ` (${best.c.queued} queued ahead)` : ''}`, queued: true };
   }
 
   const reason = nodes.length === 0

@@ -29,8 +29,8 @@ export async function slurmState(id: string): Promise<string | null> {
 }
 
 /** An agent config file (YAML is JSON) with the slurm driver on, polling fast, its attempts under `workDir`. */
-export function slurmAgentConfig(dir: string, workDir: string, extra: Record<string, unknown> = {}): string {
+export function slurmAgentConfig(dir: string, workDir: string, extra: Record<string, unknown> = {}, jobs: Record<string, unknown> = {}): string {
   const file = join(dir, 'agent-slurm.yaml');
-  writeFileSync(file, JSON.stringify({ jobs: { drivers: ['slurm', 'process'], process_user: null, slurm: { work_dir: workDir, poll_ms: 200, ...extra } } }));
+  writeFileSync(file, JSON.stringify({ jobs: { drivers: ['slurm', 'process'], process_user: null, ...jobs, slurm: { work_dir: workDir, poll_ms: 200, ...extra } } }));
   return file;
 }

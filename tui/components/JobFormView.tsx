@@ -1,5 +1,5 @@
 import { Box } from 'ink';
-import { FORM_FIELDS, isChoice, type JobForm } from '../job-form.js';
+import { FORM_FIELDS, isChoice, offerOf, type JobForm } from '../job-form.js';
 import type { Theme } from '../theme.js';
 import { Line } from './Line.js';
 
@@ -11,6 +11,17 @@ export interface JobFormViewProps {
   theme: Theme;
 }
 
+/** Hint after a field: always for a slurm driver (the node's partition and free GPUs), else only when focused. */
+function fieldHint(form: JobForm, f: (typeof FORM_FIELDS)[number], focus: boolean): string {
+  if (f === 'driver') {
+    const offer = offerOf(form);
+    if (form.values.driver === 'slurm' && offer.slurm) return `  ${offer.slurm}`;
+    return focus && offer.drivers.length > 1 ? `  (${offer.drivers.join(', ')})` : '';
+  }
+  if (!focus) return '';
+  return f === 'image' ? '  (docker and slurm only)' : f === 'command' ? '  (space-separated; quote with \' or ")' : '';
+}
+
 /** The lines of the submit form: title, one per field (the focused one marked), the error, the key hints. */
 export function jobFormLines(form: JobForm): { text: string; focus?: boolean; tone?: 'bad' | 'dim' | 'accent' }[] {
   const lines: { text: string; focus?: boolean; tone?: 'bad' | 'dim' | 'accent' }[] = [{ text: 'NEW JOB', tone: 'accent' }];
@@ -19,8 +30,7 @@ export function jobFormLines(form: JobForm): { text: string; focus?: boolean; to
     const v = form.values[f];
     const placeholder = f === 'gpus' || f === 'priority' ? '0' : '';
     const shown = isChoice(f) ? `‹ ${v || '–'} ›` : focus ? `${v}█` : v || placeholder;
-    const hint = f === 'image' ? '  (docker only)' : f === 'command' ? '  (space-separated; quote with \' or ")' : '';
-    lines.push({ text: `${focus ? '>' : ' '} ${f.padEnd(9)} ${shown}${focus ? hint : ''}`, focus });
+    lines.push({ text: `${focus ? '>' : ' '} ${f.padEnd(9)} ${shown}${fieldHint(form, f, focus)}`, focus });
   });
   if (form.busy) lines.push({ text: 'submitting…', tone: 'accent' });
   else if (form.error) lines.push({ text: `error: ${form.error}`, tone: 'bad' });

@@ -28,6 +28,27 @@ export function quoteArg(a: string): string {
 const KEY_W = 11;
 const field = (k: string, v: string): DetailLine => ({ text: `  ${k.padEnd(KEY_W)} ${v}` });
 
+/**
+ * The Slurm section of a slurm-driver job: Slurm's id, partition, state, reason and nodes as last seen, and what the
+ * spec asked of Slurm (account, qos, constraint). Before sbatch answered there is no Slurm id yet.
+ */
+export function slurmLines(j: Job): DetailLine[] {
+  const sl = j.slurm;
+  const asked = Object.entries(j.spec.slurm ?? {}).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
+  const out: DetailLine[] = [{ text: 'SLURM', bold: true }];
+  if (!sl) {
+    out.push(field('job id', 'not submitted yet'));
+  } else {
+    out.push(field('job id', sl.job_id));
+    out.push(field('partition', sl.partition ?? '–'));
+    out.push({ ...field('state', sl.state ?? '–'), tone: sl.state === 'PENDING' ? 'warn' : undefined });
+    out.push(field('reason', sl.reason ?? '–'));
+    out.push(field('nodes', sl.nodes ?? '–'));
+  }
+  if (asked.length) out.push(field('asked', asked.join(' · ')));
+  return out;
+}
+
 /** The lines of the job detail view, top to bottom; `now` in ms. Environment values are never shown (secrets). */
 export function jobDetailLines(j: Job, now: number): DetailLine[] {
   const s = j.spec;
@@ -55,6 +76,7 @@ export function jobDetailLines(j: Job, now: number): DetailLine[] {
   out.push(field('submitted', `${fmtTime(j.submitted_at)} (${fmtAge(now - j.submitted_at)} ago) by ${j.submitted_by}`));
   if (j.started_at !== null) out.push(field('started', fmtTime(j.started_at)));
   if (j.finished_at !== null) out.push(field('finished', `${fmtTime(j.finished_at)}${j.started_at !== null ? ` (ran ${fmtAge(j.finished_at - j.started_at)})` : ''}`));
+  if (s.driver === 'slurm') out.push(...slurmLines(j));
   out.push({ text: 'HISTORY', bold: true });
   for (const e of j.history) out.push({ text: `  ${fmtTime(e.ts)}  ${e.state.padEnd(9)} ${e.reason ?? ''}`.trimEnd() });
   return out;

@@ -4,13 +4,16 @@ import { TERMINAL_STATES, type Job, type JobState } from '../../shared/protocol/
 import type { Tone } from '../theme.js';
 import type { Column } from './table.js';
 
-/** Columns of the jobs view; REASON takes the spare width, DRIVER and REASON go first on narrow screens. */
+/**
+ * Columns of the jobs view; REASON takes the spare width, DRIVER and REASON go first on narrow screens.
+ * At 80 columns every one fits (78 with the selection marker); DRIVER is 8 wide for "slurm 17" (driver and Slurm id).
+ */
 export const JOB_COLUMNS: Column[] = [
-  { header: 'NODE', width: 10, priority: 6 },
+  { header: 'NODE', width: 9, priority: 6 },
   { header: 'ID', width: 8, priority: 9 },
   { header: 'NAME', width: 12, priority: 7 },
   { header: 'STATE', width: 9, priority: 8 },
-  { header: 'DRIVER', width: 7, priority: 2 },
+  { header: 'DRIVER', width: 8, priority: 2 },
   { header: 'GPUS', width: 4, align: 'right', priority: 4 },
   { header: 'AGE', width: 5, align: 'right', priority: 5 },
   { header: 'REASON', width: 16, flex: true, priority: 3 },
@@ -67,10 +70,32 @@ export function allJobs(nodes: readonly FleetNode[]): Job[] {
   return jobs.sort((a, b) => b.submitted_at - a.submitted_at || a.node.localeCompare(b.node) || a.id.localeCompare(b.id));
 }
 
-/** Text the `/` filter matches: node, id, name, state, driver, image, reason, labels as "k=v". */
+/**
+ * Text the `/` filter matches: node, id, name, state, driver, image, reason, labels as "k=v", and for a Slurm job its
+ * Slurm id (also as "slurm 17"), partition, Slurm state, Slurm reason and nodes.
+ */
 export function jobFilterText(j: Job): string {
   const labels = Object.entries(j.spec.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-  return [j.node, j.id, j.name ?? '', j.state, j.spec.driver, j.spec.image ?? '', j.reason ?? '', ...labels].join(' ');
+  const sl = j.slurm;
+  const slurm = sl ? [`slurm ${sl.job_id}`, sl.partition ?? '', sl.state ?? '', sl.reason ?? '', sl.nodes ?? ''] : [];
+  return [j.node, j.id, j.name ?? '', j.state, j.spec.driver, j.spec.image ?? '', j.reason ?? '', ...labels, ...slurm].join(' ');
+}
+
+/** The driver cell: the driver, and a Slurm job's Slurm id once it has one ("slurm 17"). */
+export function jobDriver(j: Job): string {
+  return j.spec.driver === 'slurm' && j.slurm?.job_id ? `slurm ${j.slurm.job_id}` : j.spec.driver;
+}
+
+/**
+ * The reason cell, short enough for the narrow REASON column: a job Slurm keeps pending shows Slurm's own reason
+ * ("Slurm: Resources", "Slurm: Priority"; the agent's long sentence is in the detail view), a running Slurm job the
+ * nodes it got ("on node-3", the agent's reason says no more); every other job, jobReason.
+ */
+export function jobReasonCell(j: Job): string {
+  const sl = j.slurm;
+  if (sl && j.state === 'queued') return `Slurm: ${sl.reason ?? sl.state ?? 'submitted'}`;
+  if (sl && j.state === 'running' && sl.nodes && (!j.reason || j.reason.startsWith('running in Slurm'))) return `on ${sl.nodes}`;
+  return jobReason(j);
 }
 
 /** Why a job is where it is: "OOM killed", "exit 3", the agent's reason, with the exit code when it adds something. */
@@ -111,7 +136,7 @@ export function fmtAge(ms: number): string {
 
 /** Cells of one job row, aligned with JOB_COLUMNS; `now` in ms (pure: the caller reads the clock). */
 export function jobRow(j: Job, now: number): string[] {
-  return [j.node, shortJobId(j.id), j.name ?? '', j.state, j.spec.driver, jobGpus(j), fmtAge(now - j.submitted_at), jobReason(j)];
+  return [j.node, shortJobId(j.id), j.name ?? '', j.state, jobDriver(j), jobGpus(j), fmtAge(now - j.submitted_at), jobReasonCell(j)];
 }
 
 /** One-line summary of a job list: "7 jobs · 2 running · 1 queued". */

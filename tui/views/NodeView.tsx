@@ -7,6 +7,8 @@ import { connLabel } from '../render/cluster-row.js';
 import { GPU_COLUMNS, gpuRow, gpuSectionTitle } from '../render/gpu-row.js';
 import { hostSummaryLines } from '../render/host-summary.js';
 import { nodeLayout } from '../render/node-layout.js';
+import { slurmSummaryLine } from '../render/slurm-summary.js';
+import { resourcesOf } from '../node-resources.js';
 import { PROCESS_COLUMNS, processRows, type ProcessRow } from '../render/process-row.js';
 import { columnWidth, layoutColumns } from '../render/table.js';
 import { matchFilter, type Frame } from '../state.js';
@@ -23,7 +25,7 @@ export function visibleProcesses(node: FleetNode | undefined, frame: Frame): Pro
   return rows.filter((r) => matchFilter(r.cells.join(' '), frame.filter));
 }
 
-/** Node detail: host summary, one row per GPU with a util sparkline, and the GPU process table. */
+/** Node detail: host summary (and its Slurm cluster), one row per GPU with a util sparkline, and the GPU process table. */
 export function NodeView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const node = frameNode(nodes, frame);
   if (!node) return <Line text={`node "${frame.arg}" not found; :nodes lists the nodes`} width={width} theme={theme} tone="bad" />;
@@ -37,7 +39,9 @@ export function NodeView({ nodes, frame, selected, height, width, theme }: ViewP
   const gpu = stats?.gpu ?? null;
   const gpus = gpu?.gpus ?? [];
   const procs = visibleProcesses(node, frame);
-  const host = hostSummaryLines(node.info, stats?.host ?? null, width);
+  const slurm = resourcesOf(node)?.slurm;
+  // The Slurm cluster this node submits to, as the last host line (it is capacity the node hands out, like its own).
+  const host = [...hostSummaryLines(node.info, stats?.host ?? null, width), ...(slurm ? [slurmSummaryLine(slurm, width)] : [])];
   const lay = nodeLayout(h, host.length, gpus.length, procs.length);
   host.slice(0, lay.hostLines).forEach((l, i) => lines.push(<Line key={`h${i}`} text={l} width={width} theme={theme} />));
   const gl = layoutColumns(GPU_COLUMNS, width - 2);
