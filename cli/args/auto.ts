@@ -74,7 +74,7 @@ export function parseMaxRuns(v: string): { count: number; window_s: number } {
   return { count, window_s };
 }
 
-/** The retraining job from its YAML (or JSON) file: a job spec (driver process or docker). */
+/** The retraining job from its YAML (or JSON) file: a job spec (driver process, docker or slurm). */
 export function parseJobYaml(text: string, source: string): JobSpecInput {
   let raw: unknown;
   try { raw = parseYaml(text); } catch (e) { throw new UsageError(`--retrain-job ${source}: not valid YAML: ${(e as Error).message}`); }
