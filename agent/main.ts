@@ -93,6 +93,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const tokens = new TokenStore(db);
     const audit = life.use('audit', new AuditLog(db), (a) => a.flush());
     const nodeId = nodeIdentity(db);
+    // Audit retention: swept now (before anything is served) and every 10 minutes; stopped before the store closes.
+    const auditLog = log.child({ subsystem: 'audit' });
+    life.use('audit retention', audit.retain({ retentionMs: config.audit.retention_days * 86_400_000, maxRows: config.audit.max_rows, minAgeMs: config.audit.min_age_h * 3_600_000 },
+      (r) => auditLog.info(r, 'audit retention removed rows'), (e) => auditLog.error({ err: e }, 'audit retention sweep failed')));
     const adminTokenFile = ensureAdminToken(tokens, db, config.data_dir);
     if (adminTokenFile) log.info({ path: adminTokenFile }, 'created the first admin token (readable only by this user)');
 
