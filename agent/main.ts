@@ -141,9 +141,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       const sig = { inputs: m.inputs, outputs: m.outputs };
       await m.close();
       return sig;
-    }, (f, msg) => log.warn(f, msg));
+    }, (f, msg) => log.warn(f, msg), { maxPerToken: config.uploads.max_per_token, maxTotal: config.uploads.max_total, expiryMs: config.uploads.expiry_s * 1000 });
     const swept = registry.init();
     if (swept.sweptUploads || swept.sweptArtifacts) log.info(swept, 'removed what interrupted model uploads left');
+    life.use('upload expiry', registry.expireEvery((ids) => log.info({ subsystem: 'models', uploads: ids }, 'removed unfinished model uploads idle past uploads.expiry_s'),
+      (e) => log.error({ subsystem: 'models', err: e }, 'model upload expiry failed')));
     const hasGpu = () => (collector.latest?.gpu.status === 'ok' && !collector.latest.gpu.simulated && collector.latest.gpu.gpus.length > 0);
     // Feedback: the join store is flushed (its buffer written) when it closes, after the API and before the store.
     const now = deps.now ?? Date.now;
@@ -175,7 +177,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     // Drift: resumes open windows and judges the ones that closed while the agent was down, before the API serves.
     // Its dispose waits for a reference being profiled.
     const drift = config.drift.enabled
-      ? life.use('drift', new DriftMonitor({ store: new DriftStore(db, (f, msg) => log.warn(f, msg)), registry, serving, config: config.drift, log: log.child({ subsystem: 'drift' }), audit }))
+      ? life.use('drift', new DriftMonitor({ store: new DriftStore(db, (f, msg) => log.warn(f, msg)), registry, serving, config: config.drift, log: log.child({ subsystem: 'drift' }), audit,
+        uploads: { maxPerToken: config.uploads.max_per_token, maxTotal: config.uploads.max_total } }))
       : null;
     if (drift) {
       drift.start();
