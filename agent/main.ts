@@ -19,6 +19,7 @@ import { ApiServer } from './api/server.js';
 import { createV2Routes } from './api/http-v2.js';
 import { createTopicProviders } from './api/topics.js';
 import { nodeHandlers } from './api/handlers/node.js';
+import { exposureWarnings } from './api/exposure.js';
 import { authHandlers } from './api/handlers/auth.js';
 import { subscribeHandlers } from './api/handlers/subscribe.js';
 import { tokenHandlers } from './api/handlers/token.js';
@@ -189,7 +190,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     await jobs.start();
     log.info({ gpu_status: collector.latest?.gpu.status, gpu_source: collector.latest?.gpu.source, reason: collector.latest?.gpu.reason, gpus: collector.latest?.gpu.gpus.length }, 'telemetry started');
 
-    const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
+    const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo, warnings: exposureWarnings(config) };
     // The dispatcher first: the rollout coordinator reaches its own node through it (same validation and audit as a
     // remote call); the handlers are registered once every part they serve exists.
     const dispatcher = new RpcDispatcher({}, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => metrics.rpcCalls.inc({ method, outcome }));
@@ -268,6 +269,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     infoTimer.unref();
     life.use('host info', infoTimer, clearInterval);
     log.info({ url: bound.url, node: config.name, node_id: nodeId, data_dir: config.data_dir, version }, 'agent listening');
+    for (const w of facts.warnings) log.warn({ subsystem: 'api', listen: config.listen, tls: false, warning: 'plaintext_network_listen' }, w);
     return {
       config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector, serving, feedback,
       stop: async () => {
