@@ -111,6 +111,16 @@ export const AgentConfig = z.object({
     max_requests_per_version: z.number().int().min(1).max(10_000_000).default(100_000).describe('Kept requests per model version; beyond it the oldest are evicted (labelled or not).'),
     retention_s: z.number().int().min(60).default(7 * 86_400).describe('Kept requests older than this (by request time) are removed, swept every minute; a label for one is counted as unknown.'),
   }).strict().prefault({}),
+  audit: z.object({
+    retention_days: z.number().min(1).max(36_500).default(90).describe('Audit rows older than this are removed, whatever the row count. Swept at start-up and every 10 minutes; a sweep that removes rows writes one audit row of its own (token agent, method audit.retention: how many, the cut-offs).'),
+    max_rows: z.number().int().min(100).default(1_000_000).describe('Audit rows kept at most: beyond it a sweep removes the oldest rows, but never one younger than audit.min_age_h (a burst of young rows may hold the table above max_rows until they age).'),
+    min_age_h: z.number().min(0).default(24).describe('Rows younger than this are never removed by the audit.max_rows cap (only audit.retention_days removes rows, and only older ones).'),
+  }).strict().prefault({}),
+  uploads: z.object({
+    max_per_token: z.number().int().min(1).default(4).describe('Unfinished chunked uploads one token may hold (model.push without its final chunk yet; drift.setReference datasets are counted apart, against the same number); one more is refused OVERLOADED until one finishes or expires.'),
+    max_total: z.number().int().min(1).default(32).describe('Unfinished chunked uploads on the node, all tokens together (model and reference uploads each); one more is refused OVERLOADED.'),
+    expiry_s: z.number().int().min(1).max(7 * 86_400).default(3600).describe('An unfinished model upload that received no chunk for this long is removed with its temporary file (checked every min(60 s, expiry_s / 2), before a new upload is counted, and when a chunk arrives); its upload_id is then unknown (NOT_FOUND). Reference uploads, held in memory, expire after 10 minutes idle.'),
+  }).strict().prefault({}),
   automation: z.object({
     work_dir: z.string().nullable().default(null).describe('Folder of the automation runs (each run\'s training data, held-out set, and the retraining job\'s model and metrics). Outside the data dir, which jobs cannot enter; null: the data dir\'s path with "-automation" appended. A container job gets its run folder mounted, so list it (or a parent) in jobs.allowed_mount_roots.'),
   }).strict().prefault({}),
@@ -290,6 +300,8 @@ export function loadConfig(flags: AgentFlags = {}, env: NodeJS.ProcessEnv = proc
   // Impossible combinations fail at once with a precise message.
   if (c.gpu.fixtures.length > 0 && c.gpu.source !== 'sim') throw new ConfigError(`gpu.fixtures is set but gpu.source is "${c.gpu.source}": fixtures are only replayed by --gpu-source sim`);
   if (c.api.max_buffer_bytes <= c.api.conflate_above_bytes) throw new ConfigError(`api.max_buffer_bytes (${c.api.max_buffer_bytes}) must be above api.conflate_above_bytes (${c.api.conflate_above_bytes})`);
+  if (c.audit.min_age_h >= c.audit.retention_days * 24) throw new ConfigError(`audit.min_age_h (${c.audit.min_age_h} h) must be below audit.retention_days (${c.audit.retention_days} d = ${c.audit.retention_days * 24} h): else audit.max_rows could never remove a row`);
+  if (c.uploads.max_per_token > c.uploads.max_total) throw new ConfigError(`uploads.max_per_token (${c.uploads.max_per_token}) is above uploads.max_total (${c.uploads.max_total}): lower it or raise the total`);
   const points = Math.ceil((c.telemetry.history_s * 1000) / c.telemetry.interval_ms);
   if (points > MAX_HISTORY_POINTS) throw new ConfigError(`telemetry.history_s / interval keeps ${points} points per metric (max ${MAX_HISTORY_POINTS}): shorten the history or lengthen the interval`);
   return c;

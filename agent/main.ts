@@ -19,6 +19,7 @@ import { ApiServer } from './api/server.js';
 import { createV2Routes } from './api/http-v2.js';
 import { createTopicProviders } from './api/topics.js';
 import { nodeHandlers } from './api/handlers/node.js';
+import { exposureWarnings } from './api/exposure.js';
 import { authHandlers } from './api/handlers/auth.js';
 import { subscribeHandlers } from './api/handlers/subscribe.js';
 import { tokenHandlers } from './api/handlers/token.js';
@@ -93,6 +94,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const tokens = new TokenStore(db);
     const audit = life.use('audit', new AuditLog(db), (a) => a.flush());
     const nodeId = nodeIdentity(db);
+    // Audit retention: swept now (before anything is served) and every 10 minutes; stopped before the store closes.
+    const auditLog = log.child({ subsystem: 'audit' });
+    life.use('audit retention', audit.retain({ retentionMs: config.audit.retention_days * 86_400_000, maxRows: config.audit.max_rows, minAgeMs: config.audit.min_age_h * 3_600_000 },
+      (r) => auditLog.info(r, 'audit retention removed rows'), (e) => auditLog.error({ err: e }, 'audit retention sweep failed')));
     const adminTokenFile = ensureAdminToken(tokens, db, config.data_dir);
     if (adminTokenFile) log.info({ path: adminTokenFile }, 'created the first admin token (readable only by this user)');
 
@@ -138,9 +143,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       const sig = { inputs: m.inputs, outputs: m.outputs };
       await m.close();
       return sig;
-    }, (f, msg) => log.warn(f, msg));
+    }, (f, msg) => log.warn(f, msg), { maxPerToken: config.uploads.max_per_token, maxTotal: config.uploads.max_total, expiryMs: config.uploads.expiry_s * 1000 });
     const swept = registry.init();
     if (swept.sweptUploads || swept.sweptArtifacts) log.info(swept, 'removed what interrupted model uploads left');
+    life.use('upload expiry', registry.expireEvery((ids) => log.info({ subsystem: 'models', uploads: ids }, 'removed unfinished model uploads idle past uploads.expiry_s'),
+      (e) => log.error({ subsystem: 'models', err: e }, 'model upload expiry failed')));
     const hasGpu = () => (collector.latest?.gpu.status === 'ok' && !collector.latest.gpu.simulated && collector.latest.gpu.gpus.length > 0);
     // Feedback: the join store is flushed (its buffer written) when it closes, after the API and before the store.
     const now = deps.now ?? Date.now;
@@ -172,7 +179,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     // Drift: resumes open windows and judges the ones that closed while the agent was down, before the API serves.
     // Its dispose waits for a reference being profiled.
     const drift = config.drift.enabled
-      ? life.use('drift', new DriftMonitor({ store: new DriftStore(db, (f, msg) => log.warn(f, msg)), registry, serving, config: config.drift, log: log.child({ subsystem: 'drift' }), audit }))
+      ? life.use('drift', new DriftMonitor({ store: new DriftStore(db, (f, msg) => log.warn(f, msg)), registry, serving, config: config.drift, log: log.child({ subsystem: 'drift' }), audit,
+        uploads: { maxPerToken: config.uploads.max_per_token, maxTotal: config.uploads.max_total } }))
       : null;
     if (drift) {
       drift.start();
@@ -183,7 +191,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     await jobs.start();
     log.info({ gpu_status: collector.latest?.gpu.status, gpu_source: collector.latest?.gpu.source, reason: collector.latest?.gpu.reason, gpus: collector.latest?.gpu.gpus.length }, 'telemetry started');
 
-    const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo };
+    const facts = { config, nodeId, agentVersion: version, startedAt, url: null as string | null, hostInfo: () => hostInfo, warnings: exposureWarnings(config) };
     // The dispatcher first: the rollout coordinator reaches its own node through it (same validation and audit as a
     // remote call); the handlers are registered once every part they serve exists.
     const dispatcher = new RpcDispatcher({}, audit, log.child({ subsystem: 'rpc' }), (method, outcome) => metrics.rpcCalls.inc({ method, outcome }));
@@ -262,6 +270,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     infoTimer.unref();
     life.use('host info', infoTimer, clearInterval);
     log.info({ url: bound.url, node: config.name, node_id: nodeId, data_dir: config.data_dir, version }, 'agent listening');
+    for (const w of facts.warnings) log.warn({ subsystem: 'api', listen: config.listen, tls: false, warning: 'plaintext_network_listen' }, w);
     return {
       config, url: bound.url, port: bound.port, nodeId, adminTokenFile, collector, serving, feedback,
       stop: async () => {

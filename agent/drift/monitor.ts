@@ -83,7 +83,9 @@ export class DriftMonitor extends EventEmitter {
 
   constructor(private readonly deps: { store: DriftStore; registry: DriftRegistry; serving: DriftServing; config: DriftConfig; log: Logger; now?: () => number; rnd?: () => number;
     /** Where an automatic reference (built from the traffic of any token, read ones included) is recorded. */
-    audit?: Pick<AuditLog, 'record'> }) {
+    audit?: Pick<AuditLog, 'record'>;
+    /** Caps of unfinished dataset uploads (agent config uploads.max_per_token and max_total) [4 and 32]. */
+    uploads?: { maxPerToken: number; maxTotal: number } }) {
     super();
     this.bucketMs = deps.config.bucket_s * 1000;
     this.now = deps.now ?? Date.now;
@@ -498,6 +500,7 @@ export class DriftMonitor extends EventEmitter {
       return { upload_id: null, received_rows: 0, reference: null, features: st.defs.map((d) => d.name) };
     }
     if (!u) {
+      this.admitUpload(by);
       u = new ReferenceUpload(st.key, { format: p.format!, by, datasetName: p.dataset_name ?? null, cap: this.deps.config.max_reference_rows, rnd: this.rnd, now: this.now() });
       this.uploads.set(u.id, u);
     }
@@ -515,6 +518,23 @@ export class DriftMonitor extends EventEmitter {
     if (u.rows.length === 0) throw new RpcError('INVALID_PARAMS', 'the reference dataset has no rows');
     const info = await this.track(this.buildDatasetReference(st, u));
     return { upload_id: u.id, received_rows: u.seen, reference: info, features: st.defs.map((d) => d.name) };
+  }
+
+  /** A new dataset upload of `by` may start (OVERLOADED naming the cap otherwise). Each holds up to
+   * drift.max_reference_rows rows in memory until it finishes or expires (10 minutes idle), so they are counted like
+   * model uploads: per token and in total (separately from model uploads, which hold disk instead). */
+  private admitUpload(by: string): void {
+    const caps = this.deps.uploads ?? { maxPerToken: 4, maxTotal: 32 };
+    const expiry = `an upload idle for ${UPLOAD_IDLE_MS / 60_000} minutes expires`;
+    const mine = [...this.uploads.values()].filter((x) => x.by === by).length;
+    if (mine >= caps.maxPerToken) {
+      throw new RpcError('OVERLOADED', `token ${by} already has ${mine} unfinished reference uploads, the most one token may hold (uploads.max_per_token ${caps.maxPerToken}): finish one (send its final chunk) or wait until an abandoned one expires — ${expiry}`,
+        { limit: 'uploads.max_per_token', max: caps.maxPerToken, unfinished: mine });
+    }
+    if (this.uploads.size >= caps.maxTotal) {
+      throw new RpcError('OVERLOADED', `the node already has ${this.uploads.size} unfinished reference uploads, the most it holds (uploads.max_total ${caps.maxTotal}): retry once one finishes or expires — ${expiry}`,
+        { limit: 'uploads.max_total', max: caps.maxTotal, unfinished: this.uploads.size });
+    }
   }
 
   /** Profiles a finished upload (running the version for the reference predictions) and saves it as the reference. */

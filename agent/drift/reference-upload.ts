@@ -35,6 +35,9 @@ export class ReferenceUpload {
     this.touched = p.now;
   }
 
+  /** Token name of the uploader (the per-token cap counts by it). */
+  get by(): string { return this.p.by; }
+
   /** Parses one chunk (the last with `final`) against the version's input features; throws INVALID_PARAMS naming the line. */
   add(data: string, final: boolean, inputs: readonly FeatureDef[]): void {
     this.hash.update(data);

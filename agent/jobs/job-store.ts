@@ -85,6 +85,11 @@ export class JobStore {
     if (f.cancel_requested !== undefined) this.db.prepare('UPDATE jobs SET cancel_requested = ? WHERE id = ?').run(f.cancel_requested ? 1 : 0, id);
   }
 
+  /** Whether a job row of that exact id exists (no decoding). */
+  exists(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM jobs WHERE id = ?').get(id) !== undefined;
+  }
+
   get(id: string): JobRecord | null {
     const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
     return r ? this.toRecord(r) : null;

@@ -1,6 +1,9 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogLine } from '../../shared/protocol/jobs.js';
+
+/** Folder names that are job ids (j_ and hex, as JobManager.submit makes them). */
+const JOB_DIR = /^j_[0-9a-f]{1,64}$/;
 
 /** Listener of new lines of one job. */
 export type LineListener = (l: LogLine) => void;
@@ -9,6 +12,8 @@ export type LineListener = (l: LogLine) => void;
  * Output of every job, stored under <jobsDir>/<id>/output.jsonl (one JSON line per output line) with a size cap:
  * past maxBytes the file rotates to output.1.jsonl (one older generation kept), so a chatty job costs at most
  * about 2 × maxBytes. Kept after the job ends, until the job is removed. Lines longer than 16 KiB are cut.
+ * A job's folder is created only after its row exists and removed only after its row is gone, so a folder without a
+ * row is what a crash (or a failed delete) left between the two: sweepOrphans removes those.
  */
 export class LogStore {
   private listeners = new Map<string, Set<LineListener>>();
@@ -63,6 +68,21 @@ export class LogStore {
     return () => { set!.delete(f); if (set!.size === 0) this.listeners.delete(id); };
   }
 
+  /** Remove the folders of jobs that no longer exist (`exists` says which do); returns the ids removed. Only names
+   * shaped like a job id are touched: anything else an operator put under the jobs folder stays. */
+  sweepOrphans(exists: (id: string) => boolean): string[] {
+    let names: string[];
+    try { names = readdirSync(this.jobsDir); } catch { return []; } // no job ever ran: no folder
+    const gone: string[] = [];
+    for (const n of names) {
+      if (!JOB_DIR.test(n) || exists(n)) continue;
+      this.remove(n);
+      gone.push(n);
+    }
+    return gone;
+  }
+
+  /** Delete a job's stored output and its drivers' files (throws when the folder cannot be removed). */
   remove(id: string): void {
     this.sizes.delete(id);
     rmSync(this.dir(id), { recursive: true, force: true });

@@ -41,6 +41,8 @@ interface Live { handle: TaskHandle; stopLogs: LogDetach; stopPhase: (() => void
 
 /** Longest wait for a task's output to be read to its end before its final state is recorded anyway. */
 const LOG_DRAIN_MAX_MS = 30_000;
+/** Maintenance ticks (1 s) between two sweeps of orphaned job output folders. */
+const ORPHAN_SWEEP_TICKS = 3600;
 /** Longest setTimeout Node can arm (2^31-1 ms); longer timeouts are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -65,6 +67,7 @@ export class JobManager extends EventEmitter {
     await this.refreshFingerprints();
     // In parallel: one slow engine must not hold up the others (or the API, which listens after this).
     await Promise.all(this.o.store.list(['queued', 'starting', 'running']).filter((r) => r.job.state !== 'queued' || r.handle).map((rec) => this.recoverOne(rec)));
+    this.sweepOrphanLogs();
     let ticks = 0;
     this.timer = setInterval(() => {
       try {
@@ -72,11 +75,20 @@ export class JobManager extends EventEmitter {
         // a cancel whose stop failed (engine briefly away) is tried again
         for (const [id, l] of this.live) if (!l.stopping && this.o.store.get(id)?.cancelRequested) this.stopLive(id, l);
         if (++ticks % 10 === 0) void this.refreshFingerprints();
+        if (ticks % ORPHAN_SWEEP_TICKS === 0) this.sweepOrphanLogs();
       } catch (e) { this.o.log.error({ err: e }, 'job maintenance failed'); }
       this.schedule();
     }, 1000);
     this.timer.unref();
     this.schedule();
+  }
+
+  /** Remove the output folders of jobs whose row is gone (a crash between job.remove's two deletes). */
+  private sweepOrphanLogs(): void {
+    try {
+      const gone = this.o.logs.sweepOrphans((id) => this.o.store.exists(id));
+      if (gone.length > 0) this.o.log.info({ jobs: gone.slice(0, 20), count: gone.length }, 'removed the output of jobs that no longer exist');
+    } catch (e) { this.o.log.warn({ err: (e as Error).message }, 'job output orphan sweep failed'); }
   }
 
   private fingerprints = new Map<DriverName, { available: boolean; reason: string | null }>();
@@ -199,8 +211,10 @@ export class JobManager extends EventEmitter {
   remove(idOrPrefix: string): boolean {
     const job = this.get(idOrPrefix);
     if (!TERMINAL_STATES.includes(job.state)) throw new RpcError('CONFLICT', `job ${job.id} is ${job.state}: cancel it first (fleetml job cancel ${job.id})`);
+    // Row first, then the folder: a crash (or a failed delete) between the two leaves a folder without a row, which
+    // the orphan sweep (start-up, then hourly) removes; the other order could leave a job whose output is gone.
     const ok = this.o.store.remove(job.id);
-    this.o.logs.remove(job.id);
+    try { this.o.logs.remove(job.id); } catch (e) { this.o.log.warn({ job: job.id, err: (e as Error).message }, 'cannot remove job output; the orphan sweep tries again'); }
     this.emit('removed', job.id);
     return ok;
   }

@@ -23,6 +23,11 @@ export interface StoredVersion {
 /** Reads a candidate file's signature (loads it once): throws a clear Error for a file that is not a loadable model. */
 export type SignatureReader = (file: string) => Promise<{ inputs: TensorSpec[]; outputs: TensorSpec[] }>;
 
+/** Bounds of unfinished chunked uploads (agent config uploads.*): per token, in total, and the idle expiry. */
+export interface UploadLimits { maxPerToken: number; maxTotal: number; expiryMs: number }
+/** The defaults of agent config uploads.*. */
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxPerToken: 4, maxTotal: 32, expiryMs: 3_600_000 };
+
 interface UploadRow { id: string; name: string; version: string | null; received: number; started_at: number; pushed_by: string; lineage: string }
 
 /**
@@ -30,6 +35,10 @@ interface UploadRow { id: string; name: string; version: string | null; received
  * only after the digest and the model check pass); uploads in progress: <root>/uploads/<id>.part with a row in
  * model_uploads. Invariants: a version row exists only for a complete, verified artifact; a refused or interrupted
  * upload leaves nothing (interrupted ones — e.g. by kill -9 — are swept at start-up); versions are immutable.
+ * Unfinished uploads are bounded (UploadLimits): at most maxPerToken per token and maxTotal in all, and one idle for
+ * longer than expiryMs is removed with its part file, so abandoned pushes cannot fill the disk. The expiry is checked
+ * by expireUploads (a timer, expireEvery) and again before a new upload is counted and when a chunk arrives, so an
+ * expired upload is never resumed even between two timer runs.
  */
 export class ModelRegistry {
   private readonly artifacts: string;
@@ -37,7 +46,11 @@ export class ModelRegistry {
   /** Uploads whose final chunk is being committed: any further chunk for them is refused. Set synchronously, before
    * the first await of the commit, so a chunk racing the commit can never append to the bytes being verified. */
   private readonly committing = new Set<string>();
-  constructor(private readonly db: Db, root: string, private readonly maxBytes: number, private readonly readSignature: SignatureReader, private readonly warn?: DecodeWarn) {
+  /** Time of each unfinished upload's last accepted chunk (ms epoch), for the expiry. In memory: uploads never survive
+   * a restart (init removes them all). */
+  private readonly touched = new Map<string, number>();
+  constructor(private readonly db: Db, root: string, private readonly maxBytes: number, private readonly readSignature: SignatureReader, private readonly warn?: DecodeWarn,
+    private readonly limits: UploadLimits = DEFAULT_UPLOAD_LIMITS) {
     this.artifacts = join(root, 'artifacts');
     this.uploads = join(root, 'uploads');
   }
@@ -69,16 +82,22 @@ export class ModelRegistry {
     if (!p.upload_id) {
       if (p.offset !== 0) throw new RpcError('INVALID_PARAMS', 'the first chunk of an upload has offset 0 and no upload_id');
       if (p.version && this.get(p.name, p.version)) throw new RpcError('CONFLICT', `model ${p.name} version ${p.version} already exists (versions are immutable: push another version)`);
+      this.admitUpload(by, now);
       const id = `u_${randomBytes(8).toString('hex')}`;
       this.db.prepare('INSERT INTO model_uploads (id, name, version, received, started_at, pushed_by, lineage) VALUES (?, ?, ?, 0, ?, ?, ?)')
         .run(id, p.name, p.version ?? null, now, by, JSON.stringify(p.lineage ?? {}));
       closeSync(openSync(this.part(id), 'w', 0o600));
+      this.touched.set(id, now);
       up = this.db.prepare('SELECT * FROM model_uploads WHERE id = ?').get(id) as UploadRow;
     } else {
       up = this.db.prepare('SELECT * FROM model_uploads WHERE id = ?').get(p.upload_id) as UploadRow | undefined;
-      if (!up) throw new RpcError('NOT_FOUND', `no upload ${p.upload_id.slice(0, 64)} (it finished, failed, or the agent restarted: start again from offset 0)`);
+      if (!up) throw new RpcError('NOT_FOUND', `no upload ${p.upload_id.slice(0, 64)} (it finished, failed, expired after ${this.limits.expiryMs / 1000} s without a chunk, or the agent restarted: start again from offset 0)`);
       if (up.name !== p.name) throw new RpcError('INVALID_PARAMS', `upload ${up.id} is for model ${up.name}, not ${p.name}`);
       if (this.committing.has(up.id)) throw new RpcError('CONFLICT', `upload ${up.id} is being committed (its final chunk was received): no chunk can follow it`);
+      if (this.idleTooLong(up, now)) {
+        this.abort(up.id);
+        throw new RpcError('NOT_FOUND', `upload ${up.id} expired: no chunk for more than ${this.limits.expiryMs / 1000} s (uploads.expiry_s); start again from offset 0`);
+      }
     }
     if (p.offset !== up.received) throw new RpcError('INVALID_PARAMS', `chunk at offset ${p.offset}, but ${up.received} bytes were received: resend from offset ${up.received}`);
     if (up.received + p.data.length > this.maxBytes) { this.abort(up.id); throw new RpcError('INVALID_PARAMS', `model larger than the limit of ${this.maxBytes} bytes (models.max_bytes)`); }
@@ -86,6 +105,7 @@ export class ModelRegistry {
     try { writeSync(fd, p.data, 0, p.data.length, up.received); if (p.final) fsyncSync(fd); } finally { closeSync(fd); }
     const received = up.received + p.data.length;
     this.db.prepare('UPDATE model_uploads SET received = ? WHERE id = ?').run(received, up.id);
+    this.touched.set(up.id, now);
     if (!p.final) return { upload_id: up.id, received_bytes: received, version: null };
     // Locked before the first await: from here on no chunk of this upload is accepted (see `committing`).
     this.committing.add(up.id);
@@ -161,7 +181,49 @@ export class ModelRegistry {
 
   private abort(id: string): void {
     this.db.prepare('DELETE FROM model_uploads WHERE id = ?').run(id);
+    this.touched.delete(id);
     rmSync(this.part(id), { force: true });
+  }
+
+  private idleTooLong(up: Pick<UploadRow, 'id' | 'started_at'>, now: number): boolean {
+    return now - (this.touched.get(up.id) ?? up.started_at) > this.limits.expiryMs;
+  }
+
+  /** Unfinished uploads (a final chunk being committed, and registerFile's, are not: they end on their own). */
+  private unfinished(): UploadRow[] {
+    return (this.db.prepare('SELECT * FROM model_uploads').all() as UploadRow[]).filter((u) => !this.committing.has(u.id));
+  }
+
+  /** A new upload of `by` may start: expired ones are removed first, then the caps are checked (OVERLOADED). */
+  private admitUpload(by: string, now: number): void {
+    this.expireUploads(now);
+    const open = this.unfinished();
+    const expiry = `an upload idle for ${this.limits.expiryMs / 1000} s expires (uploads.expiry_s)`;
+    const mine = open.filter((u) => u.pushed_by === by).length;
+    if (mine >= this.limits.maxPerToken) {
+      throw new RpcError('OVERLOADED', `token ${by} already has ${mine} unfinished model uploads, the most one token may hold (uploads.max_per_token ${this.limits.maxPerToken}): finish one (send its final chunk) or wait until an abandoned one expires — ${expiry}`,
+        { limit: 'uploads.max_per_token', max: this.limits.maxPerToken, unfinished: mine });
+    }
+    if (open.length >= this.limits.maxTotal) {
+      throw new RpcError('OVERLOADED', `the node already has ${open.length} unfinished model uploads, the most it holds (uploads.max_total ${this.limits.maxTotal}): retry once one finishes or expires — ${expiry}`,
+        { limit: 'uploads.max_total', max: this.limits.maxTotal, unfinished: open.length });
+    }
+  }
+
+  /** Remove the unfinished uploads that received no chunk for longer than the expiry, part files too; returns their ids. */
+  expireUploads(now = Date.now()): string[] {
+    const gone: string[] = [];
+    for (const u of this.unfinished()) if (this.idleTooLong(u, now)) { this.abort(u.id); gone.push(u.id); }
+    return gone;
+  }
+
+  /** Run expireUploads every min(60 s, expiry / 2) (errors go to `onError`); returns the stop function. */
+  expireEvery(onExpired: (ids: string[]) => void, onError: (e: unknown) => void): () => void {
+    const t = setInterval(() => {
+      try { const ids = this.expireUploads(); if (ids.length > 0) onExpired(ids); } catch (e) { onError(e); }
+    }, Math.max(100, Math.min(60_000, this.limits.expiryMs / 2)));
+    t.unref();
+    return () => clearInterval(t);
   }
 
   /** A version row with its JSON columns decoded by their schemas (agent/store/decode.ts). */

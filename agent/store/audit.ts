@@ -56,7 +56,14 @@ export const REFUSAL_WINDOW_MS = 60_000;
 /** Most open refusal windows; beyond, the oldest is written out early. */
 const MAX_REFUSAL_WINDOWS = 1000;
 
-/** Audit log repository (append only). */
+/** Retention of the audit table (agent config audit.*, in ms). */
+export interface AuditRetention { retentionMs: number; maxRows: number; minAgeMs: number }
+/** What one sweep removed: by age (ts before cutoff_ts) and by the row cap (the newest of those had rows_cutoff_ts). */
+export interface AuditSweep { removed: number; by_age: number; by_rows: number; cutoff_ts: number; rows_cutoff_ts: number | null; retention_ms: number; max_rows: number; min_age_ms: number }
+/** Interval of the periodic audit retention sweep. */
+export const AUDIT_SWEEP_MS = 600_000;
+
+/** Audit log repository (append only, but for the retention sweep). */
 export class AuditLog {
   private readonly refusals = new Map<string, RefusalWindow>();
   private timer: NodeJS.Timeout | null = null;
@@ -103,6 +110,48 @@ export class AuditLog {
     if (w.repeated === 0) return;
     this.record({ ts: w.last, token_name: w.token_name, role: w.role, method: w.method, params: null, outcome: 'FORBIDDEN', remote: w.remote,
       detail: { repeated: w.repeated, first_ts: w.since, last_ts: w.last } });
+  }
+
+  /**
+   * Retention sweep. Two rules, in this order:
+   * 1. age: every row with ts before now − retentionMs goes;
+   * 2. cap: if more than maxRows are left, the oldest (by id, i.e. write order) beyond the newest maxRows go — but only
+   *    those with ts before now − minAgeMs. A row younger than minAgeMs is never removed, so the table can stay above
+   *    maxRows during a burst; it comes down once the burst ages.
+   * A sweep that removed anything writes ONE audit row (token agent, method audit.retention, detail: the counts and
+   * the cut-offs), after the delete: what the sweep left is always the evidence that a sweep ran. Returns null when
+   * nothing was removed.
+   */
+  sweep(p: AuditRetention, now = Date.now()): AuditSweep | null {
+    const cutoff = now - p.retentionMs;
+    const youngest = now - p.minAgeMs;
+    let out: AuditSweep | null = null;
+    this.db.transaction(() => {
+      const byAge = this.db.prepare('DELETE FROM audit WHERE ts < ?').run(cutoff).changes;
+      let byRows = 0;
+      let rowsCutoff: number | null = null;
+      const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number };
+      if (n > p.maxRows) {
+        // the newest row beyond the cap: it and every older row are over the cap
+        const edge = this.db.prepare('SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?').get(p.maxRows) as { id: number };
+        rowsCutoff = (this.db.prepare('SELECT MAX(ts) AS t FROM audit WHERE id <= ? AND ts < ?').get(edge.id, youngest) as { t: number | null }).t;
+        byRows = this.db.prepare('DELETE FROM audit WHERE id <= ? AND ts < ?').run(edge.id, youngest).changes;
+      }
+      if (byAge + byRows === 0) return;
+      out = { removed: byAge + byRows, by_age: byAge, by_rows: byRows, cutoff_ts: cutoff, rows_cutoff_ts: byRows > 0 ? rowsCutoff : null,
+        retention_ms: p.retentionMs, max_rows: p.maxRows, min_age_ms: p.minAgeMs };
+      this.record({ ts: now, token_name: 'agent', role: 'admin', method: 'audit.retention', params: { removed: out.removed, cutoff_ts: cutoff }, outcome: 'ok', remote: null, detail: out });
+    })();
+    return out;
+  }
+
+  /** Sweep now and then every `everyMs` (errors go to `onError`, the timer goes on); returns the stop function. */
+  retain(p: AuditRetention, onSwept: (r: AuditSweep) => void, onError: (e: unknown) => void, everyMs = AUDIT_SWEEP_MS): () => void {
+    const run = () => { try { const r = this.sweep(p); if (r) onSwept(r); } catch (e) { onError(e); } };
+    run();
+    const t = setInterval(run, everyMs);
+    t.unref();
+    return () => clearInterval(t);
   }
 
   /** Latest rows first. */

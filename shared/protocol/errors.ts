@@ -27,7 +27,7 @@ export const ErrorDescriptions: Record<ErrorName, string> = {
   INTERNAL_ERROR: 'A bug or unexpected failure in the agent; the agent keeps serving.',
   FORBIDDEN: "The token's role is below the role the method needs.",
   NOT_FOUND: 'The named object (node, subscription, …) does not exist.',
-  OVERLOADED: 'A bounded queue is full; retry later.',
+  OVERLOADED: 'A bounded queue or pool is full (requests in flight per model, unfinished uploads); the message names the limit (`data.limit`, e.g. uploads.max_per_token, where it is a config key) and what to do; retry later.',
   UNAVAILABLE: 'The subsystem is not available on this node (e.g. no GPU).',
   CONFLICT: 'The request conflicts with the current state.',
   TIMEOUT: 'The request did not finish in time.',

@@ -17,6 +17,8 @@ export const NodeInfoResult = z.object({
   }),
   telemetry: z.object({ interval_ms: z.number().int(), history_s: z.number().int() }),
   peers: z.array(z.string()),
+  /** Since 1.6; an older agent's answer reads as none. */
+  warnings: z.array(z.string()).default([]).describe('Problems with how this agent is set up that an operator should fix, e.g. listening on a non-loopback address without TLS (also logged at start-up). Empty when there are none.'),
 });
 export type NodeInfoResult = z.infer<typeof NodeInfoResult>;
 

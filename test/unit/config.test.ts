@@ -14,6 +14,8 @@ describe('agent config', () => {
     expect(c.gpu.source).toBe('auto');
     expect(c.data_dir).toBe('/home/u/.local/share/fleetml');
     expect(c.api.max_frame_bytes).toBe(1024 * 1024);
+    expect(c.audit).toEqual({ retention_days: 90, max_rows: 1_000_000, min_age_h: 24 });
+    expect(c.uploads).toEqual({ max_per_token: 4, max_total: 32, expiry_s: 3600 });
   });
   it('uses systemd STATE_DIRECTORY for the data dir', () => {
     expect(loadConfig({}, { STATE_DIRECTORY: '/var/lib/fleetml' } as NodeJS.ProcessEnv).data_dir).toBe('/var/lib/fleetml');
@@ -48,6 +50,9 @@ describe('agent config', () => {
     expect(() => loadConfig({ label: ['novalue'] }, {})).toThrow(/expected k=v/);
     expect(() => loadConfig({ listen: '127.0.0.1:99999' }, {})).toThrow(/port must be 0-65535/);
     expect(() => loadConfig({ telemetryInterval: '100', history: '86400' }, {})).toThrow(/points per metric/);
+    const yaml = (text: string) => { const t = tempDir(); const f = join(t.dir, 'agent.yaml'); writeFileSync(f, text); return f; };
+    expect(() => loadConfig({ config: yaml('audit: {retention_days: 1, min_age_h: 24}\n') }, {})).toThrow(/audit\.min_age_h \(24 h\) must be below audit\.retention_days/);
+    expect(() => loadConfig({ config: yaml('uploads: {max_per_token: 8, max_total: 4}\n') }, {})).toThrow(/uploads\.max_per_token \(8\) is above uploads\.max_total \(4\)/);
   });
   it('reports unreadable and non-YAML files clearly', () => {
     expect(() => loadConfig({ config: '/nonexistent/agent.yaml' }, {})).toThrow(/cannot read config file/);

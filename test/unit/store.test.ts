@@ -74,3 +74,44 @@ describe('audit', () => {
     db.close(); t.cleanup();
   });
 });
+
+describe('audit retention sweep', () => {
+  const HOUR = 3_600_000;
+  it('sweeps periodically: rows that age past the retention go on a later run, young rows stay', async () => {
+    const t = tempDir();
+    const db = openStore(t.dir);
+    const audit = new AuditLog(db);
+    const now = Date.now();
+    const add = (ts: number, who: string) => audit.record({ ts, token_name: who, role: 'operate', method: 'job.submit', params: {}, outcome: 'ok', remote: null });
+    const count = (who: string) => (db.prepare('SELECT COUNT(*) AS n FROM audit WHERE token_name = ?').get(who) as { n: number }).n;
+    const swept: unknown[] = [];
+    const stop = audit.retain({ retentionMs: 24 * HOUR, maxRows: 1_000_000, minAgeMs: HOUR }, (r) => swept.push(r), (e) => { throw e; }, 50);
+    expect(swept).toEqual([]); // nothing to remove at the first run: no row written
+    add(now - 25 * HOUR, 'expired');
+    add(now - 23 * HOUR, 'kept');
+    await new Promise((r) => setTimeout(r, 200));
+    stop();
+    expect(count('expired')).toBe(0);
+    expect(count('kept')).toBe(1);
+    expect(swept).toHaveLength(1);
+    expect(count('agent')).toBe(1);
+    db.close();
+    t.cleanup();
+  });
+  it('caps by write order but never removes a row younger than the minimum age', () => {
+    const t = tempDir();
+    const db = openStore(t.dir);
+    const audit = new AuditLog(db);
+    const now = Date.now();
+    for (let i = 0; i < 10; i++) audit.record({ ts: now - 3 * HOUR, token_name: 'old', role: 'operate', method: 'm', params: {}, outcome: 'ok', remote: null });
+    for (let i = 0; i < 10; i++) audit.record({ ts: now - 60_000, token_name: 'young', role: 'operate', method: 'm', params: {}, outcome: 'ok', remote: null });
+    // cap 15: the 5 oldest go, all of them old
+    expect(audit.sweep({ retentionMs: 90 * 24 * HOUR, maxRows: 15, minAgeMs: HOUR }, now)).toMatchObject({ removed: 5, by_age: 0, by_rows: 5 });
+    // cap 5: the 5 old ones left go, the 10 young ones stay (and the first sweep's own row, written at `now`)
+    expect(audit.sweep({ retentionMs: 90 * 24 * HOUR, maxRows: 5, minAgeMs: HOUR }, now)).toMatchObject({ removed: 5, by_rows: 5 });
+    expect(audit.sweep({ retentionMs: 90 * 24 * HOUR, maxRows: 5, minAgeMs: HOUR }, now)).toBeNull();
+    expect((db.prepare("SELECT COUNT(*) AS n FROM audit WHERE token_name = 'young'").get() as { n: number }).n).toBe(10);
+    db.close();
+    t.cleanup();
+  });
+});

@@ -5,7 +5,7 @@ import type { Collector } from '../../telemetry/collector.js';
 import type { HandlerMap } from '../rpc.js';
 
 /** Facts node.info needs that are fixed at start-up. */
-export interface NodeFacts { config: AgentConfig; nodeId: string; agentVersion: string; startedAt: number; url: string | null; hostInfo: () => HostInfo }
+export interface NodeFacts { config: AgentConfig; nodeId: string; agentVersion: string; startedAt: number; url: string | null; hostInfo: () => HostInfo; warnings: string[] }
 
 /** node.info, node.stats, node.history. */
 export function nodeHandlers(facts: NodeFacts, collector: Collector): HandlerMap {
@@ -33,6 +33,7 @@ export function nodeHandlers(facts: NodeFacts, collector: Collector): HandlerMap
         },
         telemetry: { interval_ms: facts.config.telemetry.interval_ms, history_s: facts.config.telemetry.history_s },
         peers: facts.config.peers.map((p) => p.name),
+        warnings: facts.warnings,
       };
     },
     'node.stats': () => latest(),
