@@ -97,10 +97,10 @@ export class SlurmCommands {
     }
   }
 
-  /** scontrol -d -o show node, show partition, show config (ClusterName). */
-  async clusterState(): Promise<{ nodes: Array<Record<string, string>>; partitions: Array<Record<string, string>>; config: string }> {
+  /** scontrol -d -o show node, show partition, and (withConfig) show config, for ClusterName. */
+  async clusterState(withConfig: boolean): Promise<{ nodes: Array<Record<string, string>>; partitions: Array<Record<string, string>>; config: string | null }> {
     const [nodes, partitions, config] = await Promise.all([
-      this.run('scontrol', ['-d', '-o', 'show', 'node']), this.run('scontrol', ['-o', 'show', 'partition']), this.run('scontrol', ['show', 'config']),
+      this.run('scontrol', ['-d', '-o', 'show', 'node']), this.run('scontrol', ['-o', 'show', 'partition']), withConfig ? this.run('scontrol', ['show', 'config']) : Promise.resolve(null),
     ]);
     return { nodes: parseScontrol(nodes), partitions: parseScontrol(partitions), config };
   }

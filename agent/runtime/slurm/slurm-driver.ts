@@ -57,6 +57,9 @@ interface Tracked {
   ending: boolean;
 }
 
+/** How long a cluster view (and the driver's availability) is reused before scontrol is asked again. */
+const FINGERPRINT_FRESH_MS = 3000;
+
 /** Slurm's line in the job's stderr when jobacct_gather's OverMemoryKill ended it (no cgroups on the node). */
 const OVER_MEMORY = /slurmstepd[^\n]*Exceeded (job|step) memory limit/;
 
@@ -72,6 +75,7 @@ export class SlurmDriver implements Driver {
   private disposed = false;
   private view: SlurmCluster = emptyCluster(null);
   private clusterNameCache: string | null = null;
+  private pollError: string | null = null;
 
   constructor(private readonly o: SlurmDriverOptions) {
     this.log = o.logger;
@@ -83,11 +87,21 @@ export class SlurmDriver implements Driver {
     return join(resolve(this.o.workDir), jobId, `attempt-${attempt}`);
   }
 
-  /** Available when the controller answers; also refreshes the cluster view (partitions, free GPUs). */
+  /** Available when the controller answers; also refreshes the cluster view (partitions, free GPUs). A view younger
+   * than FINGERPRINT_FRESH_MS answers at once (the job manager asks at every submission). */
   async fingerprint(): Promise<{ available: boolean; reason: string | null }> {
+    if (this.lastFingerprint && Date.now() - this.lastFingerprint.at < FINGERPRINT_FRESH_MS) return this.lastFingerprint.result;
+    const result = await this.readCluster();
+    this.lastFingerprint = { at: Date.now(), result };
+    return result;
+  }
+
+  private lastFingerprint: { at: number; result: { available: boolean; reason: string | null } } | null = null;
+
+  private async readCluster(): Promise<{ available: boolean; reason: string | null }> {
     try {
-      const st = await this.cmd.clusterState();
-      this.clusterNameCache ??= clusterName(st.config);
+      const st = await this.cmd.clusterState(this.clusterNameCache === null);
+      if (st.config !== null) this.clusterNameCache ??= clusterName(st.config);
       const partitions = summarisePartitions(st.nodes, st.partitions, this.o.gres);
       const def = this.o.partition ?? partitions.find((p) => p.default)?.name ?? null;
       this.view = { ...this.counts(), cluster: this.clusterNameCache, default_partition: def, partitions, error: null, updated_at: Date.now() };
@@ -183,8 +197,13 @@ export class SlurmDriver implements Driver {
         if (r && phaseOfState(r.state) !== 'ended') this.setPhase(t, r);
         else void this.end(t, r ?? null);
       }
+      if (this.pollError) this.log.info({ after: this.pollError }, 'squeue answers again');
+      this.pollError = null;
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'squeue failed; will retry');
+      // logged once per distinct failure, not at every poll while the controller is away
+      const msg = (e as Error).message;
+      if (msg !== this.pollError) this.log.warn({ err: msg }, 'squeue failed; will retry');
+      this.pollError = msg;
     } finally {
       this.polling = false;
       if ([...this.tracked.values()].some((t) => !t.exit)) this.arm(this.o.pollMs);
