@@ -3,6 +3,7 @@ import { resolveTargets, type TargetOptions } from '../../shared/client/targets.
 import { fetchNodes, type NodeReport } from '../fetch-nodes.js';
 import { fmt, formatTable, parseOutput, printJson, UsageError } from '../output.js';
 import { targetOptions } from '../common.js';
+import { gpuModels } from '../format/gpus.js';
 
 function gpuSummary(r: NodeReport): string {
   const g = r.stats?.gpu;
@@ -10,7 +11,7 @@ function gpuSummary(r: NodeReport): string {
   if (g.status !== 'ok') return `${g.status}${g.reason ? ` (${g.reason})` : ''}`;
   const utils = g.gpus.map((x) => x.gpu_util_pct).filter((v): v is number => v !== null);
   const avg = utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : null;
-  return `${g.gpus.length}x ${g.gpus[0]?.name ?? 'GPU'} ${fmt.pct(avg)}${g.simulated ? ' (simulated)' : ''}`;
+  return `${gpuModels(g.gpus.map((x) => x.name))} ${fmt.pct(avg)}${g.simulated ? ' (simulated)' : ''}`;
 }
 
 /** `fleetml nodes` and `fleetml node show NAME`: declarations; the actions follow. */

@@ -69,7 +69,8 @@ describe('CLI against two agents', () => {
   });
   it('the table output marks simulated GPUs, and node show lists GPU processes', async () => {
     const t = await fleetml(['nodes', '--inventory', inventory]);
-    expect(t.stdout).toMatch(/node-a\s+up.*\(simulated\)/);
+    expect(t.stdout).toMatch(/node-a\s+up.*2× RTX A5000 .*\(simulated\)/);
+    expect(t.stdout).toMatch(/node-b\s+up.*1× H100 80GB HBM3 /);
     const show = await fleetml(['node', 'show', 'node-a', '--inventory', inventory]);
     expect(show.stdout).toContain('SIMULATED');
     expect(show.stdout).toMatch(/100477\s+C\s+\S+\s+\/root\/src\/llama\.cpp\/build\/bin\/llama-server/);
