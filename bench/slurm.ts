@@ -65,8 +65,8 @@ async function untilSlurm(id: string, want: 'RUNNING' | 'COMPLETED', deadline: n
   }
 }
 
-/** One measured run, ms from t0. slurmRunning: when squeue first said RUNNING (the side observer for agent rows). */
-interface Sample { acceptedMs: number; runningMs: number; finishedMs: number; slurmRunningMs: number }
+/** One measured run, ms from t0. slurm*: when squeue first said RUNNING / COMPLETED (the side observer for agent rows). */
+interface Sample { acceptedMs: number; runningMs: number; finishedMs: number; slurmRunningMs: number; slurmFinishedMs: number }
 
 /** First arrival (client wall clock) of each state of each job on job.events, and the Slurm id once it is known. */
 class JobWatcher {
@@ -107,7 +107,7 @@ async function sbatchRun(script: string, dir: string): Promise<Sample> {
   submitted.add(id);
   const running = await untilSlurm(id, 'RUNNING', deadline);
   const finished = await untilSlurm(id, 'COMPLETED', deadline);
-  return { acceptedMs, runningMs: running - t0, finishedMs: finished - t0, slurmRunningMs: running - t0 };
+  return { acceptedMs, runningMs: running - t0, finishedMs: finished - t0, slurmRunningMs: running - t0, slurmFinishedMs: finished - t0 };
 }
 
 async function agentRun(c: AgentClient, w: JobWatcher): Promise<Sample> {
@@ -119,14 +119,14 @@ async function agentRun(c: AgentClient, w: JobWatcher): Promise<Sample> {
     // the side observer: Slurm's own view of the same job, polled as the baseline polls it
     const slurmId = String(await w.until(job.id, (_, j) => (j.slurm?.job_id ? Number(j.slurm.job_id) : undefined), deadline));
     submitted.add(slurmId);
-    const [slurmRunning, running] = await Promise.all([
-      untilSlurm(slurmId, 'RUNNING', deadline),
+    const [[slurmRunning, slurmFinished], running] = await Promise.all([
+      untilSlurm(slurmId, 'RUNNING', deadline).then(async (r) => [r, await untilSlurm(slurmId, 'COMPLETED', deadline)]),
       w.until(job.id, (at, j) => { if (terminalAt(at) !== undefined && !at.has('running')) throw new Error(`job ${j.id} ended ${j.state} without running: ${j.reason ?? ''}`); return at.get('running'); }, deadline),
     ]);
     const finished = await w.until(job.id, terminalAt, deadline);
     const end = w.job(job.id);
     if (end?.state !== 'succeeded') throw new Error(`job ${job.id} ended ${end?.state}: ${end?.reason ?? ''}`);
-    return { acceptedMs, runningMs: running - t0, finishedMs: finished - t0, slurmRunningMs: slurmRunning - t0 };
+    return { acceptedMs, runningMs: running - t0, finishedMs: finished - t0, slurmRunningMs: slurmRunning - t0, slurmFinishedMs: slurmFinished - t0 };
   } finally {
     await c.call('job.remove', { id: job.id }).catch(() => undefined);
     w.forget(job.id);
@@ -166,7 +166,9 @@ export async function runSlurmBench(o: { runs?: number; fastPollMs?: number } = 
   const script = join(dir, 'job.sh');
   writeFileSync(script, `#!/bin/sh\n${COMMAND.join(' ')}\n`, { mode: 0o755 });
   const agents: Array<Awaited<ReturnType<typeof slurmAgent>>> = [];
-  const busy = (await cmd('squeue', ['-h', '-o', '%i']).catch(() => '')).split('\n').filter(Boolean).length;
+  const others = async () => (await cmd('squeue', ['-h', '-o', '%i']).catch(() => '')).split('\n').filter((id) => id && !submitted.has(id)).length;
+  const busy = await others();
+  const sched = /SchedulerParameters\s*=\s*(\S+)/.exec(await cmd('scontrol', ['show', 'config']).catch(() => ''))?.[1] ?? '?';
   try {
     agents.push(await slurmAgent(dir, 'bench-slurm-default', null), await slurmAgent(dir, 'bench-slurm-fast', fastPoll));
     const kinds = [
@@ -183,7 +185,11 @@ export async function runSlurmBench(o: { runs?: number; fastPollMs?: number } = 
       }
       process.stderr.write(`  slurm round ${round < 0 ? 'warm-up' : round + 1}/${runs}\n`);
     }
+    // Slurm numbers jobs in order: ids between this bench's first and last that are not its own were other users'
+    const ids = [...submitted].map(Number);
+    const between = ids.length ? Math.max(...ids) - Math.min(...ids) + 1 - ids.length : 0;
     const p = (v: number[], q: number) => percentile(v, q);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
     const col = (f: (s: Sample) => number) => (i: number) => samples[i].map(f);
     const running = col((s) => s.runningMs);
     const finished = col((s) => s.finishedMs);
@@ -192,12 +198,16 @@ export async function runSlurmBench(o: { runs?: number; fastPollMs?: number } = 
       fmt(p(finished(i), 50), 0), fmt(p(finished(i), 95), 0),
       i === 0 ? '-' : `${fmt(p(running(i), 50) / p(running(0), 50), 2)}x`, i === 0 ? '-' : `${fmt(p(finished(i), 50) / p(finished(0), 50), 2)}x`]);
     // where the time goes: Slurm's part (t0 → squeue says RUNNING) and what the agent adds after it
-    const split = kinds.map((k, i) => [k.name, fmt(p(col((s) => s.slurmRunningMs)(i), 50), 0), fmt(p(col((s) => s.slurmRunningMs)(i), 95), 0),
-      i === 0 ? '-' : fmt(p(col((s) => s.runningMs - s.slurmRunningMs)(i), 50), 0), i === 0 ? '-' : fmt(p(col((s) => s.runningMs - s.slurmRunningMs)(i), 95), 0)]);
-    return `(${COMMAND.join(' ')}; ms; ${busy} other job(s) in the queue at the start; ratios divide p50 by the baseline's p50)\n` +
+    const split = kinds.map((k, i) => [k.name, fmt(p(col((s) => s.slurmRunningMs)(i), 50), 0), fmt(p(col((s) => s.slurmRunningMs)(i), 95), 0), fmt(mean(col((s) => s.slurmRunningMs)(i)), 0),
+      ...[(s: Sample) => s.runningMs - s.slurmRunningMs, (s: Sample) => s.slurmFinishedMs, (s: Sample) => s.finishedMs - s.slurmFinishedMs]
+        .flatMap((f, j) => (i === 0 && j !== 1 ? ['-', '-'] : [fmt(p(col(f)(i), 50), 0), fmt(p(col(f)(i), 95), 0)]))]);
+    return `(${COMMAND.join(' ')}; ms; SchedulerParameters=${sched}; other jobs: ${busy} in the queue at the start, ${between} submitted by others during the run; ratios divide p50 by the baseline's p50)\n` +
       `${table(['what', 'n', 'accepted p50', 'running p50', 'p95', 'max', 'finished p50', 'p95', 'running ÷ sbatch', 'finished ÷ sbatch'], rows)}\n\n` +
       `Slurm's part vs the agent's (squeue every ${SQUEUE_EVERY_MS} ms beside each agent job):\n` +
-      table(['what', 't0 → squeue RUNNING p50', 'p95', 'squeue RUNNING → running event p50', 'p95'], split);
+      `${table(['what', 't0 → squeue RUNNING p50', 'p95', 'mean', 'RUNNING → running event p50', 'p95', 't0 → squeue COMPLETED p50', 'p95', 'COMPLETED → terminal event p50', 'p95'], split)}\n` +
+      'The first part is Slurm\'s (its scheduler starts pending jobs on its sched_interval / bf_interval tick, so it moves by up to that\n' +
+      'interval with where each submit falls); what the agent adds is "RUNNING → running event" (about poll_ms / 2 plus one squeue call) and\n' +
+      '"COMPLETED → terminal event" (the poll, reading the exit from scontrol, draining the output files).';
   } finally {
     for (const a of agents) {
       for (const j of (await a.client.call('job.list', {}).catch(() => ({ jobs: [] as Job[] }))).jobs) if (!(TERMINAL_STATES as readonly string[]).includes(j.state)) await a.client.call('job.cancel', { id: j.id }).catch(() => undefined);
