@@ -1,12 +1,13 @@
 // fleetml benchmarks: `npm run bench` (builds, then runs dist/bench/run.js). See docs/benchmarks.md.
 //
-//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation] [--fanout 10,100,300] [--quick] [--json FILE]
+//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,exporter] [--fanout 10,100,300] [--quick] [--json FILE]
 //
 // 1. idle   — a real agent process (sim GPUs; gpu none) at 1 Hz vs an idle `node` process: % of a core, RSS.
 // 2. sample — one telemetry sample in process: host, GPU sim, full Collector tick, JSON encoding.
 // 3. fanout — one FleetClient subscribed to N simulated agents in a child process: client CPU, end-to-end delay.
 // 4. placement, 5. jobs, 6. serving — see their files.
 // 8. automation — trigger to retraining job running vs a plain job.submit (bench/automation.ts).
+// 9. exporter — idle agent CPU at 1 Hz vs prometheus-node-exporter scraped at 1 Hz, same run (bench/idle-vs-exporter.ts).
 // 7. drift  — latency and agent CPU added per inference by drift capture (ON vs OFF, same run), and the time of a
 //             drift.report over 100,000 captured rows × 51 features (24 h of 5-minute buckets).
 // Loopback only; every loop is bounded (a few minutes in all with the defaults).
@@ -19,12 +20,13 @@ import { runJobLatencyBench } from './job-latency.js';
 import { runServingBench } from './serving.js';
 import { runDriftBench } from './drift.js';
 import { runAutomationBench } from './automation.js';
+import { exporterTable, runIdleVsExporter, windowFromEnv } from './idle-vs-exporter.js';
 import { clockTicks, fmt, machine, summary } from './util.js';
 
 interface Args { only: Set<string>; fanout: number[]; quick: boolean; json: string | null }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation']), fanout: [10, 100, 300], quick: false, json: null };
+  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'exporter']), fanout: [10, 100, 300], quick: false, json: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${k} needs a value`); return x; };
@@ -33,11 +35,11 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--quick') a.quick = true;
     else if (k === '--json') a.json = v();
     else if (k === '--help' || k === '-h') {
-      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation] [--fanout 10,100,300] [--quick] [--json FILE]');
+      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,exporter] [--fanout 10,100,300] [--quick] [--json FILE]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
-  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
+  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'exporter'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
   return a;
 }
 
@@ -113,6 +115,12 @@ async function main(): Promise<void> {
   if (args.only.has('automation')) {
     console.log('\n## 8. Automations: trigger (auto.run) to the retraining job running, vs a plain job.submit\n');
     console.log(await runAutomationBench({ runs: args.quick ? 5 : 20 }));
+  }
+
+  if (args.only.has('exporter')) {
+    const o = { warmupMs: args.quick ? 3000 : 10_000, windowMs: windowFromEnv(args.quick ? 10_000 : 60_000), ticks };
+    console.log(`\n## 9. Idle agent at 1 Hz vs prometheus-node-exporter scraped at 1 Hz (warm-up ${o.warmupMs / 1000} s, window ${o.windowMs / 1000} s, /proc/<pid>/stat)\n`);
+    console.log(exporterTable(await runIdleVsExporter(o)));
   }
 
   console.log(`\ntotal ${fmt((performance.now() - t0) / 1000, 1)} s`);
