@@ -30,6 +30,7 @@ export const AgentConfig = z.object({
   telemetry: z.object({
     interval_ms: z.number().int().min(100).max(60_000).default(1000).describe('Sampling interval of host and GPU telemetry, ms.'),
     history_s: z.number().int().min(10).max(86_400).default(900).describe('History kept per metric, seconds (ring buffer of history_s*1000/interval_ms points).'),
+    static_refresh_s: z.number().int().min(1).max(3600).default(30).describe('How often static GPU attributes (name, UUID, PCI bus id, power limit, PCIe link, ECC/MIG/persistence mode, driver version) are re-read, seconds; dynamic ones are read every tick, and a change in the GPU set re-reads them at once.'),
   }).strict().prefault({}),
   gpu: z.object({
     source: z.enum(['auto', 'nvml', 'smi', 'sim', 'none']).default('auto').describe('auto: NVML, then nvidia-smi streams; sim: replay fixtures (marked simulated); none: no GPU telemetry.'),

@@ -101,11 +101,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     const adminTokenFile = ensureAdminToken(tokens, db, config.data_dir);
     if (adminTokenFile) log.info({ path: adminTokenFile }, 'created the first admin token (readable only by this user)');
 
-    const host = new HostSource();
+    const host = life.use('host telemetry', new HostSource(), (h) => h.dispose());
     let hostInfo: HostInfo = await host.info();
     await host.ready();
     const gpu: GpuSource = life.use('gpu', createGpuSource({ choice: config.gpu.source, fixtures: config.gpu.fixtures, intervalMs: config.telemetry.interval_ms,
-      reprobeMs: config.gpu.reprobe_s * 1000, logger: log.child({ subsystem: 'gpu' }) }));
+      reprobeMs: config.gpu.reprobe_s * 1000, staticRefreshMs: config.telemetry.static_refresh_s * 1000, logger: log.child({ subsystem: 'gpu' }) }));
     await gpu.start();
 
     // Closures below may name parts made further down (metrics → api, collector → job attribution): each runs

@@ -1,6 +1,6 @@
 // fleetml benchmarks: `npm run bench` (builds, then runs dist/bench/run.js). See docs/benchmarks.md.
 //
-//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,slurm] [--fanout 10,100,300] [--quick] [--json FILE]
+//   node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,slurm,exporter] [--fanout 10,100,300] [--quick] [--json FILE]
 //
 // 1. idle   — a real agent process (sim GPUs; gpu none) at 1 Hz vs an idle `node` process: % of a core, RSS.
 // 2. sample — one telemetry sample in process: host, GPU sim, full Collector tick, JSON encoding.
@@ -9,6 +9,7 @@
 // 8. automation — trigger to retraining job running vs a plain job.submit (bench/automation.ts).
 // 9. slurm  — submit-to-running/finished through the slurm driver (poll_ms 1000 and 200) vs sbatch + squeue of the
 //             same command (bench/slurm.ts); skipped when no Slurm cluster runs.
+// 10. exporter — idle agent CPU at 1 Hz vs prometheus-node-exporter scraped at 1 Hz, same run (bench/idle-vs-exporter.ts).
 // 7. drift  — latency and agent CPU added per inference by drift capture (ON vs OFF, same run), and the time of a
 //             drift.report over 100,000 captured rows × 51 features (24 h of 5-minute buckets).
 // Loopback only; every loop is bounded (a few minutes in all with the defaults).
@@ -22,12 +23,13 @@ import { runServingBench } from './serving.js';
 import { runDriftBench } from './drift.js';
 import { runAutomationBench } from './automation.js';
 import { runSlurmBench, slurmRuns } from './slurm.js';
+import { exporterTable, runIdleVsExporter, windowFromEnv } from './idle-vs-exporter.js';
 import { clockTicks, fmt, machine, summary } from './util.js';
 
 interface Args { only: Set<string>; fanout: number[]; quick: boolean; json: string | null }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'slurm']), fanout: [10, 100, 300], quick: false, json: null };
+  const a: Args = { only: new Set(['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'slurm', 'exporter']), fanout: [10, 100, 300], quick: false, json: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${k} needs a value`); return x; };
@@ -36,11 +38,11 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--quick') a.quick = true;
     else if (k === '--json') a.json = v();
     else if (k === '--help' || k === '-h') {
-      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,slurm] [--fanout 10,100,300] [--quick] [--json FILE]');
+      console.log('usage: node dist/bench/run.js [--only idle,sample,fanout,placement,jobs,serving,drift,automation,slurm,exporter] [--fanout 10,100,300] [--quick] [--json FILE]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
-  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'slurm'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
+  for (const o of a.only) if (!['idle', 'sample', 'fanout', 'placement', 'jobs', 'serving', 'drift', 'automation', 'slurm', 'exporter'].includes(o)) throw new Error(`--only: unknown benchmark ${o}`);
   return a;
 }
 
@@ -122,6 +124,12 @@ async function main(): Promise<void> {
     const runs = slurmRuns(args.quick ? 3 : 10);
     console.log(`\n## 9. Slurm: submit-to-running through the slurm driver vs sbatch of the same command (${runs} interleaved rounds)\n`);
     console.log(await runSlurmBench({ runs }));
+  }
+
+  if (args.only.has('exporter')) {
+    const o = { warmupMs: args.quick ? 3000 : 10_000, windowMs: windowFromEnv(args.quick ? 10_000 : 60_000), ticks };
+    console.log(`\n## 10. Idle agent at 1 Hz vs prometheus-node-exporter scraped at 1 Hz (warm-up ${o.warmupMs / 1000} s, window ${o.windowMs / 1000} s, /proc/<pid>/stat)\n`);
+    console.log(exporterTable(await runIdleVsExporter(o)));
   }
 
   console.log(`\ntotal ${fmt((performance.now() - t0) / 1000, 1)} s`);

@@ -1,13 +1,22 @@
 import os from 'node:os';
 import si from 'systeminformation';
 import type { HostInfo, HostSample } from '../../shared/protocol/index.js';
-import { cpuUtil, parseDiskStats, parseNetDev, parseProcStat, RateMeter, readProc, type CpuTimes } from './proc-counters.js';
+import { cpuUtil, parseDiskStats, parseMemInfo, parseNetDev, parseProcStat, ProcFile, RateMeter, type CpuTimes } from './proc-counters.js';
 
 const DISK_REFRESH_MS = 30_000;
 const PSEUDO_FS = /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|ramfs|autofs|efivarfs|shm)$/;
 
-/** Host telemetry through systeminformation (static facts, CPU, memory, filesystems) and /proc counters (rates). */
+/**
+ * Host telemetry. On Linux every per-tick figure comes from /proc files kept open (one pread each: stat, meminfo,
+ * net/dev, diskstats, loadavg, uptime); systeminformation gives the static facts and the 30 s filesystem list, and
+ * everything on other platforms. (si.mem() alone read /proc/meminfo seven times per call: os.totalmem() and
+ * os.freemem() each read it synchronously, three times each, plus its own read.) dispose() closes the files.
+ */
 export class HostSource {
+  private readonly files = {
+    stat: new ProcFile('/proc/stat'), meminfo: new ProcFile('/proc/meminfo'), netdev: new ProcFile('/proc/net/dev'),
+    diskstats: new ProcFile('/proc/diskstats'), loadavg: new ProcFile('/proc/loadavg'), uptime: new ProcFile('/proc/uptime'),
+  };
   private rates = new RateMeter<string>();
   private disks: HostSample['disks'] = [];
   private disksAt = 0;
@@ -33,13 +42,8 @@ export class HostSource {
   /** One dynamic sample. Never throws: a failed part is null. */
   async sample(now = Date.now()): Promise<HostSample> {
     this.refreshDisks(now);
-    const [load, mem, net, disk] = await Promise.all([
-      this.cpuLoad(),
-      si.mem().catch(() => null),
-      this.network(now),
-      this.diskIo(now),
-    ]);
-    const [l1, l5, l15] = os.loadavg();
+    const [load, mem, net, disk] = await Promise.all([this.cpuLoad(), this.memory(), this.network(now), this.diskIo(now)]);
+    const [l1, l5, l15] = this.loadavg();
     return {
       cpu: {
         util_pct: load ? load.util : null,
@@ -57,8 +61,34 @@ export class HostSource {
       disks: this.disks,
       disk_io: disk,
       network: net,
-      uptime_s: os.uptime(),
+      uptime_s: this.uptime(),
     };
+  }
+
+  /** Close the /proc files (a later sample reopens them). */
+  dispose(): void {
+    for (const f of Object.values(this.files)) f.close();
+  }
+
+  private async memory(): Promise<{ total: number; available: number; swaptotal: number; swapused: number } | null> {
+    const text = this.useProc ? this.files.meminfo.read() : null;
+    const m = text === null ? null : parseMemInfo(text);
+    if (!m || m.total === null || m.available === null) {
+      const x = await si.mem().catch(() => null);
+      return x && { total: x.total, available: x.available, swaptotal: x.swaptotal, swapused: x.swapused };
+    }
+    return { total: m.total, available: m.available, swaptotal: m.swapTotal ?? 0, swapused: (m.swapTotal ?? 0) - (m.swapFree ?? 0) };
+  }
+
+  private loadavg(): number[] {
+    const f = this.useProc ? this.files.loadavg.read()?.split(' ') : undefined;
+    const v = f ? f.slice(0, 3).map(Number) : [];
+    return v.length === 3 && v.every(Number.isFinite) ? v : os.loadavg();
+  }
+
+  private uptime(): number {
+    const v = this.useProc ? Number(this.files.uptime.read()?.split(' ')[0]) : NaN;
+    return Number.isFinite(v) ? v : os.uptime();
   }
 
   private refreshDisks(now: number) {
@@ -81,7 +111,7 @@ export class HostSource {
       const l = await si.currentLoad().catch(() => null);
       return l ? { util: round(l.currentLoad), cores: l.cpus.map((c) => round(c.load)) } : null;
     }
-    const text = await readProc('/proc/stat');
+    const text = this.files.stat.read();
     if (text === null) return null;
     const cur = parseProcStat(text);
     const prev = this.lastCpu;
@@ -95,7 +125,7 @@ export class HostSource {
       const stats = await si.networkStats('*').catch(() => []);
       return stats.map((s) => ({ iface: s.iface, rx_bytes_per_s: s.rx_sec ?? null, tx_bytes_per_s: s.tx_sec ?? null }));
     }
-    const text = await readProc('/proc/net/dev');
+    const text = this.files.netdev.read();
     if (text === null) return [];
     return [...parseNetDev(text)].map(([iface, c]) => ({
       iface,
@@ -109,7 +139,7 @@ export class HostSource {
       const io = await si.disksIO().catch(() => null);
       return { read_bytes_per_s: io?.rIO_sec ?? null, write_bytes_per_s: io?.wIO_sec ?? null };
     }
-    const text = await readProc('/proc/diskstats');
+    const text = this.files.diskstats.read();
     if (text === null) return { read_bytes_per_s: null, write_bytes_per_s: null };
     const c = parseDiskStats(text);
     return { read_bytes_per_s: this.rates.rate('disk:r', c.read, now), write_bytes_per_s: this.rates.rate('disk:w', c.write, now) };

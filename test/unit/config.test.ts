@@ -10,7 +10,7 @@ describe('agent config', () => {
   it('has the documented defaults: loopback:7070, 1 s telemetry, 15 min history, auto GPU source', () => {
     const c = loadConfig({}, { HOME: '/home/u' } as NodeJS.ProcessEnv);
     expect(c.listen).toBe('127.0.0.1:7070');
-    expect(c.telemetry).toEqual({ interval_ms: 1000, history_s: 900 });
+    expect(c.telemetry).toEqual({ interval_ms: 1000, history_s: 900, static_refresh_s: 30 });
     expect(c.gpu.source).toBe('auto');
     expect(c.data_dir).toBe('/home/u/.local/share/fleetml');
     expect(c.api.max_frame_bytes).toBe(1024 * 1024);
@@ -28,7 +28,7 @@ describe('agent config', () => {
     expect(c.name).toBe('from-flag');
     expect(c.listen).toBe('127.0.0.1:9100');
     expect(c.labels).toEqual({ zone: 'a', gpu: 'h100' });
-    expect(c.telemetry).toEqual({ interval_ms: 2000, history_s: 60 });
+    expect(c.telemetry).toEqual({ interval_ms: 2000, history_s: 60, static_refresh_s: 30 });
     t.cleanup();
   });
   it('names every bad key and the file', () => {

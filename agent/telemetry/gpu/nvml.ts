@@ -8,6 +8,7 @@ import { loadNvmlLib, type NvmlHandle, type NvmlLib, type NvmlResult } from './n
 import { NVML, NVML_INIT_FLAG_NO_GPUS, instanceIdOrNull, selectProcessLayout, u64OrNull, type ProcessLayout } from './nvml-structs.js';
 import { normalizeBusId } from './parse-values.js';
 import { ProcNameCache, type ProcNameReader } from './proc-name.js';
+import { StaticRefresh } from './static-refresh.js';
 
 /** Outcome of init + count + self-check. */
 export type NvmlProbe =
@@ -105,24 +106,55 @@ async function readMig(lib: NvmlLib, h: NvmlHandle): Promise<MigInstance[]> {
 const flag = (v: number | null): 'enabled' | 'disabled' | null => (v === null ? null : v === 1 ? 'enabled' : 'disabled');
 const watts = (mw: number | null): number | null => (mw === null ? null : mw / 1000);
 
-/** Read one GPU; a per-GPU fatal code yields a sample with status 'error' instead of throwing. */
-export async function readGpu(lib: NvmlLib, index: number, api: ProcessLayout['api']): Promise<GpuSample> {
+/** Static attributes of one GPU, read every staticRefreshMs (StaticRefresh) with the handle the dynamic reads use. */
+export interface NvmlStatic {
+  index: number; handle: NvmlHandle; uuid: string; name: string | null; pci_bus_id: string | null;
+  power_limit_w: number | null; pcie_link_gen: number | null; pcie_link_width: number | null;
+  ecc_mode: 'enabled' | 'disabled' | null; persistence_mode: 'enabled' | 'disabled' | null; mig_mode: 'enabled' | 'disabled' | null;
+}
+
+/** Names of the NVML calls readGpuStatic makes (a test counts them across ticks). */
+export const NVML_STATIC_CALLS = [
+  'nvmlDeviceGetHandleByIndex_v2', 'nvmlDeviceGetUUID', 'nvmlDeviceGetName', 'nvmlDeviceGetPciInfo_v3', 'nvmlDeviceGetEnforcedPowerLimit',
+  'nvmlDeviceGetCurrPcieLinkGeneration', 'nvmlDeviceGetCurrPcieLinkWidth', 'nvmlDeviceGetEccMode', 'nvmlDeviceGetPersistenceMode', 'nvmlDeviceGetMigMode',
+] as const;
+
+/** Read the static attributes of one GPU; a per-GPU fatal code yields that GPU's error sample instead of throwing. */
+export async function readGpuStatic(lib: NvmlLib, index: number): Promise<NvmlStatic | GpuSample> {
   let uuid = `unknown-gpu-${index}`;
   try {
     const h = valueOf(lib, 'nvmlDeviceGetHandleByIndex_v2', await lib.nvmlDeviceGetHandleByIndex_v2(index));
     if (h === null) throw new GpuFailure(NVML.UNKNOWN, 'no device handle');
     const v = async <T>(name: string, p: Promise<NvmlResult<T>>): Promise<T | null> => valueOf(lib, name, await p);
     uuid = (await v('nvmlDeviceGetUUID', lib.nvmlDeviceGetUUID(h))) ?? uuid;
-    const mem = await v('nvmlDeviceGetMemoryInfo_v2', lib.nvmlDeviceGetMemoryInfo_v2(h));
-    const util = await v('nvmlDeviceGetUtilizationRates', lib.nvmlDeviceGetUtilizationRates(h));
-    const ecc = await v('nvmlDeviceGetEccMode', lib.nvmlDeviceGetEccMode(h));
-    const mig = await v('nvmlDeviceGetMigMode', lib.nvmlDeviceGetMigMode(h));
-    const eccOn = ecc?.current === 1;
-    const pstate = await v('nvmlDeviceGetPerformanceState', lib.nvmlDeviceGetPerformanceState(h));
     return {
-      index, uuid,
+      index, handle: h, uuid,
       name: await v('nvmlDeviceGetName', lib.nvmlDeviceGetName(h)),
       pci_bus_id: normalizeBusId(await v('nvmlDeviceGetPciInfo_v3', lib.nvmlDeviceGetPciInfo_v3(h))),
+      power_limit_w: watts(await v('nvmlDeviceGetEnforcedPowerLimit', lib.nvmlDeviceGetEnforcedPowerLimit(h))),
+      pcie_link_gen: await v('nvmlDeviceGetCurrPcieLinkGeneration', lib.nvmlDeviceGetCurrPcieLinkGeneration(h)),
+      pcie_link_width: await v('nvmlDeviceGetCurrPcieLinkWidth', lib.nvmlDeviceGetCurrPcieLinkWidth(h)),
+      ecc_mode: flag((await v('nvmlDeviceGetEccMode', lib.nvmlDeviceGetEccMode(h)))?.current ?? null),
+      persistence_mode: flag(await v('nvmlDeviceGetPersistenceMode', lib.nvmlDeviceGetPersistenceMode(h))),
+      mig_mode: flag((await v('nvmlDeviceGetMigMode', lib.nvmlDeviceGetMigMode(h)))?.current ?? null),
+    };
+  } catch (err) {
+    if (!(err instanceof GpuFailure)) throw err;
+    return errorSample(index, uuid, err.message);
+  }
+}
+
+/** Read the dynamic fields of one GPU (every tick) on top of its static attributes; a per-GPU fatal code → error sample. */
+export async function readGpuDynamic(lib: NvmlLib, st: NvmlStatic, api: ProcessLayout['api']): Promise<GpuSample> {
+  const h = st.handle;
+  try {
+    const v = async <T>(name: string, p: Promise<NvmlResult<T>>): Promise<T | null> => valueOf(lib, name, await p);
+    const mem = await v('nvmlDeviceGetMemoryInfo_v2', lib.nvmlDeviceGetMemoryInfo_v2(h));
+    const util = await v('nvmlDeviceGetUtilizationRates', lib.nvmlDeviceGetUtilizationRates(h));
+    const eccOn = st.ecc_mode === 'enabled';
+    const pstate = await v('nvmlDeviceGetPerformanceState', lib.nvmlDeviceGetPerformanceState(h));
+    return {
+      index: st.index, uuid: st.uuid, name: st.name, pci_bus_id: st.pci_bus_id,
       status: 'ok', error: null,
       gpu_util_pct: util?.gpu ?? null, mem_copy_util_pct: util?.memory ?? null,
       fb_total_bytes: u64OrNull(mem?.total), fb_used_bytes: u64OrNull(mem?.used),
@@ -130,25 +162,33 @@ export async function readGpu(lib: NvmlLib, index: number, api: ProcessLayout['a
       gpu_temp_c: await v('nvmlDeviceGetTemperature', lib.nvmlDeviceGetTemperature(h, 0)),
       memory_temp_c: null, // HBM temperature needs field values (NVML_FI_DEV_MEMORY_TEMP); not bound yet
       power_usage_w: watts(await v('nvmlDeviceGetPowerUsage', lib.nvmlDeviceGetPowerUsage(h))),
-      power_limit_w: watts(await v('nvmlDeviceGetEnforcedPowerLimit', lib.nvmlDeviceGetEnforcedPowerLimit(h))),
+      power_limit_w: st.power_limit_w,
       sm_clock_mhz: await v('nvmlDeviceGetClockInfo', lib.nvmlDeviceGetClockInfo(h, 1)),
       mem_clock_mhz: await v('nvmlDeviceGetClockInfo', lib.nvmlDeviceGetClockInfo(h, 2)),
       fan_speed_pct: await v('nvmlDeviceGetFanSpeed', lib.nvmlDeviceGetFanSpeed(h)),
       pstate: pstate === null || pstate === 32 ? null : `P${pstate}`, // 32 = NVML_PSTATE_UNKNOWN
-      pcie_link_gen: await v('nvmlDeviceGetCurrPcieLinkGeneration', lib.nvmlDeviceGetCurrPcieLinkGeneration(h)),
-      pcie_link_width: await v('nvmlDeviceGetCurrPcieLinkWidth', lib.nvmlDeviceGetCurrPcieLinkWidth(h)),
-      ecc_mode: flag(ecc?.current ?? null),
+      pcie_link_gen: st.pcie_link_gen, pcie_link_width: st.pcie_link_width,
+      ecc_mode: st.ecc_mode,
       ecc_corrected_volatile: eccOn ? u64OrNull(await v('nvmlDeviceGetTotalEccErrors', lib.nvmlDeviceGetTotalEccErrors(h, 0, 0))) : null,
       ecc_uncorrected_volatile: eccOn ? u64OrNull(await v('nvmlDeviceGetTotalEccErrors', lib.nvmlDeviceGetTotalEccErrors(h, 1, 0))) : null,
-      persistence_mode: flag(await v('nvmlDeviceGetPersistenceMode', lib.nvmlDeviceGetPersistenceMode(h))),
-      mig_mode: flag(mig?.current ?? null),
-      mig_instances: mig?.current === 1 ? await readMig(lib, h) : [],
-      processes: await readProcesses(lib, h, uuid, api),
+      persistence_mode: st.persistence_mode,
+      mig_mode: st.mig_mode,
+      // MIG instances carry used memory, so the layout is read with it each tick (MIG nodes only)
+      mig_instances: st.mig_mode === 'enabled' ? await readMig(lib, h) : [],
+      processes: await readProcesses(lib, h, st.uuid, api),
     };
   } catch (err) {
     if (!(err instanceof GpuFailure)) throw err;
-    return errorSample(index, uuid, err.message);
+    return errorSample(st.index, st.uuid, err.message);
   }
+}
+
+const isStatic = (x: NvmlStatic | GpuSample): x is NvmlStatic => 'handle' in x;
+
+/** Read one GPU, static and dynamic fields (the start-up self-check); a per-GPU fatal code → error sample. */
+export async function readGpu(lib: NvmlLib, index: number, api: ProcessLayout['api']): Promise<GpuSample> {
+  const st = await readGpuStatic(lib, index);
+  return isStatic(st) ? readGpuDynamic(lib, st, api) : st;
 }
 
 function errorSample(index: number, uuid: string, error: string): GpuSample {
@@ -208,6 +248,8 @@ export interface NvmlSourceExtra {
   loadLib?: () => Promise<NvmlLib>;
   /** Process-name lookup by pid (default: argv[0] from /proc/<pid>/cmdline on Linux). */
   procName?: ProcNameReader;
+  /** Clock of the static-refresh policy, ms (default Date.now). */
+  now?: () => number;
 }
 
 /** GpuSource kind 'nvml'. */
@@ -218,9 +260,14 @@ export class NvmlGpuSource implements GpuSource {
   private timer: NodeJS.Timeout | null = null;
   private disposed = false;
   private readonly names: ProcNameCache;
+  /** When the static attributes below are read again (staticRefreshMs, or a change in the device count). */
+  readonly statics: StaticRefresh;
+  private gpus: Array<NvmlStatic | GpuSample> = [];
+  private versions: { driver: string | null; cuda: string | null } = { driver: null, cuda: null };
 
   constructor(private readonly opts: GpuSourceOptions, private readonly extra: NvmlSourceExtra = {}) {
     this.names = new ProcNameCache(extra.procName);
+    this.statics = new StaticRefresh(opts.staticRefreshMs, extra.now);
   }
 
   /** Load the library and run the probe ladder; never throws. */
@@ -234,6 +281,7 @@ export class NvmlGpuSource implements GpuSource {
       this.probe = this.lib ? { status: 'unavailable', reason: `NVML error: ${msg}` } : { status: 'absent', reason: `NVML library not loadable: ${msg}` };
     }
     if (this.probe.status === 'ok') {
+      this.statics.invalidate(); // handles from before a re-probe are not to be trusted
       this.opts.logger.info({ driver: this.probe.driver, nvml: this.probe.nvmlVersion, gpus: this.probe.count, processApi: this.probe.processApi }, 'gpu nvml source ready');
     } else {
       this.opts.logger.warn({ status: this.probe.status, reason: this.probe.reason }, 'gpu nvml source not available');
@@ -250,7 +298,21 @@ export class NvmlGpuSource implements GpuSource {
     this.timer.unref();
   }
 
-  /** One sample of every GPU (in parallel through koffi's async pool). */
+  /** Static attributes of every GPU and the driver/CUDA versions; the GPU set they found goes to the policy. */
+  private async readStatics(lib: NvmlLib, count: number): Promise<void> {
+    this.gpus = await Promise.all(Array.from({ length: count }, (_, i) => readGpuStatic(lib, i)));
+    this.versions = {
+      driver: (await lib.nvmlSystemGetDriverVersion()).value,
+      cuda: cudaText((await lib.nvmlSystemGetCudaDriverVersion_v2()).value),
+    };
+    this.statics.done(this.gpus.map((g) => g.uuid));
+  }
+
+  /**
+   * One sample of every GPU (in parallel through koffi's async pool): the device count and the dynamic fields every
+   * tick; the static attributes when StaticRefresh says so, at once when the count changed, and on the tick after a
+   * GPU reported an error (its handle may be stale).
+   */
   async refresh(): Promise<GpuState> {
     const base = { source: 'nvml' as const, simulated: false };
     const p = this.probe;
@@ -258,13 +320,22 @@ export class NvmlGpuSource implements GpuSource {
       return { ...base, status: p.status === 'ok' ? 'unavailable' : p.status, reason: p.status === 'ok' ? 'NVML not loaded' : p.reason, driver_version: null, cuda_version: null, gpus: [] };
     }
     try {
-      const read = await Promise.all(Array.from({ length: p.count }, (_, i) => readGpu(this.lib!, i, p.processApi)));
+      const lib = this.lib;
+      const c = await lib.nvmlDeviceGetCount_v2();
+      if (c.ret === NVML.LIB_RM_VERSION_MISMATCH) throw new DriverMismatch(initFailure(c.ret, '').reason);
+      if (c.ret !== NVML.SUCCESS || c.value === null) throw new Error(`nvmlDeviceGetCount_v2: ${lib.nvmlErrorString(c.ret)} (code ${c.ret})`);
+      if (c.value !== this.gpus.length) this.statics.invalidate();
+      if (this.statics.due()) await this.readStatics(lib, c.value);
+      const read = await Promise.all(this.gpus.map((g) => (isStatic(g) ? readGpuDynamic(lib, g, p.processApi) : g)));
+      if (read.some((g) => g.status === 'error')) this.statics.invalidate();
       // One cached lookup for all GPUs (a pid may use several); only new pids touch /proc.
       const named = await this.names.fill(read.flatMap((g) => g.processes));
       let at = 0;
       const gpus = read.map((g) => ({ ...g, processes: named.slice(at, (at += g.processes.length)) }));
-      return { ...base, status: 'ok', reason: null, driver_version: p.driver, cuda_version: p.cuda, gpus };
+      return { ...base, status: 'ok', reason: null, driver_version: this.versions.driver ?? p.driver, cuda_version: this.versions.cuda ?? p.cuda, gpus };
     } catch (err) {
+      this.gpus = [];
+      this.statics.invalidate();
       this.probe = { status: 'unavailable', reason: err instanceof DriverMismatch ? err.message : `NVML error: ${(err as Error).message}` };
       this.scheduleReprobe();
       return this.refresh();

@@ -7,6 +7,7 @@ import type { GpuSample, GpuState } from '../../../shared/protocol/index.js';
 import type { GpuSource, GpuSourceOptions } from './source.js';
 import { parseQueryGpuCsv } from './smi-csv.js';
 import { parseSmiXml } from './smi-xml.js';
+import { pickStatic, StaticRefresh, type GpuStatic } from './static-refresh.js';
 
 /** Fixture used when the operator gives none (2× RTX A5000 with processes, driver 590). */
 export const DEFAULT_SIM_FIXTURE = 'test/fixtures/nvidia-smi/rtx-a5000-2gpu-590.44-procs-q-x.xml';
@@ -70,17 +71,30 @@ export interface SimSourceExtra {
   now?: () => number;
 }
 
-/** GpuSource kind 'sim': replays fixture files (GpuSourceOptions.fixtures, default DEFAULT_SIM_FIXTURE). */
+/**
+ * GpuSource kind 'sim': replays fixture files (GpuSourceOptions.fixtures, default DEFAULT_SIM_FIXTURE). The loaded
+ * fixture plays the hardware, read like a real source: the static attributes (and driver/CUDA versions) on the
+ * StaticRefresh schedule, the dynamic fields every tick, so the sim costs and behaves as a real source does.
+ */
 export class SimGpuSource implements GpuSource {
   readonly kind = 'sim' as const;
   private state: GpuState;
   private readonly now: () => number;
   private readonly files: string[];
+  /** When the static attributes are read again from the fixture. */
+  readonly statics: StaticRefresh;
+  private st: { driver: string | null; cuda: string | null; gpus: GpuStatic[] } = { driver: null, cuda: null, gpus: [] };
 
   constructor(private readonly opts: GpuSourceOptions, extra: SimSourceExtra = {}) {
     this.now = extra.now ?? Date.now;
     this.files = opts.fixtures.length > 0 ? opts.fixtures : [defaultSimFixturePath()];
     this.state = unavailable('sim source not started');
+    this.statics = new StaticRefresh(opts.staticRefreshMs, this.now);
+  }
+
+  private readStatic(): void {
+    this.st = { driver: this.state.driver_version, cuda: this.state.cuda_version, gpus: this.state.gpus.map(pickStatic) };
+    this.statics.done(this.st.gpus.map((g) => g.uuid));
   }
 
   /** Load and parse the fixtures; a failure becomes status 'unavailable' with the reason. */
@@ -88,6 +102,7 @@ export class SimGpuSource implements GpuSource {
     try {
       const loaded = await loadSimFixtures(this.files);
       this.state = { status: 'ok', reason: null, source: 'sim', simulated: true, ...loaded };
+      this.statics.invalidate();
       this.opts.logger.info({ files: this.files, gpus: loaded.gpus.length }, 'gpu sim source loaded fixtures');
     } catch (err) {
       const reason = `sim fixtures could not be loaded: ${(err as Error).message}`;
@@ -96,11 +111,15 @@ export class SimGpuSource implements GpuSource {
     }
   }
 
-  /** Current fixture values with time-varying utilisation/memory/power/temperature. */
+  /** Current fixture values with time-varying utilisation/memory/power/temperature; static ones as last read. */
   async refresh(): Promise<GpuState> {
     if (this.state.status !== 'ok') return this.state;
+    if (this.statics.due()) this.readStatic();
     const t = this.now();
-    return { ...this.state, gpus: this.state.gpus.map((g) => animateSample(g, t)) };
+    const dynamic = this.state.gpus.map((g) => animateSample(g, t));
+    if (!this.statics.sameSet(dynamic.map((g) => g.uuid))) this.readStatic();
+    const st = this.st;
+    return { ...this.state, driver_version: st.driver, cuda_version: st.cuda, gpus: dynamic.map((g, i) => ({ ...g, ...st.gpus[i] })) };
   }
 
   /** Nothing to release: the sim source owns no timers or processes. */

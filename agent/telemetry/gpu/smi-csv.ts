@@ -23,6 +23,22 @@ export const SMI_QUERY_GPU_FIELDS_LEGACY = SMI_QUERY_GPU_FIELDS.filter(
   (f) => f !== 'memory.reserved' && f !== 'temperature.memory' && f !== 'mig.mode.current',
 );
 
+/** Static fields, streamed by a slow child (every staticRefreshMs); index and uuid join them to the dynamic rows.
+ * name stays LAST: it is free text. */
+export const SMI_STATIC_FIELDS = [
+  'index', 'uuid', 'pci.bus_id', 'driver_version', 'enforced.power.limit', 'pcie.link.gen.current', 'pcie.link.width.current',
+  'ecc.mode.current', 'persistence_mode', 'mig.mode.current', 'name',
+] as const;
+
+/** Dynamic fields, streamed every telemetry interval: SMI_QUERY_GPU_FIELDS without the static ones (index, uuid kept). */
+export const SMI_DYNAMIC_FIELDS: readonly string[] = SMI_QUERY_GPU_FIELDS.filter(
+  (f) => f === 'index' || f === 'uuid' || !(SMI_STATIC_FIELDS as readonly string[]).includes(f),
+);
+
+/** A field list without what old drivers reject (same fields as SMI_QUERY_GPU_FIELDS_LEGACY drops). */
+export const legacyFields = (fields: readonly string[]): readonly string[] =>
+  fields.filter((f) => f !== 'memory.reserved' && f !== 'temperature.memory' && f !== 'mig.mode.current');
+
 /** Fixed `--query-compute-apps` field list (process_name LAST: it may contain commas and spaces). */
 export const SMI_QUERY_APPS_FIELDS = ['timestamp', 'gpu_uuid', 'pid', 'used_gpu_memory', 'process_name'] as const;
 

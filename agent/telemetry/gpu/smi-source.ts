@@ -1,4 +1,7 @@
-// GpuSource kind 'smi': two long-lived nvidia-smi children streaming CSV (never a spawn per tick).
+// GpuSource kind 'smi': three long-lived nvidia-smi children streaming CSV (never a spawn per tick): the dynamic
+// --query-gpu fields every interval, the static ones (name, PCI id, limits, PCIe link, modes, driver) every
+// staticRefreshMs, and --query-compute-apps. When the dynamic rows show another GPU set than the static ones, the
+// static child is restarted at once (its first output is immediate), so a new GPU gets its static fields promptly.
 // State machine:  idle → probing → (ok: children running) | (absent/unavailable: re-probe timer)
 //   ok → child exits → restart with backoff (status stays ok while the last sample is fresh)
 //   ok → no first sample within firstSampleTimeoutMs → unavailable, children killed, re-probe.
@@ -13,7 +16,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import type { GpuState } from '../../../shared/protocol/index.js';
 import type { GpuSource, GpuSourceOptions } from './source.js';
-import { AppsFramer, GpuSampleFramer, SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, SMI_QUERY_GPU_FIELDS_LEGACY } from './smi-csv.js';
+import { AppsFramer, GpuSampleFramer, SMI_DYNAMIC_FIELDS, SMI_QUERY_APPS_FIELDS, SMI_STATIC_FIELDS, legacyFields } from './smi-csv.js';
+import { pickStatic, StaticRefresh } from './static-refresh.js';
+import { STATIC_REFRESH_MS } from './source.js';
 import { parseSmiXml } from './smi-xml.js';
 import { ProcNameCache, type ProcNameReader } from './proc-name.js';
 
@@ -70,7 +75,7 @@ export interface SmiSourceExtra {
 
 const MAX_BACKOFF_MS = 30_000;
 
-type ChildKind = 'gpu' | 'apps';
+type ChildKind = 'gpu' | 'apps' | 'static';
 
 /** Signal a child's whole process group; fall back to the child itself. Never throws. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -95,8 +100,16 @@ export class SmiGpuSource implements GpuSource {
   private status: GpuState['status'] = 'unavailable';
   private reason: string | null = 'smi source not started';
   private gpuCount = 0;
-  private fields: readonly string[] = SMI_QUERY_GPU_FIELDS;
+  private fields: readonly string[] = SMI_DYNAMIC_FIELDS;
+  private staticFields: readonly string[] = SMI_STATIC_FIELDS;
+  private legacy = false;
   private gpuFramer = new GpuSampleFramer();
+  private staticFramer = new GpuSampleFramer();
+  /** When the static child's rows are due (its -lms); a different GPU set in the dynamic rows restarts it. */
+  readonly statics: StaticRefresh;
+  /** A static child was (re)started and has not printed yet: do not restart it again. */
+  private staticPending = false;
+  private readonly staticRefreshMs: number;
   private apps = new AppsFramer();
   /** The current child of each kind (the only one whose exit triggers a restart). */
   private children = new Map<ChildKind, ChildProcess>();
@@ -105,7 +118,7 @@ export class SmiGpuSource implements GpuSource {
   private restartTimers = new Map<ChildKind, NodeJS.Timeout>();
   private exitHook: (() => void) | null = null;
   private readonly names: ProcNameCache;
-  private backoff = { gpu: 1000, apps: 1000 };
+  private backoff = { gpu: 1000, apps: 1000, static: 1000 };
   private timers = new Set<NodeJS.Timeout>();
   private disposed = false;
   private probing = false;
@@ -117,6 +130,8 @@ export class SmiGpuSource implements GpuSource {
     this.appsIntervalMs = extra.appsIntervalMs ?? Math.max(2000, 2 * opts.intervalMs);
     this.reprobeMs = opts.reprobeMs ?? 60_000;
     this.names = new ProcNameCache(extra.procName);
+    this.staticRefreshMs = opts.staticRefreshMs ?? STATIC_REFRESH_MS;
+    this.statics = new StaticRefresh(this.staticRefreshMs);
   }
 
   /** Probe, spawn the streams and wait for the first sample; failures set status + re-probe. */
@@ -133,7 +148,9 @@ export class SmiGpuSource implements GpuSource {
       if (probe.status !== 'ok') return this.notOk(probe.status, probe.reason);
       this.gpuCount = probe.gpuCount;
       this.gpuFramer = new GpuSampleFramer(this.fields, this.gpuCount);
+      this.staticFramer = new GpuSampleFramer(this.staticFields, this.gpuCount);
       this.spawnChild('gpu');
+      this.spawnChild('static');
       this.spawnChild('apps');
       const got = await this.waitFirstSample(this.extra.firstSampleTimeoutMs ?? 15_000);
       if (this.disposed) return;
@@ -199,7 +216,9 @@ export class SmiGpuSource implements GpuSource {
     return new Promise((done) => {
       const check = (): void => {
         if (this.disposed) return done(false);
-        if (this.gpuFramer.latest() !== null) return done(true);
+        const dynamic = this.gpuFramer.latest() !== null;
+        // the static rows normally come with the first dynamic ones; without them the sample lacks only names and limits
+        if (dynamic && (this.staticFramer.latest() !== null || Date.now() >= deadline)) return done(true);
         if (Date.now() >= deadline) return done(false);
         setTimeout(check, 50).unref();
       };
@@ -208,9 +227,9 @@ export class SmiGpuSource implements GpuSource {
   }
 
   private args(which: ChildKind): string[] {
-    return which === 'gpu'
-      ? [`--query-gpu=${this.fields.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.opts.intervalMs)]
-      : [`--query-compute-apps=${SMI_QUERY_APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.appsIntervalMs)];
+    if (which === 'gpu') return [`--query-gpu=${this.fields.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.opts.intervalMs)];
+    if (which === 'static') return [`--query-gpu=${this.staticFields.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.staticRefreshMs)];
+    return [`--query-compute-apps=${SMI_QUERY_APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.appsIntervalMs)];
   }
 
   private spawnChild(which: ChildKind): void {
@@ -223,6 +242,7 @@ export class SmiGpuSource implements GpuSource {
       this.stopChild(previous);
     }
     this.hookProcessExit();
+    if (which === 'static') { this.staticPending = true; this.staticFramer.resetPartial(); }
     // detached → own process group, so dispose() can signal the whole group.
     const child = spawn(this.smiPath, this.args(which), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.set(which, child);
@@ -235,6 +255,12 @@ export class SmiGpuSource implements GpuSource {
         if (this.gpuFramer.push(chunk)) {
           this.lastSampleAt = Date.now();
           this.backoff.gpu = 1000;
+        }
+      } else if (which === 'static') {
+        if (this.staticFramer.push(chunk)) {
+          this.statics.done(this.staticFramer.latest()!.map((g) => g.uuid));
+          this.staticPending = false;
+          this.backoff.static = 1000;
         }
       } else {
         this.apps.push(chunk, Date.now());
@@ -252,11 +278,9 @@ export class SmiGpuSource implements GpuSource {
       if (this.disposed) return;
       // Old drivers reject newer fields; fall back to the legacy list once.
       if (which === 'gpu') this.gpuFramer.resetPartial();
+      else if (which === 'static') this.staticFramer.resetPartial();
       else this.apps.resetPartial();
-      if (which === 'gpu' && /not a valid field/i.test(lastErr) && this.fields !== SMI_QUERY_GPU_FIELDS_LEGACY) {
-        this.fields = SMI_QUERY_GPU_FIELDS_LEGACY;
-        this.gpuFramer = new GpuSampleFramer(this.fields, this.gpuCount);
-      }
+      if (which !== 'apps' && /not a valid field/i.test(lastErr) && !this.legacy) this.useLegacyFields();
       const delay = this.backoff[which];
       this.backoff[which] = Math.min(MAX_BACKOFF_MS, delay * 2);
       this.opts.logger.warn({ which, code, signal, stderr: lastErr, restartInMs: delay }, 'nvidia-smi stream exited; restarting');
@@ -266,6 +290,15 @@ export class SmiGpuSource implements GpuSource {
       });
       if (t) this.restartTimers.set(which, t);
     });
+  }
+
+  /** Old drivers reject newer fields: drop them from both --query-gpu lists, once (each child restarts with its own). */
+  private useLegacyFields(): void {
+    this.legacy = true;
+    this.fields = legacyFields(SMI_DYNAMIC_FIELDS);
+    this.staticFields = legacyFields(SMI_STATIC_FIELDS);
+    this.gpuFramer = new GpuSampleFramer(this.fields, this.gpuCount);
+    this.staticFramer = new GpuSampleFramer(this.staticFields, this.gpuCount);
   }
 
   /** One-shot `-q -x` for what the CSV lacks (CUDA version, MIG instances). Best effort. */
@@ -296,19 +329,24 @@ export class SmiGpuSource implements GpuSource {
     if (now - this.lastSampleAt > 3 * this.opts.intervalMs + 5000) {
       return { ...base, status: 'unavailable', reason: 'nvidia-smi stream stalled (no recent sample)', driver_version: null, gpus: [] };
     }
+    // A GPU set unlike the static rows' (a GPU came or went): restart the static child for fresh rows now.
+    if (!this.statics.sameSet(latest.map((g) => g.uuid)) && !this.staticPending) this.spawnChild('static');
+    const statics = new Map((this.staticFramer.latest() ?? []).map((g) => [g.uuid, pickStatic(g)]));
     // nvidia-smi leaves process_name empty when it cannot resolve it; fill from /proc (cached per pid).
     const procs = await this.names.fill(this.apps.latestAt(now, 2 * this.appsIntervalMs + 1000));
     const gpus = latest.map((g) => ({
       ...g,
+      ...statics.get(g.uuid),
       mig_instances: this.inventory.mig.get(g.uuid) ?? g.mig_instances,
       processes: procs.filter((p) => p.gpu_uuid === g.uuid),
     }));
-    return { ...base, status: 'ok', reason: null, driver_version: this.gpuFramer.driverVersion(), gpus };
+    return { ...base, status: 'ok', reason: null, driver_version: this.staticFramer.driverVersion(), gpus };
   }
 
   /** Forget the current children (so their exit restarts nothing), cancel restarts, kill their groups. */
   private killChildren(): void {
     this.cancelRestart('gpu');
+    this.cancelRestart('static');
     this.cancelRestart('apps');
     const current = [...this.children.values()];
     this.children.clear();

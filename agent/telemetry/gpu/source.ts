@@ -20,8 +20,13 @@ export interface GpuSourceOptions {
   intervalMs: number;
   /** How often a source that is absent/unavailable re-probes (default 60 s). */
   reprobeMs?: number;
+  /** How often static attributes (name, UUID, limits, PCIe link, modes, driver) are re-read (default STATIC_REFRESH_MS). */
+  staticRefreshMs?: number;
   logger: GpuLogger;
 }
+
+/** Default of GpuSourceOptions.staticRefreshMs (config telemetry.static_refresh_s). */
+export const STATIC_REFRESH_MS = 30_000;
 
 /**
  * One interface for all GPU access. Invariants:
@@ -29,6 +34,8 @@ export interface GpuSourceOptions {
  *   and a per-GPU failure becomes that GPU's status "error" while the others keep reporting.
  * - refresh() is called once per telemetry tick and never overlaps with itself (the collector coalesces).
  * - No process is spawned per sample.
+ * - Static attributes are read at most every staticRefreshMs, and again at once when the GPU set changes
+ *   (StaticRefresh); only dynamic fields are read per tick.
  * - dispose() stops every child process, timer and worker the source owns.
  */
 export interface GpuSource {

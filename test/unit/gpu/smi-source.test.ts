@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GpuState } from '../../../shared/protocol/telemetry.js';
-import { SMI_QUERY_APPS_FIELDS, SMI_QUERY_GPU_FIELDS, parseCsvWithHeader } from '../../../agent/telemetry/gpu/smi-csv.js';
+import { SMI_DYNAMIC_FIELDS, SMI_QUERY_APPS_FIELDS, SMI_STATIC_FIELDS, parseCsvWithHeader } from '../../../agent/telemetry/gpu/smi-csv.js';
 import { SmiGpuSource, probeNvidiaSmi, resolveSmiPath } from '../../../agent/telemetry/gpu/smi-source.js';
 import type { GpuLogger } from '../../../agent/telemetry/gpu/source.js';
 import { fixture, readFixture, silentLogger, toNoUnitsLines } from './helpers.js';
@@ -34,14 +34,15 @@ if (args[0] === '-q') { process.stdout.write(fs.readFileSync(process.env.FAKE_XM
 const q = args.find((a) => a.startsWith('--query-'));
 if (!args.includes('--format=csv,noheader,nounits')) { console.error('bad format'); process.exit(2); }
 const ms = Number(args[args.indexOf('-lms') + 1]);
-const which = q.startsWith('--query-gpu=') ? 'gpu' : 'apps';
+const which = !q.startsWith('--query-gpu=') ? 'apps' : q === '--query-gpu=' + fs.readFileSync(dir + '/static-fields', 'utf8') ? 'static' : 'gpu';
 fs.appendFileSync(dir + '/pids-' + which, process.pid + '\\n');
 if (mode === 'silent') { setInterval(() => {}, 1000); return; } // hangs without ever printing
 if (which === 'gpu' && q !== '--query-gpu=' + fs.readFileSync(dir + '/gpu-fields', 'utf8')) { console.error('unexpected fields'); process.exit(2); }
-const lines = fs.readFileSync(dir + '/' + which + '.txt', 'utf8');
+let lines = fs.readFileSync(dir + '/' + which + '.txt', 'utf8');
 let ticks = 0;
 const exitAfter = Number(process.env.FAKE_EXIT_AFTER || 0);
 const tick = () => {
+  if (process.env.FAKE_REREAD) lines = fs.readFileSync(dir + '/' + which + '.txt', 'utf8'); // the GPU set may change
   process.stdout.write(lines);
   ticks++;
   if (which === 'gpu' && exitAfter && ticks >= exitAfter && !fs.existsSync(dir + '/restarted')) { fs.writeFileSync(dir + '/restarted', ''); process.exit(1); }
@@ -55,8 +56,10 @@ beforeAll(() => {
   fake = join(dir, 'nvidia-smi');
   writeFileSync(fake, FAKE.replace('__DIR__', dir));
   chmodSync(fake, 0o755);
-  writeFileSync(join(dir, 'gpu-fields'), SMI_QUERY_GPU_FIELDS.join(','));
-  writeFileSync(join(dir, 'gpu.txt'), toNoUnitsLines(readFixture('query-gpu-h100-80gb-hbm3-590.48-load.csv'), SMI_QUERY_GPU_FIELDS).join('\n') + '\n');
+  writeFileSync(join(dir, 'gpu-fields'), SMI_DYNAMIC_FIELDS.join(','));
+  writeFileSync(join(dir, 'static-fields'), SMI_STATIC_FIELDS.join(','));
+  writeFileSync(join(dir, 'gpu.txt'), toNoUnitsLines(readFixture('query-gpu-h100-80gb-hbm3-590.48-load.csv'), SMI_DYNAMIC_FIELDS).join('\n') + '\n');
+  writeFileSync(join(dir, 'static.txt'), toNoUnitsLines(readFixture('query-gpu-h100-80gb-hbm3-590.48-load.csv'), SMI_STATIC_FIELDS).join('\n') + '\n');
   const apps = parseCsvWithHeader(readFixture('query-compute-apps-h100-mig-590.48-load.csv'));
   writeFileSync(join(dir, 'apps.txt'), apps.map((r) => SMI_QUERY_APPS_FIELDS.map((f) => (r[f] ?? '').replace(/ MiB$/, '')).join(', ')).join('\n') + '\n');
 });
@@ -67,7 +70,7 @@ afterEach(() => {
   delete process.env.FAKE_IGNORE_TERM;
   delete process.env.FLEETML_NVIDIA_SMI;
   rmSync(join(dir, 'restarted'), { force: true });
-  for (const f of ['pids-gpu', 'pids-apps']) rmSync(join(dir, f), { force: true });
+  for (const f of ['pids-gpu', 'pids-apps', 'pids-static']) rmSync(join(dir, f), { force: true });
 });
 
 const pids = (which: string): number[] =>
@@ -117,7 +120,7 @@ describe('SmiGpuSource streaming from a fake nvidia-smi', () => {
     expect(s.gpus).toHaveLength(1);
     expect(s.gpus[0]).toMatchObject({ name: 'NVIDIA H100 80GB HBM3', gpu_util_pct: 100, power_usage_w: 631.95, fb_used_bytes: 19818 * MiB });
     expect(s.gpus[0].processes.map((p) => p.pid)).toEqual([21180, 21181, 21198]);
-    const running = [...pids('gpu'), ...pids('apps')];
+    const running = [...pids('gpu'), ...pids('apps'), ...pids('static')];
     expect(running.every(alive)).toBe(true);
     await src.dispose();
     await sleep(300);
@@ -148,6 +151,34 @@ describe('SmiGpuSource streaming from a fake nvidia-smi', () => {
     delete process.env.FAKE_XML;
   });
 
+  it('static fields come from their own slow child; a new GPU set in the dynamic rows restarts it at once', async () => {
+    process.env.FAKE_REREAD = '1';
+    const gpuTxt = readFileSync(join(dir, 'gpu.txt'), 'utf8');
+    const staticTxt = readFileSync(join(dir, 'static.txt'), 'utf8');
+    const uuid = /GPU-[0-9a-f-]+/.exec(gpuTxt)![0];
+    try {
+      // static rows every 60 s: within this test the static child prints only when (re)started
+      const src = new SmiGpuSource({ ...opts(), staticRefreshMs: 60_000 }, { smiPath: fake, appsIntervalMs: 200, inventory: false });
+      await src.start();
+      const s0 = GpuState.parse(await src.refresh());
+      expect(s0.gpus[0]).toMatchObject({ uuid, name: 'NVIDIA H100 80GB HBM3', pcie_link_gen: expect.any(Number) });
+      expect(src.statics.reads).toBe(1);
+      const swapped = 'GPU-11111111-2222-3333-4444-555555555555';
+      writeFileSync(join(dir, 'static.txt'), staticTxt.replaceAll(uuid, swapped).replace('NVIDIA H100 80GB HBM3', 'NVIDIA H100 NVL'));
+      writeFileSync(join(dir, 'gpu.txt'), gpuTxt.replaceAll(uuid, swapped));
+      let s = s0;
+      for (const deadline = Date.now() + 10_000; s.gpus[0]?.name !== 'NVIDIA H100 NVL' && Date.now() < deadline;) { await sleep(50); s = GpuState.parse(await src.refresh()); }
+      expect(s.gpus[0]).toMatchObject({ uuid: swapped, name: 'NVIDIA H100 NVL' });
+      expect(pids('static')).toHaveLength(2); // restarted once for the new set, not once per tick
+      expect(src.statics.reads).toBe(2);
+      await src.dispose();
+    } finally {
+      writeFileSync(join(dir, 'gpu.txt'), gpuTxt);
+      writeFileSync(join(dir, 'static.txt'), staticTxt);
+      delete process.env.FAKE_REREAD;
+    }
+  });
+
   it('missing binary → absent with reason, and no children', async () => {
     const src = new SmiGpuSource(opts(), { smiPath: join(dir, 'nope') });
     await src.start();
@@ -161,7 +192,7 @@ describe('SmiGpuSource streaming from a fake nvidia-smi', () => {
 describe('SmiGpuSource child lifecycle (no leaked nvidia-smi processes)', () => {
   const HERE = dirname(fileURLToPath(import.meta.url));
   const ROOT = join(HERE, '../../..');
-  const allPids = (): number[] => [...pids('gpu'), ...pids('apps')];
+  const allPids = (): number[] => [...pids('gpu'), ...pids('apps'), ...pids('static')];
   const sources: SmiGpuSource[] = [];
   const track = (src: SmiGpuSource): SmiGpuSource => (sources.push(src), src);
   // Dispose and kill whatever a failing test leaves behind, so one regression does not poison the others.
@@ -181,7 +212,7 @@ describe('SmiGpuSource child lifecycle (no leaked nvidia-smi processes)', () => 
     let maxLive = 0;
     for (let t = 0; t < 25; t++) {
       await sleep(100);
-      maxLive = Math.max(maxLive, pids('gpu').filter(alive).length, pids('apps').filter(alive).length);
+      maxLive = Math.max(maxLive, pids('gpu').filter(alive).length, pids('apps').filter(alive).length, pids('static').filter(alive).length);
     }
     expect(maxLive).toBe(1);
     // One spawn per kind per cycle (≥ 500 ms each: 300 ms timeout + 200 ms re-probe); no restarts.
@@ -189,12 +220,13 @@ describe('SmiGpuSource child lifecycle (no leaked nvidia-smi processes)', () => 
     expect(spawned).toBeGreaterThanOrEqual(2);
     expect(spawned).toBeLessThanOrEqual(6);
     expect(pids('apps').length).toBe(spawned);
+    expect(pids('static').length).toBe(spawned);
     expect(process.listenerCount('exit')).toBe(exitHooks + 1);
     await src.dispose();
     expect(process.listenerCount('exit')).toBe(exitHooks);
     await sleep(400);
     expect(allPids().filter(alive)).toEqual([]);
-    expect(allPids().length).toBe(2 * spawned); // nothing spawned after dispose
+    expect(allPids().length).toBe(3 * spawned); // nothing spawned after dispose
   });
 
   it('children killed on the first-sample timeout stay dead until the re-probe (no restart-on-close)', async () => {
@@ -214,7 +246,7 @@ describe('SmiGpuSource child lifecycle (no leaked nvidia-smi processes)', () => 
     await src.start();
     await src.dispose();
     await sleep(150);
-    expect(allPids().filter(alive)).toHaveLength(2); // still running: SIGTERM ignored
+    expect(allPids().filter(alive)).toHaveLength(3); // still running: SIGTERM ignored
     await sleep(600);
     expect(allPids().filter(alive)).toEqual([]);
   });
