@@ -20,14 +20,16 @@ export interface NodeOffer {
 }
 
 /**
- * The drivers of a node as node.resources reports them: the available ones in the agent's order (every reported one
+ * The drivers of a node as node.resources reports them: the available ones in FORM_DRIVERS order (every reported one
  * when none is available, so the agent's refusal says why), preselecting the node's default_driver, else process, else
  * the first. Unknown resources (older agent, not polled yet): FORM_DRIVERS, process.
  */
 export function nodeOffer(res: NodeResources | null): NodeOffer {
   if (!res || res.drivers.length === 0) return { drivers: [...FORM_DRIVERS], default: 'process', slurm: null };
+  // In FORM_DRIVERS order, whatever order the node's config lists them in: → means the same on every node.
+  const rank = (d: DriverName) => (FORM_DRIVERS.indexOf(d) + FORM_DRIVERS.length + 1) % (FORM_DRIVERS.length + 1);
   const avail = res.drivers.filter((d) => d.available).map((d) => d.name);
-  const drivers = avail.length ? avail : res.drivers.map((d) => d.name);
+  const drivers = (avail.length ? avail : res.drivers.map((d) => d.name)).sort((a, b) => rank(a) - rank(b));
   const def = res.default_driver && drivers.includes(res.default_driver) ? res.default_driver : drivers.includes('process') ? 'process' : drivers[0];
   return { drivers, default: def, slurm: res.slurm ? slurmOfferLine(res.slurm) : null };
 }

@@ -17,7 +17,7 @@ describe('slurm in the console (80×24)', () => {
     const { frame, type, fits } = await start();
     await type(':', 'jobs', ENTER);
     expect(frame()).toMatch(/login-1 +b2slurm0 +waiter +queued +slurm 17 +0\/1 +\S+ Slurm: Resources/);
-    expect(frame()).toMatch(/hog +running +slurm 16 +0\/2 .* on vm/);
+    expect(frame()).toMatch(/hog +running +slurm 16 +2\/2 .* on vm/);
     fits();
     await type('/', 'slurm 15', ENTER);
     expect(frame()).toContain('three');

@@ -20,7 +20,7 @@ describe('submit form drivers', () => {
   test('a node that reports its drivers offers the available ones, preselecting its default_driver', () => {
     const f = newJobForm([loginNode(), a5000()]);
     expect(f.values).toMatchObject({ node: 'login-1', driver: 'slurm' });
-    expect(f.offers['login-1'].drivers).toEqual(['slurm', 'process']); // docker is not available there
+    expect(f.offers['login-1'].drivers).toEqual(['process', 'slurm']); // docker is not available there; FORM_DRIVERS order
     expect(cycle(f, 1).values.driver).toBe('process');
     expect(cycle(cycle(f, 1), 1).values.driver).toBe('slurm');
   });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { jobDetailLines } from '../../tui/render/job-detail.js';
-import { JOB_COLUMNS, jobDriver, jobFilterText, jobReasonCell, jobRow } from '../../tui/render/job-row.js';
+import { JOB_COLUMNS, jobColumns, jobDriver, jobGpus, jobFilterText, jobReasonCell, jobRow } from '../../tui/render/job-row.js';
 import { slurmPartitionText, slurmSummaryLine } from '../../tui/render/slurm-summary.js';
 import { formatRow, layoutColumns } from '../../tui/render/table.js';
 import { matchFilter } from '../../tui/state.js';
@@ -27,14 +27,30 @@ describe('slurm job rows', () => {
   test('cells: node, id, name, state, "slurm 17", GPUs, age, "Slurm: Resources"', () => {
     expect(jobRow(SLURM_JOBS.pending(), now)).toEqual(['login-1', 'b2slurm0', 'waiter', 'queued', 'slurm 17', '0/1', '1m', 'Slurm: Resources']);
   });
-  test('at 80 columns every column stays and the Slurm id and reason are not cut', () => {
-    const layout = layoutColumns(JOB_COLUMNS, 78);
-    expect(layout.keep).toHaveLength(JOB_COLUMNS.length);
-    const line = formatRow(JOB_COLUMNS, layout, jobRow(SLURM_JOBS.pending(), now));
-    expect(line).toHaveLength(78);
-    expect(line).toContain(' slurm 17 ');
-    expect(line.trimEnd().endsWith('Slurm: Resources')).toBe(true);
-    expect(line).not.toContain('…');
+  test('a running Slurm job holds all the GPUs it asked for (Slurm binds them; the agent has no UUIDs)', () => {
+    expect(jobGpus(SLURM_JOBS.running())).toBe('2/2');
+    expect(jobGpus(SLURM_JOBS.pending())).toBe('0/1');
+    expect(jobGpus(SLURM_JOBS.failed())).toBe('0');
+  });
+  test('columns fit their cells: at 80 columns every column stays and neither the Slurm id nor the reason is cut', () => {
+    for (const id of ['17', '207', '4829301']) {
+      const j = { ...SLURM_JOBS.pending(), slurm: { ...SLURM_JOBS.pending().slurm!, job_id: id } };
+      const rows = [jobRow(j, now), jobRow(JOBS.queued(), now), jobRow(JOBS.running(), now)];
+      const cols = jobColumns(rows);
+      const layout = layoutColumns(cols, 78);
+      expect(layout.keep).toHaveLength(JOB_COLUMNS.length);
+      const line = formatRow(cols, layout, rows[0]);
+      expect(line).toHaveLength(78);
+      expect(line).toContain(` slurm ${id} `);
+      expect(line.trimEnd().endsWith('Slurm: Resources')).toBe(true);
+      expect(line).not.toContain('…');
+    }
+  });
+  test('column widths: short cells shrink NODE, ID, NAME (never below the header); DRIVER grows to 13 at most', () => {
+    const w = (rows: string[][]) => jobColumns(rows).map((c) => c.width);
+    expect(w([['n', 'job-1', 'x', 'queued', 'fake', '0', '1s', '']])).toEqual([4, 5, 4, 9, 6, 4, 5, 16]);
+    expect(w([['a-very-long-node', 'a1b2c3d4', 'a-very-long-name', 'queued', 'slurm 123456789', '0', '1s', '']])).toEqual([10, 8, 12, 9, 13, 4, 5, 16]);
+    expect(jobColumns([])).toEqual(JOB_COLUMNS);
   });
   test('the / filter matches the Slurm id, the partition, Slurm\'s state and reason', () => {
     const t = jobFilterText(SLURM_JOBS.pending());

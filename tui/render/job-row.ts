@@ -4,20 +4,36 @@ import { TERMINAL_STATES, type Job, type JobState } from '../../shared/protocol/
 import type { Tone } from '../theme.js';
 import type { Column } from './table.js';
 
-/**
- * Columns of the jobs view; REASON takes the spare width, DRIVER and REASON go first on narrow screens.
- * At 80 columns every one fits (78 with the selection marker); DRIVER is 8 wide for "slurm 17" (driver and Slurm id).
- */
+/** Columns of the jobs view; REASON takes the spare width, DRIVER and REASON go first on narrow screens. */
 export const JOB_COLUMNS: Column[] = [
-  { header: 'NODE', width: 9, priority: 6 },
+  { header: 'NODE', width: 10, priority: 6 },
   { header: 'ID', width: 8, priority: 9 },
   { header: 'NAME', width: 12, priority: 7 },
   { header: 'STATE', width: 9, priority: 8 },
-  { header: 'DRIVER', width: 8, priority: 2 },
+  { header: 'DRIVER', width: 7, priority: 2 },
   { header: 'GPUS', width: 4, align: 'right', priority: 4 },
   { header: 'AGE', width: 5, align: 'right', priority: 5 },
   { header: 'REASON', width: 16, flex: true, priority: 3 },
 ];
+
+/** Widest a DRIVER cell may make its column: "slurm 1234567" (a Slurm id of 7 digits). */
+const DRIVER_MAX = 13;
+/** Columns sized to their content (index → widest allowed): NODE, ID, NAME shrink to it; DRIVER grows for Slurm ids. */
+const FIT_TO: ReadonlyMap<number, number> = new Map([[0, 10], [1, 8], [2, 12], [4, DRIVER_MAX]]);
+
+/**
+ * JOB_COLUMNS sized to the rows shown (cells of jobRow): NODE, ID and NAME no wider than their widest cell (nor than
+ * JOB_COLUMNS says), DRIVER as wide as its widest cell up to DRIVER_MAX ("slurm 4829301"); never narrower than the
+ * header. What short cells leave goes to REASON, so at 80 columns a Slurm job keeps its id and "Slurm: Resources".
+ */
+export function jobColumns(rows: readonly (readonly string[])[]): Column[] {
+  return JOB_COLUMNS.map((c, i) => {
+    const max = FIT_TO.get(i);
+    if (max === undefined || rows.length === 0) return c;
+    const widest = Math.max(c.header.length, ...rows.map((r) => [...(r[i] ?? '')].length));
+    return { ...c, width: Math.min(max, widest) };
+  });
+}
 
 /** The job state filters the `f` key cycles through, in order. */
 export const JOB_STATE_FILTERS = ['all', 'active', 'finished', 'failed'] as const;
@@ -106,10 +122,15 @@ export function jobReason(j: Job): string {
   return code !== null ? `exit ${code}` : '';
 }
 
-/** GPUs as "assigned/requested" ("2/2", "0/2" while queued); "0" when none were requested. */
+/**
+ * GPUs as "assigned/requested" ("2/2", "0/2" while queued); "0" when none were requested. Slurm binds a Slurm job's
+ * GPUs itself (the agent holds no UUIDs for it), and only ever runs it with all it asked for: running is "req/req".
+ */
 export function jobGpus(j: Job): string {
   const req = j.spec.gpus ?? 0;
-  return req === 0 && j.gpus.length === 0 ? '0' : `${j.gpus.length}/${req}`;
+  if (req === 0 && j.gpus.length === 0) return '0';
+  const held = j.spec.driver === 'slurm' && j.state === 'running' && j.gpus.length === 0 ? req : j.gpus.length;
+  return `${held}/${req}`;
 }
 
 /** Tone of a job row: running green, waiting yellow, failed/lost red, cancelled dim. */

@@ -2,7 +2,7 @@ import type { FleetNode } from '../../shared/client/fleet-types.js';
 import type { Job } from '../../shared/protocol/jobs.js';
 import type { TableRow } from '../components/Table.js';
 import { ListScreen } from '../components/ListScreen.js';
-import { JOB_COLUMNS, allJobs, jobCounts, jobFilterText, jobKey, jobRow, jobTone, matchStateFilter } from '../render/job-row.js';
+import { allJobs, jobColumns, jobCounts, jobFilterText, jobKey, jobRow, jobTone, matchStateFilter } from '../render/job-row.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -33,6 +33,6 @@ export function JobsView({ nodes, frame, selected, height, width, theme }: ViewP
   const now = Date.now();
   const rows: TableRow[] = shown.map((j) => ({ key: jobKey(j), cells: jobRow(j, now), tone: jobTone(j) }));
   return (
-    <ListScreen summary={summary(nodes, shown, frame)} columns={JOB_COLUMNS} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
+    <ListScreen summary={summary(nodes, shown, frame)} columns={jobColumns(rows.map((r) => r.cells))} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
   );
 }
