@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { buildJobRun, parseDuration, parseEnv, parseJobRef, parseLabels, parseMount, parseRestart, parseSize, parseStates } from '../../cli/args/job.js';
+import { buildJobRun, resolveDriver, parseDuration, parseEnv, parseJobRef, parseLabels, parseMount, parseRestart, parseSize, parseStates } from '../../cli/args/job.js';
 import { formatAge, formatLogLine, jobRow, logPrefix } from '../../cli/format/job.js';
 import { registerJobCommands } from '../../cli/commands/job.js';
 import { UsageError } from '../../cli/output.js';
@@ -85,13 +85,23 @@ describe('job run flags → spec', () => {
     expect(buildJobRun({ image: 'pytorch:2' }, ['python']).spec).toMatchObject({ driver: 'docker', image: 'pytorch:2' });
     expect(buildJobRun({ driver: 'fake' }, ['x']).spec.driver).toBe('fake');
   });
+  it('slurm: --partition/--account/--qos/--constraint imply the driver; a node whose default is slurm takes a job without --driver', () => {
+    const p = buildJobRun({ partition: 'gpu', qos: 'high', gpus: '2' }, ['python']);
+    expect(p.spec).toMatchObject({ driver: 'slurm', gpus: 2, slurm: { partition: 'gpu', qos: 'high' } });
+    expect(p.driverDefaulted).toBe(false);
+    const q = buildJobRun({ image: 'nvcr.io#nvidia/pytorch:24.01' }, ['python']);
+    expect(q.driverDefaulted).toBe(true);
+    expect(resolveDriver(q, 'slurm')).toMatchObject({ driver: 'slurm', image: 'nvcr.io#nvidia/pytorch:24.01' });
+    expect(resolveDriver(q, 'process').driver).toBe('docker');
+    expect(resolveDriver(buildJobRun({ driver: 'process' }, ['x']), 'slurm').driver).toBe('process'); // an explicit --driver wins
+  });
   it('builds a full spec and the placement inputs', () => {
     const p = buildJobRun({
       selector: ['pool=train'], gpus: '2', cpus: '1.5', memory: '8gi', env: ['A=1'], mount: ['/d:/data:ro'], workdir: '/w',
       priority: '10', timeout: '2h', restart: 'on-failure:2', name: 'train-1', label: ['team=v'], spread: true,
     }, ['python', 'train.py', '--lr', '0.1']);
     expect(p).toEqual({
-      node: null, selector: { pool: 'train' }, strategy: 'spread',
+      node: null, selector: { pool: 'train' }, strategy: 'spread', driverDefaulted: true,
       spec: {
         driver: 'process', command: ['python', 'train.py', '--lr', '0.1'], env: { A: '1' }, mounts: [{ source: '/d', target: '/data', readonly: true }],
         gpus: 2, labels: { team: 'v' }, name: 'train-1', workdir: '/w', cpus: 1.5, memory_bytes: 8 * 2 ** 30, priority: 10, timeout_s: 7200,
@@ -105,8 +115,10 @@ describe('job run flags → spec', () => {
     expect(() => buildJobRun({ node: 'a', selector: ['x=y'] }, ['x'])).toThrow(/--node and --selector exclude each other/);
     expect(() => buildJobRun({ node: 'a', spread: true }, ['x'])).toThrow(/--spread .* drop one/);
     expect(() => buildJobRun({ driver: 'docker' }, ['x'])).toThrow(/needs an image: add --image/);
-    expect(() => buildJobRun({ driver: 'process', image: 'i' }, ['x'])).toThrow(/--image is only for the docker driver/);
-    expect(() => buildJobRun({ driver: 'podman' }, ['x'])).toThrow(/unknown driver "podman"; use process, docker or fake/);
+    expect(() => buildJobRun({ driver: 'process', image: 'i' }, ['x'])).toThrow(/--image is only for the docker and slurm drivers, but --driver is process/);
+    expect(() => buildJobRun({ driver: 'podman' }, ['x'])).toThrow(/unknown driver "podman"; use process, docker, slurm or fake/);
+    expect(() => buildJobRun({ driver: 'process', partition: 'gpu' }, ['x'])).toThrow(/--partition is only for the slurm driver/);
+    expect(() => buildJobRun({ partition: 'bad;name' }, ['x'])).toThrow(/--partition: letters, digits/);
     expect(() => buildJobRun({ gpus: '1.5' }, ['x'])).toThrow(/--gpus: "1.5" is not a whole number from 0 to 64/);
     expect(() => buildJobRun({ gpus: '65' }, ['x'])).toThrow(/--gpus/);
     expect(() => buildJobRun({ cpus: '-1' }, ['x'])).toThrow(/--cpus/);
@@ -127,7 +139,7 @@ describe('commander wiring', () => {
   }
   it('rejects bad flags before contacting any agent', async () => {
     await expect(program().parseAsync(['node', 'fleetml', 'job', 'run', '--gpus', 'two', '--', 'python', 'x.py'])).rejects.toThrow(/--gpus: "two"/);
-    await expect(program().parseAsync(['node', 'fleetml', 'job', 'run', '--image', 'img', '--driver', 'process', '--', 'x'])).rejects.toThrow(/only for the docker driver/);
+    await expect(program().parseAsync(['node', 'fleetml', 'job', 'run', '--image', 'img', '--driver', 'process', '--', 'x'])).rejects.toThrow(/only for the docker and slurm drivers/);
     await expect(program().parseAsync(['node', 'fleetml', 'job', 'list', '--state', 'nope'])).rejects.toThrow(/unknown state "nope"/);
     await expect(program().parseAsync(['node', 'fleetml', 'job', 'logs', 'j_1', '--tail', '0'])).rejects.toThrow(/--tail/);
     await expect(program().parseAsync(['node', 'fleetml', 'job', 'show', 'j_1', '-o', 'yaml'])).rejects.toThrow(/use -o table or -o json/);

@@ -146,7 +146,7 @@ describe('config overrides (the OVERRIDES table)', () => {
     const help = (flag: string) => overrideHelp(rows.find((o) => o.flag?.startsWith(`${flag} `))!);
     expect(help('--listen')).toBe('API address [127.0.0.1:7070]');
     expect(help('--history')).toBe('history kept per metric [900]');
-    expect(help('--job-driver')).toBe('enable a task driver: docker | process | fake (repeatable) [process, docker]');
+    expect(help('--job-driver')).toBe('enable a task driver: docker | process | fake | slurm (repeatable) [process, docker]');
     expect(help('--process-user')).toMatch(/\[nobody\]$/);
     expect(help('--tls-cert')).toBe('PEM certificate: serve wss/https');
     expect(help('--data-dir')).toMatch(/\[~\/\.local\/share\/fleetml, or \$STATE_DIRECTORY\]$/);
