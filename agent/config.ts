@@ -76,6 +76,7 @@ export const AgentConfig = z.object({
   models: z.object({
     max_bytes: z.number().int().min(1024).default(2 * 1024 ** 3).describe('Largest model file accepted by model.push.'),
     providers: z.array(z.enum(['cuda', 'cpu'])).default(['cuda', 'cpu']).describe('Execution providers in order of preference; CUDA is tried only when the node has a GPU, and a failed CUDA load falls back to CPU (the provider that serves is reported).'),
+    gpu_load_min_bytes: z.number().int().min(0).default(512 * 1024 ** 2).describe('Least GPU memory a model load on the CUDA provider is estimated to need whatever its file size (CUDA context, cuDNN/cuBLAS workspaces): a rollout this agent coordinates refuses a node whose GPU 0 has less free (fb_total − fb_used) than max(this, 3 × the file size) per version to load (docs/rollouts.md).'),
     intra_op_threads: z.number().int().min(1).max(256).default(1).describe('onnxruntime intra-op threads per session.'),
     workers: z.number().int().min(1).max(64).default(1).describe('Worker threads (each with its own session) per loaded model version.'),
     max_queue: z.number().int().min(1).default(256).describe('Requests in flight per model version before new ones are answered OVERLOADED.'),
@@ -118,8 +119,8 @@ export const AgentConfig = z.object({
     min_age_h: z.number().min(0).default(24).describe('Rows younger than this are never removed by the audit.max_rows cap (only audit.retention_days removes rows, and only older ones).'),
   }).strict().prefault({}),
   uploads: z.object({
-    max_per_token: z.number().int().min(1).default(4).describe('Unfinished chunked uploads one token may hold (model.push without its final chunk yet; drift.setReference datasets are counted apart, against the same number); one more is refused OVERLOADED until one finishes or expires.'),
-    max_total: z.number().int().min(1).default(32).describe('Unfinished chunked uploads on the node, all tokens together (model and reference uploads each); one more is refused OVERLOADED.'),
+    max_per_token: z.number().int().min(1).default(4).describe('Unfinished chunked uploads one token may hold (model.push without its final chunk yet; drift.setReference datasets and rollout.uploadTestSet test sets — unfinished or staged and not used yet — are each counted apart, against the same number); one more is refused OVERLOADED until one finishes or expires.'),
+    max_total: z.number().int().min(1).default(32).describe('Unfinished chunked uploads on the node, all tokens together (model, reference and test set uploads each); one more is refused OVERLOADED.'),
     expiry_s: z.number().int().min(1).max(7 * 86_400).default(3600).describe('An unfinished model upload that received no chunk for this long is removed with its temporary file (checked every min(60 s, expiry_s / 2), before a new upload is counted, and when a chunk arrives); its upload_id is then unknown (NOT_FOUND). Reference uploads, held in memory, expire after 10 minutes idle.'),
   }).strict().prefault({}),
   automation: z.object({

@@ -43,6 +43,7 @@ import { driftHandlers } from './api/handlers/drift.js';
 import { rolloutHandlers } from './api/handlers/rollout.js';
 import { RolloutCoordinator } from './rollout/coordinator.js';
 import { RolloutStore } from './rollout/store.js';
+import { TestSetUploads } from './rollout/test-set-uploads.js';
 import { PeerPool } from './cluster/peers.js';
 import { modelBinaryHandlers, modelFeedbackHandlers, modelHandlers } from './api/handlers/models.js';
 import { handleBinaryFrame } from './api/binary-rpc.js';
@@ -201,7 +202,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       self: { name: config.name, url: () => facts.url ?? '', call: (by) => ((method: string, params: unknown) => dispatcher.call(method as never, params, { principal: { tokenId: 'coordinator', tokenName: `rollout:${by}`, role: 'admin' }, remote: null, conn: selfConn })) as never },
     }));
     // its dispose waits for the rollout steps in flight (they write to the store)
-    const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db, (f, msg) => log.warn(f, msg)), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers }));
+    // Test sets staged in chunks (rollout.uploadTestSet) for rollout.start and model.evaluate; in memory, no timer.
+    const testSets = new TestSetUploads({ maxPerToken: config.uploads.max_per_token, maxTotal: config.uploads.max_total }, now);
+    const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db, (f, msg) => log.warn(f, msg)), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers,
+      testSets, gpuLoadMinBytes: config.models.gpu_load_min_bytes }));
     // Automations: after the rollouts they start, before the API. Their job, rollout and registry effects go through
     // this node's dispatcher (validation and audit of any call) under the principal automation:<name>; dispose waits
     // for a step in flight (bounded by the Lifecycle).
@@ -248,10 +252,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...tokenHandlers(tokens, (ids) => api.dropTokens(ids)),
       ...nodeHandlers(facts, collector),
       ...jobHandlers(jobs),
-      ...modelHandlers(registry, serving),
+      ...modelHandlers(registry, serving, testSets),
       ...modelFeedbackHandlers(registry, feedback, now),
       ...(drift ? driftHandlers(drift) : {}),
-      ...rolloutHandlers(rollouts),
+      ...rolloutHandlers(rollouts, testSets),
       ...automationHandlers(automation),
       ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts, automation)),
     }, modelBinaryHandlers(serving));

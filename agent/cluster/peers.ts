@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { AgentClient } from '../../shared/client/agent-client.js';
+import { uploadTestSet, type StagedTestSet, type TestSetCall } from '../../shared/client/test-set-upload.js';
 import { RpcError } from '../../shared/protocol/index.js';
-import type { MethodName, ResultOf } from '../../shared/protocol/index.js';
+import type { MethodName, ResultOf, TestSet } from '../../shared/protocol/index.js';
 
 /** A call on one node as a function of the method. */
 export type Caller = <M extends MethodName>(method: M, params: unknown) => Promise<ResultOf<M>>;
@@ -91,4 +92,12 @@ export class PeerPool implements NodeCaller {
     this.clients.set(name, entry);
     return entry;
   }
+}
+
+/**
+ * Stages a test set on one node (rollout.uploadTestSet, in chunks sized to the frame limit its node.info gives) for
+ * a gate evaluated there; `call` is a call on that node. Resolves with the staged set's id and row count.
+ */
+export function stageTestSet(call: TestSetCall, testSet: TestSet): Promise<StagedTestSet> {
+  return uploadTestSet(call, testSet);
 }

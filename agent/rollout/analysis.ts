@@ -2,6 +2,7 @@
 // counters at a step's start, the figures of a step against the stable version on the same node, and the test gate.
 // Judging the figures is plan.ts's (pure); these functions only gather them.
 import type { AnalysisFigures, GateFigures, Rollout, TestSet } from '../../shared/protocol/index.js';
+import { stageTestSet } from '../cluster/peers.js';
 import { judgeGate } from './plan.js';
 import type { Baseline, Baselines, NodeCall, Spec } from './types.js';
 
@@ -59,10 +60,11 @@ export async function analyse(r: Rollout, spec: Spec, base: Baselines, call: Nod
  * The test gate on the rollout's first node: the candidate and (when there is one) the stable version scored on the
  * test set, judged by plan.ts's judgeGate. A metric that is not a number or does not apply to the model's task fails.
  */
-export async function runGate(r: Rollout, gate: NonNullable<Spec['gate']>, testSet: TestSet, call: NodeCall): Promise<{ pass: boolean; reason: string; figures: GateFigures }> {
+export async function runGate(r: Rollout, gate: NonNullable<Spec['gate']>, testSet: TestSet, call: NodeCall, self?: string): Promise<{ pass: boolean; reason: string; figures: GateFigures }> {
   const target = r.nodes[0];
-  const cand = await call(target.name, r.created_by, 'model.evaluate', { name: r.name, version: r.to, test_set: testSet });
-  const cur = target.stable ? await call(target.name, r.created_by, 'model.evaluate', { name: r.name, version: target.stable, test_set: testSet }) : null;
+  const sets = await testSetOn(target.name, r.created_by, testSet, call, self);
+  const cand = await call(target.name, r.created_by, 'model.evaluate', { name: r.name, version: r.to, ...sets(!target.stable) });
+  const cur = target.stable ? await call(target.name, r.created_by, 'model.evaluate', { name: r.name, version: target.stable, ...sets(true) }) : null;
   const cv = cand[gate.metric]; const sv = cur ? cur[gate.metric] : null;
   const figures: GateFigures = { node: target.name, rows: cand.rows, metric: gate.metric, candidate: cv !== null && Number.isFinite(cv) ? cv : null, current: sv !== null && Number.isFinite(sv) ? sv : null, bound: gate.bound, max_regression: gate.max_regression, candidate_all: cand, current_all: cur };
   if (cv !== null && !Number.isFinite(cv)) return { pass: false, reason: `test gate on ${target.name}: ${gate.metric} of ${r.to} is not a number (its predictions hold NaN or the test set has missing values); the candidate never served traffic`, figures };
@@ -71,4 +73,21 @@ export async function runGate(r: Rollout, gate: NonNullable<Spec['gate']>, testS
   return v.outcome === 'pass'
     ? { pass: true, reason: `test gate on ${target.name}: ${v.reason}`, figures }
     : { pass: false, reason: `test gate on ${target.name}: ${v.reason}; the candidate never served traffic`, figures };
+}
+
+/**
+ * How model.evaluate gets the test set on `node`: inline on the coordinator's own node (its dispatcher has no frame
+ * limit), else staged there by rollout.uploadTestSet in chunks sized to the peer's frame limit, and released by the
+ * last evaluation (`last` true). A peer older than protocol 1.7 (no rollout.uploadTestSet) gets it inline.
+ */
+async function testSetOn(node: string, by: string, testSet: TestSet, call: NodeCall, self?: string): Promise<(last: boolean) => { test_set: TestSet } | { test_set_id: string; release_test_set: boolean }> {
+  const inline = () => ({ test_set: testSet });
+  if (node === self) return inline;
+  try {
+    const staged = await stageTestSet((method, params) => call(node, by, method, params), testSet);
+    return (last) => ({ test_set_id: staged.id, release_test_set: last });
+  } catch (e) {
+    if (/METHOD_NOT_FOUND|method not (found|implemented)/i.test(`${(e as { data?: { code?: string } }).data?.code ?? ''} ${(e as Error).message}`)) return inline;
+    throw e;
+  }
 }

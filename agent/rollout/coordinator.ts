@@ -36,6 +36,7 @@ import { applyWeights, restoreRouting, taggedCall } from './effects.js';
 import { judgeStep } from './plan.js';
 import { planRollout } from './start.js';
 import type { RolloutStore } from './store.js';
+import type { TestSetUploads } from './test-set-uploads.js';
 import type { DecisionKind, FiguresOf, NodeCall } from './types.js';
 
 /** Dependencies of the coordinator (built by agent/main.ts). */
@@ -43,6 +44,10 @@ export interface RolloutCoordinatorDeps {
   store: RolloutStore; audit: AuditLog; log: Logger;
   /** The nodes it drives: its own and its peers. */
   nodes: NodeCaller;
+  /** Test sets staged by rollout.uploadTestSet (gate.test_set_id); without it only inline test sets are taken. */
+  testSets?: TestSetUploads;
+  /** models.gpu_load_min_bytes: the least GPU memory the pre-flight expects one CUDA load to need. */
+  gpuLoadMinBytes?: number;
   /** Tick period (ms). Default 500. */
   tickMs?: number;
   now?: () => number;
@@ -92,11 +97,14 @@ export class RolloutCoordinator extends EventEmitter {
   /** rollout.start: plan (dry run answers the plan), then persist and run. */
   async startRollout(raw: unknown, by: string, role = 'operate'): Promise<Rollout> {
     this.refuseIfDisposed();
-    const { rollout: r, testSet, plan, names } = await planRollout(raw, by, role, { nodes: this.deps.nodes, active: () => this.deps.store.active(), now: this.now() });
+    const { rollout: r, testSet, plan, names } = await planRollout(raw, by, role, { nodes: this.deps.nodes, active: () => this.deps.store.active(), now: this.now(), testSets: this.deps.testSets, gpuLoadMinBytes: this.deps.gpuLoadMinBytes });
     const spec = r.spec;
     if (r.state === 'planned') { r.decisions.push({ ts: r.created_at, step: -1, kind: 'plan', outcome: 'info', reason: 'dry run: nothing changed', by }); return r; }
     // The test set is kept apart from the document (rewritten on every change); the document keeps its size.
     if (testSet) this.deps.store.saveWithTestSet(r, testSet);
+    // a staged test set is now stored with the rollout: its memory is freed
+    const staged = (raw as { gate?: { test_set_id?: string } } | null)?.gate?.test_set_id;
+    if (staged) this.deps.testSets?.release(staged);
     this.decide(r, 'plan', 'info', `${spec.strategy} of ${spec.name} ${spec.to} on ${names.join(', ')}: ${plan.map((s) => s.note).join(' → ')}${spec.reason ? ` (${spec.reason})` : ''}`, by, { plan, warnings: r.warnings }, role);
     setImmediate(() => this.tick());
     return r;
@@ -268,7 +276,7 @@ export class RolloutCoordinator extends EventEmitter {
     const stored = this.deps.store.testSet(r.id);
     const testSet = stored === null ? null : TestSet.safeParse(stored);
     if (!testSet?.success) { r.state = 'failed'; this.decide(r, 'gate', 'fail', `the test set of this rollout is ${testSet ? 'unreadable in' : 'missing from'} the store`, 'coordinator'); return; }
-    const v = await runGate(r, g, testSet.data, this.call);
+    const v = await runGate(r, g, testSet.data, this.call, this.deps.nodes.self);
     r.state = v.pass ? 'running' : 'failed';
     this.decide(r, 'gate', v.pass ? 'pass' : 'fail', v.reason, 'coordinator', v.figures);
   }

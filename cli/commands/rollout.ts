@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { AgentClient, RpcCallError } from '../../shared/client/agent-client.js';
 import type { Target } from '../../shared/client/inventory.js';
 import { resolveTargets } from '../../shared/client/targets.js';
-import { isTerminalRollout, type Rollout } from '../../shared/protocol/rollout.js';
+import { isTerminalRollout, type Rollout, type TestSet } from '../../shared/protocol/rollout.js';
+import { uploadTestSet } from '../../shared/client/test-set-upload.js';
 import { targetOptions } from '../common.js';
 import { downNote, upConns, withTargets, type NodeConn, type UpConn } from '../node-conn.js';
 import { formatTable, parseOutput, printJson, UsageError } from '../output.js';
@@ -29,6 +30,7 @@ export function explainRolloutError(e: unknown, node: string, method: string): E
     : c === 'METHOD_NOT_FOUND' ? '; the agent is too old for rollouts: upgrade it'
     : c === 'NOT_FOUND' && method === 'rollout.start' ? '; check the model and versions with: fleetml model list, and the node names with: fleetml nodes'
     : c === 'NOT_FOUND' ? '; list the rollouts with: fleetml rollout list'
+    : c === 'CONFLICT' && method === 'rollout.start' && /memory|stable version/.test(e.message) ? '; free memory on that node (fleetml node show NAME; unload versions it no longer serves: fleetml model unload), or leave it out with --nodes'
     : c === 'CONFLICT' && method === 'rollout.start' ? '; a rollout of this model may be running already: see fleetml rollout list'
     : c === 'CONFLICT' ? '; see where it stands with: fleetml rollout status ID'
     : c === 'TIMEOUT' ? '; the coordinator may still be working: check with: fleetml rollout list'
@@ -143,10 +145,22 @@ async function startAction(model: string, o: RolloutStartFlags & CommonOpts): Pr
     let warnings: string[] = [];
     if (plan.nodes) ({ names: nodes, warnings } = resolveRolloutNodes(plan.nodes, await knownNodes(conns)));
     if (out === 'table') for (const w of warnings) console.error(`warning: ${w}`);
+    // The test set is staged in chunks (rollout.uploadTestSet: any size, each chunk fits the agent's frame limit);
+    // an agent older than protocol 1.7 gets it inline, as before.
+    let gateSet: { test_set: TestSet } | { test_set_id: string } | null = null;
+    if (plan.gate && testSet) {
+      const inline: TestSet = { ...(testSet.name ? { name: testSet.name } : {}), rows: testSet.rows, labels: testSet.labels };
+      try {
+        gateSet = { test_set_id: (await uploadTestSet((m, p) => coord.client!.call(m, p as never), inline)).id };
+      } catch (e) {
+        if (codeOf(e) !== 'METHOD_NOT_FOUND') throw explainRolloutError(e, coord.name, 'rollout.uploadTestSet');
+        gateSet = { test_set: inline };
+      }
+    }
     const params = {
       ...plan.params,
       ...(nodes ? { nodes } : {}),
-      ...(plan.gate && testSet ? { gate: { test_set: { ...(testSet.name ? { name: testSet.name } : {}), rows: testSet.rows, labels: testSet.labels }, metric: plan.gate.metric, bound: plan.gate.bound, ...(plan.gate.max_regression !== undefined ? { max_regression: plan.gate.max_regression } : {}) } } : {}),
+      ...(plan.gate && gateSet ? { gate: { ...gateSet, metric: plan.gate.metric, bound: plan.gate.bound, ...(plan.gate.max_regression !== undefined ? { max_regression: plan.gate.max_regression } : {}) } } : {}),
     };
     let r: Rollout;
     try { r = (await coord.client.call('rollout.start', params, { timeoutMs: START_TIMEOUT_MS })).rollout; } catch (e) { throw explainRolloutError(e, coord.name, 'rollout.start'); }

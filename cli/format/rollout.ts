@@ -102,6 +102,7 @@ export function formatPlan(r: Rollout): string {
   ];
   const stable = r.nodes.filter((n) => n.stable !== null).map((n) => `${n.name} ${n.stable}`);
   if (stable.length) out.push('', `stable versions: ${stable.join(', ')}`);
+  if (r.preflight?.length) out.push('', 'pre-flight:', ...r.preflight.map((c) => `  ${c.check.replace('_', ' ')} ${c.outcome.replace('_', ' ')}: ${c.detail}`));
   if (r.warnings.length) out.push('', ...r.warnings.map((w) => `warning: ${w}`));
   else out.push('', 'no warnings');
   return out.join('\n');

@@ -18,6 +18,10 @@ export const NodeInfoResult = z.object({
   telemetry: z.object({ interval_ms: z.number().int(), history_s: z.number().int() }),
   peers: z.array(z.string()),
   /** Since 1.6; an older agent's answer reads as none. */
+  /** Since 1.7: the largest WebSocket frame the agent accepts (api.max_frame_bytes), so a client can size upload chunks. */
+  max_frame_bytes: z.number().int().optional(),
+  /** Since 1.7: execution providers a model load tries, in order (models.providers); CUDA is tried only where the node has a GPU. */
+  model_providers: z.array(z.enum(['cuda', 'cpu'])).optional(),
   warnings: z.array(z.string()).default([]).describe('Problems with how this agent is set up that an operator should fix, e.g. listening on a non-loopback address without TLS (also logged at start-up). Empty when there are none.'),
 });
 export type NodeInfoResult = z.infer<typeof NodeInfoResult>;

@@ -21,14 +21,44 @@ export const TestSet = z.object({
 }).strict().refine((t) => t.rows.length === t.labels.length, { message: 'rows and labels differ in length', path: ['labels'] });
 export type TestSet = z.infer<typeof TestSet>;
 
+/** Id of a test set staged by rollout.uploadTestSet. */
+const TestSetId = z.string().max(64).regex(/^ts_[0-9a-f]{1,60}$/, 'a test set id from rollout.uploadTestSet (ts_…)');
+
+/**
+ * rollout.uploadTestSet — stage a test set too large for one frame: the JSON of a TestSet ({name?, rows, labels}) as
+ * bytes, in chunks in order (the first without upload_id; base64, ≤ 384 KiB decoded each), the last with `final` and
+ * the sha256 of all bytes. The final chunk checks the digest and the TestSet schema; the answer's `test_set.id` is
+ * then given to rollout.start (gate.test_set_id) or model.evaluate (test_set_id). Staged sets are held in memory by
+ * the uploading token until used, or 10 minutes idle.
+ */
+export const TestSetUploadParams = z.object({
+  upload_id: TestSetId.optional(),
+  offset: z.number().int().min(0),
+  data_b64: z.string().max(512 * 1024),
+  final: z.boolean().default(false),
+  /** sha256 (hex) of every byte of the upload: required with final. */
+  sha256: z.string().max(64).regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex digits').optional(),
+}).strict().superRefine((p, ctx) => {
+  if (p.final && !p.sha256) ctx.addIssue({ code: 'custom', path: ['sha256'], message: 'the final chunk needs the sha256 of the whole upload' });
+});
+export const TestSetUploadResult = z.object({
+  upload_id: z.string(),
+  received_bytes: z.number().int(),
+  /** Set once the final chunk was checked: the id to reference, its name and row count. */
+  test_set: z.object({ id: z.string(), name: z.string().nullable(), rows: z.number().int() }).nullable(),
+});
+
 /** The test gate: the candidate must pass `metric op value` and not be worse than the current version by more than max_regression. */
 export const GateSpec = z.object({
-  test_set: TestSet,
+  /** The test set inline (it must fit in one frame with the rest of the params) … */
+  test_set: TestSet.optional(),
+  /** … or staged by rollout.uploadTestSet (since 1.7): one of the two. */
+  test_set_id: TestSetId.optional(),
   metric: GateMetric,
   /** Absolute bound: metric >= min for accuracy/f1, metric <= max for mae/rmse. */
   bound: z.number(),
   max_regression: z.number().min(0).default(0.01),
-}).strict();
+}).strict().refine((g) => (g.test_set === undefined) !== (g.test_set_id === undefined), { message: 'give the test set inline (test_set) or staged (test_set_id), one of the two', path: ['test_set'] });
 export type GateSpec = z.infer<typeof GateSpec>;
 
 /** Thresholds of the analysis after each step (candidate vs the stable version serving at the same time). */
@@ -92,7 +122,14 @@ export const RolloutPlanStep = z.object({ index: z.number().int(), weights: z.re
 export type RolloutPlanStep = z.infer<typeof RolloutPlanStep>;
 
 /** model.evaluate — run a version on a labelled test set (outside traffic) and score it. */
-export const ModelEvaluateParams = z.object({ name: ModelName, version: Version.optional(), test_set: TestSet }).strict();
+export const ModelEvaluateParams = z.object({
+  name: ModelName, version: Version.optional(),
+  /** The test set inline, or staged by rollout.uploadTestSet (test_set_id, since 1.7): one of the two. */
+  test_set: TestSet.optional(),
+  test_set_id: TestSetId.optional(),
+  /** With test_set_id: drop the staged set after this evaluation (the last one that needs it). */
+  release_test_set: z.boolean().default(false),
+}).strict().refine((p) => (p.test_set === undefined) !== (p.test_set_id === undefined), { message: 'give test_set or test_set_id, one of the two', path: ['test_set'] });
 export const ModelEvaluateResult = z.object({
   name: z.string().max(63), version: z.string().max(63), rows: z.number().int(),
   task: z.enum(['classification', 'regression']),
@@ -149,6 +186,22 @@ export const RolloutDecision = z.discriminatedUnion('kind', [
 export type RolloutDecision = z.infer<typeof RolloutDecision>;
 /** Every decision kind. */
 export type RolloutDecisionKind = RolloutDecision['kind'];
+
+/**
+ * One pre-flight check of a node, done when the rollout was planned: host memory and GPU memory for loading the
+ * candidate next to the stable version, and the stable version loaded (the canary split needs it serving).
+ * skipped: the check does not apply (e.g. no GPU, or the CPU provider), `detail` says why.
+ */
+export const PreflightCheck = z.object({
+  node: z.string().max(128),
+  check: z.enum(['host_memory', 'gpu_memory', 'stable_loaded']),
+  outcome: z.enum(['pass', 'fail', 'skipped', 'loaded', 'would_load']),
+  detail: z.string().max(4096),
+  /** Memory figures (bytes) of a memory check: free and the estimated need. */
+  free_bytes: z.number().nullable().optional(),
+  need_bytes: z.number().nullable().optional(),
+});
+export type PreflightCheck = z.infer<typeof PreflightCheck>;
 
 /** A node's part in a rollout. */
 export const RolloutNode = z.object({
@@ -253,6 +306,8 @@ export const Rollout = z.object({
   created_by_role: z.string().max(32).optional(),
   /** Warnings found when planning (e.g. memory). */
   warnings: z.array(z.string().max(4096)).max(1024),
+  /** The pre-flight checks of every node (since 1.7; absent in older documents). */
+  preflight: z.array(PreflightCheck).max(4096).optional(),
 });
 export type Rollout = z.infer<typeof Rollout>;
 

@@ -4,11 +4,12 @@ import { RpcError, splitPayload } from '../../../shared/protocol/index.js';
 import type { BinaryHandlerMap, HandlerMap } from '../rpc.js';
 import { evaluateVersion } from '../../serving/evaluate.js';
 import type { FeedbackStore } from '../../serving/feedback.js';
+import type { TestSetUploads } from '../../rollout/test-set-uploads.js';
 import { parseWindow } from '../../drift/monitor.js';
 import { fromBinary, ORT_TO_KSERVE, toBinary, type RawTensor } from '../../serving/tensors.js';
 
 /** model.* handlers. Mutations need operate and are audited by the dispatcher. */
-export function modelHandlers(registry: ModelRegistry, serving: ServingManager): HandlerMap {
+export function modelHandlers(registry: ModelRegistry, serving: ServingManager, testSets: TestSetUploads): HandlerMap {
   return {
     'model.push': async (p, ctx) => {
       const r = await registry.push({ ...p, data: Buffer.from(p.data_b64, 'base64') }, ctx.principal.tokenName);
@@ -23,7 +24,13 @@ export function modelHandlers(registry: ModelRegistry, serving: ServingManager):
     'model.alias': (p, ctx) => serving.alias(p.name, p.targets, ctx.principal.tokenName, p.reason ?? null, p.shadow),
     'model.history': (p) => ({ events: registry.aliasHistory(p.name, p.limit) }),
     'model.stats': (p) => ({ models: serving.statsOf(p.name, p.since) }),
-    'model.evaluate': (p) => evaluateVersion(registry, serving, p),
+    'model.evaluate': async (p, ctx) => {
+      // a staged test set (rollout.uploadTestSet) of the same token, dropped after its last evaluation when asked
+      const test_set = p.test_set ?? testSets.get(p.test_set_id!, ctx.principal.tokenName);
+      try { return await evaluateVersion(registry, serving, { name: p.name, version: p.version, test_set }); } finally {
+        if (p.test_set_id && p.release_test_set) testSets.release(p.test_set_id);
+      }
+    },
   };
 }
 

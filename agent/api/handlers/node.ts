@@ -33,6 +33,8 @@ export function nodeHandlers(facts: NodeFacts, collector: Collector): HandlerMap
         },
         telemetry: { interval_ms: facts.config.telemetry.interval_ms, history_s: facts.config.telemetry.history_s },
         peers: facts.config.peers.map((p) => p.name),
+        max_frame_bytes: facts.config.api.max_frame_bytes,
+        model_providers: facts.config.models.providers,
         warnings: facts.warnings,
       };
     },

@@ -1,9 +1,11 @@
 import type { RolloutCoordinator } from '../../rollout/coordinator.js';
+import type { TestSetUploads } from '../../rollout/test-set-uploads.js';
 import type { HandlerMap } from '../rpc.js';
 
 /** rollout.* handlers (mutations need operate and are audited by the dispatcher; the coordinator audits its own decisions). */
-export function rolloutHandlers(co: RolloutCoordinator): HandlerMap {
+export function rolloutHandlers(co: RolloutCoordinator, testSets: TestSetUploads): HandlerMap {
   return {
+    'rollout.uploadTestSet': (p, ctx) => testSets.receive(p, ctx.principal.tokenName),
     'rollout.start': async (p, ctx) => ({ rollout: await co.startRollout(p, ctx.principal.tokenName, ctx.principal.role) }),
     'rollout.get': (p) => ({ rollout: co.get(p.id) }),
     'rollout.list': (p) => ({ rollouts: co.list(p.name, p.limit) }),
