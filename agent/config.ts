@@ -68,7 +68,6 @@ export const AgentConfig = z.object({
       qos: z.string().nullable().default(null).describe('QOS of jobs that name none (null: the default QOS).'),
       gres: z.string().regex(/^[A-Za-z0-9_]+(:[A-Za-z0-9_.-]+)?$/, 'a GRES name, optionally with a type: gpu, gpu:a100').default('gpu').describe('GRES a job\'s GPUs are asked for as (--gres=<gres>:N), e.g. gpu:a100 for one GPU type.'),
       container: z.enum(['pyxis', 'apptainer']).nullable().default(null).describe('Container runtime of the cluster for jobs with an image: pyxis (enroot, sbatch --container-image) or apptainer (apptainer exec IMAGE); null: jobs with an image are refused.'),
-      user: z.string().min(1).nullable().default(null).describe('User Slurm jobs run as (sbatch --uid, the agent must be root); null: the agent\'s own user (docs/slurm.md: what that user can reach).'),
       poll_ms: z.number().int().min(100).max(60_000).default(1000).describe('How often the agent asks Slurm (one squeue call) about the jobs it tracks.'),
       command_timeout_ms: z.number().int().min(100).max(600_000).default(15_000).describe('Longest wait for one Slurm command; a slow controller makes the call fail (retried) instead of stalling the agent.'),
     }).strict().prefault({}),

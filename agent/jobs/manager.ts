@@ -39,6 +39,8 @@ export interface JobManagerOptions {
 
 interface Live { handle: TaskHandle; stopLogs: LogDetach; stopPhase: (() => void) | null; timeout: NodeJS.Timeout | null; stopping: boolean; timedOut: boolean }
 
+/** Wait before a start the engine did not confirm is tried again. */
+const START_RETRY_MS = 5000;
 /** Longest wait for a task's output to be read to its end before its final state is recorded anyway. */
 const LOG_DRAIN_MAX_MS = 30_000;
 /** Maintenance ticks (1 s) between two sweeps of orphaned job output folders. */
@@ -53,6 +55,8 @@ export class JobManager extends EventEmitter {
   private rescheduleWanted = false;
   private timer: NodeJS.Timeout | null = null;
   private retryRecover = new Set<string>();
+  /** Jobs whose start an engine did not confirm (retryable), and when to try again. */
+  private retryAt = new Map<string, number>();
   private disposed = false;
   private readonly now: () => number;
 
@@ -225,7 +229,12 @@ export class JobManager extends EventEmitter {
     const active = this.o.store.list(['starting', 'running']);
     const holder = new Map<string, string>();
     let cpus = 0, mem = 0;
-    for (const r of active) { for (const g of r.job.gpus) holder.set(g, r.job.id); cpus += r.job.spec.cpus ?? 0; mem += r.job.spec.memory_bytes ?? 0; }
+    for (const r of active) {
+      if (this.external(r.job.spec)) continue; // a Slurm job uses the cluster's resources, not this node's
+      for (const g of r.job.gpus) holder.set(g, r.job.id);
+      cpus += r.job.spec.cpus ?? 0;
+      mem += r.job.spec.memory_bytes ?? 0;
+    }
     const gpus = cap.gpus.map((g) => ({ uuid: g.uuid, index: g.index, name: g.name, fb_total_bytes: g.fb_total_bytes, job_id: holder.get(g.uuid) ?? null, busy_external: !holder.has(g.uuid) && g.busyExternal }));
     return {
       node: this.o.node, labels: this.o.labels, gpus,
@@ -266,8 +275,10 @@ export class JobManager extends EventEmitter {
     // Jobs of an external queue (Slurm) are handed over at once: its scheduler, not this node's admission, decides.
     const queued: JobRecord[] = [];
     for (const r of all) {
-      if (this.external(r.job.spec)) await this.startJob(r, []);
-      else queued.push(r);
+      if (!this.external(r.job.spec)) { queued.push(r); continue; }
+      if ((this.retryAt.get(r.job.id) ?? 0) > this.now()) continue; // its last start was not confirmed: not yet again
+      this.retryAt.delete(r.job.id);
+      await this.startJob(r, []);
     }
     if (queued.length === 0) return;
     const res = this.resources();
@@ -300,6 +311,14 @@ export class JobManager extends EventEmitter {
       handle = await d.start({ jobId: id, attempt, node: this.o.node, spec, gpuUuids: gpus, env, dir: join(this.o.logs.dir(id), `attempt-${attempt}`) });
     } catch (e) {
       if (this.disposed) return; // shutting down mid-start: the next agent's recovery decides (findStarted)
+      if ((e as { retryable?: unknown }).retryable === true) {
+        // the engine did not answer: queue again with the same attempt (the driver looks it up before submitting again)
+        this.retryAt.set(id, this.now() + START_RETRY_MS);
+        this.o.store.transition(id, 'queued', { attempt: rec.job.attempt, gpus: [], handle: null, reason: `${spec.driver} did not answer: ${(e as Error).message}` }, this.now());
+        this.system(id, `start not confirmed: ${(e as Error).message}`);
+        this.emitJob(id);
+        return;
+      }
       this.system(id, `start failed: ${(e as Error).message}`);
       return this.finish(id, 'failed', { reason: `start failed: ${(e as Error).message}`, exit_code: null });
     }
@@ -344,10 +363,15 @@ export class JobManager extends EventEmitter {
     l.handle = handle;
     const keepCancel = rec.cancelRequested ? rec.job.reason : null;
     if (p.phase === 'running' && rec.job.state !== 'running') {
+      // this run's start (a requeued job runs again from its new StartTime)
       const startedAt = p.startedAt ?? this.now();
-      this.o.store.transition(id, 'running', { handle, started_at: rec.job.started_at ?? startedAt, reason: keepCancel ?? p.reason }, this.now());
+      this.o.store.transition(id, 'running', { handle, started_at: startedAt, reason: keepCancel ?? p.reason }, this.now());
       this.system(id, `started: ${p.reason}`);
-      this.armTimeout(id, spec, l, rec.job.started_at ?? startedAt);
+      this.armTimeout(id, spec, l, startedAt);
+    } else if (p.phase === 'running' && !l.timeout) {
+      // running when the agent (re)attached: the timeout counts from when it started
+      this.o.store.update(id, { handle, ...(keepCancel ? {} : { reason: p.reason }) });
+      this.armTimeout(id, spec, l, rec.job.started_at ?? p.startedAt ?? this.now());
     } else if (p.phase === 'pending' && rec.job.state !== 'queued') {
       // pending again after running: requeued by the engine (node failure, preemption)
       this.o.store.transition(id, 'queued', { handle, reason: keepCancel ?? p.reason }, this.now());

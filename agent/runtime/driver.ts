@@ -101,6 +101,8 @@ export interface Driver {
   fingerprint(): Promise<{ available: boolean; reason: string | null }>;
   /** A reason the spec can never run on this node, or null. Called at submission. */
   validate(spec: JobSpec): Promise<string | null>;
+  /** Throws on failure; an error with `retryable: true` (an engine that did not answer) puts the job back in the
+   * queue to be tried again with the same attempt number, instead of failing it. */
   start(cfg: TaskConfig): Promise<TaskHandle>;
   wait(handle: TaskHandle): Promise<TaskExit>;
   stop(handle: TaskHandle, graceS: number): Promise<void>;

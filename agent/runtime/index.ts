@@ -29,9 +29,8 @@ export function createDrivers(config: AgentConfig, log: Logger): Partial<Record<
     if (name === 'fake') out.fake = new FakeDriver({});
     if (name === 'slurm') {
       const sc = config.jobs.slurm;
-      if (sc.user !== null && !lookupUser(sc.user)) throw new ConfigError(`jobs.slurm.user: no user "${sc.user}" in /etc/passwd`);
       out.slurm = new SlurmDriver({ logger, workDir: sc.work_dir ?? `${config.data_dir.replace(/\/+$/, '')}-slurm`, binDir: sc.bin_dir, conf: sc.conf,
-        partition: sc.partition, account: sc.account, qos: sc.qos, gres: sc.gres, container: sc.container, user: sc.user, pollMs: sc.poll_ms, commandTimeoutMs: sc.command_timeout_ms });
+        partition: sc.partition, account: sc.account, qos: sc.qos, gres: sc.gres, container: sc.container, pollMs: sc.poll_ms, commandTimeoutMs: sc.command_timeout_ms });
     }
     if (name === 'docker') {
       const socketPath = config.jobs.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');

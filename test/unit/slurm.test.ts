@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSqueue, parseScontrol, jobFromScontrol, jobFromSacct, gresCount, summarisePartitions, parseSlurmTime, clusterName } from '../../agent/runtime/slurm/parse.js';
 import { exitOfRecord, pendingReason, phaseOfState } from '../../agent/runtime/slurm/states.js';
+import { SlurmCommandError, transientSubmitError } from '../../agent/runtime/slurm/commands.js';
 import { batchProblem, batchScript, sbatchArgs, shQuote, type BatchContext } from '../../agent/runtime/slurm/script.js';
 import { JobSpec, type NodeResources } from '../../shared/protocol/jobs.js';
 import { place } from '../../shared/placement/place.js';
@@ -52,6 +53,8 @@ describe('parsing Slurm 22.05 output', () => {
     const text = '42|CANCELLED by 0|0:15|2026-12-03T10:00:00|2026-12-03T10:05:00|gpu|node[1-2]|01:00:00|fleetml:j_abc:2\n';
     expect(jobFromSacct(text, '42')).toMatchObject({ state: 'CANCELLED', exit: { code: 0, signal: 15 }, partition: 'gpu', nodes: 'node[1-2]', comment: 'fleetml:j_abc:2' });
     expect(jobFromSacct(text, '43')).toBeNull();
+    // a job cancelled while pending: no nodes ("None assigned"), so it never ran
+    expect(jobFromSacct('44|CANCELLED by 0|0:0|2026-12-03T10:00:00|2026-12-03T10:00:00|gpu|None assigned|01:00:00|\n', '44')?.nodes).toBeNull();
   });
 
   it('GRES counts, typed and untyped, with socket and index annotations', () => {
@@ -106,16 +109,16 @@ describe('Slurm states in fleetml terms', () => {
 describe('the batch job of a spec', () => {
   const ctx = (spec: object, defaults: Partial<BatchContext['defaults']> = {}): BatchContext => ({
     jobId: 'j_0123456789ab', attempt: 2, spec: JobSpec.parse({ driver: 'slurm', ...spec }), env: { FLEETML_JOB_ID: 'j_0123456789ab', CUDA_VISIBLE_DEVICES: '' },
-    dir: '/shared/fleetml/j_0123456789ab/attempt-2', defaults: { partition: 'gpu', account: null, qos: null, gres: 'gpu', container: null, user: null, ...defaults },
+    dir: '/shared/fleetml/j_0123456789ab/attempt-2', defaults: { partition: 'gpu', account: null, qos: null, gres: 'gpu', container: null, ...defaults },
   });
 
   it('maps resources, limits and names to sbatch options', () => {
     const a = sbatchArgs(ctx({ command: ['python3', 'train.py'], gpus: 2, cpus: 3.5, memory_bytes: 3 * 2 ** 30 + 1, timeout_s: 61, name: 'train', slurm: { qos: 'high', constraint: 'a100&ib' } }), '/x/job.sh');
     expect(a).toEqual(['--parsable', '--export=NONE', '--nodes=1', '--ntasks=1', '--job-name=train', '--comment=fleetml:j_0123456789ab:2',
-      '--output=/shared/fleetml/j_0123456789ab/attempt-2/stdout.log', '--error=/shared/fleetml/j_0123456789ab/attempt-2/stderr.log',
+      '--output=/shared/fleetml/j_0123456789ab/attempt-2/stdout.log', '--error=/shared/fleetml/j_0123456789ab/attempt-2/stderr.log', '--open-mode=append',
       '--chdir=/shared/fleetml/j_0123456789ab/attempt-2', '--partition=gpu', '--qos=high', '--constraint=a100&ib', '--gres=gpu:2', '--cpus-per-task=4', '--mem=3073M', '--time=2', '/x/job.sh']);
-    const b = sbatchArgs(ctx({ command: ['x'], image: 'nvcr.io#nvidia/pytorch:24.01', workdir: '/data', slurm: { partition: 'debug', account: 'ml' } }, { container: 'pyxis', gres: 'gpu:a100', user: 'alice' }), '/x/job.sh');
-    expect(b).toEqual(expect.arrayContaining(['--partition=debug', '--account=ml', '--chdir=/data', '--container-image=nvcr.io#nvidia/pytorch:24.01', '--uid=alice', '--job-name=j_0123456789ab']));
+    const b = sbatchArgs(ctx({ command: ['x'], image: 'nvcr.io#nvidia/pytorch:24.01', workdir: '/data', slurm: { partition: 'debug', account: 'ml' } }, { container: 'pyxis', gres: 'gpu:a100' }), '/x/job.sh');
+    expect(b).toEqual(expect.arrayContaining(['--partition=debug', '--account=ml', '--chdir=/data', '--container-image=nvcr.io#nvidia/pytorch:24.01', '--job-name=j_0123456789ab']));
     expect(b.some((x) => x.startsWith('--gres'))).toBe(false);
   });
 
@@ -125,6 +128,7 @@ describe('the batch job of a spec', () => {
     expect(s).toContain(`export GREETING='it'\\''s a "test"'`);
     expect(s).toContain("export FLEETML_JOB_ID='j_0123456789ab'");
     expect(s).not.toContain('CUDA_VISIBLE_DEVICES');
+    expect(s).toContain('export SLURM_EXPORT_ENV=ALL'); // srun steps inside the job get its environment
     expect(s).toContain(`'sh' '-c' 'echo '\\''hi'\\'' $HOME'`);
     expect(s).toContain("mv -f '/shared/fleetml/j_0123456789ab/attempt-2/exit.tmp' '/shared/fleetml/j_0123456789ab/attempt-2/exit'");
     expect(shQuote("a'b")).toBe(`'a'\\''b'`);
@@ -139,6 +143,15 @@ describe('the batch job of a spec', () => {
     expect(p({ workdir: 'rel' })).toMatch(/absolute/);
     expect(JobSpec.safeParse({ driver: 'process', command: ['x'], slurm: { partition: 'a' } }).success).toBe(false);
     expect(JobSpec.safeParse({ driver: 'slurm', command: ['x'], slurm: { partition: 'a;rm -rf' } }).success).toBe(false);
+  });
+});
+
+describe('a failed sbatch', () => {
+  it('is worth another try when the controller did not answer, not when it refused', () => {
+    expect(transientSubmitError(new SlurmCommandError('sbatch', 'sbatch failed (exit 1): sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)', ''))).toBe(true);
+    expect(transientSubmitError(new SlurmCommandError('sbatch', 'sbatch did not answer in 15000 ms (jobs.slurm.command_timeout_ms): is slurmctld up?', ''))).toBe(true);
+    expect(transientSubmitError(new SlurmCommandError('sbatch', 'sbatch failed (exit 1): sbatch: error: Batch job submission failed: Invalid partition name specified', ''))).toBe(false);
+    expect(transientSubmitError(new SlurmCommandError('sbatch', 'sbatch not found on PATH', '', true))).toBe(false);
   });
 });
 

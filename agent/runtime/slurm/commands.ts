@@ -5,6 +5,16 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { SQUEUE_FORMAT, SACCT_FORMAT, parseSqueue, parseScontrol, jobFromScontrol, jobFromSacct, type QueueRow, type JobRecordView } from './parse.js';
 
+/** Job ids per squeue call: one -j argument stays far below Linux's 128 KiB per argument. */
+const QUEUE_CHUNK = 1000;
+
+/** Whether a failed sbatch may still have reached the controller, or could not have (the controller is away):
+ * either way it is worth another try later, unlike a refusal ("Batch job submission failed: Invalid partition"). */
+export function transientSubmitError(e: unknown): boolean {
+  if (!(e instanceof SlurmCommandError) || e.missing) return false;
+  return /did not answer|Unable to contact|Socket timed out|Connection refused|Zero Bytes were transmitted|Communication connection failure|temporarily unavailable/i.test(e.message);
+}
+
 /** How the commands are found and run. */
 export interface SlurmCommandOptions { binDir: string | null; conf: string | null; timeoutMs: number }
 
@@ -44,9 +54,14 @@ export class SlurmCommands {
     return id;
   }
 
-  /** squeue for these jobs (all states the controller still holds). */
+  /** squeue for these jobs (all states the controller still holds), QUEUE_CHUNK ids per call. */
   async queue(ids: string[]): Promise<QueueRow[]> {
     if (ids.length === 0) return [];
+    if (ids.length > QUEUE_CHUNK) {
+      const rows: QueueRow[] = [];
+      for (let i = 0; i < ids.length; i += QUEUE_CHUNK) rows.push(...(await this.queue(ids.slice(i, i + QUEUE_CHUNK))));
+      return rows;
+    }
     // squeue fails for the whole list when one id is unknown to the controller (aged out): then ask one by one
     try {
       return parseSqueue(await this.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', SQUEUE_FORMAT]));
@@ -63,7 +78,7 @@ export class SlurmCommands {
 
   /** Jobs of this user with a comment, for finding an attempt submitted just before a crash. */
   async queueAll(): Promise<QueueRow[]> {
-    return parseSqueue(await this.run('squeue', ['-h', '-t', 'all', '-o', SQUEUE_FORMAT]));
+    return parseSqueue(await this.run('squeue', ['-h', '--me', '-t', 'all', '-o', SQUEUE_FORMAT]));
   }
 
   /** The controller's record of one job, or null when it no longer holds it (older than MinJobAge). */

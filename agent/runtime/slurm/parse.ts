@@ -15,7 +15,7 @@ export const SQUEUE_FORMAT = '%i|%T|%P|%N|%S|%k|%r';
 const nullish = (v: string | undefined): string | null => {
   if (v === undefined) return null;
   const t = v.trim();
-  return t === '' || t === '(null)' || t === 'N/A' || t === 'None' || t === 'n/a' || t === 'Unknown' ? null : t;
+  return t === '' || t === '(null)' || t === 'N/A' || t === 'None' || t === 'n/a' || t === 'Unknown' || t.startsWith('None ') ? null : t; // sacct: "None assigned"
 };
 
 /** A Slurm time ("2026-12-03T15:53:37", local time of the controller) in ms since the epoch, or null (N/A, Unknown, None). */

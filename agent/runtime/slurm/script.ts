@@ -12,7 +12,8 @@
 //   name            → --job-name (default: the fleetml job id)
 //   slurm.partition/account/qos/constraint (else jobs.slurm.*) → --partition/--account/--qos/--constraint
 //   image           → pyxis: --container-image=IMAGE; apptainer: `apptainer exec IMAGE command…` (--nv with GPUs)
-// Always: --nodes=1 --ntasks=1 (one task on one node), --output/--error to the attempt's stdout.log/stderr.log,
+// Always: --nodes=1 --ntasks=1 (one task on one node), --output/--error to the attempt's stdout.log/stderr.log
+// (--open-mode=append: a requeued run appends, so the agent's read offsets stay valid),
 // and --comment=fleetml:<job id>:<attempt>, by which a job submitted just before an agent crash is found again.
 
 import type { JobSpec } from '../../../shared/protocol/jobs.js';
@@ -26,7 +27,7 @@ export interface BatchContext {
   env: Record<string, string>;
   /** The attempt's folder (shared with the compute nodes): script, stdout.log, stderr.log, exit. */
   dir: string;
-  defaults: { partition: string | null; account: string | null; qos: string | null; gres: string; container: 'pyxis' | 'apptainer' | null; user: string | null };
+  defaults: { partition: string | null; account: string | null; qos: string | null; gres: string; container: 'pyxis' | 'apptainer' | null };
 }
 
 /** The comment that marks a job as this attempt's (squeue %k). */
@@ -54,6 +55,8 @@ export function batchScript(c: BatchContext): string {
   const lines = ['#!/bin/sh', `# fleetml job ${c.jobId} attempt ${c.attempt} (written by the agent; docs/slurm.md)`];
   const env = { ...c.spec.env, ...c.env };
   for (const [k, v] of Object.entries(env)) if (!SLURM_OWNED.has(k)) lines.push(`export ${k}=${shQuote(v)}`);
+  // sbatch --export=NONE sets SLURM_EXPORT_ENV=NONE in the job, which srun steps would inherit: they get the job's env
+  lines.push('export SLURM_EXPORT_ENV=ALL');
   let argv = c.spec.command;
   if (c.spec.image && c.defaults.container === 'apptainer') argv = ['apptainer', 'exec', ...(c.spec.gpus > 0 ? ['--nv'] : []), c.spec.image, ...argv];
   lines.push(argv.map(shQuote).join(' '));
@@ -68,7 +71,7 @@ export function sbatchArgs(c: BatchContext, scriptPath: string): string[] {
   const s = c.spec;
   const o = s.slurm ?? {};
   const a = ['--parsable', '--export=NONE', '--nodes=1', '--ntasks=1', `--job-name=${s.name ?? c.jobId}`, `--comment=${commentOf(c.jobId, c.attempt)}`,
-    `--output=${c.dir}/stdout.log`, `--error=${c.dir}/stderr.log`, `--chdir=${s.workdir ?? c.dir}`];
+    `--output=${c.dir}/stdout.log`, `--error=${c.dir}/stderr.log`, '--open-mode=append', `--chdir=${s.workdir ?? c.dir}`];
   const partition = o.partition ?? c.defaults.partition;
   const account = o.account ?? c.defaults.account;
   const qos = o.qos ?? c.defaults.qos;
@@ -81,7 +84,6 @@ export function sbatchArgs(c: BatchContext, scriptPath: string): string[] {
   if (s.memory_bytes !== undefined) a.push(`--mem=${Math.ceil(s.memory_bytes / 2 ** 20)}M`);
   if (s.timeout_s !== undefined) a.push(`--time=${Math.ceil(s.timeout_s / 60)}`);
   if (s.image && c.defaults.container === 'pyxis') a.push(`--container-image=${s.image}`);
-  if (c.defaults.user) a.push(`--uid=${c.defaults.user}`);
   a.push(scriptPath);
   return a;
 }

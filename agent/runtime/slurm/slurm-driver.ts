@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stat, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -6,8 +6,7 @@ import type { JobSpec, SlurmCluster, SlurmJobInfo } from '../../../shared/protoc
 import type { Logger } from '../../log.js';
 import { logDetach, type Driver, type DriverCapabilities, type LogDetach, type LogSink, type TaskConfig, type TaskExit, type TaskHandle, type TaskPhase } from '../driver.js';
 import { LogTailer, TAILER_DEFAULTS } from '../process/log-tailer.js';
-import { lookupUser } from '../users.js';
-import { SlurmCommands, SlurmCommandError } from './commands.js';
+import { SlurmCommands, SlurmCommandError, transientSubmitError } from './commands.js';
 import { clusterName, emptyCluster, summarisePartitions, type JobRecordView, type QueueRow } from './parse.js';
 import { batchProblem, batchScript, commentOf, sbatchArgs, type BatchContext } from './script.js';
 import { exitOfRecord, pendingReason, phaseOfState } from './states.js';
@@ -40,7 +39,6 @@ export interface SlurmDriverOptions {
   qos: string | null;
   gres: string;
   container: 'pyxis' | 'apptainer' | null;
-  user: string | null;
   pollMs: number;
   commandTimeoutMs: number;
   /** Milliseconds between looks at the output files. */
@@ -138,7 +136,7 @@ export class SlurmDriver implements Driver {
   }
 
   private defaults(): BatchContext['defaults'] {
-    return { partition: this.o.partition, account: this.o.account, qos: this.o.qos, gres: this.o.gres, container: this.o.container, user: this.o.user };
+    return { partition: this.o.partition, account: this.o.account, qos: this.o.qos, gres: this.o.gres, container: this.o.container };
   }
 
   async start(cfg: TaskConfig): Promise<TaskHandle> {
@@ -147,16 +145,29 @@ export class SlurmDriver implements Driver {
     if (problem) throw new Error(problem);
     const dir = this.dirOf(cfg.jobId, cfg.attempt);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (this.o.user) {
-      // slurmd opens the output files as the job's user: the attempt's folder is that user's
-      const u = lookupUser(this.o.user);
-      if (u) chownSync(dir, u.uid, u.gid);
-    }
     const ctx: BatchContext = { jobId: cfg.jobId, attempt: cfg.attempt, spec: cfg.spec, env: cfg.env, dir, defaults: this.defaults() };
     const script = join(dir, 'job.sh');
+    if (existsSync(script)) {
+      // this attempt was tried before (an sbatch that failed without a clear answer): adopt it if Slurm has it
+      let rows;
+      try { rows = await this.cmd.queueAll(); } catch (e) { throw Object.assign(new Error(`${(e as Error).message}; will try again`), { retryable: true }); }
+      const row = rows.find((r) => r.comment === commentOf(cfg.jobId, cfg.attempt));
+      if (row) return { driver: 'slurm', jobId: cfg.jobId, attempt: cfg.attempt, state: { slurm_job_id: row.id, dir, partition: row.partition }, slurm: { job_id: row.id, partition: row.partition, state: row.state, reason: row.reason, nodes: row.nodes } };
+    }
     // The script's existence marks "sbatch may have run" for findStarted() after a crash.
     writeFileSync(script, batchScript(ctx), { mode: 0o700 });
-    const id = await this.cmd.submit(sbatchArgs(ctx, script));
+    let id: string;
+    try {
+      id = await this.cmd.submit(sbatchArgs(ctx, script));
+    } catch (e) {
+      // sbatch can fail after the controller took the job (a timeout on the answer): find it by its comment before
+      // reporting a failure, so that it is tracked, not left running unseen or submitted again
+      if (!transientSubmitError(e)) throw e;
+      const found = await this.findStarted(cfg.jobId, cfg.attempt, dir).catch(() => 'unknown' as const);
+      if (found && found !== 'unknown') { this.log.warn({ job: cfg.jobId, slurm_job_id: found.state.slurm_job_id }, 'sbatch failed but the job reached Slurm; tracking it'); return found; }
+      // not found (or Slurm cannot be asked): the same attempt is tried again later, and looked up first (above)
+      throw Object.assign(new Error(`${(e as Error).message}; will try again`), { retryable: true });
+    }
     const partition = cfg.spec.slurm?.partition ?? this.view.default_partition;
     this.log.info({ job: cfg.jobId, attempt: cfg.attempt, slurm_job_id: id, partition }, 'submitted to Slurm');
     const state: SlurmHandleState = { slurm_job_id: id, dir, partition };
@@ -232,7 +243,9 @@ export class SlurmDriver implements Driver {
     if (t.ending || t.exit) return;
     t.ending = true;
     try {
-      const rec = (await this.cmd.accounting(t.id)) ?? (await this.cmd.job(t.id));
+      // accounting first; while slurmdbd is away (sacct fails), the controller's record
+      const acct = await this.cmd.accounting(t.id).catch((e: Error) => { this.log.warn({ slurm_job_id: t.id, err: e.message }, 'sacct failed; asking scontrol'); return null; });
+      const rec = acct ?? (await this.cmd.job(t.id));
       const exit = rec && phaseOfState(rec.state) === 'ended' ? await this.exitFrom(t, rec) : rec ? null : this.fromExitRecord(t);
       if (!exit) { t.ending = false; return; } // accounting still says running: look again next poll
       // a job that ran and ended between two polls was never reported running (one cancelled while pending has a
