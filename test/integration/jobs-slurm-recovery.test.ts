@@ -49,6 +49,28 @@ describe.skipIf(!status.running)('slurm driver across agent crashes (real Slurm)
     await agent.stop();
   }, 240_000);
 
+  it('after a restart the agent still stops a running Slurm job at its timeout (counted from when it started)', async () => {
+    const port = await freePort();
+    const args = ['--config', slurmAgentConfig(tmp.dir, join(tmp.dir, 'work-c')), '--gpu-source', 'none'];
+    let agent: AgentProcess = await spawnAgent({ dataDir: join(tmp.dir, 'c'), port, name: 'login-r', args });
+    let c = new AgentClient({ url: agent.url, token: agent.token, reconnect: false });
+    await c.connect();
+    const j = (await c.call('job.submit', { spec: { driver: 'slurm', command: ['sleep', '300'], timeout_s: 6 } as JobSpecInput })).job;
+    const running = await untilJob(c, j.id, (x) => x.state === 'running', 60_000);
+    await c.close();
+    await agent.stop('SIGKILL');
+    agent = await spawnAgent({ dataDir: agent.dataDir, port, name: 'login-r', args });
+    c = new AgentClient({ url: agent.url, token: agent.token, reconnect: false });
+    await c.connect();
+    // Slurm's own limit is a whole minute (--time=1): only the agent's timer ends it this soon
+    const done = await untilJob(c, j.id, isTerminal, 40_000);
+    expect(done.state).toBe('failed');
+    expect(done.reason).toMatch(/^timed out after 6 s/);
+    expect(done.finished_at! - running.started_at!).toBeLessThan(45_000);
+    await c.close();
+    await agent.stop();
+  }, 120_000);
+
   it('finds an attempt submitted just before a crash by its comment; an attempt never submitted is safe to queue again', async () => {
     const work = join(tmp.dir, 'work-b');
     const d = new SlurmDriver({ logger: createLogger('silent'), workDir: work, binDir: null, conf: null, partition: null, account: null, qos: null, gres: 'gpu', container: null, user: null, pollMs: 200, commandTimeoutMs: 15_000 });
