@@ -1,13 +1,14 @@
 /** Protocol version exchanged on connect (client header `Fleetml-Protocol`, agent `hello` notification).
  * Same major = compatible; the agent refuses a different major at the upgrade with 400.
- * Changelog: 1.6 — node.info `warnings` (e.g. a non-loopback listen address without TLS).
+ * Changelog: 1.7 — node.stats `drivers` (health of each task driver); node.resources drivers[] `since` and `sweep` (unclaimed containers).
+ *            1.6 — node.info `warnings` (e.g. a non-loopback listen address without TLS).
  *            1.5 — model.feedback, model.performance; model.infer takes an optional request `id` and every answer carries one.
  *            1.4 — rollout.start/get/list/pause/resume/promote/abort, model.evaluate, drift.compare, topic rollout.events.
  *            1.3 — drift.report/history/setReference/config, topic drift.alerts.
  *            1.2 — model.push/list/get/load/unload/remove/infer (JSON tensors), model.alias/history/stats.
  *            1.1 — job.submit/list/get/cancel/remove/logs, node.resources, topics job.events and job.logs.
  *            1.0 — node.info, node.stats, node.history, auth.whoami, token.create/list/revoke, subscribe/unsubscribe, topic node.stats. */
-export const PROTOCOL_VERSION = '1.6';
+export const PROTOCOL_VERSION = '1.7';
 /** Header a client sends on the upgrade request to state its protocol version. */
 export const PROTOCOL_HEADER = 'fleetml-protocol';
 
