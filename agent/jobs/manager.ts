@@ -136,6 +136,7 @@ export class JobManager extends EventEmitter {
       this.emitJob(id);
     }
     if (fp.available && this.sweeps.get(name)?.error) void this.sweepUnclaimed([name]);
+    if (fp.available) this.schedule(); // jobs held back while it was away
   }
 
   /** Each driver's health as last checked (node.stats, node.resources). */
@@ -334,7 +335,17 @@ export class JobManager extends EventEmitter {
   }
 
   private async scheduleOnce(): Promise<void> {
-    const all = this.o.store.list(['queued']).filter((r) => !r.handle); // a queued job with a handle waits in an external queue
+    const waiting = this.o.store.list(['queued']).filter((r) => !r.handle); // a queued job with a handle waits in an external queue
+    if (waiting.length === 0) return;
+    // A job whose driver is unavailable (engine away) waits instead of failing its start; it is admitted once the
+    // driver is back (checked every second while it is not).
+    const all: JobRecord[] = [];
+    for (const r of waiting) {
+      const fp = this.fingerprints.get(r.job.spec.driver);
+      if (!fp || fp.available) { all.push(r); continue; }
+      const reason = `waiting: driver ${r.job.spec.driver} unavailable (${fp.reason})`;
+      if (r.job.reason !== reason) { this.o.store.update(r.job.id, { reason }); this.emitJob(r.job.id); }
+    }
     if (all.length === 0) return;
     // Jobs of an external queue (Slurm) are handed over at once: its scheduler, not this node's admission, decides.
     const queued: JobRecord[] = [];
