@@ -117,7 +117,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     });
     const collector = life.use('telemetry', new Collector(config.name, host, gpu, config.telemetry.interval_ms, config.telemetry.history_s, {
       onCost: (ms) => metrics.sampleSeconds.observe(ms / 1000),
-      decorate: (s) => attribution.decorate(s),
+      decorate: (s) => { s.drivers = jobs.driverHealth(); attribution.decorate(s); },
     }), (c) => c.stop());
     // Jobs: recover before serving (house rule 4). Capacity comes from the latest telemetry sample.
     const drivers = life.use('drivers', createDrivers(config, log), (d) => Promise.all(Object.values(d).map((x) => x?.dispose())));
@@ -126,6 +126,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       node: config.name, labels: config.labels, store: new JobStore(db, (f, msg) => log.warn(f, msg)), drivers,
       logs: new LogStore(join(config.data_dir, 'jobs'), config.jobs.log_max_bytes),
       starvationMs: config.jobs.starvation_s * 1000, allowedNetworks: config.jobs.allowed_networks, log: log.child({ subsystem: 'jobs' }),
+      driverCheckMs: config.jobs.driver_check_s * 1000, sweep: config.jobs.docker_sweep,
       defaultDriver: config.jobs.default_driver ?? (config.jobs.drivers.includes('process') || !config.jobs.drivers.length ? 'process' : config.jobs.drivers[0]),
       capacity: () => ({
         gpus: (collector.latest?.gpu.gpus ?? []).map((x) => ({

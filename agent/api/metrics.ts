@@ -90,6 +90,10 @@ export class AgentMetrics {
         if (n.tx_bytes_per_s !== null) this.set({ iface: n.iface, direction: 'tx' }, n.tx_bytes_per_s);
       }
     } });
+    new client.Gauge({ name: 'fleetml_driver_available', help: 'Whether a task driver can run tasks (1) or not (0), e.g. the container engine does not answer.', labelNames: ['driver'], registers: [r], collect() {
+      this.reset();
+      for (const d of latest()?.drivers ?? []) this.set({ driver: d.name }, d.available ? 1 : 0);
+    } });
     this.rpcCalls = new client.Counter({ name: 'fleetml_rpc_calls_total', help: 'JSON-RPC calls by method and outcome.', labelNames: ['method', 'outcome'], registers: [r] });
     this.authFailures = new client.Counter({ name: 'fleetml_auth_failures_total', help: 'Connections refused for a missing or bad token.', registers: [r] });
     this.connections = new client.Gauge({ name: 'fleetml_ws_connections', help: 'Open WebSocket connections.', registers: [r] });

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { RpcError, TERMINAL_STATES } from '../../shared/protocol/index.js';
-import type { DriverName, Job, JobSpec, JobState, LogLine, NodeResources } from '../../shared/protocol/index.js';
-import type { Driver, LogDetach, TaskExit, TaskHandle, TaskPhase } from '../runtime/driver.js';
+import type { DriverHealth, DriverName, DriverSweep, Job, JobSpec, JobState, LogLine, NodeResources } from '../../shared/protocol/index.js';
+import type { Driver, LogDetach, TaskClaim, TaskExit, TaskHandle, TaskPhase } from '../runtime/driver.js';
 import type { Logger } from '../log.js';
 import type { JobStore, JobRecord } from './job-store.js';
 import type { LogStore } from './log-store.js';
@@ -13,7 +13,12 @@ import { admit } from './admission.js';
 // - every state change is persisted (with its history row) before it is reported (events, API answers);
 // - the driver handle is persisted in the same write that reports the job running;
 // - a task is started at most once per (job, attempt): recovery re-attaches and never starts;
-// - assigned GPUs are exclusive: a GPU held by a starting/running job is never handed out again.
+// - assigned GPUs are exclusive: a GPU held by a starting/running job is never handed out again;
+// - a scheduling pass never awaits a driver's start: claimStart (synchronous) marks the job starting with its GPUs
+//   and attempt first, so the next pass counts what it holds, and one slow engine does not hold back other jobs;
+// - a driver that becomes unavailable does not end its jobs: they stay running (reason says so) and are followed
+//   again once it is back; the sweep for unclaimed tasks runs only after recovery, and treats every active job's
+//   current attempt as claimed.
 
 /** A GPU as the manager sees it (from telemetry). */
 export interface GpuView { uuid: string; index: number; name: string | null; fb_total_bytes: number | null; busyExternal: boolean }
@@ -33,6 +38,10 @@ export interface JobManagerOptions {
   allowedNetworks?: string[];
   /** Driver of a job submitted without one when it has no image (jobs.default_driver, reported in node.resources). */
   defaultDriver?: DriverName;
+  /** How often each driver's fingerprint is checked while it is available, ms (every second while one is not). Default 10 000 (jobs.driver_check_s). */
+  driverCheckMs?: number;
+  /** What the start-up sweep does with this node's tasks that no job claims: remove (default) or report only (jobs.docker_sweep). */
+  sweep?: 'remove' | 'report';
   log: Logger;
   now?: () => number;
 }
@@ -59,6 +68,8 @@ export class JobManager extends EventEmitter {
   private retryAt = new Map<string, number>();
   private disposed = false;
   private readonly now: () => number;
+  /** Starts in flight (a pass does not await them); dispose lets them settle. */
+  private readonly starts = new Set<Promise<void>>();
 
   constructor(private readonly o: JobManagerOptions) {
     super();
@@ -72,13 +83,17 @@ export class JobManager extends EventEmitter {
     // In parallel: one slow engine must not hold up the others (or the API, which listens after this).
     await Promise.all(this.o.store.list(['queued', 'starting', 'running']).filter((r) => r.job.state !== 'queued' || r.handle).map((rec) => this.recoverOne(rec)));
     this.sweepOrphanLogs();
+    await this.sweepUnclaimed();
     let ticks = 0;
     this.timer = setInterval(() => {
       try {
         for (const id of [...this.retryRecover]) { this.retryRecover.delete(id); const r = this.o.store.get(id); if (r) void this.recoverOne(r); }
         // a cancel whose stop failed (engine briefly away) is tried again
         for (const [id, l] of this.live) if (!l.stopping && this.o.store.get(id)?.cancelRequested) this.stopLive(id, l);
-        if (++ticks % 10 === 0) void this.refreshFingerprints();
+        // Every driverCheckMs, and every tick while a driver is unavailable (its return is noticed at once).
+        const checkEvery = Math.max(1, Math.round((this.o.driverCheckMs ?? 10_000) / 1000));
+        const someDown = [...this.fingerprints.values()].some((f) => !f.available);
+        if (++ticks % checkEvery === 0 || someDown) void this.refreshFingerprints();
         if (ticks % ORPHAN_SWEEP_TICKS === 0) this.sweepOrphanLogs();
       } catch (e) { this.o.log.error({ err: e }, 'job maintenance failed'); }
       this.schedule();
@@ -95,11 +110,70 @@ export class JobManager extends EventEmitter {
     } catch (e) { this.o.log.warn({ err: (e as Error).message }, 'job output orphan sweep failed'); }
   }
 
-  private fingerprints = new Map<DriverName, { available: boolean; reason: string | null }>();
+  private fingerprints = new Map<DriverName, { available: boolean; reason: string | null; since: number }>();
+  private fingerprinting = false;
   private async refreshFingerprints(): Promise<void> {
-    await Promise.all((Object.entries(this.o.drivers) as Array<[DriverName, Driver]>).map(async ([n, d]) => {
-      try { this.fingerprints.set(n, await d.fingerprint()); } catch (e) { this.fingerprints.set(n, { available: false, reason: (e as Error).message }); }
+    if (this.fingerprinting) return; // never overlapping (a ping can take up to its timeout)
+    this.fingerprinting = true;
+    try {
+      await Promise.all((Object.entries(this.o.drivers) as Array<[DriverName, Driver]>).map(async ([n, d]) => {
+        let fp: { available: boolean; reason: string | null };
+        try { fp = await d.fingerprint(); } catch (e) { fp = { available: false, reason: (e as Error).message }; }
+        if (this.disposed) return;
+        const was = this.fingerprints.get(n);
+        this.fingerprints.set(n, { ...fp, since: was && was.available === fp.available ? was.since : this.now() });
+        if (was && was.available !== fp.available) this.onDriverChange(n, fp);
+      }));
+    } finally { this.fingerprinting = false; }
+  }
+
+  /** A driver went away or came back: say so on its live jobs (they are kept either way), re-sweep if needed. */
+  private onDriverChange(name: DriverName, fp: { available: boolean; reason: string | null }): void {
+    if (fp.available) this.o.log.info({ driver: name }, 'driver available again');
+    else this.o.log.warn({ driver: name, reason: fp.reason }, 'driver unavailable; its running jobs are kept');
+    for (const [id] of this.live) {
+      const rec = this.o.store.get(id);
+      if (!rec || rec.job.spec.driver !== name || rec.job.state !== 'running' || rec.cancelRequested) continue;
+      const reason = fp.available ? `running (driver ${name} available again; following the task again)` : `running; driver ${name} unavailable (${fp.reason}); the job is kept and followed again when it is back`;
+      this.o.store.update(id, { reason });
+      this.system(id, fp.available ? `driver ${name} is available again` : `driver ${name} is unavailable: ${fp.reason}; the task is left running`);
+      this.emitJob(id);
+    }
+    if (fp.available && this.sweeps.get(name)?.error) void this.sweepUnclaimed([name]);
+    if (fp.available) this.schedule(); // jobs held back while it was away
+  }
+
+  /** Each driver's health as last checked (node.stats, node.resources). */
+  driverHealth(): DriverHealth[] {
+    return (Object.keys(this.o.drivers) as DriverName[]).map((name) => {
+      const f = this.fingerprints.get(name);
+      return f ? { name, available: f.available, reason: f.reason, since: f.since } : { name, available: true, reason: null, since: null };
+    });
+  }
+
+  private sweeps = new Map<DriverName, DriverSweep>();
+  /** The sweep for tasks no job claims (after recovery; again when a driver whose sweep failed comes back). */
+  private async sweepUnclaimed(names?: DriverName[]): Promise<void> {
+    const mode = this.o.sweep ?? 'remove';
+    await Promise.all((Object.entries(this.o.drivers) as Array<[DriverName, Driver]>).filter(([n, d]) => d.sweepUnclaimed && (!names || names.includes(n))).map(async ([n, d]) => {
+      let r: DriverSweep;
+      try { r = await d.sweepUnclaimed!(() => this.claims(), mode); } catch (e) {
+        r = { at: this.now(), mode, removed: [], kept: [], foreign: [], counts: { removed: 0, kept: 0, foreign: 0 }, error: (e as Error).message };
+      }
+      this.sweeps.set(n, r);
+      const brief = (ts: DriverSweep['removed']) => ts.map((t) => ({ name: t.name, job: t.job_id, node: t.node, state: t.state, ...(t.error ? { err: t.error } : {}) }));
+      if (r.error) this.o.log.warn({ driver: n, err: r.error }, 'sweep for unclaimed tasks could not run; it runs again when the driver is available');
+      if (r.counts.removed) this.o.log.warn({ driver: n, count: r.counts.removed, tasks: brief(r.removed) }, 'removed tasks of this node that no job claims');
+      if (r.counts.kept) this.o.log.warn({ driver: n, count: r.counts.kept, mode, tasks: brief(r.kept) }, mode === 'report' ? 'tasks of this node that no job claims (jobs.docker_sweep: report, left in place)' : 'tasks of this node that no job claims could not be removed');
+      if (r.counts.foreign) this.o.log.info({ driver: n, count: r.counts.foreign, tasks: brief(r.foreign) }, 'unclaimed tasks labelled for other nodes, left alone');
     }));
+  }
+
+  /** What claims a task: every job in queued-with-handle, starting or running, with its attempt and handle (the
+   * live one first: recovery may have found the task under a new id). */
+  private claims(): TaskClaim[] {
+    return this.o.store.list(['queued', 'starting', 'running']).filter((r) => r.job.state !== 'queued' || r.handle)
+      .map((r) => ({ jobId: r.job.id, attempt: r.job.attempt, handle: this.live.get(r.job.id)?.handle ?? r.handle ?? null }));
   }
 
   /** Ask the driver to stop a live task; a failed stop is retried by the maintenance loop. */
@@ -242,7 +316,7 @@ export class JobManager extends EventEmitter {
       cpus_total: cap.cpus, cpus_free: Math.max(0, cap.cpus - cpus),
       memory_total_bytes: cap.memoryBytes, memory_free_bytes: Math.max(0, cap.memoryBytes - mem),
       queued: this.o.store.list(['queued']).filter((r) => !r.handle).length, running: active.length,
-      drivers: (Object.keys(this.o.drivers) as DriverName[]).map((name) => ({ name, ...(this.fingerprints.get(name) ?? { available: true, reason: null }) })),
+      drivers: this.driverHealth().map((h) => ({ ...h, sweep: this.sweeps.get(h.name) ?? null })),
       default_driver: this.o.defaultDriver ?? 'process',
       simulated: cap.simulated,
       slurm: this.o.drivers.slurm?.cluster?.() ?? null,
@@ -270,7 +344,17 @@ export class JobManager extends EventEmitter {
   }
 
   private async scheduleOnce(): Promise<void> {
-    const all = this.o.store.list(['queued']).filter((r) => !r.handle); // a queued job with a handle waits in an external queue
+    const waiting = this.o.store.list(['queued']).filter((r) => !r.handle); // a queued job with a handle waits in an external queue
+    if (waiting.length === 0) return;
+    // A job whose driver is unavailable (engine away) waits instead of failing its start; it is admitted once the
+    // driver is back (checked every second while it is not).
+    const all: JobRecord[] = [];
+    for (const r of waiting) {
+      const fp = this.fingerprints.get(r.job.spec.driver);
+      if (!fp || fp.available) { all.push(r); continue; }
+      const reason = `waiting: driver ${r.job.spec.driver} unavailable (${fp.reason})`;
+      if (r.job.reason !== reason) { this.o.store.update(r.job.id, { reason }); this.emitJob(r.job.id); }
+    }
     if (all.length === 0) return;
     // Jobs of an external queue (Slurm) are handed over at once: its scheduler, not this node's admission, decides.
     const queued: JobRecord[] = [];
@@ -278,7 +362,7 @@ export class JobManager extends EventEmitter {
       if (!this.external(r.job.spec)) { queued.push(r); continue; }
       if ((this.retryAt.get(r.job.id) ?? 0) > this.now()) continue; // its last start was not confirmed: not yet again
       this.retryAt.delete(r.job.id);
-      await this.startJob(r, []);
+      this.launch(r, []);
     }
     if (queued.length === 0) return;
     const res = this.resources();
@@ -290,7 +374,15 @@ export class JobManager extends EventEmitter {
       const r = byId.get(w.id)!;
       if (r.job.reason !== w.reason) { this.o.store.update(w.id, { reason: w.reason }); this.emitJob(w.id); }
     }
-    for (const s of decision.start) await this.startJob(byId.get(s.id)!, s.gpus);
+    for (const s of decision.start) this.launch(byId.get(s.id)!, s.gpus);
+  }
+
+  /** Start a job without holding up the pass: startJob's synchronous part (claimStart) has run when this returns,
+   * so the job already holds its GPUs, CPUs and memory for the next pass. */
+  private launch(rec: JobRecord, gpus: string[]): void {
+    const p = this.startJob(rec, gpus).catch((e) => this.o.log.error({ job: rec.job.id, err: e }, 'starting a job failed'));
+    this.starts.add(p);
+    void p.finally(() => this.starts.delete(p));
   }
 
   private async startJob(rec: JobRecord, gpus: string[]): Promise<void> {
@@ -319,8 +411,14 @@ export class JobManager extends EventEmitter {
         this.emitJob(id);
         return;
       }
+      this.o.log.warn({ job: id, driver: spec.driver, err: (e as Error).message }, 'job start failed');
       this.system(id, `start failed: ${(e as Error).message}`);
       return this.finish(id, 'failed', { reason: `start failed: ${(e as Error).message}`, exit_code: null });
+    }
+    if (this.disposed) {
+      // Stopping meanwhile: save the handle so that the next agent recovers the task; follow nothing here.
+      try { this.o.store.update(id, { handle }); } catch { /* store closed: the next agent's findStarted adopts the task */ }
+      return;
     }
     const cur = this.o.store.get(id);
     if (d.capabilities.externalQueue) {
@@ -535,7 +633,9 @@ export class JobManager extends EventEmitter {
   async dispose(): Promise<void> {
     this.disposed = true;
     if (this.timer) clearInterval(this.timer);
-    for (let i = 0; i < 50 && this.scheduling; i++) await new Promise((r) => setTimeout(r, 20)); // let a start pass settle
+    // let a pass and the starts in flight settle (bounded: a hung engine call ends at its own timeout, and the next
+    // agent's recovery decides about a start that did not settle: findStarted)
+    for (let i = 0; i < 50 && (this.scheduling || this.starts.size > 0); i++) await new Promise((r) => setTimeout(r, 20));
     for (const l of this.live.values()) { if (l.timeout) clearTimeout(l.timeout); l.stopLogs(); l.stopPhase?.(); }
     this.live.clear();
   }

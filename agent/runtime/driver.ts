@@ -1,4 +1,4 @@
-import type { DriverName, JobSpec, SlurmCluster, SlurmJobInfo } from '../../shared/protocol/jobs.js';
+import type { DriverName, DriverSweep, JobSpec, SlurmCluster, SlurmJobInfo } from '../../shared/protocol/jobs.js';
 
 // The task-driver contract, shaped like Nomad's (plugins/drivers/driver.go).
 //
@@ -10,6 +10,7 @@ import type { DriverName, JobSpec, SlurmCluster, SlurmJobInfo } from '../../shar
 //   inspect(handle)           running or exited (with the exit) — never throws for a gone task
 //   recover(handle)           after an agent restart: re-attach, or report the task gone (→ job lost)
 //   destroy(handle)           free everything the task left (container, files the driver owns); idempotent
+//   sweepUnclaimed(claims)    optional, after recovery: find tasks no job claims, remove this node's, report all
 // Invariant: a task is never started twice for the same (job id, attempt); recover() never starts anything.
 
 /** What a driver can do. */
@@ -93,6 +94,10 @@ export function logDetach(stop: () => void, drained: Promise<void>): LogDetach {
   return Object.assign(() => stop(), { drained });
 }
 
+/** A job that claims a task: one in queued-with-handle, starting or running, with its current attempt and handle
+ * (null while starting, or after a crash between start() and the handle being saved). */
+export interface TaskClaim { jobId: string; attempt: number; handle: TaskHandle | null }
+
 /** One task driver. Implementations: docker/, process/, fake/, slurm/. */
 export interface Driver {
   readonly name: DriverName;
@@ -122,6 +127,10 @@ export interface Driver {
   /** After a crash between start() and the handle being saved: the task of (job, attempt) if it exists (adopt it),
    * null if it certainly never started (safe to queue again), 'unknown' if it may have started untraceably. */
   findStarted(jobId: string, attempt: number, dir: string): Promise<TaskHandle | null | 'unknown'>;
+  /** Find the driver's tasks that no job claims — neither by the task named in its handle nor by (job, attempt) —
+   * and remove this node's ones (mode remove), leaving other nodes' alone; report all of them. `claims` is read
+   * after the engine was listed, so a task started meanwhile is claimed. Never throws: a failure is `error`. */
+  sweepUnclaimed?(claims: () => TaskClaim[], mode: 'remove' | 'report'): Promise<DriverSweep>;
   /** Release engine connections, timers. */
   dispose(): Promise<void>;
 }

@@ -34,7 +34,7 @@ export function createDrivers(config: AgentConfig, log: Logger): Partial<Record<
     }
     if (name === 'docker') {
       const socketPath = config.jobs.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
-      out.docker = new DockerDriver({ socketPath, node: config.name, allowedMountRoots: config.jobs.allowed_mount_roots, defaultNetwork: 'none', logger,
+      out.docker = new DockerDriver({ socketPath, node: config.name, allowedMountRoots: config.jobs.allowed_mount_roots, defaultNetwork: 'none', logger, callTimeoutMs: config.jobs.docker_call_timeout_ms,
         user: config.jobs.container_user, jobIdentities: config.jobs.drivers.includes('process') ? [{ uid: processIdentity.uid, gids: processIdentity.gids }] : [] });
       // Jobs cannot create setuid-root files or devices (no capabilities, not root); host-side nosuid,nodev on the
       // roots is the second line, which only the admin can set.

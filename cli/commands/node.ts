@@ -64,7 +64,17 @@ export async function nodeShowAction(name: string, o: NodeOpts): Promise<void> {
   console.log(`Agent:    ${info.agent_version}  protocol ${info.protocol_version}  up since ${new Date(info.started_at).toISOString()}`);
   console.log(`GPUs:     ${stats.gpu.status}${stats.gpu.reason ? ` (${stats.gpu.reason})` : ''}  source ${stats.gpu.source}${stats.gpu.simulated ? '  SIMULATED' : ''}  driver ${stats.gpu.driver_version ?? '-'}  CUDA ${stats.gpu.cuda_version ?? '-'}`);
   const sl = match.resources?.slurm;
-  if (match.resources) console.log(`Drivers:  ${match.resources.drivers.map((d) => `${d.name}${d.available ? '' : ` (unavailable: ${d.reason ?? '?'})`}`).join(', ')}${match.resources.default_driver ? `  default ${match.resources.default_driver}` : ''}`);
+  if (match.resources) console.log(`Drivers:  ${match.resources.drivers.map((d) => `${d.name}${d.available ? '' : ` (unavailable${d.since ? ` since ${new Date(d.since).toISOString()}` : ''}: ${d.reason ?? '?'})`}`).join(', ')}${match.resources.default_driver ? `  default ${match.resources.default_driver}` : ''}`);
+  for (const d of match.resources?.drivers ?? []) {
+    const sw = d.sweep;
+    if (!sw) continue;
+    // what the start-up sweep found: containers no job claims (removed, left in place, or another node's)
+    if (sw.error) console.log(`Sweep:    ${d.name}: could not run (${sw.error})`);
+    else if (sw.counts.removed || sw.counts.kept || sw.counts.foreign) {
+      const names = (ts: typeof sw.removed) => ts.map((t) => t.name).join(' ');
+      console.log(`Sweep:    ${d.name} at ${new Date(sw.at).toISOString()}: ${sw.counts.removed} removed${sw.counts.removed ? ` (${names(sw.removed)})` : ''}, ${sw.counts.kept} unclaimed left${sw.counts.kept ? ` (${names(sw.kept)})` : ''}, ${sw.counts.foreign} of other nodes left alone${sw.counts.foreign ? ` (${names(sw.foreign)})` : ''}`);
+    }
+  }
   if (sl) {
     console.log(`Slurm:    cluster ${sl.cluster ?? '-'}  default partition ${sl.default_partition ?? '-'}  this agent's jobs: ${sl.pending} pending, ${sl.running} running${sl.error ? `  (last read failed: ${sl.error})` : ''}${sl.updated_at ? `  read ${new Date(sl.updated_at).toISOString()}` : ''}`);
     if (sl.partitions.length) {

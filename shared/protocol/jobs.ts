@@ -183,6 +183,54 @@ export const SlurmCluster = z.object({
 });
 export type SlurmCluster = z.infer<typeof SlurmCluster>;
 
+/** A task driver's health as the agent last checked it (its fingerprint): node.resources and node.stats. */
+export const DriverHealth = z.object({
+  name: DriverName,
+  /** Whether the driver can run tasks now (the container engine answers, Slurm answers, …). */
+  available: z.boolean(),
+  /** Why not, else null. */
+  reason: z.string().nullable(),
+  /** Agent clock (ms) since which the driver has been available or unavailable, null before the first check; absent from older agents. */
+  since: z.number().nullable().optional(),
+});
+export type DriverHealth = z.infer<typeof DriverHealth>;
+
+/** A task (container) of a driver that no job claims, as the start-up sweep found it. */
+export const UnclaimedTask = z.object({
+  /** Engine id (container id). */
+  id: z.string(),
+  name: z.string(),
+  job_id: z.string(),
+  attempt: z.number().int().nullable(),
+  /** The node its labels name. */
+  node: z.string(),
+  /** Engine state: created, running, exited, … */
+  state: z.string(),
+  /** Why it could not be removed, else null. */
+  error: z.string().nullable(),
+});
+export type UnclaimedTask = z.infer<typeof UnclaimedTask>;
+
+/** Most tasks listed per group of a DriverSweep (the counts are complete). */
+export const SWEEP_LIST_MAX = 50;
+
+/** What a driver's sweep for unclaimed tasks found and did (docker: at start-up, docs/jobs-docker.md#start-up-sweep). */
+export const DriverSweep = z.object({
+  at: z.number(),
+  /** remove: this node's unclaimed tasks are removed; report: only listed (jobs.docker_sweep). */
+  mode: z.enum(['remove', 'report']),
+  /** This node's unclaimed tasks that were removed. */
+  removed: z.array(UnclaimedTask),
+  /** This node's unclaimed tasks that are still there: report mode, or the removal failed (`error`). */
+  kept: z.array(UnclaimedTask),
+  /** Unclaimed tasks labelled for another node: left alone (that node's agent sweeps them). */
+  foreign: z.array(UnclaimedTask),
+  counts: z.object({ removed: z.number().int(), kept: z.number().int(), foreign: z.number().int() }),
+  /** Why the sweep could not run (engine unreachable: it runs again once the driver is available), else null. */
+  error: z.string().nullable(),
+});
+export type DriverSweep = z.infer<typeof DriverSweep>;
+
 /** node.resources — capacity and what is free, for placement. */
 export const NodeResourcesParams = z.object({}).strict();
 export const NodeResourcesResult = z.object({
@@ -202,7 +250,10 @@ export const NodeResourcesResult = z.object({
   memory_free_bytes: z.number(),
   queued: z.number().int(),
   running: z.number().int(),
-  drivers: z.array(z.object({ name: DriverName, available: z.boolean(), reason: z.string().nullable() })),
+  drivers: z.array(DriverHealth.extend({
+    /** The last sweep for tasks no job claims (docker driver), null before it ran; absent from older agents. */
+    sweep: DriverSweep.nullable().optional(),
+  })),
   /** The driver a job without one gets on this node when it has no image (jobs.default_driver; absent from older agents). */
   default_driver: DriverName.optional(),
   simulated: z.boolean(),

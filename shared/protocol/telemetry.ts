@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DriverHealth } from './jobs.js';
 
 // Telemetry wire types. Units are in the field names (bytes, _w, _c, _mhz, _pct, _per_s).
 // A value a GPU or host does not report is null — never 0, never a string.
@@ -127,5 +128,7 @@ export const NodeStats = z.object({
   seq: z.number().int(),
   host: HostSample,
   gpu: GpuState,
+  /** Since 1.7: the task drivers' health as last checked (a container engine that went away shows here); absent from older agents. */
+  drivers: z.array(DriverHealth).optional(),
 });
 export type NodeStats = z.infer<typeof NodeStats>;

@@ -4,6 +4,7 @@ import { CLUSTER_COLUMNS, clusterCounts, clusterRow, clusterRowSpan, connLabel, 
 import { DASH, fmtBytes, fmtClocks, fmtGiB, fmtPct, fmtPower, fmtTemp, fmtUptime, fmtUsedTotal } from '../../tui/render/format.js';
 import { GPU_COLUMNS, gpuRow, gpuSectionTitle, shortGpuName } from '../../tui/render/gpu-row.js';
 import { hostSummaryLines } from '../../tui/render/host-summary.js';
+import { driverAlertLine } from '../../tui/render/driver-line.js';
 import { nodeLayout } from '../../tui/render/node-layout.js';
 import { processRows } from '../../tui/render/process-row.js';
 import { sparkline } from '../../tui/render/sparkline.js';
@@ -191,5 +192,19 @@ describe('cluster counts of a node that went down', () => {
   test('say 1 node / 2 nodes', () => {
     expect(plural(1, 'node')).toBe('1 node');
     expect(plural(2, 'GPU')).toBe('2 GPUs');
+  });
+});
+
+describe('driver alert line', () => {
+  test('names each unavailable driver, for how long and why; nothing while all are available or none are sent', () => {
+    const now = 1_000_000;
+    expect(driverAlertLine(undefined, now, 100)).toBeNull();
+    expect(driverAlertLine([{ name: 'docker', available: true, reason: null, since: now - 5000 }], now, 100)).toBeNull();
+    const l = driverAlertLine([
+      { name: 'process', available: true, reason: null, since: null },
+      { name: 'docker', available: false, reason: 'container engine not reachable', since: now - 75_000 },
+    ], now, 200);
+    expect(l).toBe('DRIVERS docker unavailable for 1m15s: container engine not reachable');
+    expect(driverAlertLine([{ name: 'docker', available: false, reason: 'x'.repeat(300), since: null }], now, 40)!.length).toBeLessThanOrEqual(40);
   });
 });

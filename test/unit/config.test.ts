@@ -16,6 +16,15 @@ describe('agent config', () => {
     expect(c.api.max_frame_bytes).toBe(1024 * 1024);
     expect(c.audit).toEqual({ retention_days: 90, max_rows: 1_000_000, min_age_h: 24 });
     expect(c.uploads).toEqual({ max_per_token: 4, max_total: 32, expiry_s: 3600 });
+    expect(c.jobs).toMatchObject({ docker_call_timeout_ms: 30_000, docker_sweep: 'remove', driver_check_s: 10 });
+  });
+  it('refuses engine call timeouts below 100 ms and an unknown sweep mode', () => {
+    const t = tempDir();
+    const yaml = (body: string) => { const f = join(t.dir, `c-${Math.random()}.yaml`); writeFileSync(f, body); return f; };
+    expect(() => loadConfig({ config: yaml('jobs: {docker_call_timeout_ms: 10}\n') }, {})).toThrow(/jobs\.docker_call_timeout_ms/);
+    expect(() => loadConfig({ config: yaml('jobs: {docker_sweep: delete}\n') }, {})).toThrow(/jobs\.docker_sweep/);
+    expect(() => loadConfig({ config: yaml('jobs: {driver_check_s: 0}\n') }, {})).toThrow(/jobs\.driver_check_s/);
+    t.cleanup();
   });
   it('uses systemd STATE_DIRECTORY for the data dir', () => {
     expect(loadConfig({}, { STATE_DIRECTORY: '/var/lib/fleetml' } as NodeJS.ProcessEnv).data_dir).toBe('/var/lib/fleetml');

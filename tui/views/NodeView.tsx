@@ -8,6 +8,7 @@ import { GPU_COLUMNS, gpuRow, gpuSectionTitle } from '../render/gpu-row.js';
 import { hostSummaryLines } from '../render/host-summary.js';
 import { nodeLayout } from '../render/node-layout.js';
 import { slurmSummaryLine } from '../render/slurm-summary.js';
+import { driverAlertLine } from '../render/driver-line.js';
 import { resourcesOf } from '../node-resources.js';
 import { PROCESS_COLUMNS, processRows, type ProcessRow } from '../render/process-row.js';
 import { columnWidth, layoutColumns } from '../render/table.js';
@@ -36,6 +37,12 @@ export function NodeView({ nodes, frame, selected, height, width, theme }: ViewP
     h -= 1;
   }
   const stats = node.stats;
+  // a driver that cannot run tasks (the container engine went away): its running jobs are kept, but say so
+  const drivers = stats ? driverAlertLine(stats.drivers, stats.ts, width) : null;
+  if (drivers) {
+    lines.push(<Line key="drivers" text={drivers} width={width} theme={theme} tone="warn" />);
+    h -= 1;
+  }
   const gpu = stats?.gpu ?? null;
   const gpus = gpu?.gpus ?? [];
   const procs = visibleProcesses(node, frame);

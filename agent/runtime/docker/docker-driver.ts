@@ -1,8 +1,8 @@
 import Docker from 'dockerode';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { logDetach, type Driver, type DriverCapabilities, type LogDetach, type LogSink, type TaskConfig, type TaskExit, type TaskHandle } from '../driver.js';
-import type { JobSpec } from '../../../shared/protocol/jobs.js';
+import { logDetach, type Driver, type DriverCapabilities, type LogDetach, type LogSink, type TaskClaim, type TaskConfig, type TaskExit, type TaskHandle } from '../driver.js';
+import { SWEEP_LIST_MAX, type DriverSweep, type JobSpec, type UnclaimedTask } from '../../../shared/protocol/jobs.js';
 import type { Logger } from '../../log.js';
 import { buildCreateOptions, containerName, DEFAULT_CONTAINER_USER, LABEL_JOB } from './create-options.js';
 import { DockerDriverError, engineMessage, engineStatus, isAbort } from './errors.js';
@@ -49,9 +49,13 @@ export interface DockerDriverOptions {
   recoverEngineWaitMs?: number;
   /** Timeout of one ping. Default 5 000. */
   pingTimeoutMs?: number;
+  /** Timeout of every other engine call that is not a stream (create, start, inspect, list, remove, image
+   * inspect; stop gets its grace period on top). Long-running ones (wait, follow log streams) have none: they
+   * end with the container. Default 30 000 (jobs.docker_call_timeout_ms). */
+  callTimeoutMs?: number;
 }
 
-const DEFAULTS = { defaultNetwork: 'none', pidsLimit: 4096, engineDownTimeoutMs: 300_000, recoverEngineWaitMs: 30_000, pingTimeoutMs: 5_000, user: DEFAULT_CONTAINER_USER } as const;
+const DEFAULTS = { defaultNetwork: 'none', pidsLimit: 4096, engineDownTimeoutMs: 300_000, recoverEngineWaitMs: 30_000, pingTimeoutMs: 5_000, callTimeoutMs: 30_000, user: DEFAULT_CONTAINER_USER } as const;
 
 /** Where the engine listens when no socketPath is given: DOCKER_HOST (unix:// only) or /var/run/docker.sock. */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -112,11 +116,13 @@ export class DockerDriver implements Driver {
       engineDownTimeoutMs: opts.engineDownTimeoutMs ?? DEFAULTS.engineDownTimeoutMs,
       recoverEngineWaitMs: opts.recoverEngineWaitMs ?? DEFAULTS.recoverEngineWaitMs,
       pingTimeoutMs: opts.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
+      callTimeoutMs: opts.callTimeoutMs ?? DEFAULTS.callTimeoutMs,
       user: opts.user ?? DEFAULTS.user,
     };
     // uid AND gid: with a name or a uid alone the engine takes the group from the image's /etc/passwd (gid 0 when
     // the uid is not listed there), and the mount policy would guard the wrong groups.
     const u = /^(\d+):(\d+)$/.exec(this.o.user);
+    if (!Number.isInteger(this.o.callTimeoutMs) || this.o.callTimeoutMs < 1) throw new Error(`DockerDriver: callTimeoutMs must be a positive integer (got ${this.o.callTimeoutMs})`);
     if (!u) throw new Error(`DockerDriver: user must be numeric "uid:gid" (got ${this.o.user}); names and a missing gid are resolved in each image`);
     this.identities = [{ uid: Number(u[1]), gids: [Number(u[2])] }, ...(opts.jobIdentities ?? [])];
   }
@@ -141,9 +147,11 @@ export class DockerDriver implements Driver {
       return this.unreachable(err).message;
     }
     try {
-      await this.docker.getImage(spec.image).inspect({ abortSignal: this.life.signal } as object);
+      const image = spec.image;
+      await this.call(`GET /images/${image}/json`, (abortSignal) => this.docker.getImage(image).inspect({ abortSignal } as object));
     } catch (err) {
       if (engineStatus(err) === 404) return this.imageMissing(spec.image);
+      if (err instanceof DockerDriverError) return err.message;
       return `cannot inspect image ${spec.image} on node ${this.node}: ${engineMessage(err)}`;
     }
     return null;
@@ -157,8 +165,14 @@ export class DockerDriver implements Driver {
     const name = containerName(cfg.jobId, cfg.attempt);
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer({ ...create, abortSignal: this.life.signal } as Docker.ContainerCreateOptions);
+      container = await this.call(`POST /containers/create for ${name}`, (abortSignal) => this.docker.createContainer({ ...create, abortSignal } as Docker.ContainerCreateOptions));
     } catch (err) {
+      if (err instanceof DockerDriverError) {
+        // A create that timed out may still complete inside the engine: remove what it may leave (best effort; the
+        // start-up sweep removes it otherwise, since no job claims it).
+        void this.call(`DELETE /containers/${name}`, (abortSignal) => this.docker.getContainer(name).remove({ force: true, abortSignal } as object)).catch(() => undefined);
+        throw err;
+      }
       const status = engineStatus(err);
       if (status === 409) throw new DockerDriverError('ALREADY_EXISTS', `container ${name} already exists: job ${cfg.jobId} attempt ${cfg.attempt} is not started twice (recover or destroy it)`, { cause: err });
       if (status === 404) throw new DockerDriverError('IMAGE_MISSING', this.imageMissing(cfg.spec.image ?? '?'), { cause: err });
@@ -166,10 +180,10 @@ export class DockerDriver implements Driver {
       throw new DockerDriverError('ENGINE_ERROR', `cannot create container ${name}: ${engineMessage(err)}`, { cause: err });
     }
     try {
-      await container.start({ abortSignal: this.life.signal } as object);
+      await this.call(`POST /containers/${name}/start`, (abortSignal) => container.start({ abortSignal } as object));
     } catch (err) {
       // Created but not started: remove it so the attempt leaves nothing behind (the manager has no handle yet).
-      await container.remove({ force: true }).catch(() => undefined);
+      await this.call(`DELETE /containers/${name}`, (abortSignal) => container.remove({ force: true, abortSignal } as object)).catch(() => undefined);
       if (engineStatus(err) === null) throw this.unreachable(err);
       throw new DockerDriverError('ENGINE_ERROR', `cannot start container ${name}: ${engineMessage(err)}`, { cause: err });
     }
@@ -187,17 +201,17 @@ export class DockerDriver implements Driver {
     for (;;) {
       this.assertLive();
       try {
-        let info = await c.inspect({ abortSignal: signal });
+        let info = await this.call(`GET /containers/${containerId.slice(0, 12)}/json`, (abortSignal) => c.inspect({ abortSignal }));
         if (info.State.Status === 'created') return this.neverStarted(containerId);
         if (info.State.Running || info.State.Status === 'restarting' || info.State.Status === 'paused') {
           // Default condition not-running: right for a running container (next-exit is only needed when the
           // wait is registered before start, where not-running is already true).
-          await c.wait({ abortSignal: signal });
-          info = await c.inspect({ abortSignal: signal });
+          await c.wait({ abortSignal: signal }); // no timeout: it ends with the container
+          info = await this.call(`GET /containers/${containerId.slice(0, 12)}/json`, (abortSignal) => c.inspect({ abortSignal }));
         }
         return exitFromState(info.State, this.stopped.has(containerId));
       } catch (err) {
-        if (isAbort(err) || signal.aborted) throw new DockerDriverError('DISPOSED', 'the docker driver was disposed while waiting', { cause: err });
+        if (signal.aborted || (isAbort(err) && !(err instanceof DockerDriverError))) throw new DockerDriverError('DISPOSED', 'the docker driver was disposed while waiting', { cause: err });
         if (engineStatus(err) === 404) return this.gone(containerId);
         downSince ??= Date.now();
         const downMs = Date.now() - downSince;
@@ -215,7 +229,9 @@ export class DockerDriver implements Driver {
     const { containerId } = this.stateOf(handle);
     this.stopped.add(containerId);
     try {
-      await this.docker.getContainer(containerId).stop({ t: Math.max(0, Math.ceil(graceS)), abortSignal: this.life.signal } as object);
+      const t = Math.max(0, Math.ceil(graceS));
+      // The engine answers only once the container stopped: up to the grace period, on top of the call timeout.
+      await this.call(`POST /containers/${containerId.slice(0, 12)}/stop`, (abortSignal) => this.docker.getContainer(containerId).stop({ t, abortSignal } as object), t * 1000);
     } catch (err) {
       const status = engineStatus(err);
       if (status === 304 || status === 404) return; // already stopped, or gone
@@ -229,7 +245,7 @@ export class DockerDriver implements Driver {
   async inspect(handle: TaskHandle): Promise<{ running: boolean; exit: TaskExit | null }> {
     const { containerId } = this.stateOf(handle);
     try {
-      const info = await this.docker.getContainer(containerId).inspect({ abortSignal: this.life.signal });
+      const info = await this.call(`GET /containers/${containerId.slice(0, 12)}/json`, (abortSignal) => this.docker.getContainer(containerId).inspect({ abortSignal }));
       if (info.State.Status === 'created') return { running: false, exit: this.neverStarted(containerId) };
       if (info.State.Running || info.State.Status === 'restarting') return { running: true, exit: null };
       return { running: false, exit: exitFromState(info.State, this.stopped.has(containerId)) };
@@ -248,7 +264,7 @@ export class DockerDriver implements Driver {
     await this.waitForEngine(this.o.recoverEngineWaitMs);
     let info: Docker.ContainerInspectInfo | null = null;
     try {
-      info = await this.docker.getContainer(st.containerId).inspect({ abortSignal: this.life.signal });
+      info = await this.call(`GET /containers/${st.containerId.slice(0, 12)}/json`, (abortSignal) => this.docker.getContainer(st.containerId).inspect({ abortSignal }));
       if (info.Config.Labels?.[LABEL_JOB] !== handle.jobId) info = null; // not ours: never adopt a stranger
     } catch (err) {
       if (engineStatus(err) !== 404) throw engineStatus(err) === null ? this.unreachable(err) : err;
@@ -336,7 +352,7 @@ export class DockerDriver implements Driver {
       if (err !== undefined && engineStatus(err) === 404) return done();
       // Ended because the container exited (the normal case), or because the engine went away?
       try {
-        const info = await c.inspect({ abortSignal: this.life.signal });
+        const info = await this.call(`GET /containers/${containerId.slice(0, 12)}/json`, (abortSignal) => c.inspect({ abortSignal }));
         if (!info.State.Running && info.State.Status !== 'restarting' && err === undefined) {
           // A follow stream can end before it carried the container's last messages (seen with 20.10: a final
           // line without newline, written when stdout closes, goes missing). The container has stopped, so its
@@ -366,7 +382,7 @@ export class DockerDriver implements Driver {
     const lastTs = last ? parseLogTimestamp(last.payload.subarray(0, last.payload.indexOf(0x20)).toString('latin1')) : null;
     // From 1 s before the last frame (timestamps of the two streams interleave slightly), or the session's start.
     const since = lastTs !== null ? Math.max(0, Math.floor(lastTs / 1000) - 1) : session.since;
-    const buf = await c.logs({ follow: false, stdout: true, stderr: true, timestamps: true, since, abortSignal: this.life.signal } as Docker.ContainerLogsOptions & { follow?: false });
+    const buf = await this.call(`GET /containers/${c.id.slice(0, 12)}/logs`, (abortSignal) => c.logs({ follow: false, stdout: true, stderr: true, timestamps: true, since, abortSignal } as Docker.ContainerLogsOptions & { follow?: false }));
     const frames = splitFrames(Buffer.isBuffer(buf) ? buf : Buffer.from(buf as unknown as string, 'latin1'));
     let from = 0;
     if (last) {
@@ -383,7 +399,7 @@ export class DockerDriver implements Driver {
   async destroy(handle: TaskHandle): Promise<void> {
     const { containerId } = this.stateOf(handle);
     try {
-      await this.docker.getContainer(containerId).remove({ force: true, v: true, abortSignal: this.life.signal } as object);
+      await this.call(`DELETE /containers/${containerId.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(containerId).remove({ force: true, v: true, abortSignal } as object));
     } catch (err) {
       const status = engineStatus(err);
       if (status === 404 || (status === 409 && /already in progress/.test(engineMessage(err)))) return;
@@ -408,11 +424,65 @@ export class DockerDriver implements Driver {
 
   async listJobContainers(filter: { jobId?: string; attempt?: number } = {}): Promise<JobContainer[]> {
     try {
-      return await listJobContainers(this.docker, this.node, filter);
+      return await this.call('GET /containers/json', (abortSignal) => listJobContainers(this.docker, this.node, filter, abortSignal));
     } catch (err) {
       if (engineStatus(err) === null) throw this.unreachable(err);
       throw err;
     }
+  }
+
+  /** One engine call that is not a stream, cancelled after callTimeoutMs (+ extraMs): a hung engine makes it throw
+   * ENGINE_TIMEOUT instead of stalling its caller (a job's start, recovery, the sweep). dispose() cancels it too. */
+  private async call<T>(what: string, f: (signal: AbortSignal) => Promise<T>, extraMs = 0): Promise<T> {
+    const ms = this.o.callTimeoutMs + extraMs;
+    const timeout = AbortSignal.timeout(ms);
+    try {
+      return await f(AbortSignal.any([this.life.signal, timeout]));
+    } catch (err) {
+      if (timeout.aborted && !this.life.signal.aborted) {
+        throw new DockerDriverError('ENGINE_TIMEOUT', `container engine on node ${this.node} did not answer in ${ms} ms (${what}) at ${this.socketPath}: is dockerd hung? (jobs.docker_call_timeout_ms; docs/jobs-docker.md#engine-outages)`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** The start-up sweep: every fleetml container on this engine (any node) that no claim names. This node's are
+   * removed (mode remove) or listed (report); other nodes' are listed and never touched — an engine may be shared
+   * by several agents, and only the one whose name a container carries may decide it is stale. */
+  async sweepUnclaimed(claims: () => TaskClaim[], mode: 'remove' | 'report'): Promise<DriverSweep> {
+    const out: DriverSweep = { at: Date.now(), mode, removed: [], kept: [], foreign: [], counts: { removed: 0, kept: 0, foreign: 0 }, error: null };
+    const add = (group: 'removed' | 'kept' | 'foreign', t: UnclaimedTask) => { out.counts[group]++; if (out[group].length < SWEEP_LIST_MAX) out[group].push(t); };
+    let all: JobContainer[];
+    try {
+      all = await this.call('GET /containers/json', (abortSignal) => listJobContainers(this.docker, null, {}, abortSignal));
+    } catch (err) {
+      out.error = this.unreachable(err).message;
+      return out;
+    }
+    // Claims read after the listing: a container listed above was created by a job already claimed (claimStart
+    // sets the attempt before create), so it cannot be mistaken for an orphan.
+    const ids = new Set<string>();
+    const attempts = new Set<string>();
+    for (const c of claims()) {
+      attempts.add(`${c.jobId}\u0000${c.attempt}`);
+      const id = c.handle?.driver === 'docker' ? c.handle.state.containerId : undefined;
+      if (typeof id === 'string' && id) ids.add(id);
+    }
+    const claimed = (c: JobContainer) => ids.has(c.containerId) || [...ids].some((id) => id.length >= 12 && c.containerId.startsWith(id)) || attempts.has(`${c.jobId}\u0000${c.attempt}`);
+    for (const c of all) {
+      if (claimed(c)) continue;
+      const t: UnclaimedTask = { id: c.containerId, name: c.name, job_id: c.jobId, attempt: Number.isInteger(c.attempt) ? c.attempt : null, node: c.node, state: c.state, error: null };
+      if (c.node !== this.node) { add('foreign', t); continue; }
+      if (mode === 'report') { add('kept', t); continue; }
+      try {
+        await this.call(`DELETE /containers/${c.containerId.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(c.containerId).remove({ force: true, v: true, abortSignal } as object));
+        add('removed', t);
+      } catch (err) {
+        if (engineStatus(err) === 404) { add('removed', t); continue; } // gone meanwhile
+        add('kept', { ...t, error: err instanceof DockerDriverError ? err.message : engineMessage(err) });
+      }
+    }
+    return out;
   }
 
   private async ping(): Promise<void> {
@@ -446,6 +516,7 @@ export class DockerDriver implements Driver {
   }
 
   private unreachable(err: unknown): DockerDriverError {
+    if (err instanceof DockerDriverError) return err; // already says what happened (ENGINE_TIMEOUT, …)
     const why = isAbort(err) ? `no answer within ${this.o.pingTimeoutMs} ms` : engineMessage(err);
     return new DockerDriverError('ENGINE_UNREACHABLE', `container engine not reachable on node ${this.node} at ${this.socketPath}: ${why} (is dockerd running? scripts/container-engine.sh start)`, { cause: err });
   }

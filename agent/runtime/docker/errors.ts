@@ -4,6 +4,8 @@
 export type DockerErrorCode =
   /** The engine does not answer on its socket (not started, restarting, wrong DOCKER_HOST). */
   | 'ENGINE_UNREACHABLE'
+  /** The engine accepted the connection but did not answer a call within jobs.docker_call_timeout_ms (hung dockerd). */
+  | 'ENGINE_TIMEOUT'
   /** The image is not on this node; the driver never pulls. */
   | 'IMAGE_MISSING'
   /** A bind mount is outside the allowed roots, missing, or not expressible. */

@@ -14,13 +14,14 @@ export interface JobContainer {
   status: string;
 }
 
-/** Every fleetml container of `node` (running or not), optionally of one job or attempt: for recovery and for
+/** Every fleetml container of `node` (or of every node when null; running or not), optionally of one job or attempt: for recovery and for
  * removing orphans (containers no persisted handle names, e.g. after a crash between create and persist). */
-export async function listJobContainers(docker: Dockerode, node: string, filter: { jobId?: string; attempt?: number } = {}): Promise<JobContainer[]> {
-  const label = [`${LABEL_NODE}=${node}`, LABEL_JOB];
+export async function listJobContainers(docker: Dockerode, node: string | null, filter: { jobId?: string; attempt?: number } = {}, abortSignal?: AbortSignal): Promise<JobContainer[]> {
+  // node null: every node's fleetml containers on this engine (the start-up sweep reports other nodes' ones)
+  const label = [...(node === null ? [] : [`${LABEL_NODE}=${node}`]), LABEL_JOB];
   if (filter.jobId !== undefined) label.push(`${LABEL_JOB}=${filter.jobId}`);
   if (filter.attempt !== undefined) label.push(`${LABEL_ATTEMPT}=${filter.attempt}`);
-  const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label }) });
+  const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label }), ...(abortSignal ? { abortSignal } : {}) });
   return list.map((c) => ({
     containerId: c.Id,
     name: (c.Names[0] ?? '').replace(/^\//, ''),
