@@ -78,6 +78,7 @@ export const AgentConfig = z.object({
   models: z.object({
     max_bytes: z.number().int().min(1024).default(2 * 1024 ** 3).describe('Largest model file accepted by model.push.'),
     providers: z.array(z.enum(['cuda', 'cpu'])).default(['cuda', 'cpu']).describe('Execution providers in order of preference; CUDA is tried only when the node has a GPU, and a failed CUDA load falls back to CPU (the provider that serves is reported).'),
+    gpu_preflight_simulated: z.boolean().default(false).describe('Enforce the rollout pre-flight GPU memory check on simulated GPUs (--gpu-source sim) too, to rehearse the limits of the node they stand for; by default a shortfall there is only reported (their loads run on CPU).'),
     gpu_load_min_bytes: z.number().int().min(0).default(512 * 1024 ** 2).describe('Least GPU memory a model load on the CUDA provider is estimated to need whatever its file size (CUDA context, cuDNN/cuBLAS workspaces): a rollout this agent coordinates refuses a node whose GPU 0 has less free (fb_total − fb_used) than max(this, 3 × the file size) per version to load (docs/rollouts.md).'),
     intra_op_threads: z.number().int().min(1).max(256).default(1).describe('onnxruntime intra-op threads per session.'),
     workers: z.number().int().min(1).max(64).default(1).describe('Worker threads (each with its own session) per loaded model version.'),

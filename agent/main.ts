@@ -206,7 +206,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     // Test sets staged in chunks (rollout.uploadTestSet) for rollout.start and model.evaluate; in memory, no timer.
     const testSets = new TestSetUploads({ maxPerToken: config.uploads.max_per_token, maxTotal: config.uploads.max_total }, now);
     const rollouts = life.use('rollouts', new RolloutCoordinator({ store: new RolloutStore(db, (f, msg) => log.warn(f, msg)), audit, log: log.child({ subsystem: 'rollout' }), nodes: peers,
-      testSets, gpuLoadMinBytes: config.models.gpu_load_min_bytes }));
+      testSets, gpuLoadMinBytes: config.models.gpu_load_min_bytes, gpuPreflightSimulated: config.models.gpu_preflight_simulated }));
     // Automations: after the rollouts they start, before the API. Their job, rollout and registry effects go through
     // this node's dispatcher (validation and audit of any call) under the principal automation:<name>; dispose waits
     // for a step in flight (bounded by the Lifecycle).

@@ -48,6 +48,7 @@ export interface RolloutCoordinatorDeps {
   testSets?: TestSetUploads;
   /** models.gpu_load_min_bytes: the least GPU memory the pre-flight expects one CUDA load to need. */
   gpuLoadMinBytes?: number;
+  gpuPreflightSimulated?: boolean;
   /** Tick period (ms). Default 500. */
   tickMs?: number;
   now?: () => number;
@@ -97,7 +98,7 @@ export class RolloutCoordinator extends EventEmitter {
   /** rollout.start: plan (dry run answers the plan), then persist and run. */
   async startRollout(raw: unknown, by: string, role = 'operate'): Promise<Rollout> {
     this.refuseIfDisposed();
-    const { rollout: r, testSet, plan, names } = await planRollout(raw, by, role, { nodes: this.deps.nodes, active: () => this.deps.store.active(), now: this.now(), testSets: this.deps.testSets, gpuLoadMinBytes: this.deps.gpuLoadMinBytes });
+    const { rollout: r, testSet, plan, names } = await planRollout(raw, by, role, { nodes: this.deps.nodes, active: () => this.deps.store.active(), now: this.now(), testSets: this.deps.testSets, gpuLoadMinBytes: this.deps.gpuLoadMinBytes, gpuPreflightSimulated: this.deps.gpuPreflightSimulated });
     const spec = r.spec;
     if (r.state === 'planned') { r.decisions.push({ ts: r.created_at, step: -1, kind: 'plan', outcome: 'info', reason: 'dry run: nothing changed', by }); return r; }
     // The test set is kept apart from the document (rewritten on every change); the document keeps its size.

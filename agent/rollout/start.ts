@@ -33,6 +33,8 @@ export interface PlanDeps {
   testSets?: TestSetUploads;
   /** models.gpu_load_min_bytes of this coordinator (default 512 MiB). */
   gpuLoadMinBytes?: number;
+  /** Enforce the GPU memory check on simulated GPUs too (models.gpu_preflight_simulated). */
+  gpuPreflightSimulated?: boolean;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function planRollout(raw: unknown, by: string, role: string, deps: 
       : [null, null];
     const checks = [
       hostMemoryCheck(name, load, stats?.host.memory.available_bytes ?? null),
-      gpuMemoryCheck(name, load, info?.model_providers, stats?.gpu ?? null, deps.gpuLoadMinBytes ?? 512 * 2 ** 20),
+      gpuMemoryCheck(name, load, info?.model_providers, stats?.gpu ?? null, deps.gpuLoadMinBytes ?? 512 * 2 ** 20, deps.gpuPreflightSimulated ?? false),
     ];
     preflight.push(...checks);
     for (const c of checks) if (c.outcome === 'fail') warnings.push(c.detail);

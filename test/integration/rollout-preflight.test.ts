@@ -32,7 +32,7 @@ describe('rollout pre-flight: GPU memory', () => {
   it('refuses a node whose GPU 0 has less free memory than the candidate needs, naming the node and both figures', async () => {
     // GRID P4-1Q vGPU: 1024 MiB, 807 MiB used → 217 MiB free (the sim source moves `used` by ±5 % of the total: 166 to
     // 268 MiB free); the estimate is at least models.gpu_load_min_bytes (512 MiB)
-    const { c } = await node('pf-full', 'grid-p4-1q-vgpu-win-513.46-q-x.xml');
+    const { c } = await node('pf-full', 'grid-p4-1q-vgpu-win-513.46-q-x.xml', (cfg) => { cfg.models.gpu_preflight_simulated = true; });
     const e = await c.call('rollout.start', { name: 'credit', to: 'v2' }).catch((x) => x);
     expect(e.data?.code).toBe('CONFLICT');
     expect(e.message).toMatch(/not enough GPU memory/);
@@ -51,6 +51,15 @@ describe('rollout pre-flight: GPU memory', () => {
     expect(g.need_bytes).toBe(512 * 2 ** 20);
     expect(dry.warnings.some((w) => /pf-full: .* MiB are free/.test(w))).toBe(true);
   }, 60_000);
+
+  it('on simulated GPUs a shortfall is only reported, unless models.gpu_preflight_simulated rehearses the limits', async () => {
+    const { c } = await node('pf-sim', 'grid-p4-1q-vgpu-win-513.46-q-x.xml');
+    const r = (await c.call('rollout.start', { name: 'credit', to: 'v2', dry_run: true })).rollout;
+    const g = check(r.preflight, 'gpu_memory')!;
+    expect(g.outcome).toBe('skipped');
+    expect(g.detail).toMatch(/not enforced on simulated GPUs/);
+    expect(g.need_bytes).toBeGreaterThan(g.free_bytes!);
+  });
 
   it('passes where GPU 0 has room, and a lower models.gpu_load_min_bytes lets the small card through', async () => {
     const { c } = await node('pf-h200', 'h200-580.159-procs-q-x.xml'); // 143771 MiB, 1869 used (± 5 % of the total)
