@@ -5,6 +5,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { SQUEUE_FORMAT, SACCT_FORMAT, parseSqueue, parseScontrol, jobFromScontrol, jobFromSacct, type QueueRow, type JobRecordView } from './parse.js';
 
+/** Slurm no longer (or never) knew the job: "Invalid job id specified". */
+const invalidJobId = (e: unknown) => e instanceof SlurmCommandError && /Invalid job id/i.test(e.message);
+
 /** Job ids per squeue call: one -j argument stays far below Linux's 128 KiB per argument. */
 const QUEUE_CHUNK = 1000;
 
@@ -66,10 +69,8 @@ export class SlurmCommands {
     try {
       return parseSqueue(await this.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', SQUEUE_FORMAT]));
     } catch (e) {
-      if (!(e instanceof SlurmCommandError) || !/Invalid job id/i.test(e.message) || ids.length === 1) {
-        if (e instanceof SlurmCommandError && /Invalid job id/i.test(e.message)) return [];
-        throw e;
-      }
+      if (!invalidJobId(e)) throw e;
+      if (ids.length === 1) return [];
       const rows: QueueRow[] = [];
       for (const id of ids) rows.push(...(await this.queue([id])));
       return rows;
@@ -87,7 +88,7 @@ export class SlurmCommands {
       const recs = parseScontrol(await this.run('scontrol', ['-o', 'show', 'job', id]));
       return recs.map(jobFromScontrol).find((j) => j?.id === id) ?? null;
     } catch (e) {
-      if (e instanceof SlurmCommandError && /Invalid job id/i.test(e.message)) return null;
+      if (invalidJobId(e)) return null;
       throw e;
     }
   }

@@ -6,7 +6,7 @@ import type { JobSpec, SlurmCluster, SlurmJobInfo } from '../../../shared/protoc
 import type { Logger } from '../../log.js';
 import { logDetach, type Driver, type DriverCapabilities, type LogDetach, type LogSink, type TaskConfig, type TaskExit, type TaskHandle, type TaskPhase } from '../driver.js';
 import { LogTailer, TAILER_DEFAULTS } from '../process/log-tailer.js';
-import { SlurmCommands, SlurmCommandError, transientSubmitError } from './commands.js';
+import { SlurmCommands, transientSubmitError } from './commands.js';
 import { clusterName, emptyCluster, summarisePartitions, type JobRecordView, type QueueRow } from './parse.js';
 import { batchProblem, batchScript, commentOf, sbatchArgs, type BatchContext } from './script.js';
 import { exitOfRecord, pendingReason, phaseOfState } from './states.js';
@@ -126,7 +126,7 @@ export class SlurmDriver implements Driver {
     if (p) return p;
     const partition = spec.slurm?.partition ?? this.view.default_partition;
     const part = partition ? this.view.partitions.find((x) => x.name === partition) : undefined;
-    if (partition && this.view.updated_at !== null && !part) return `partition ${partition} does not exist in Slurm cluster ${this.view.cluster ?? ''} (partitions: ${this.view.partitions.map((x) => x.name).join(', ') || 'none'})`.replace('  ', ' ');
+    if (partition && this.view.updated_at !== null && !part) return `partition ${partition} does not exist in Slurm cluster${this.view.cluster ? ` ${this.view.cluster}` : ''} (partitions: ${this.view.partitions.map((x) => x.name).join(', ') || 'none'})`;
     if (part && spec.gpus > part.gpus_per_node_max) return `needs ${spec.gpus} GPUs on one node; the nodes of partition ${part.name} have at most ${part.gpus_per_node_max} (GRES ${this.o.gres})`;
     if (spec.workdir !== undefined) {
       const st = await stat(spec.workdir).catch(() => null);
@@ -367,4 +367,3 @@ export class SlurmDriver implements Driver {
   }
 }
 
-export { SlurmCommandError };
