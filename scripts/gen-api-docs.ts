@@ -45,7 +45,7 @@ export function renderApiDoc(): string {
   out.push('## Errors', '', 'Errors are JSON-RPC error objects; `data.code` holds the stable symbolic name.', '', '| code | name | meaning |', '|---|---|---|');
   for (const [n, c] of Object.entries(ErrorCodes)) out.push(`| ${c} | \`${n}\` | ${ErrorDescriptions[n as ErrorName]} |`);
   out.push('', '## HTTP on the same port', '');
-  out.push('- `GET /healthz` — 200 while the process runs (liveness).');
+  out.push('- `GET /healthz` — 200 while the process runs (liveness): `{"status":"ok","service":"fleetml-agent","pid":N}`; `service` and `pid` tell a launcher (`npm start`) that the port holds a fleetml agent, and which process.');
   out.push('- `GET /readyz` — 200 once the store is open and the first telemetry sample is taken, else 503.');
   out.push('- `GET /metrics` — Prometheus text format; needs a `read` token (`Authorization: Bearer`) unless `api.metrics_public: true`. GPU gauges carry DCGM-exporter names and labels (`gpu`, `UUID`, `pci_bus_id`, `device`, `modelName`, `Hostname`); see docs/telemetry.md.', '');
   out.push('## Example without the client library', '', 'See the README ("Scripting the API").', '');

@@ -6,8 +6,8 @@
 #   sudo scripts/install-agent.sh    # works offline from here on
 #
 # GPU nodes that will serve ONNX models on the GPU: opt into the CUDA build of onnxruntime in the
-# checkout BEFORE installing (the repo's .npmrc skips that download by default):
-#   npm_config_onnxruntime_node_install=cuda12 npm rebuild onnxruntime-node
+# checkout BEFORE installing (package.json's allowScripts does not run that download by default):
+#   ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js
 # (node_modules is copied as it is; this script downloads nothing).
 #
 # What it does (idempotent: re-running upgrades the code and keeps config and tokens):

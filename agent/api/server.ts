@@ -13,6 +13,9 @@ import { Connection } from './connection.js';
 import type { RpcDispatcher } from './rpc.js';
 import type { AgentMetrics } from './metrics.js';
 
+/** `service` in the /healthz and /readyz bodies: what a launcher checks before it trusts the port. */
+export const HEALTH_SERVICE = 'fleetml-agent';
+
 /** What the server needs from the rest of the agent. */
 export interface ApiDeps {
   config: AgentConfig;
@@ -180,8 +183,9 @@ export class ApiServer {
     try {
       for (const r of this.routes) if (await r(req, res)) return;
       const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/healthz') return json(res, 200, { status: 'ok' });
-      if (path === '/readyz') return this.d.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'starting' });
+      // `service` and `pid` let a launcher tell a fleetml agent (its own child, by pid) from any other server on the port
+      if (path === '/healthz') return json(res, 200, { status: 'ok', service: HEALTH_SERVICE, pid: process.pid });
+      if (path === '/readyz') return this.d.ready() ? json(res, 200, { status: 'ready', service: HEALTH_SERVICE, pid: process.pid }) : json(res, 503, { status: 'starting', service: HEALTH_SERVICE, pid: process.pid });
       if (path === '/metrics') {
         if (!this.d.config.api.metrics_public) {
           const p = await this.authenticate(req, req.socket.remoteAddress ?? null);
