@@ -82,7 +82,7 @@ describe('drift header', () => {
     const r = DriftReport.parse(churnReport());
     const lines = driftHeaderLines(r, ctx({ alert: r.alert }));
     const text = lines.map((l) => l.text);
-    expect(text[0]).toMatch(/^churn@3 on gpu01 · window 1h \(\d\d:\d\d:\d\d–\d\d:\d\d:\d\d\) · 1,200 rows$/);
+    expect(text[0]).toMatch(/^churn@3 on gpu01 · window 1h \(\d\d:\d\d → \d\d:\d\d\) · 1,200 rows$/);
     expect(text[1]).toBe('reference: dataset train.csv · 800 rows · matched by name · built 1d ago by alice');
     expect(text[2]).toBe('dataset drift: YES · share 50% (2/4 features) ≥ threshold 50% · predictions: no drift');
     expect(lines[2].tone).toBe('bad');

@@ -35,8 +35,8 @@ describe('keymap', () => {
     expect(helpRows(rw).map(([, d]) => d)).toContain('delete (dangerous)');
     expect(helpRows(ro).map(([, d]) => d).join()).not.toContain('delete');
   });
-  test('the dangerous bindings of the default keymap are the job and rollout mutations, and they need actions', () => {
-    expect(KEYMAP.filter((b) => b.dangerous).map((b) => b.action)).toEqual(['cancelJob', 'newJob', 'pauseRollout', 'resumeRollout', 'promoteRollout', 'abortRollout']);
+  test('the dangerous bindings of the default keymap are the job, model and rollout mutations, and they need actions', () => {
+    expect(KEYMAP.filter((b) => b.dangerous).map((b) => b.action)).toEqual(['cancelJob', 'newJob', 'loadModel', 'unloadModel', 'aliasModel', 'startRollout', 'pauseRollout', 'resumeRollout', 'promoteRollout', 'abortRollout']);
     for (const b of KEYMAP.filter((x) => x.dangerous)) expect(b.usesActions).toBe(true);
   });
   test('without actions, bindings that use them vanish; read-only keeps logs', () => {
