@@ -14,6 +14,8 @@ export interface SortKey<T> {
   /** Index into the view's columns (the header shows ↑/↓ there). */
   column: number;
   compare(a: T, b: T): number;
+  /** Rows with no value for this column (figures not reported yet): last in either direction. Default: none. */
+  unknown?(row: T): boolean;
 }
 
 /** The sorts of one view, by sort id. */
@@ -40,7 +42,8 @@ export function sortRows<T>(rows: readonly T[], sort: SortSpec | undefined, keys
   const k = sort ? keys[sort.by] : undefined;
   if (!k || !sort) return [...rows];
   const sign = sort.desc ? -1 : 1;
-  return rows.map((r, i) => ({ r, i })).sort((a, b) => sign * k.compare(a.r, b.r) || a.i - b.i).map((x) => x.r);
+  const unknown = (r: T) => (k.unknown ? Number(k.unknown(r)) : 0);
+  return rows.map((r, i) => ({ r, i })).sort((a, b) => unknown(a.r) - unknown(b.r) || sign * k.compare(a.r, b.r) || a.i - b.i).map((x) => x.r);
 }
 
 /** The columns with the sorted one marked "NAME↑" / "NAME↓" (widened by one so the arrow always shows). */

@@ -4,6 +4,8 @@ import { ListScreen } from '../components/ListScreen.js';
 import { MODEL_COLUMNS, allModels, modelCounts, modelFilterText, modelKey, modelRow, modelTone, type ModelEntry } from '../render/model-row.js';
 import { byNumber, byText, sortRows, sortedColumns, type SortKeys } from '../render/sort.js';
 import { staleMark, staleNote } from '../render/stale.js';
+import { known } from '../render/format.js';
+import type { Column } from '../render/table.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -12,8 +14,8 @@ export const MODEL_SORTS: SortKeys<ModelEntry> = {
   node: { column: 0, compare: (a, b) => byText(a.node, b.node) },
   name: { column: 1, compare: (a, b) => byText(a.model.name, b.model.name) },
   version: { column: 2, compare: (a, b) => byText(a.model.version, b.model.version) },
-  rate: { column: 4, compare: (a, b) => byNumber(a.stats?.requests_per_s, b.stats?.requests_per_s) },
-  errors: { column: 7, compare: (a, b) => byNumber(a.stats?.errors, b.stats?.errors) },
+  rate: { column: 4, compare: (a, b) => byNumber(a.stats?.requests_per_s, b.stats?.requests_per_s), unknown: (e) => !known(e.stats?.requests_per_s) },
+  errors: { column: 7, compare: (a, b) => byNumber(a.stats?.errors, b.stats?.errors), unknown: (e) => !e.stats },
   age: { column: 10, compare: (a, b) => b.model.pushed_at - a.model.pushed_at },
 };
 
@@ -50,6 +52,12 @@ export function modelTableRow(e: ModelEntry, node: FleetNode | undefined, now: n
   return { key: modelKey(e), cells, tone: 'dim' };
 }
 
+/** MODEL_COLUMNS with LOADED wide enough for a stale mark with a date ("stale 12-02 14:02") when a row has one. */
+function modelColumns(rows: readonly TableRow[]): Column[] {
+  const widest = Math.max(0, ...rows.filter((r) => r.tone === 'dim' && r.cells[3].startsWith('stale')).map((r) => r.cells[3].length));
+  return MODEL_COLUMNS.map((c, i) => (i === 3 && widest > c.width ? { ...c, width: widest } : c));
+}
+
 /** Every model version of every node, one row each, with its serving figures; l/u/a/r act on the selected one. */
 export function ModelsView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleModels(nodes, frame);
@@ -57,6 +65,6 @@ export function ModelsView({ nodes, frame, selected, height, width, theme }: Vie
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const rows: TableRow[] = shown.map((e) => modelTableRow(e, byName.get(e.node), now));
   return (
-    <ListScreen summary={summary(nodes, shown, now)} columns={sortedColumns(MODEL_COLUMNS, frame.sort, MODEL_SORTS)} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={modelsEmptyText(nodes, frame)} />
+    <ListScreen summary={summary(nodes, shown, now)} columns={sortedColumns(modelColumns(rows), frame.sort, MODEL_SORTS)} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={modelsEmptyText(nodes, frame)} />
   );
 }
