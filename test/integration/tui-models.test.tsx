@@ -131,6 +131,11 @@ describe('the console against real agents: models topic, models keys, stale rows
       await type('y');
       await until(async () => (await ca.call('model.history', { name: 'credit', limit: 1 })).events[0]?.targets, (t) => JSON.stringify(t) === JSON.stringify([{ version: 'v2', weight: 60 }, { version: 'v1', weight: 40 }]), 'the split on the agent');
       await waitFrame((f) => f.includes('credit on tm-a now routes v2 60% · v1 40%'), 'the routed message');
+      // The detail view shows the split, pushed by the topic's {alias} event (the list is never polled).
+      await type(ENTER);
+      await waitFrame((f) => /traffic +60% \(v2 60% · v1 40%\)/.test(f), 'the split in the model detail');
+      await type('\x1b');
+      await sleep(100);
 
       // Rollout: a version the node does not have is refused by the coordinator and the form stays open.
       await type('r');

@@ -11,6 +11,7 @@ import { jobTableRow } from '../../tui/views/JobsView.js';
 import { modelTableRow } from '../../tui/views/ModelsView.js';
 import { driftTableRow } from '../../tui/views/DriftView.js';
 import { allModels } from '../../tui/render/model-row.js';
+import { trafficText } from '../../tui/render/model-detail.js';
 import { ENTER, ESC, SHIFT_TAB, renderApp, type AppProps } from './harness.js';
 
 const start = (props: Partial<AppProps> = {}, size = { rows: 30, columns: 140 }) => renderApp({ actions: new FakeFleetActions(), ...props }, size);
@@ -187,6 +188,19 @@ describe('models keys', () => {
     await type(ESC, 'l', 'a', 'r', 'j', 'u');
     expect(frame()).not.toMatch(/y\/n|TRAFFIC SPLIT|NEW ROLLOUT/);
     expect(actions.modelCalls).toEqual([]);
+  });
+});
+
+describe('model detail', () => {
+  test('the traffic line: this version\'s share of the split, or that no split is set', () => {
+    const e = allModels(new FakeFleetSource().snapshot()).find((x) => x.node === 'gpu01' && x.model.name === 'resnet50' && x.model.version === '2')!;
+    expect(trafficText({ ...e, routing: [{ version: '2', weight: 90 }, { version: '1', weight: 10 }] })).toBe('90% (2 90% · 1 10%)');
+    expect(trafficText({ ...e, routing: null })).toBe('– (no traffic split: requests without a version go to the newest; <a> sets one)');
+  });
+  test('a version on an unreachable node says so above its last figures', async () => {
+    const { frame, type } = await start({ source: gpu01Down() });
+    await type(':', 'model-detail', ' ', 'gpu01/resnet50@2', ENTER);
+    expect(frame()).toMatch(/stale \S+( \S+)?: gpu01 is unreachable; what follows is what it last reported/);
   });
 });
 
