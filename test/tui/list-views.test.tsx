@@ -54,6 +54,17 @@ describe('stale rows of an unreachable node', () => {
     expect(frame()).toMatch(new RegExp(`gpu01 +resnet50 +2 +yes +no +– +${mark}`));
     expect(frame()).toContain('unreachable: gpu01 (since');
   });
+  test(':rollouts and the job detail mark a down node the same way', async () => {
+    const nodes = rolloutFleet().map((n): FleetNode => (n.name === 'gpu01' ? { ...n, conn: 'unreachable', lastSeen: T0 } : n));
+    const { frame, type } = await start({ source: new FakeFleetSource(nodes) });
+    await type(':', 'rollouts', ENTER);
+    expect(frame()).toMatch(new RegExp(`^. gpu01 .*${mark}`, 'm'));
+    expect(frame()).not.toMatch(new RegExp(`^. mig01 .*${mark}`, 'm'));
+    expect(frame()).toContain('unreachable: gpu01 (since');
+    const down = await start({ source: gpu01Down() });
+    await down.type(':', 'job-detail', ' ', 'gpu01/job-17', ENTER);
+    expect(down.frame()).toContain(`${mark}: gpu01 is unreachable; what follows is what it last reported`);
+  });
   test('the stale rows are dimmed in every view (tone dim, whatever the state), live rows keep their tone', () => {
     const [down] = gpu01Down().snapshot();
     const live = { ...down, conn: 'up' as const };
@@ -180,6 +191,19 @@ describe('models keys', () => {
     await type(ESC);
     expect(frame()).not.toContain('NEW ROLLOUT');
   });
+  for (const size of [{ rows: 24, columns: 80 }, { rows: 10, columns: 60 }, { rows: 8, columns: 40 }]) {
+    test(`the model forms and sorted, stale lists never exceed the terminal (${size.rows}×${size.columns})`, async () => {
+      const { type, fits, frame } = await start({ source: gpu01Down() }, size);
+      for (const keys of [[':', 'models', ENTER, 'N'], [':', 'jobs', ENTER, 'A'], [':', 'drift', ENTER, 'S']]) { await type(...keys); fits(); }
+      const live = await start({}, size);
+      await live.type(':', 'models', ENTER, 'a');
+      live.fits();
+      await live.type(ESC, 'r', SHIFT_TAB);
+      live.fits();
+      expect(live.frame()).toMatch(/> to +2█|> to +0\.3\.1█/);
+      expect(frame()).toBeTruthy();
+    });
+  }
   test('read-only mode hides and disables every models key', async () => {
     const actions = new FakeFleetActions();
     const { frame, type } = await start({ actions, readonly: true });

@@ -3,6 +3,7 @@ import type { TableRow } from '../components/Table.js';
 import { ListScreen } from '../components/ListScreen.js';
 import { AUTO_COLUMNS, RUN_COLUMNS, allAutomations, autoCounts, autoFilterText, autoKey, autoRow, autoTone, findAuto, runRow, runTone, triggerText, type AutoEntry } from '../render/auto-row.js';
 import { byNumber, byText, sortRows, sortedColumns, type SortKeys } from '../render/sort.js';
+import { staleMark, staleNote, withStale } from '../render/stale.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -23,9 +24,18 @@ export function visibleAutomations(nodes: readonly FleetNode[], frame: Frame): A
 export function AutoView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleAutomations(nodes, frame);
   const now = Date.now();
-  const rows: TableRow[] = shown.map((e) => ({ key: autoKey(e), cells: autoRow(e, now), tone: autoTone(e) }));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  // An agent the console cannot reach: its automations stay, dimmed, "stale 14:02" before the last run.
+  const rows: TableRow[] = shown.map((e) => {
+    const cells = autoRow(e, now);
+    const mark = staleMark(byName.get(e.node), now);
+    if (!mark) return { key: autoKey(e), cells, tone: autoTone(e) };
+    cells[7] = withStale(mark, cells[7]);
+    return { key: autoKey(e), cells, tone: 'dim' };
+  });
+  const stale = staleNote(nodes, (n) => !!n.automations?.length, now);
   const silent = nodes.filter((n) => n.conn === 'up' && (n.automations ?? null) === null).map((n) => n.name);
-  const summary = [autoCounts(shown), ...(silent.length ? [`no automations from ${silent.join(', ')} (older agent?)`] : []), ...(shown.length ? ['<enter> opens its runs'] : [])].join(' · ');
+  const summary = [autoCounts(shown), ...(silent.length ? [`no automations from ${silent.join(', ')} (older agent?)`] : []), ...(stale ? [stale] : []), ...(shown.length ? ['<enter> opens its runs'] : [])].join(' · ');
   const any = nodes.some((n) => n.automations?.length);
   const empty = !any ? 'no automations yet; create one with `fleetml auto create NAME --model MODEL --on drift --retrain-job job.yaml …`' : `no automation matches "${frame.filter}"; <esc> clears the filter`;
   return <ListScreen summary={summary} columns={sortedColumns(AUTO_COLUMNS, frame.sort, AUTO_SORTS)} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={empty} />;

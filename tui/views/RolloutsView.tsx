@@ -3,6 +3,7 @@ import type { TableRow } from '../components/Table.js';
 import { ListScreen } from '../components/ListScreen.js';
 import { ROLLOUT_COLUMNS, allRollouts, rolloutCounts, rolloutFilterText, rolloutKey, rolloutRow, rolloutTone, type RolloutEntry } from '../render/rollout-row.js';
 import { byNumber, byText, sortRows, sortedColumns, type SortKeys } from '../render/sort.js';
+import { staleMark, staleNote, withStale } from '../render/stale.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
@@ -38,8 +39,17 @@ function emptyText(nodes: readonly FleetNode[], frame: Frame): string {
 export function RolloutsView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleRollouts(nodes, frame);
   const now = Date.now();
-  const rows: TableRow[] = shown.map((e) => ({ key: rolloutKey(e), cells: rolloutRow(e, now), tone: rolloutTone(e.rollout.state) }));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  // A coordinator the console cannot reach: its rollouts stay, dimmed, "stale 14:02" before the last decision.
+  const rows: TableRow[] = shown.map((e) => {
+    const cells = rolloutRow(e, now);
+    const mark = staleMark(byName.get(e.node), now);
+    if (!mark) return { key: rolloutKey(e), cells, tone: rolloutTone(e.rollout.state) };
+    cells[9] = withStale(mark, cells[9]);
+    return { key: rolloutKey(e), cells, tone: 'dim' };
+  });
+  const stale = staleNote(nodes, (n) => !!n.rollouts?.length, now);
   return (
-    <ListScreen summary={summary(nodes, shown)} columns={sortedColumns(ROLLOUT_COLUMNS, frame.sort, ROLLOUT_SORTS)} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
+    <ListScreen summary={[summary(nodes, shown), ...(stale ? [stale] : [])].join(' · ')} columns={sortedColumns(ROLLOUT_COLUMNS, frame.sort, ROLLOUT_SORTS)} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
   );
 }
