@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnAgent, type AgentProcess } from '../../scripts/lib/agent-process.js';
@@ -149,6 +150,13 @@ describe('the console against real agents: models topic, models keys, stale rows
       const list = (await ca.call('rollout.list', {})).rollouts;
       expect(list.map((x) => [x.name, x.from, x.to, x.strategy])).toContainEqual(['credit', 'v1', 'v2', 'canary']);
       await ca.call('rollout.abort', { id: list[0].id }).catch(() => undefined);
+      // Every change made from the console is in the agent's audit log, like one made from the CLI.
+      const db = new Database(join(a.dataDir, 'fleetml.db'), { readonly: true, fileMustExist: true });
+      try {
+        const rows = db.prepare("SELECT method, outcome FROM audit WHERE method IN ('model.load', 'model.unload', 'model.alias', 'rollout.start') ORDER BY id").all() as { method: string; outcome: string }[];
+        for (const m of ['model.load', 'model.unload', 'model.alias', 'rollout.start']) expect(rows.some((r) => r.method === m), `an audit row for ${m}`).toBe(true);
+        expect(rows.filter((r) => r.method === 'rollout.start').map((r) => r.outcome)).toContain('ok');
+      } finally { db.close(); }
     } finally {
       r.unmount();
     }
