@@ -258,7 +258,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ...(drift ? driftHandlers(drift) : {}),
       ...rolloutHandlers(rollouts, testSets),
       ...automationHandlers(automation),
-      ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts, automation)),
+      ...subscribeHandlers(createTopicProviders(collector, jobs, drift, rollouts, automation, { registry, serving })),
     }, modelBinaryHandlers(serving));
     rollouts.start(); // resumes rollouts in progress (each current step restarts its window)
     automation.start(); // resumes runs in flight at their persisted step

@@ -11,7 +11,12 @@ import { PromptLine } from './components/PromptLine.js';
 import { driftActions, frameWindow } from './drift-keys.js';
 import type { DriftFeed } from './drift-poller.js';
 import { dialogActions, jobActions } from './job-keys.js';
-import { rolloutActions, rolloutFooter } from './rollout-keys.js';
+import { rolloutActions } from './rollout-keys.js';
+import { footerHolds } from './footer-conditions.js';
+import { modelActions, modelFormActions } from './model-keys.js';
+import { isModelEffect, runModelEffect } from './model-effects.js';
+import { sortActions } from './sort-keys.js';
+import { ModelFormView } from './components/ModelFormView.js';
 import { rolloutTitle, stepOf } from '../shared/protocol/rollout-view.js';
 import { shortRolloutId } from './render/rollout-row.js';
 import { KEYMAP, activeBindings, keyName, resolveKey, type KeyBinding } from './keymap.js';
@@ -59,6 +64,7 @@ const MIN_COLS = 40;
 function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyBinding[], spec: ViewSpec, items: string[], page: number, routes: readonly ViewSpec[], nodes: readonly FleetNode[]): UiAction[] {
   const name = keyName(input, key);
   if (name === 'ctrl+c') return [{ type: 'quit' }];
+  if (s.dialog?.kind === 'modelForm') return modelFormActions(name, input, key, s.dialog.form);
   if (s.dialog) return dialogActions(name, input, key, s.dialog);
   if (s.prompt) {
     if (name === 'esc') return [{ type: 'cancelPrompt' }];
@@ -78,6 +84,10 @@ function actionsFor(input: string, key: Key, s: UiState, bindings: readonly KeyB
   if (drift) return [...pre, ...drift];
   const rollout = rolloutActions(id, s, { nodes, item: items[sel] });
   if (rollout) return [...pre, ...rollout];
+  const model = modelActions(id, s, { nodes, item: items[sel] });
+  if (model) return [...pre, ...model];
+  const sort = sortActions(id);
+  if (sort) return [...pre, ...sort];
   switch (id) {
     case 'quit': return [{ type: 'quit' }];
     case 'help': return [...pre, { type: 'toggleHelp' }];
@@ -165,6 +175,10 @@ export function App({ source, actions, resources, readonly = false, title = 'clu
       );
       return;
     }
+    if (isModelEffect(e)) {
+      void runModelEffect(actions, e).then((r) => dispatch({ type: 'effectDone', effect: e.kind, ...r }));
+      return;
+    }
     const p = e.kind === 'cancelJob' ? actions.cancelJob(e.node, e.id) : actions.submitJob(e.node, e.spec);
     p.then(
       (job) => dispatch({ type: 'effectDone', effect: e.kind, message: e.kind === 'cancelJob' ? `cancelling job ${shortJobId(job.id)} on ${e.node} (${job.state})` : `submitted job ${shortJobId(job.id)} on ${e.node} (${job.state}${job.reason ? `: ${job.reason}` : ''})` }),
@@ -202,7 +216,9 @@ export function App({ source, actions, resources, readonly = false, title = 'clu
       <Header title={title} nodes={nodes} crumb={crumb} readonly={state.readonly} width={width} theme={theme} />
       <PromptLine state={state} status={spec.title(frame)} width={width} theme={theme} />
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
-        {state.dialog?.kind === 'form' ? (
+        {state.dialog?.kind === 'modelForm' ? (
+          <ModelFormView form={state.dialog.form} height={bodyHeight} width={width} theme={theme} />
+        ) : state.dialog?.kind === 'form' ? (
           <JobFormView form={state.dialog.form} height={bodyHeight} width={width} theme={theme} />
         ) : state.help ? (
           <HelpView bindings={bindings} routes={views} height={bodyHeight} width={width} theme={theme} />
@@ -210,7 +226,7 @@ export function App({ source, actions, resources, readonly = false, title = 'clu
           <View nodes={nodes} frame={frame} selected={selected} height={bodyHeight} width={width} theme={theme} logs={logs} drift={drift} />
         )}
       </Box>
-      <Footer bindings={bindings} width={width} theme={theme} holds={rolloutFooter(state, { nodes, item: items[selected] })} />
+      <Footer bindings={bindings} width={width} theme={theme} holds={footerHolds(state, { nodes, item: items[selected] })} />
     </Box>
   );
 }

@@ -81,6 +81,7 @@ export function dialogActions(name: string, input: string, key: Key, d: Dialog):
     if (name === 'n' || name === 'N' || name === 'esc') return [{ type: 'closeDialog' }];
     return [];
   }
+  if (d.kind !== 'form') return []; // the model forms have their own keys (model-keys.ts)
   const form = d.form;
   if (name === 'esc') return [{ type: 'closeDialog' }];
   if (form.busy) return [];

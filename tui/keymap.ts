@@ -34,7 +34,21 @@ export interface KeyBinding {
 }
 
 /** Conditions a footer hint may depend on (computed by the views from the selected item). */
-export type FooterCondition = 'rollout:pausable' | 'rollout:resumable' | 'rollout:promotable' | 'rollout:abortable';
+export type FooterCondition =
+  | 'rollout:pausable' | 'rollout:resumable' | 'rollout:promotable' | 'rollout:abortable'
+  /** The job in view is queued, starting or running (cancel applies). */
+  | 'job:cancellable'
+  /** The job in view has started, so it has (or is writing) output (logs apply). */
+  | 'job:hasOutput'
+  /** The version in view is not loaded, on a reachable node. */
+  | 'model:loadable'
+  /** The version in view is loaded, on a reachable node. */
+  | 'model:unloadable'
+  /** The version in view is on a node the console can reach (alias, rollout). */
+  | 'model:reachable';
+
+/** Views whose rows sort by column (shift+letter); each sort key below lists the ones that have that column. */
+const LISTS = ['jobs', 'models', 'drift', 'rollouts', 'auto'];
 
 /** The default keymap of the console. */
 export const KEYMAP: readonly KeyBinding[] = [
@@ -42,8 +56,8 @@ export const KEYMAP: readonly KeyBinding[] = [
   { keys: ['/'], description: 'filter', action: 'filter', footer: true },
   { keys: ['enter'], description: 'open', action: 'drill', footer: true, views: ['cluster', 'jobs', 'models', 'drift', 'rollouts', 'auto'] },
   // Jobs (views: jobs list, job detail, logs). View-scoped keys come before the global ones so the footer shows them.
-  { keys: ['l'], description: 'logs', action: 'logs', footer: true, views: ['jobs', 'job-detail'], usesActions: true },
-  { keys: ['ctrl+d'], description: 'cancel', action: 'cancelJob', footer: true, views: ['jobs', 'job-detail', 'logs'], dangerous: true, usesActions: true },
+  { keys: ['l'], description: 'logs', action: 'logs', footer: true, views: ['jobs', 'job-detail'], usesActions: true, when: 'job:hasOutput' },
+  { keys: ['ctrl+d'], description: 'cancel', action: 'cancelJob', footer: true, views: ['jobs', 'job-detail', 'logs'], dangerous: true, usesActions: true, when: 'job:cancellable' },
   { keys: ['n'], description: 'new job', action: 'newJob', footer: true, views: ['jobs'], dangerous: true, usesActions: true },
   { keys: ['f'], description: 'states: all/active/finished/failed', action: 'stateFilter', views: ['jobs'] },
   { keys: ['s'], description: 'autoscroll', action: 'autoscroll', footer: true, views: ['logs'] },
@@ -51,6 +65,12 @@ export const KEYMAP: readonly KeyBinding[] = [
   { keys: ['t'], description: 'timestamps', action: 'timestamps', footer: true, views: ['logs'] },
   // Drift (views: models list and detail, the :drift list, one version's drift). Reads only: never dangerous.
   { keys: ['d'], description: 'drift', action: 'drift', footer: true, views: ['models', 'model-detail'], usesActions: true },
+  // Models (views: the models list and one version). Each changes the node: dangerous, gone in read-only mode; load,
+  // unload and the traffic split ask y/n first, the rollout form is its own confirmation (Enter starts it).
+  { keys: ['l'], description: 'load', action: 'loadModel', footer: true, views: ['models', 'model-detail'], dangerous: true, usesActions: true, when: 'model:loadable' },
+  { keys: ['u'], description: 'unload', action: 'unloadModel', footer: true, views: ['models', 'model-detail'], dangerous: true, usesActions: true, when: 'model:unloadable' },
+  { keys: ['a'], description: 'traffic', action: 'aliasModel', footer: true, views: ['models', 'model-detail'], dangerous: true, usesActions: true, when: 'model:reachable' },
+  { keys: ['r'], description: 'rollout', action: 'startRollout', footer: true, views: ['models', 'model-detail'], dangerous: true, usesActions: true, when: 'model:reachable' },
   { keys: ['w'], description: 'window 5m/1h/24h', action: 'driftWindow', footer: true, views: ['drift-model'] },
   // Rollouts (views: the :rollouts list and one rollout). Every key changes the fleet: dangerous, gone in read-only
   // mode; promote and abort ask y/n first.
@@ -58,6 +78,14 @@ export const KEYMAP: readonly KeyBinding[] = [
   { keys: ['r'], description: 'resume', action: 'resumeRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:resumable' },
   { keys: ['P'], description: 'promote', action: 'promoteRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:promotable' },
   { keys: ['ctrl+a'], description: 'abort', action: 'abortRollout', footer: true, views: ['rollouts', 'rollout-detail'], dangerous: true, usesActions: true, when: 'rollout:abortable' },
+  // Sort by column (k9s: shift+letter; the same key again reverses). Not N/O/S/A/V/R/E anywhere else; G is bottom, P promote.
+  { keys: ['N'], description: 'sort by name (again: reverse)', action: 'sort:name', views: LISTS },
+  { keys: ['O'], description: 'sort by node (again: reverse)', action: 'sort:node', views: LISTS },
+  { keys: ['S'], description: 'sort by state (again: reverse)', action: 'sort:state', views: ['jobs', 'drift', 'rollouts', 'auto'] },
+  { keys: ['A'], description: 'sort by age (again: reverse)', action: 'sort:age', views: ['jobs', 'models', 'rollouts', 'auto'] },
+  { keys: ['V'], description: 'sort by version (again: reverse)', action: 'sort:version', views: ['models', 'drift'] },
+  { keys: ['R'], description: 'sort by requests/s (again: reverse)', action: 'sort:rate', views: ['models'] },
+  { keys: ['E'], description: 'sort by errors (again: reverse)', action: 'sort:errors', views: ['models'] },
   { keys: ['esc'], description: 'back', action: 'back', footer: true },
   { keys: ['?'], description: 'help', action: 'help', footer: true },
   { keys: ['q', 'ctrl+c'], description: 'quit', action: 'quit', footer: true },

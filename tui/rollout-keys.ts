@@ -43,8 +43,9 @@ export function rolloutFooter(s: UiState, ctx: { nodes: readonly FleetNode[]; it
   if (f.view !== 'rollouts' && f.view !== 'rollout-detail') return () => true;
   const r = findRolloutEntry(ctx.nodes, f.view === 'rollouts' ? ctx.item ?? null : f.arg)?.rollout;
   if (!r) return () => false;
-  return (c) => rolloutAllows(r, CONDITION_OP[c]);
+  return (c) => (c in CONDITION_OP ? rolloutAllows(r, CONDITION_OP[c as RolloutCondition]) : false);
 }
 
 /** The hand action each footer condition stands for (the coordinator's own rule, shared/protocol/rollout.ts). */
-const CONDITION_OP: Record<FooterCondition, RolloutOp> = { 'rollout:pausable': 'pause', 'rollout:resumable': 'resume', 'rollout:promotable': 'promote', 'rollout:abortable': 'abort' };
+type RolloutCondition = Extract<FooterCondition, `rollout:${string}`>;
+const CONDITION_OP: Record<RolloutCondition, RolloutOp> = { 'rollout:pausable': 'pause', 'rollout:resumable': 'resume', 'rollout:promotable': 'promote', 'rollout:abortable': 'abort' };

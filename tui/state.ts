@@ -4,8 +4,12 @@
 import type { JobSpecInput } from '../shared/protocol/jobs.js';
 import type { CommandResult } from './commands.js';
 import { reduceForm, type FormAction, type JobForm } from './job-form.js';
+import { reduceModelForm, type ModelForm } from './model-form.js';
+import type { AliasTarget } from '../shared/protocol/models.js';
+import type { RolloutStartParams } from '../shared/protocol/rollout.js';
 import type { JobStateFilter } from './render/job-row.js';
 import type { Tone } from './theme.js';
+import { nextSort, type SortSpec } from './render/sort.js';
 
 /** One entry of the view stack. */
 export interface Frame {
@@ -23,6 +27,8 @@ export interface Frame {
   stateFilter?: JobStateFilter;
   /** Drift-model view: the window shown ("5m", "1h", "24h"); absent means the default (1h). */
   window?: string;
+  /** List views: the column sort (shift+letter); absent means the view's default order. */
+  sort?: SortSpec;
 }
 
 /** What the rollout keys ask a coordinator to do. */
@@ -33,12 +39,20 @@ import type { RolloutOp } from '../shared/protocol/rollout.js';
 export type Effect =
   | { kind: 'cancelJob'; node: string; id: string }
   | { kind: 'submitJob'; node: string; spec: JobSpecInput }
-  | { kind: 'rollout'; op: RolloutOp; node: string; id: string };
+  | { kind: 'rollout'; op: RolloutOp; node: string; id: string }
+  /** Load or unload one model version on its node (model.load / model.unload). */
+  | { kind: 'model'; op: 'load' | 'unload'; node: string; name: string; version: string }
+  /** Route a model name on a node (model.alias). */
+  | { kind: 'alias'; node: string; name: string; targets: AliasTarget[]; reason?: string }
+  /** Start a rollout coordinated by `node` (rollout.start). */
+  | { kind: 'startRollout'; node: string; params: RolloutStartParams };
 
 /** A modal on top of the view: a y/n confirmation, or the job submit form. */
 export type Dialog =
   | { kind: 'confirm'; text: string; effect: Effect }
-  | { kind: 'form'; form: JobForm };
+  | { kind: 'form'; form: JobForm }
+  /** The traffic-split or rollout form of the models view. */
+  | { kind: 'modelForm'; form: ModelForm };
 
 /** What the prompt line is collecting. */
 export type PromptMode = 'command' | 'filter';
@@ -77,9 +91,13 @@ export type UiAction =
   | { type: 'setFlag'; name: string; value: boolean }
   | { type: 'setStateFilter'; value: JobStateFilter }
   | { type: 'setWindow'; value: string }
+  /** Sort the list by a sort id ("name", "age", …): ascending, or reversed when it is already sorted by it. */
+  | { type: 'sort'; by: string }
   | { type: 'openDialog'; dialog: Dialog }
   | { type: 'closeDialog' }
   | { type: 'form'; action: FormAction }
+  /** An edit of the open model form. */
+  | { type: 'modelForm'; action: FormAction }
   /** Start an effect: closes a confirmation, marks the form busy. App performs it. */
   | { type: 'run'; effect: Effect }
   /** An effect finished: `error` set when it failed. */
@@ -171,19 +189,29 @@ export function reduce(s: UiState, a: UiAction): UiState {
       return withTop(s, (f) => ({ ...f, stateFilter: a.value, selected: 0 }));
     case 'setWindow':
       return withTop(s, (f) => ({ ...f, window: a.value }));
+    case 'sort':
+      return withTop(s, (f) => ({ ...f, sort: nextSort(f.sort, a.by), selected: 0 }));
     case 'openDialog':
       return { ...s, dialog: a.dialog, help: false, message: null };
     case 'closeDialog':
       return { ...s, dialog: null };
     case 'form':
       return s.dialog?.kind === 'form' ? { ...s, dialog: { kind: 'form', form: reduceForm(s.dialog.form, a.action) } } : s;
+    case 'modelForm':
+      return s.dialog?.kind === 'modelForm' ? { ...s, dialog: { kind: 'modelForm', form: reduceModelForm(s.dialog.form, a.action) } } : s;
     case 'run':
+      if (s.dialog?.kind === 'modelForm') return { ...s, dialog: { kind: 'modelForm', form: reduceModelForm(s.dialog.form, { type: 'busy', value: true }) } };
       if (s.dialog?.kind === 'form') return { ...s, dialog: { kind: 'form', form: reduceForm(s.dialog.form, { type: 'busy', value: true }) } };
       return { ...s, dialog: null };
     case 'effectDone': {
       // A refused submit keeps the form open with the agent's message; everything else reports on the message line.
       if (a.effect === 'submitJob' && s.dialog?.kind === 'form') {
         if (a.error) return { ...s, dialog: { kind: 'form', form: reduceForm(s.dialog.form, { type: 'error', text: a.error }) } };
+        return { ...s, dialog: null, message: a.message ?? null, messageTone: 'ok' };
+      }
+      // Likewise a refused rollout start keeps its form open with the coordinator's message.
+      if (a.effect === 'startRollout' && s.dialog?.kind === 'modelForm') {
+        if (a.error) return { ...s, dialog: { kind: 'modelForm', form: reduceModelForm(s.dialog.form, { type: 'error', text: a.error }) } };
         return { ...s, dialog: null, message: a.message ?? null, messageTone: 'ok' };
       }
       return { ...s, message: a.error ?? a.message ?? null, messageTone: a.error ? 'bad' : 'ok' };

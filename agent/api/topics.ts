@@ -7,6 +7,12 @@ import type { DriftMonitor } from '../drift/monitor.js';
 import type { RolloutCoordinator } from '../rollout/coordinator.js';
 import type { AutomationManager } from '../automation/manager.js';
 import type { Automation, AutomationRun } from '../../shared/protocol/index.js';
+import type { ModelRegistry, RegistryChange } from '../serving/registry.js';
+import type { ServingManager } from '../serving/serving.js';
+import type { StoredVersion } from '../serving/registry.js';
+
+/** What the models topic reads: the registry (versions, routing) and serving (whether each version is loaded). */
+export interface ModelsSource { registry: ModelRegistry; serving: ServingManager }
 
 /**
  * Server side of a topic: a snapshot for the subscribe answer, then a stream of events, typed by the topic's
@@ -21,8 +27,22 @@ export interface TopicProvider<T extends TopicName> {
 export type TopicProviders = { [T in TopicName]?: TopicProvider<T> };
 
 /** Providers of the agent's topics (drift and rollouts only where the agent runs them). */
-export function createTopicProviders(collector: Collector, jobs: JobManager, drift: DriftMonitor | null = null, rollouts: RolloutCoordinator | null = null, auto: AutomationManager | null = null): TopicProviders {
+export function createTopicProviders(collector: Collector, jobs: JobManager, drift: DriftMonitor | null = null, rollouts: RolloutCoordinator | null = null, auto: AutomationManager | null = null, models: ModelsSource | null = null): TopicProviders {
   return {
+    ...(models ? { 'models': {
+      snapshot: () => ({ models: models.registry.list().map((v) => models.serving.view(v)), aliases: models.registry.aliases() }),
+      subscribe: (_p, emit) => {
+        const onChange = (c: RegistryChange) => {
+          if ('version' in c) emit({ model: models.serving.view(c.version) });
+          else if ('removed' in c) emit({ removed: c.removed });
+          else emit({ alias: c.alias });
+        };
+        const onLoaded = (v: StoredVersion) => emit({ model: models.serving.view(v) });
+        const offR = models.registry.onChange(onChange);
+        const offS = models.serving.onLoadedChange(onLoaded);
+        return () => { offR(); offS(); };
+      },
+    } } : {}),
     ...(auto ? { 'auto.events': {
       snapshot: () => ({ automations: auto.list(), runs: auto.history({ limit: 50 }) }),
       subscribe: (_p, emit) => {

@@ -40,6 +40,11 @@ interface UploadRow { id: string; name: string; version: string | null; received
  * by expireUploads (a timer, expireEvery) and again before a new upload is counted and when a chunk arrives, so an
  * expired upload is never resumed even between two timer runs.
  */
+/** The traffic split of one model name. */
+export interface RegistryAlias { name: string; targets: Array<{ version: string; weight: number }>; updated_at: number }
+/** A committed change of the registry: a new version, a removed one, or a name's new routing. */
+export type RegistryChange = { version: StoredVersion } | { removed: { name: string; version: string } } | { alias: RegistryAlias };
+
 export class ModelRegistry {
   private readonly artifacts: string;
   private readonly uploads: string;
@@ -149,6 +154,7 @@ export class ModelRegistry {
     this.db.prepare('INSERT INTO model_versions (name, version, sha256, size_bytes, inputs, outputs, pushed_by, pushed_at, lineage, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(v.name, v.version, v.sha256, v.size_bytes, JSON.stringify(v.inputs), JSON.stringify(v.outputs), v.pushed_by, v.pushed_at, JSON.stringify(v.lineage), seq);
     this.forget(v.name);
+    this.changed({ version: v });
     return v;
   }
 
@@ -282,6 +288,7 @@ export class ModelRegistry {
     this.forget(name);
     const still = this.db.prepare('SELECT 1 FROM model_versions WHERE sha256 = ? LIMIT 1').get(v.sha256);
     if (!still) rmSync(this.file(v), { force: true });
+    this.changed({ removed: { name, version } });
     return true;
   }
 
@@ -298,6 +305,22 @@ export class ModelRegistry {
       this.db.prepare('INSERT INTO model_alias_history (name, ts, targets, updated_by, reason) VALUES (?, ?, ?, ?, ?)').run(name, now, JSON.stringify(targets), by, reason);
     })();
     this.forget(name);
+    this.changed({ alias: { name, targets, updated_at: now } });
+  }
+
+  /** The traffic split of every aliased name, by name (the models topic's snapshot). */
+  aliases(): RegistryAlias[] {
+    const rows = this.db.prepare('SELECT name, targets, updated_at FROM model_aliases ORDER BY name').all() as Array<{ name: string; targets: string; updated_at: number }>;
+    return rows.map((r) => ({ name: r.name, targets: decodeStored(Targets, r.targets, { table: 'model_aliases', id: r.name, column: 'targets' }, this.warn), updated_at: r.updated_at }));
+  }
+
+  // Change listeners (the models topic): told after each committed write, never before (a listener reading the
+  // registry sees the change). A listener that throws does not stop the others nor fail the write.
+  private readonly listeners = new Set<(c: RegistryChange) => void>();
+  /** Be told of every new version, removed version and routing change; returns the unsubscribe. */
+  onChange(l: (c: RegistryChange) => void): () => void { this.listeners.add(l); return () => { this.listeners.delete(l); }; }
+  private changed(c: RegistryChange): void {
+    for (const l of this.listeners) { try { l(c); } catch { /* a subscriber's failure is its own */ } }
   }
 
   /** Routing timeline of a name, newest first. */

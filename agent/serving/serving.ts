@@ -275,6 +275,7 @@ export class ServingManager {
         await m.warmup();
         this.ready.set(k, m);
         this.log.info({ model: v.name, version: v.version, provider: m.provider }, 'model loaded');
+        this.loadedChanged(v);
         return m;
       })();
       this.loaded.set(k, p);
@@ -292,7 +293,17 @@ export class ServingManager {
     this.batchers.get(k)?.batcher.dispose();
     this.batchers.delete(k);
     if (p) await (await p.catch(() => null))?.close();
+    if (p) this.loadedChanged(v);
     return this.view(v);
+  }
+
+  // Load-state listeners (the models topic): told after a version finished loading (any cause: model.load, a first
+  // request, an alias, an evaluation) and after it was unloaded. Off the hot path: loads are rare.
+  private readonly loadListeners = new Set<(v: StoredVersion) => void>();
+  /** Be told when a version is loaded or unloaded (read `view(v)` for its state); returns the unsubscribe. */
+  onLoadedChange(l: (v: StoredVersion) => void): () => void { this.loadListeners.add(l); return () => { this.loadListeners.delete(l); }; }
+  private loadedChanged(v: StoredVersion): void {
+    for (const l of this.loadListeners) { try { l(v); } catch { /* a subscriber's failure is its own */ } }
   }
 
   async remove(name: string, version?: string): Promise<boolean> {

@@ -1,10 +1,11 @@
 import { AgentClient, RpcCallError } from './agent-client.js';
 import type { ClientState, TopicMessage } from './agent-client.js';
 import type { Target } from './inventory.js';
-import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetActions, FleetNode, FleetSource, NodeConn } from './fleet-types.js';
+import type { DriftHistory, DriftHistoryOptions, DriftReportOptions, FleetActions, FleetNode, FleetSource, ModelAliasRow, NodeConn } from './fleet-types.js';
 import { flattenStats } from '../protocol/index.js';
 import type { DriftReport, Job, JobSpecInput, LogLine, NodeStats, TopicParamsIn } from '../protocol/index.js';
-import type { Rollout } from '../protocol/rollout.js';
+import type { Rollout, RolloutStartParams } from '../protocol/rollout.js';
+import type { AliasTarget, ModelVersion } from '../protocol/models.js';
 import type { AutomationRun } from '../protocol/automation.js';
 
 /** Options of a fleet connection. */
@@ -15,7 +16,8 @@ export interface FleetClientOptions {
   throttleMs?: number;
   backoffMaxMs?: number;
   pingIntervalMs?: number;
-  /** How often model lists and serving statistics are refreshed, ms [2000]. */
+  /** How often serving statistics (and, from an agent older than protocol 1.9 without the models topic, the model
+   * list) are refreshed, ms [2000]. */
   modelPollMs?: number;
   /** How often live performance (model.performance, one call per model name) is refreshed, ms [10000]; rounded up to
    * a model poll. After a failure a node waits twice as long each time, up to 60 s. */
@@ -35,7 +37,7 @@ const toConn = (s: ClientState): NodeConn => (s === 'open' ? 'up' : s === 'unaut
  * Listeners are notified at most once per throttle window, however many agents send samples.
  */
 /** Topics an agent may not serve (older agent, feature off): subscribed apart so the others keep working. */
-type OptionalTopic = 'drift.alerts' | 'rollout.events' | 'auto.events';
+type OptionalTopic = 'drift.alerts' | 'rollout.events' | 'auto.events' | 'models';
 
 export class FleetClient implements FleetSource, FleetActions {
   private nodes: FleetNode[];
@@ -62,10 +64,10 @@ export class FleetClient implements FleetSource, FleetActions {
     this.throttleMs = o.throttleMs ?? 100;
     this.modelPollMs = o.modelPollMs ?? 2000;
     this.perfPollMs = o.perfPollMs ?? 10_000;
-    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, modelPerf: null, driftAlerts: null, rollouts: null, automations: null, autoRuns: null }));
+    this.nodes = targets.map((t) => ({ name: t.name, url: t.url, conn: 'connecting', error: null, retryInMs: null, info: null, stats: null, lastSeen: null, history: {}, jobs: null, models: null, modelStats: null, modelPerf: null, aliases: null, driftAlerts: null, rollouts: null, automations: null, autoRuns: null }));
     this.unnamed = targets.map((t) => Boolean(t.unnamed));
     this.subscribed = targets.map(() => false);
-    this.optional = { 'drift.alerts': targets.map(() => false), 'rollout.events': targets.map(() => false), 'auto.events': targets.map(() => false) };
+    this.optional = { 'drift.alerts': targets.map(() => false), 'rollout.events': targets.map(() => false), 'auto.events': targets.map(() => false), 'models': targets.map(() => false) };
     this.clients = targets.map((t) => new AgentClient({ url: t.url, token: t.token, ca: t.ca, backoffMaxMs: o.backoffMaxMs ?? 15_000, pingIntervalMs: o.pingIntervalMs ?? 10_000 }));
   }
 
@@ -127,6 +129,8 @@ export class FleetClient implements FleetSource, FleetActions {
       await this.subscribeOptional(i, 'drift.alerts', (m) => this.onDriftAlert(i, m));
       await this.subscribeOptional(i, 'rollout.events', (m) => this.onRolloutEvent(i, m));
       await this.subscribeOptional(i, 'auto.events', (m) => this.onAutoEvent(i, m));
+      // Since protocol 1.9 the model list is pushed; an older agent keeps being polled with model.list (pollModels).
+      await this.subscribeOptional(i, 'models', (m) => this.onModelsEvent(i, m));
       this.changed();
     } catch (e) {
       n.error = (e as Error).message;
@@ -234,6 +238,43 @@ export class FleetClient implements FleetSource, FleetActions {
     this.changed();
   }
 
+  /** Snapshot {models, aliases} replaces both; {model} replaces (or adds) a version, {removed} drops one, {alias} sets a name's routing. */
+  private onModelsEvent(i: number, m: TopicMessage<'models'>) {
+    const n = this.nodes[i];
+    const newestFirst = (list: ModelVersion[]) => list.sort((a, b) => b.pushed_at - a.pushed_at);
+    if (m.snapshot) {
+      n.models = newestFirst([...m.data.models]);
+      n.aliases = [...m.data.aliases];
+    } else if ('model' in m.data) {
+      const v = m.data.model;
+      n.models = newestFirst([v, ...(n.models ?? []).filter((x) => !(x.name === v.name && x.version === v.version))]);
+    } else if ('removed' in m.data) {
+      const r = m.data.removed;
+      n.models = (n.models ?? []).filter((x) => !(x.name === r.name && x.version === r.version));
+    } else {
+      const a = m.data.alias;
+      n.aliases = [...(n.aliases ?? []).filter((x) => x.name !== a.name), a];
+    }
+    this.changed();
+  }
+
+  async loadModel(node: string, name: string, version: string): Promise<ModelVersion> {
+    return (await this.clientOf(node).call('model.load', { name, version })).model;
+  }
+
+  async unloadModel(node: string, name: string, version: string): Promise<ModelVersion> {
+    return (await this.clientOf(node).call('model.unload', { name, version })).model;
+  }
+
+  async aliasModel(node: string, name: string, targets: AliasTarget[], reason?: string): Promise<ModelAliasRow> {
+    const r = await this.clientOf(node).call('model.alias', { name, targets, ...defined({ reason }) });
+    return { name: r.name, targets: r.targets, updated_at: r.updated_at };
+  }
+
+  async startRollout(node: string, params: RolloutStartParams): Promise<Rollout> {
+    return (await this.clientOf(node).call('rollout.start', params)).rollout;
+  }
+
   async pauseRollout(node: string, id: string, reason?: string): Promise<Rollout> {
     return (await this.clientOf(node).call('rollout.pause', { id, ...defined({ reason }) })).rollout;
   }
@@ -281,8 +322,8 @@ export class FleetClient implements FleetSource, FleetActions {
     return this.clientOf(node).call('drift.history', { name, ...defined(o) });
   }
 
-  // Models have no push topic yet: poll model.list and model.stats every modelPollMs per node that is up,
-  // never overlapping, backing off on errors.
+  // Serving figures have no push topic: poll model.stats every modelPollMs per node that is up, never overlapping,
+  // backing off on errors; model.list too, only from an agent without the models topic (older than protocol 1.9).
   private modelTimer: NodeJS.Timeout | null = null;
   private modelPolling = false;
   private lastStats = new Map<string, { at: number; requests: number }>();
@@ -297,9 +338,10 @@ export class FleetClient implements FleetSource, FleetActions {
         const n = this.nodes[i];
         if (n.conn !== 'up') return;
         try {
-          const [list, stats] = await Promise.all([c.call('model.list', {}), c.call('model.stats', {})]);
+          const pushed = this.optional.models[i];
+          const [list, stats] = await Promise.all([pushed ? null : c.call('model.list', {}), c.call('model.stats', {})]);
           const now = Date.now();
-          n.models = list.models;
+          if (list) n.models = list.models;
           n.modelStats = stats.models.map((m) => {
             const k = `${n.name}/${m.name}@${m.version}`;
             const prev = this.lastStats.get(k);

@@ -2,6 +2,11 @@ import type { NodeInfoResult, NodeStats, Job, JobSpecInput, LogLine, ModelVersio
 import type { Automation, AutomationRun } from '../protocol/automation.js';
 import type { Rollout } from '../protocol/rollout.js';
 import type { VersionPerformance } from '../protocol/feedback.js';
+import type { AliasTarget } from '../protocol/models.js';
+import type { RolloutStartParams } from '../protocol/rollout.js';
+
+/** The routing of one model name on a node (model.alias): its weighted versions. */
+export interface ModelAliasRow { name: string; targets: AliasTarget[]; updated_at: number }
 
 /** Live performance of one model version (model.performance over the last hour), with the model's name. */
 export type ModelPerfRow = VersionPerformance & { name: string };
@@ -30,8 +35,11 @@ export interface FleetNode {
   history: Record<string, (number | null)[]>;
   /** Jobs of the node (newest first), kept live by the job.events topic; null until known. */
   jobs: Job[] | null;
-  /** Model versions on the node (model.list), refreshed every few seconds; null until known. */
+  /** Model versions on the node, kept live by the models topic (polled with model.list from an agent older than protocol
+   * 1.9); null until known. */
   models: ModelVersion[] | null;
+  /** Routing of each aliased model name (pushed by the models topic); null or absent until known or from an older agent. */
+  aliases?: ModelAliasRow[] | null;
   /** Serving statistics per loaded version (model.stats), with a request rate from the last two polls. */
   modelStats: ModelStatsRow[] | null;
   /** Live performance per version with kept requests (model.performance, window 1h), polled with the models; null or
@@ -86,4 +94,12 @@ export interface FleetActions extends DriftReader {
   promoteRollout(node: string, id: string, reason?: string): Promise<Rollout>;
   /** Stop a rollout and restore the previous routing everywhere it changed it. */
   abortRollout(node: string, id: string, reason?: string): Promise<Rollout>;
+  /** Load (and warm up) a model version on a node; resolves with the version after. */
+  loadModel(node: string, name: string, version: string): Promise<ModelVersion>;
+  /** Unload a model version on a node. */
+  unloadModel(node: string, name: string, version: string): Promise<ModelVersion>;
+  /** Route a model name on a node to weighted versions (summing to 100); every target is loaded first. */
+  aliasModel(node: string, name: string, targets: AliasTarget[], reason?: string): Promise<ModelAliasRow>;
+  /** Start a rollout coordinated by `node`; resolves with the rollout as started. */
+  startRollout(node: string, params: RolloutStartParams): Promise<Rollout>;
 }

@@ -125,3 +125,16 @@ export const ModelStatsResult = z.object({ models: z.array(z.object({
    * compared, and how many answers differed (beyond 1e-3, or another class for classifiers). */
   shadow: z.object({ of: z.string(), compared: z.number().int(), disagreements: z.number().int(), skipped: z.number().int() }).nullable().optional(),
 })) });
+
+/** The routing of one model name (topic `models`). */
+export const ModelAlias = z.object({ name: z.string(), targets: z.array(AliasTarget), updated_at: z.number() });
+export type ModelAlias = z.infer<typeof ModelAlias>;
+/** Snapshot of the `models` topic: every version (as model.list) and the routing of every aliased name. */
+export const ModelsSnapshot = z.object({ models: z.array(ModelVersion), aliases: z.array(ModelAlias) });
+/** An event of the `models` topic: a version added or changed (pushed, loaded, unloaded), removed, or a name's new routing. */
+export const ModelsEvent = z.union([
+  z.object({ model: ModelVersion }),
+  z.object({ removed: z.object({ name: z.string(), version: z.string() }) }),
+  z.object({ alias: ModelAlias }),
+]);
+export type ModelsEvent = z.infer<typeof ModelsEvent>;

@@ -4,6 +4,7 @@ import { Job, LogLine } from './jobs.js';
 import { DriftAlert, DriftAlertEvent } from './drift.js';
 import { Rollout, RolloutEvent } from './rollout.js';
 import { Automation, AutomationRun, AutoEvent } from './automation.js';
+import { ModelsEvent, ModelsSnapshot } from './models.js';
 
 import type { Role } from './auth.js';
 
@@ -73,6 +74,14 @@ export const topics = {
     params: NoParams,
     snapshot: z.object({ automations: z.array(Automation), runs: z.array(AutomationRun) }),
     event: AutoEvent,
+    role: 'read',
+    conflate: false,
+  }),
+  'models': defineTopic({
+    description: 'Every change of the model registry and serving state of the node: a version pushed or registered, loaded or unloaded (by model.load, a first request, an alias, an evaluation), removed, and every routing change (model.alias, rollouts). Snapshot: {models, aliases} (every version as model.list answers, and the traffic split of each aliased name). Event: {model}, {removed: {name, version}} or {alias}. Since protocol 1.9.',
+    params: NoParams,
+    snapshot: ModelsSnapshot,
+    event: ModelsEvent,
     role: 'read',
     conflate: false,
   }),

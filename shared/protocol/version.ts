@@ -1,6 +1,7 @@
 /** Protocol version exchanged on connect (client header `Fleetml-Protocol`, agent `hello` notification).
  * Same major = compatible; the agent refuses a different major at the upgrade with 400.
- * Changelog: 1.8 — job `slurm` (Slurm id, partition, state, reason), driver `slurm`, job spec `slurm` options; node.resources
+ * Changelog: 1.9 — topic `models` (versions pushed, loaded, unloaded, removed, and routing changes; snapshot {models, aliases}).
+ *            1.8 — job `slurm` (Slurm id, partition, state, reason), driver `slurm`, job spec `slurm` options; node.resources
  *                  `slurm` (partitions, free GPUs) and `default_driver`; node.stats `drivers` (health of each task driver);
  *                  node.resources drivers[] `since` and `sweep` (unclaimed containers).
  *            1.7 — rollout.uploadTestSet (a gate's test set in chunks; rollout.start gate.test_set_id, model.evaluate test_set_id),
@@ -12,7 +13,7 @@
  *            1.2 — model.push/list/get/load/unload/remove/infer (JSON tensors), model.alias/history/stats.
  *            1.1 — job.submit/list/get/cancel/remove/logs, node.resources, topics job.events and job.logs.
  *            1.0 — node.info, node.stats, node.history, auth.whoami, token.create/list/revoke, subscribe/unsubscribe, topic node.stats. */
-export const PROTOCOL_VERSION = '1.8';
+export const PROTOCOL_VERSION = '1.9';
 /** Header a client sends on the upgrade request to state its protocol version. */
 export const PROTOCOL_HEADER = 'fleetml-protocol';
 

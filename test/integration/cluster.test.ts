@@ -127,8 +127,8 @@ describe('an agent that dies and comes back', () => {
     fleet.start();
     await waitFor(() => fleet.snapshot().every((n) => n.conn === 'up' && n.stats !== null && n.jobs !== null));
     const subs = async (p: AgentProcess) => Number(/^fleetml_subscriptions (\d+)/m.exec(await (await fetch(`${p.httpUrl}/metrics`, { headers: { authorization: `Bearer ${p.token}` } })).text())?.[1]);
-    const perClient = await subs(a); // node.stats, job.events, drift.alerts, rollout.events, auto.events
-    expect(perClient).toBe(5);
+    const perClient = await subs(a); // node.stats, job.events, drift.alerts, rollout.events, auto.events, models
+    expect(perClient).toBe(6);
     await b.stop('SIGKILL');
     await waitFor(() => fleet.snapshot()[1].conn === 'unreachable');
     expect(fleet.snapshot()[0].conn).toBe('up');

@@ -33,7 +33,7 @@ describe(':drift', () => {
     await type(':', 'drift-model gpu01/churn@3', ENTER);
     await tick(50);
     const f = frame();
-    expect(f).toMatch(/churn@3 on gpu01 · window 1h \(\S+–\S+\) · 1,200 rows/);
+    expect(f).toMatch(/churn@3 on gpu01 · window 1h \(\d\d:\d\d → \d\d:\d\d\) · 1,200 rows/);
     expect(f).toContain('reference: dataset train.csv · 800 rows · matched by name');
     expect(f).toContain('dataset drift: YES · share 50% (2/4 features) ≥ threshold 50% · predictions: no drift');
     expect(f).toMatch(/ACTIVE ALERT: drift in age, income · 3 windows in a row/);

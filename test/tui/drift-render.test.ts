@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { DriftAlert, DriftHistoryResult, DriftReport } from '../../shared/protocol/drift.js';
-import { driftHeaderLines, driftLayout, referenceText, scoreLine, scoreSeries, type DriftHeaderContext } from '../../tui/render/drift-detail.js';
+import { driftHeaderLines, driftLayout, fmtSpan, predictionsText, referenceText, scoreLine, scoreSeries, type DriftHeaderContext } from '../../tui/render/drift-detail.js';
 import { hbar, histogramLayout, histogramLines } from '../../tui/render/drift-histogram.js';
 import { DRIFT_FEATURE_COLUMNS, DRIFT_LIST_COLUMNS, driftEntries, driftListRow, featureRow, featureTone, fmtScore, fmtShare, fmtThreshold, parseDriftKey } from '../../tui/render/drift-row.js';
 import { formatRow, layoutColumns } from '../../tui/render/table.js';
@@ -82,13 +82,32 @@ describe('drift header', () => {
     const r = DriftReport.parse(churnReport());
     const lines = driftHeaderLines(r, ctx({ alert: r.alert }));
     const text = lines.map((l) => l.text);
-    expect(text[0]).toMatch(/^churn@3 on gpu01 · window 1h \(\d\d:\d\d:\d\d–\d\d:\d\d:\d\d\) · 1,200 rows$/);
+    expect(text[0]).toMatch(/^churn@3 on gpu01 · window 1h \(\d\d:\d\d → \d\d:\d\d\) · 1,200 rows$/);
     expect(text[1]).toBe('reference: dataset train.csv · 800 rows · matched by name · built 1d ago by alice');
     expect(text[2]).toBe('dataset drift: YES · share 50% (2/4 features) ≥ threshold 50% · predictions: no drift');
     expect(lines[2].tone).toBe('bad');
     expect(text[3]).toMatch(/^ACTIVE ALERT: drift in age, income · 3 windows in a row · since \d{4}-/);
     expect(lines[3]).toMatchObject({ tone: 'bad', bold: true });
     expect(lines).toHaveLength(4);
+  });
+  test('a window within one day shows times only; one that spans midnight shows dates', () => {
+    const at = (d: number, h: number, m: number) => new Date(2026, 11, d, h, m).getTime();
+    expect(fmtSpan(at(3, 13, 0), at(3, 14, 0))).toBe('13:00 → 14:00');
+    expect(fmtSpan(at(2, 23, 55), at(3, 0, 55))).toBe('12-02 23:55 → 12-03 00:55');
+    const r = DriftReport.parse(churnReport({ from: at(2, 1, 0), to: at(3, 1, 0), window: '24h' }));
+    expect(driftHeaderLines(r, ctx())[0].text).toContain('window 24h (12-02 01:00 → 12-03 01:00)');
+  });
+  test('never "predictions: no drift" above an active prediction alert: the window and the alert are both said', () => {
+    const alert = { ...churnAlert(), prediction_drift: true, predictions: ['churn_prob'] };
+    expect(predictionsText({ prediction_drift: false }, [], alert)).toBe('no drift this window · ALERT (churn_prob)');
+    expect(predictionsText({ prediction_drift: true }, ['churn_prob'], alert)).toBe('DRIFT (churn_prob) · ALERT (churn_prob)');
+    expect(predictionsText({ prediction_drift: false }, [], churnAlert())).toBe('no drift'); // an alert on inputs only
+    expect(predictionsText({ prediction_drift: false }, [], null)).toBe('no drift');
+    const r = DriftReport.parse(churnReport({ dataset_drift: false, prediction_drift: false }));
+    const lines = driftHeaderLines(r, ctx({ alert }));
+    expect(lines[2].text).toMatch(/^dataset drift: no \(this window; alert active\) · .* · predictions: no drift this window · ALERT \(churn_prob\)$/);
+    expect(lines[2].tone).toBe('bad');
+    expect(lines.map((l) => l.text).join('\n')).not.toMatch(/predictions: no drift$/m);
   });
   test('no reference yet says how to give one; no alert, no banner', () => {
     const r = DriftReport.parse(churnReport({ reference: null, alert: null, dataset_drift: false, drift_share: 0, features: [] }));

@@ -6,7 +6,9 @@ import type { NodeInfoResult } from '../../shared/protocol/node.js';
 import type { ModelVersion } from '../../shared/protocol/models.js';
 import type { GpuSample, GpuState, HostSample, NodeStats } from '../../shared/protocol/telemetry.js';
 import type { ModelPerfRow, ModelStatsRow } from '../../shared/client/fleet-types.js';
-import type { Rollout } from '../../shared/protocol/rollout.js';
+import type { Rollout, RolloutStartParams } from '../../shared/protocol/rollout.js';
+import type { AliasTarget } from '../../shared/protocol/models.js';
+import type { ModelAliasRow } from '../../shared/client/fleet-types.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
@@ -293,6 +295,24 @@ export class FakeFleetActions implements FleetActions {
   async resumeRollout(node: string, id: string): Promise<Rollout> { return this.rolloutAnswer('resume', node, id); }
   async promoteRollout(node: string, id: string): Promise<Rollout> { return this.rolloutAnswer('promote', node, id); }
   async abortRollout(node: string, id: string): Promise<Rollout> { return this.rolloutAnswer('abort', node, id); }
+  /** Every models action, in order (load, unload, alias, rollout start). */
+  modelCalls: { op: 'load' | 'unload' | 'alias' | 'startRollout'; node: string; args: unknown }[] = [];
+  async loadModel(node: string, name: string, version: string): Promise<ModelVersion> {
+    this.modelCalls.push({ op: 'load', node, args: { name, version } });
+    return modelVersion({ name, version, loaded: true });
+  }
+  async unloadModel(node: string, name: string, version: string): Promise<ModelVersion> {
+    this.modelCalls.push({ op: 'unload', node, args: { name, version } });
+    return modelVersion({ name, version, loaded: false });
+  }
+  async aliasModel(node: string, name: string, targets: AliasTarget[], reason?: string): Promise<ModelAliasRow> {
+    this.modelCalls.push({ op: 'alias', node, args: { name, targets, reason } });
+    return { name, targets, updated_at: T0 };
+  }
+  async startRollout(node: string, params: RolloutStartParams): Promise<Rollout> {
+    this.modelCalls.push({ op: 'startRollout', node, args: params });
+    throw new Error(this.refuse ?? 'not in this fake');
+  }
   /** Followers currently subscribed to a job. */
   followerCount(node: string, id: string): number {
     return this.followers.get(`${node}/${id}`)?.size ?? 0;

@@ -150,8 +150,20 @@ describe('cancel', () => {
   });
   test('with actions the footer offers them', async () => {
     const { frame, type } = await start({}, { rows: 24, columns: 160 });
-    await type(':', 'jobs', ENTER);
+    await type(':', 'jobs', ENTER, '/', 'job-17', ENTER);
     expect(frame()).toContain('<l> logs  <ctrl+d> cancel  <n> new job');
+  });
+  test('the footer shows only the keys that apply to the selected job: no logs before it started, no cancel once finished', async () => {
+    const { frame, type } = await start({}, { rows: 24, columns: 160 });
+    await type(':', 'jobs', ENTER);
+    const footer = () => frame().split('\n').at(-1) ?? '';
+    expect(frame()).toMatch(/^> gpu01 +a1queued +train-big +queued/m);
+    expect(footer()).toContain('<ctrl+d> cancel  <n> new job');
+    expect(footer()).not.toContain('<l> logs');
+    await type('/', 'succeeded', ENTER);
+    expect(frame()).toMatch(/^> \S+ +\S+ +\S* +succeeded/m);
+    expect(footer()).toContain('<l> logs  <n> new job');
+    expect(footer()).not.toContain('cancel');
   });
 });
 

@@ -35,8 +35,8 @@ describe('keymap', () => {
     expect(helpRows(rw).map(([, d]) => d)).toContain('delete (dangerous)');
     expect(helpRows(ro).map(([, d]) => d).join()).not.toContain('delete');
   });
-  test('the dangerous bindings of the default keymap are the job and rollout mutations, and they need actions', () => {
-    expect(KEYMAP.filter((b) => b.dangerous).map((b) => b.action)).toEqual(['cancelJob', 'newJob', 'pauseRollout', 'resumeRollout', 'promoteRollout', 'abortRollout']);
+  test('the dangerous bindings of the default keymap are the job, model and rollout mutations, and they need actions', () => {
+    expect(KEYMAP.filter((b) => b.dangerous).map((b) => b.action)).toEqual(['cancelJob', 'newJob', 'loadModel', 'unloadModel', 'aliasModel', 'startRollout', 'pauseRollout', 'resumeRollout', 'promoteRollout', 'abortRollout']);
     for (const b of KEYMAP.filter((x) => x.dangerous)) expect(b.usesActions).toBe(true);
   });
   test('without actions, bindings that use them vanish; read-only keeps logs', () => {
@@ -82,5 +82,32 @@ describe('command line', () => {
   test('a new view plugs in through the registry', () => {
     const routes = [...VIEWS, { id: 'jobs', aliases: ['jo', 'job'], arg: 'none' as const }];
     expect(parseCommand('jo', routes)).toEqual({ kind: 'view', view: 'jobs', arg: null });
+  });
+});
+
+describe('keymap: no clashes', () => {
+  test('in every view, each key does one thing (sort keys N/O/S/A/V/R/E never shadow promote P or bottom G)', () => {
+    for (const v of VIEWS) {
+      const seen = new Map<string, string>();
+      for (const b of activeBindings(KEYMAP, { view: v.id, readonly: false })) {
+        for (const k of b.keys) {
+          expect(seen.get(k), `${k} in ${v.id}: ${seen.get(k)} and ${b.action}`).toBeUndefined();
+          seen.set(k, b.action);
+        }
+      }
+    }
+    const ro = activeBindings(KEYMAP, { view: 'rollouts', readonly: false });
+    expect(resolveKey('P', ro)).toBe('promoteRollout');
+    expect(resolveKey('S', ro)).toBe('sort:state');
+    expect(resolveKey('G', activeBindings(KEYMAP, { view: 'jobs', readonly: false }))).toBe('bottom');
+  });
+  test('every list view sorts by name and node; the row-action keys carry a footer condition', () => {
+    for (const view of ['jobs', 'models', 'drift', 'rollouts', 'auto']) {
+      const bs = activeBindings(KEYMAP, { view, readonly: false });
+      expect(resolveKey('N', bs)).toBe('sort:name');
+      expect(resolveKey('O', bs)).toBe('sort:node');
+    }
+    const when = Object.fromEntries(KEYMAP.filter((b) => b.when).map((b) => [b.action, b.when]));
+    expect(when).toMatchObject({ logs: 'job:hasOutput', cancelJob: 'job:cancellable', loadModel: 'model:loadable', unloadModel: 'model:unloadable', aliasModel: 'model:reachable', startRollout: 'model:reachable' });
   });
 });

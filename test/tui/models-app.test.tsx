@@ -78,14 +78,16 @@ describe(':models', () => {
     await type(':', 'models', ENTER);
     expect(frame()).toContain('no models yet');
   });
-  test('no mutating keys: the models views offer only navigation', async () => {
-    const { frame, type } = await start();
+  test('without FleetActions the models views offer no mutating key (load, unload, traffic, rollout)', async () => {
+    const { frame, type } = await start({ actions: undefined });
     await type(':', 'models', ENTER, '?');
     const keys = frame().split('COMMANDS')[0];
     expect(keys).toContain('<enter>          open');
-    expect(keys).not.toMatch(/new job|cancel|logs|dangerous/);
+    expect(keys).not.toMatch(/new job|cancel|logs|dangerous|load|traffic|rollout/);
     await type(ESC, 'n');
     expect(frame()).not.toContain('NEW JOB');
+    await type('l');
+    expect(frame()).not.toContain('y/n');
   });
   test('help lists the new views', async () => {
     const { frame, type } = await start({}, { rows: 60, columns: 100 });

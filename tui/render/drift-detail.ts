@@ -51,6 +51,29 @@ export function driftingFeatures(features: readonly FeatureDrift[]): { inputs: s
   return { inputs, predictions, judged };
 }
 
+/**
+ * A window's span: times only ("23:00 → 23:55") when it starts and ends on one day, with dates when it spans days
+ * ("12-02 23:55 → 12-03 00:55"), so a 24h window never reads as running backwards.
+ */
+export function fmtSpan(from: number, to: number): string {
+  const a = fmtTime(from);
+  const b = fmtTime(to);
+  if (a.slice(0, 10) === b.slice(0, 10)) return `${a.slice(11, 16)} → ${b.slice(11, 16)}`;
+  return `${a.slice(5, 16)} → ${b.slice(5, 16)}`;
+}
+
+/**
+ * The predictions part of the summary, consistent with the active alert: the report judges one window, the alert K
+ * windows in a row, so a window without prediction drift under a prediction alert says both ("no drift this window ·
+ * ALERT: score").
+ */
+export function predictionsText(r: Pick<DriftReport, 'prediction_drift'>, drifting: readonly string[], alert: DriftAlert | null | undefined): string {
+  const alerted = alert && alert.prediction_drift ? alert.predictions : [];
+  const alertText = alert && alert.prediction_drift ? `ALERT${alerted.length ? ` (${alerted.join(', ')})` : ''}` : '';
+  if (r.prediction_drift) return `DRIFT${drifting.length ? ` (${drifting.join(', ')})` : ''}${alertText ? ` · ${alertText}` : ''}`;
+  return alertText ? `no drift this window · ${alertText}` : 'no drift';
+}
+
 /** The header lines of the drift-model view, top to bottom. */
 export function driftHeaderLines(r: DriftReport | null, c: DriftHeaderContext): DetailLine[] {
   const t = c.target;
@@ -59,14 +82,17 @@ export function driftHeaderLines(r: DriftReport | null, c: DriftHeaderContext): 
     out.push({ text: `${t.name}${t.version ? `@${t.version}` : ''} on ${t.node} · window ${c.window}${c.loading && !c.error ? ' · loading…' : ''}`, bold: true });
   } else {
     const cap = r.capture.sample_rate < 1 || r.capture.dropped > 0 ? ` · capture ${fmtShare(r.capture.sample_rate)} sampled, ${fmtCount(r.capture.dropped)} dropped` : '';
-    out.push({ text: `${r.name}@${r.version} on ${t.node} · window ${r.window} (${fmtTime(r.from).slice(11)}–${fmtTime(r.to).slice(11)}) · ${fmtCount(r.rows)} rows${cap}`, bold: true });
+    out.push({ text: `${r.name}@${r.version} on ${t.node} · window ${r.window} (${fmtSpan(r.from, r.to)}) · ${fmtCount(r.rows)} rows${cap}`, bold: true });
     out.push(referenceText(r, c.now));
     const d = driftingFeatures(r.features);
     const cmp = r.dataset_drift ? '≥' : '<';
-    const preds = r.prediction_drift ? `DRIFT${d.predictions.length ? ` (${d.predictions.join(', ')})` : ''}` : 'no drift';
+    const preds = predictionsText(r, d.predictions, c.alert);
+    // Likewise the dataset: no drift in this window under an alert on inputs says so, not a bare "no".
+    const inputAlert = !!c.alert && c.alert.features.length > 0;
+    const dataset = r.dataset_drift ? 'YES' : inputAlert ? 'no (this window; alert active)' : 'no';
     out.push({
-      text: `dataset drift: ${r.dataset_drift ? 'YES' : 'no'} · share ${fmtShare(r.drift_share)} (${d.inputs.length}/${d.judged} features) ${cmp} threshold ${fmtShare(r.share_threshold)} · predictions: ${preds}`,
-      tone: r.dataset_drift || r.prediction_drift ? 'bad' : 'ok',
+      text: `dataset drift: ${dataset} · share ${fmtShare(r.drift_share)} (${d.inputs.length}/${d.judged} features) ${cmp} threshold ${fmtShare(r.share_threshold)} · predictions: ${preds}`,
+      tone: r.dataset_drift || r.prediction_drift || c.alert ? 'bad' : 'ok',
     });
   }
   if (c.perf !== undefined && (r || c.perf)) out.push({ text: `live performance: ${fmtLiveDetail(c.perf)}`, tone: c.perf?.task ? undefined : 'dim' });

@@ -21,6 +21,14 @@ function tensorLines(dir: string, ts: readonly TensorSpec[]): DetailLine[] {
   return ts.map((t, i) => field(i === 0 ? dir : '', `${t.name.padEnd(nameW)}  ${t.dtype.padEnd(typeW)}  ${fmtShape(t)}`));
 }
 
+/** This version's share of its name's traffic: "60% (v2 60% · v1 40%)", or that no alias routes the name. */
+export function trafficText(e: Pick<ModelEntry, 'model' | 'routing'>): string {
+  const r = e.routing;
+  if (!r || r.length === 0) return `${DASH} (no traffic split: requests without a version go to the newest; <a> sets one)`;
+  const mine = r.find((t) => t.version === e.model.version)?.weight ?? 0;
+  return `${mine}% (${r.map((t) => `${t.version} ${t.weight}%`).join(' · ')})`;
+}
+
 /** The lines of the model detail view, top to bottom; `now` in ms. Unknown figures render as DASH. */
 export function modelDetailLines(e: ModelEntry, now: number): DetailLine[] {
   const m = e.model;
@@ -42,6 +50,7 @@ export function modelDetailLines(e: ModelEntry, now: number): DetailLine[] {
   meta.forEach(([k, v], i) => out.push(field(i === 0 ? 'meta' : '', `${k}=${v}`)));
   out.push({ text: 'SERVING', bold: true });
   out.push(field('loaded', fmtLoaded(m)));
+  if (e.routing !== undefined) out.push(field('traffic', trafficText(e)));
   out.push(field('live', fmtLiveDetail(e.perf)));
   if (!s) {
     out.push(field('figures', `${DASH} (${m.loaded ? 'not reported yet' : 'not loaded'})`));

@@ -13,6 +13,8 @@ export interface ModelEntry {
   stats: ModelStatsRow | null;
   /** Live performance over the last hour of labelled requests (fleetml feedback send); null/absent when unknown. */
   perf?: ModelPerfRow | null;
+  /** The traffic split of the model's name on the node (pushed by the models topic); null/absent when it has none or the node does not say. */
+  routing?: { version: string; weight: number }[] | null;
 }
 
 /** Columns of the models view; NAME takes the spare width; PUSHED, SIZE and P95 go first on narrow screens. */
@@ -54,9 +56,14 @@ function perfOf(n: FleetNode, m: ModelVersion): ModelPerfRow | null {
   return n.modelPerf?.find((p) => p.name === m.name && p.version === m.version) ?? null;
 }
 
+/** The routing of a name on a node, or null when it has no alias (or the node does not report aliases). */
+function routingOf(n: FleetNode, name: string): { version: string; weight: number }[] | null {
+  return n.aliases?.find((a) => a.name === name)?.targets ?? null;
+}
+
 /** Every known model version of the fleet: by name, highest version first ("10" after "9"), then node (a stable order). */
 export function allModels(nodes: readonly FleetNode[]): ModelEntry[] {
-  const out = nodes.flatMap((n) => (n.models ?? []).map((model) => ({ node: n.name, model, stats: statsOf(n, model), perf: perfOf(n, model) })));
+  const out = nodes.flatMap((n) => (n.models ?? []).map((model) => ({ node: n.name, model, stats: statsOf(n, model), perf: perfOf(n, model), routing: routingOf(n, model.name) })));
   return out.sort((a, b) => a.model.name.localeCompare(b.model.name) || b.model.version.localeCompare(a.model.version, 'en', { numeric: true }) || a.node.localeCompare(b.node));
 }
 
@@ -66,7 +73,7 @@ export function findModel(nodes: readonly FleetNode[], key: string | null): Mode
   if (!k) return undefined;
   const n = nodes.find((x) => x.name === k.node);
   const model = n?.models?.find((m) => m.name === k.name && m.version === k.version);
-  return n && model ? { node: n.name, model, stats: statsOf(n, model), perf: perfOf(n, model) } : undefined;
+  return n && model ? { node: n.name, model, stats: statsOf(n, model), perf: perfOf(n, model), routing: routingOf(n, model.name) } : undefined;
 }
 
 /** Text the `/` filter matches: node, name, name@version, provider, loaded/unloaded, pusher, commit, dataset, meta as "k=v". */

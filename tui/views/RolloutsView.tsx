@@ -2,12 +2,22 @@ import type { FleetNode } from '../../shared/client/fleet-types.js';
 import type { TableRow } from '../components/Table.js';
 import { ListScreen } from '../components/ListScreen.js';
 import { ROLLOUT_COLUMNS, allRollouts, rolloutCounts, rolloutFilterText, rolloutKey, rolloutRow, rolloutTone, type RolloutEntry } from '../render/rollout-row.js';
+import { byNumber, byText, sortRows, sortedColumns, type SortKeys } from '../render/sort.js';
+import { staleMark, staleNote, withStale } from '../render/stale.js';
 import { matchFilter, type Frame } from '../state.js';
 import type { ViewProps } from './types.js';
 
-/** Rollouts of every coordinator after the frame's filter: unfinished first, then newest first. */
+/** Sorts of the rollouts view (shift+O/N/S/A; shift+P stays promote); the default order is unfinished first, newest first. */
+export const ROLLOUT_SORTS: SortKeys<RolloutEntry> = {
+  node: { column: 0, compare: (a, b) => byText(a.node, b.node) },
+  name: { column: 2, compare: (a, b) => byText(a.rollout.name, b.rollout.name) },
+  state: { column: 5, compare: (a, b) => byText(a.rollout.state, b.rollout.state) },
+  age: { column: 8, compare: (a, b) => byNumber(b.rollout.created_at, a.rollout.created_at) },
+};
+
+/** Rollouts of every coordinator after the frame's filter: unfinished first, then newest first (or in the frame's sort). */
 export function visibleRollouts(nodes: readonly FleetNode[], frame: Frame): RolloutEntry[] {
-  return allRollouts(nodes).filter((e) => matchFilter(rolloutFilterText(e), frame.filter));
+  return sortRows(allRollouts(nodes).filter((e) => matchFilter(rolloutFilterText(e), frame.filter)), frame.sort, ROLLOUT_SORTS);
 }
 
 /** The summary line: counts, and which reachable nodes do not report rollouts. */
@@ -29,8 +39,17 @@ function emptyText(nodes: readonly FleetNode[], frame: Frame): string {
 export function RolloutsView({ nodes, frame, selected, height, width, theme }: ViewProps) {
   const shown = visibleRollouts(nodes, frame);
   const now = Date.now();
-  const rows: TableRow[] = shown.map((e) => ({ key: rolloutKey(e), cells: rolloutRow(e, now), tone: rolloutTone(e.rollout.state) }));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  // A coordinator the console cannot reach: its rollouts stay, dimmed, "stale 14:02" before the last decision.
+  const rows: TableRow[] = shown.map((e) => {
+    const cells = rolloutRow(e, now);
+    const mark = staleMark(byName.get(e.node), now);
+    if (!mark) return { key: rolloutKey(e), cells, tone: rolloutTone(e.rollout.state) };
+    cells[9] = withStale(mark, cells[9]);
+    return { key: rolloutKey(e), cells, tone: 'dim' };
+  });
+  const stale = staleNote(nodes, (n) => !!n.rollouts?.length, now);
   return (
-    <ListScreen summary={summary(nodes, shown)} columns={ROLLOUT_COLUMNS} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
+    <ListScreen summary={[summary(nodes, shown), ...(stale ? [stale] : [])].join(' · ')} columns={sortedColumns(ROLLOUT_COLUMNS, frame.sort, ROLLOUT_SORTS)} rows={rows} selected={selected} height={height} width={width} theme={theme} empty={emptyText(nodes, frame)} />
   );
 }
