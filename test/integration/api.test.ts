@@ -190,7 +190,7 @@ describe('subscriptions', () => {
 describe('HTTP endpoints', () => {
   it('healthz and readyz answer without a token', async () => {
     expect((await fetch(`${a.http}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${a.http}/readyz`)).json()).toEqual({ status: 'ready' });
+    expect(await (await fetch(`${a.http}/readyz`)).json()).toEqual({ status: 'ready', service: 'fleetml-agent', pid: process.pid });
   });
   it('/metrics needs a token', async () => {
     expect((await fetch(`${a.http}/metrics`)).status).toBe(401);

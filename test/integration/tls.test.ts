@@ -35,7 +35,7 @@ describe('TLS', () => {
     const body = await new Promise<string>((resolve, reject) => {
       https.get(`https://127.0.0.1:${a.agent.port}/healthz`, { ca }, (res) => { let s = ''; res.on('data', (d) => { s += d; }); res.on('end', () => resolve(s)); }).on('error', reject);
     });
-    expect(JSON.parse(body)).toEqual({ status: 'ok' });
+    expect(JSON.parse(body)).toEqual({ status: 'ok', service: 'fleetml-agent', pid: process.pid });
     const plain = new AgentClient({ url: `ws://127.0.0.1:${a.agent.port}/rpc`, token: a.token, reconnect: false, connectTimeoutMs: 2000 });
     await expect(plain.connect()).rejects.toBeDefined();
   });
