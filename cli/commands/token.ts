@@ -35,13 +35,16 @@ const who = () => `cli:${userInfo().username}`;
 /** `fleetml token create|list|revoke`: works on the data dir directly, whether or not the agent runs (SQLite WAL). */
 export function registerTokenCommands(program: Command): void {
   const token = program.command('token').description('manage API tokens of the agent on this machine (only hashes are stored)');
-  token.command('create').description('create a token and print it once')
+  token.command('create [name]').description('create a token and print it once (NAME or --name; default <role>-<time>)')
     .requiredOption('--role <role>', 'read | operate | admin')
-    .option('--name <name>', 'token name (default: <role>-<time>)')
+    .option('--name <name>', 'token name, the same as the NAME argument (default: <role>-<time>)')
     .option('--data-dir <dir>', 'agent data dir (default: from --config, FLEETML_DATA_DIR, $STATE_DIRECTORY, else ~/.local/share/fleetml)')
     .option('--config <file>', 'agent config file whose data_dir to use (also FLEETML_CONFIG)')
     .option('-o, --output <fmt>', 'table or json', 'table')
-    .action(tokenCreateAction);
+    .action((name: string | undefined, o: TokenCreateOpts) => {
+      if (name && o.name && name !== o.name) throw new UsageError(`two names given ("${name}" and --name "${o.name}"): give one`);
+      return tokenCreateAction({ ...o, name: name ?? o.name });
+    });
 
   token.command('list').description('list tokens (never the secrets)')
     .option('--data-dir <dir>', 'agent data dir')

@@ -100,6 +100,15 @@ describe('CLI against two agents', () => {
     const again = new AgentClient({ url: a.url, token, reconnect: false });
     await expect(again.connect()).rejects.toMatchObject({ status: 401 });
   });
+  it('token create takes the name as an argument (docs/rollouts.md), and refuses two different names with exit 2', async () => {
+    const d = join(tmp.dir, 'named');
+    const r = await fleetml(['token', 'create', 'rollout-coordinator', '--role', 'operate', '--data-dir', d, '-o', 'json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'rollout-coordinator', role: 'operate' });
+    const two = await fleetml(['token', 'create', 'a', '--name', 'b', '--role', 'read', '--data-dir', d]);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toContain('two names given');
+  });
   it('token create works with no agent running, and says which database it used', async () => {
     const d = join(tmp.dir, 'offline');
     const r = await fleetml(['token', 'create', '--role', 'operate', '--data-dir', d, '-o', 'json']);
