@@ -3,7 +3,7 @@ import { resolveTargets, type TargetOptions } from '../../shared/client/targets.
 import { fetchNodes, type NodeReport } from '../fetch-nodes.js';
 import { fmt, formatTable, parseOutput, printJson, UsageError } from '../output.js';
 import { targetOptions } from '../common.js';
-import { gpuModels } from '../format/gpus.js';
+import { gpuModels } from '../../shared/util/gpu-models.js';
 
 function gpuSummary(r: NodeReport): string {
   const g = r.stats?.gpu;

@@ -1,4 +1,4 @@
-// GPU models of a node in a few characters, for `fleetml nodes`.
+// GPU models of a node in a few characters, for `fleetml nodes` and the console's cluster and node views.
 
 /** "NVIDIA RTX A5000" → "RTX A5000" (the vendor prefix says nothing in a GPU column). */
 const short = (name: string | null) => (name ?? 'GPU').replace(/^NVIDIA\s+/i, '').trim() || 'GPU';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gpuModels } from '../../cli/format/gpus.js';
+import { gpuModels } from '../../shared/util/gpu-models.js';
 
 // `fleetml nodes` names every GPU model of a node, not the first one times the count.
 describe('gpuModels', () => {
